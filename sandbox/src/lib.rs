@@ -1,0 +1,1 @@
+//! An in-memory, Horizon-compatible Stellar network (being written).
