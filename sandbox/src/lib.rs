@@ -1,1 +1,27 @@
-//! An in-memory, Horizon-compatible Stellar network (being written).
+//! An in-memory, Horizon-compatible Stellar network for tests, demos and benchmarks.
+//!
+//! The ledger ([`ledger::Ledger`]) really checks what it is sent — network passphrase,
+//! signatures against weights and thresholds, sequence numbers, time bounds, fees, reserves,
+//! trustlines and authorization — and answers with stellar-core's result XDR. The server
+//! ([`Sandbox`]) closes a ledger on a timer and serves Horizon's JSON, paging and streaming.
+
+pub mod apply;
+pub mod codes;
+pub mod faults;
+pub mod history;
+mod http;
+pub mod json;
+pub mod ledger;
+mod server;
+pub mod state;
+mod stream;
+
+pub use faults::{Fault, Faults};
+pub use ledger::{FRIENDBOT_AMOUNT, Ledger, Outcome, Submission, root_keypair};
+pub use server::{
+    RunningSandbox, Sandbox, SandboxConfig, SandboxError, USAGE, config_from_args,
+};
+pub use state::Account;
+
+#[cfg(test)]
+mod ledger_tests;

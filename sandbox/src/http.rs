@@ -1,0 +1,537 @@
+//! The Horizon-compatible routes: resources, paged collections, submission, friendbot and
+//! the fault-injection admin route.
+//!
+//! Every collection is served by [`fetch`], which both the paged JSON answers and the
+//! event streams ([`crate::stream`]) use, so a streamed record is the same JSON as a paged one.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::StatusCode;
+use actix_web::http::header;
+use actix_web::middleware::{Next, from_fn};
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use stellar_base::{Envelope, PublicKey};
+
+use crate::faults::Fault;
+use crate::history::{Order, after, toid};
+use crate::json;
+use crate::ledger::{Ledger, Outcome, Submission};
+use crate::server::Shared;
+
+type Data = web::Data<Shared>;
+
+/// Registers the routes.
+pub(crate) fn configure(cfg: &mut web::ServiceConfig, faults_enabled: bool) {
+    cfg.app_data(web::FormConfig::default().error_handler(|err, _| {
+        let body = json::bad_request("tx", &err.to_string());
+        actix_web::error::InternalError::from_response(err, problem_response(400, body)).into()
+    }));
+    let mut scope = web::scope("")
+        .wrap(from_fn(fault_gate))
+        .route("/", web::get().to(root))
+        .route("/fee_stats", web::get().to(fee_stats))
+        .route("/friendbot", web::get().to(friendbot))
+        .route("/friendbot", web::post().to(friendbot))
+        .route("/accounts/{id}", web::get().to(account))
+        .route("/accounts/{id}/payments", web::get().to(account_payments))
+        .route("/transactions", web::post().to(submit))
+        .route("/transactions", web::get().to(transactions))
+        .route("/transactions/{hash}", web::get().to(transaction))
+        .route("/transactions/{hash}/operations", web::get().to(transaction_operations))
+        .route("/operations", web::get().to(operations))
+        .route("/operations/{id}", web::get().to(operation))
+        .route("/payments", web::get().to(payments))
+        .route("/ledgers", web::get().to(ledgers))
+        .route("/ledgers/{seq}", web::get().to(ledger));
+    if faults_enabled {
+        scope = scope.route("/_sandbox/faults", web::post().to(inject_fault));
+    }
+    cfg.service(scope.default_service(web::to(not_found)));
+}
+
+/// Answers with the configured 429/503 while a request-failure fault is active.
+async fn fault_gate(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    let failure = if req.path().starts_with("/_sandbox") {
+        None
+    } else {
+        req.app_data::<Data>()
+            .and_then(|shared| shared.faults.take_request_failure())
+    };
+    if let Some(status) = failure {
+        let body = match status {
+            429 => json::problem(
+                429,
+                "rate_limit_exceeded",
+                "Rate Limit Exceeded",
+                "The rate limit for the requesting IP address is over its alloted limit.",
+                None,
+            ),
+            _ => json::problem(
+                status,
+                "service_unavailable",
+                "Service Unavailable",
+                "The server is currently unavailable. Please try again later.",
+                None,
+            ),
+        };
+        let response = problem_response(status, body);
+        return Ok(req.into_response(response).map_into_right_body());
+    }
+    next.call(req).await.map(ServiceResponse::map_into_left_body)
+}
+
+/// A problem document with Horizon's content type.
+pub(crate) fn problem_response(status: u16, body: Value) -> HttpResponse {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    HttpResponse::build(status)
+        .content_type("application/problem+json; charset=utf-8")
+        .body(body.to_string())
+}
+
+fn hal(body: Value) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/hal+json; charset=utf-8")
+        .body(body.to_string())
+}
+
+fn not_found_response() -> HttpResponse {
+    problem_response(404, json::not_found())
+}
+
+async fn not_found() -> HttpResponse {
+    not_found_response()
+}
+
+/// The scheme and host the client used, for `_links`.
+pub(crate) fn base_url(req: &HttpRequest) -> String {
+    let info = req.connection_info();
+    format!("{}://{}", info.scheme(), info.host())
+}
+
+async fn root(shared: Data, req: HttpRequest) -> HttpResponse {
+    hal(json::root(&base_url(&req), &shared.ledger()))
+}
+
+async fn fee_stats(shared: Data) -> HttpResponse {
+    hal(json::fee_stats(&shared.ledger()))
+}
+
+fn parse_account(id: &str, field: &str) -> Result<PublicKey, HttpResponse> {
+    id.parse::<PublicKey>().map_err(|_| {
+        problem_response(
+            400,
+            json::bad_request(field, "Account ID must start with `G` and contain 56 alphanum characters"),
+        )
+    })
+}
+
+async fn account(shared: Data, req: HttpRequest, path: web::Path<String>) -> HttpResponse {
+    let id = match parse_account(&path, "account_id") {
+        Ok(id) => id,
+        Err(response) => return response,
+    };
+    match shared.ledger().account(&id) {
+        Some(account) => hal(json::account(&base_url(&req), account)),
+        None => not_found_response(),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct FriendbotQuery {
+    addr: Option<String>,
+}
+
+async fn friendbot(
+    shared: Data,
+    req: HttpRequest,
+    query: web::Query<FriendbotQuery>,
+) -> HttpResponse {
+    let Some(addr) = query.addr.as_deref() else {
+        return problem_response(400, json::bad_request("addr", "addr is required"));
+    };
+    let id = match parse_account(addr, "addr") {
+        Ok(id) => id,
+        Err(response) => return response,
+    };
+    let outcome = shared.submit(Submission::Friendbot(id)).await;
+    answer_outcome(&shared, &req, outcome)
+}
+
+#[derive(Debug, Deserialize)]
+struct TxForm {
+    tx: String,
+}
+
+async fn submit(shared: Data, req: HttpRequest, form: web::Form<TxForm>) -> HttpResponse {
+    let envelope = match Envelope::from_base64(&form.tx) {
+        Ok(envelope) => envelope,
+        Err(error) => {
+            return problem_response(
+                400,
+                json::problem(
+                    400,
+                    "transaction_malformed",
+                    "Transaction Malformed",
+                    &format!(
+                        "Horizon could not decode the transaction envelope in this request. A \
+                         transaction should be an XDR TransactionEnvelope struct encoded using \
+                         base64.  The envelope read from this request is echoed in the \
+                         `extras.envelope_xdr` field of this response for your convenience. ({error})"
+                    ),
+                    Some(json!({"envelope_xdr": form.tx})),
+                ),
+            );
+        }
+    };
+    let hash = envelope.hash(&shared.ledger().network().clone());
+    // A transaction already in the ledger is answered from history, as Horizon does.
+    let known = shared.ledger().history().by_hash.get(&hash).copied();
+    if let Some(index) = known {
+        return answer_outcome(&shared, &req, Some(Outcome::Included(index)));
+    }
+    let delay = shared.faults.submission_delay();
+    if delay > Duration::ZERO {
+        tokio::time::sleep(delay).await;
+    }
+    let outcome = shared
+        .submit(Submission::Envelope(Box::new(envelope.into_xdr())))
+        .await;
+    if shared.faults.take_submission_timeout() {
+        return problem_response(
+            504,
+            json::problem(
+                504,
+                "timeout",
+                "Timeout",
+                "Your request timed out before completing.  Please try your request again. If you \
+                 are submitting a transaction make sure you are sending exactly the same \
+                 transaction (with the same sequence number).",
+                None,
+            ),
+        );
+    }
+    answer_outcome(&shared, &req, outcome)
+}
+
+/// 200 with the transaction for a success, 400 `transaction_failed` otherwise.
+fn answer_outcome(shared: &Shared, req: &HttpRequest, outcome: Option<Outcome>) -> HttpResponse {
+    let ledger = shared.ledger();
+    match outcome {
+        None => problem_response(
+            503,
+            json::problem(503, "service_unavailable", "Service Unavailable", "The sandbox is shutting down.", None),
+        ),
+        Some(Outcome::Included(index)) => {
+            let tx = &ledger.history().transactions[index];
+            if tx.successful {
+                hal(json::transaction(&base_url(req), ledger.network(), tx))
+            } else {
+                problem_response(400, json::transaction_failed(&tx.envelope, &tx.result, &tx.hash))
+            }
+        }
+        Some(Outcome::Rejected { envelope, result }) => {
+            let hash = crate::apply::envelope_hash(&envelope, ledger.network());
+            problem_response(400, json::transaction_failed(&envelope, &result, &hash))
+        }
+    }
+}
+
+fn parse_hash(hex: &str) -> Option<[u8; 32]> {
+    if hex.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(out)
+}
+
+async fn transaction(shared: Data, req: HttpRequest, path: web::Path<String>) -> HttpResponse {
+    let ledger = shared.ledger();
+    match parse_hash(&path).and_then(|h| ledger.history().transaction(&h)) {
+        Some(tx) => hal(json::transaction(&base_url(&req), ledger.network(), tx)),
+        None => not_found_response(),
+    }
+}
+
+async fn operation(shared: Data, req: HttpRequest, path: web::Path<String>) -> HttpResponse {
+    let ledger = shared.ledger();
+    let history = ledger.history();
+    let found = path.parse::<i64>().ok().and_then(|id| history.operation(id));
+    match found {
+        Some(op) => hal(json::operation(
+            &base_url(&req),
+            ledger.network(),
+            op,
+            &history.transactions[op.tx],
+            false,
+        )),
+        None => not_found_response(),
+    }
+}
+
+async fn ledger(shared: Data, req: HttpRequest, path: web::Path<String>) -> HttpResponse {
+    let ledger = shared.ledger();
+    match path.parse::<u32>().ok().and_then(|s| ledger.history().ledger(s)) {
+        Some(record) => hal(json::ledger(&base_url(&req), record)),
+        None => not_found_response(),
+    }
+}
+
+/// The collections that can be paged and streamed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Collection {
+    /// `/payments` or `/accounts/{id}/payments`.
+    Payments(Option<PublicKey>),
+    /// `/operations`.
+    Operations,
+    /// `/transactions/{hash}/operations`.
+    TransactionOperations([u8; 32]),
+    /// `/transactions`.
+    Transactions,
+    /// `/ledgers`.
+    Ledgers,
+}
+
+/// Page parameters: `cursor`, `order`, `limit`, `include_failed`, `join`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Params {
+    pub cursor: Option<i64>,
+    pub order: Order,
+    pub limit: usize,
+    pub include_failed: bool,
+    pub join: bool,
+}
+
+#[derive(Debug, Deserialize)]
+struct RawParams {
+    cursor: Option<String>,
+    order: Option<String>,
+    limit: Option<String>,
+    include_failed: Option<String>,
+    join: Option<String>,
+}
+
+fn parse_params(query: &str, latest_ledger: u32) -> Result<Params, HttpResponse> {
+    let raw: RawParams = web::Query::<RawParams>::from_query(query)
+        .map_err(|e| problem_response(400, json::bad_request("query", &e.to_string())))?
+        .into_inner();
+    let bad = |field: &str, reason: &str| problem_response(400, json::bad_request(field, reason));
+    let cursor = match raw.cursor.as_deref() {
+        None | Some("") => None,
+        // Everything up to now: the next record will be in a later ledger.
+        Some("now") => Some(toid(latest_ledger + 1, 0, 0) - 1),
+        Some(text) => Some(
+            text.parse::<i64>()
+                .ok()
+                .filter(|c| *c >= 0)
+                .ok_or_else(|| bad("cursor", "cursor must be a positive integer or `now`"))?,
+        ),
+    };
+    let order = match raw.order.as_deref() {
+        None | Some("") | Some("asc") => Order::Asc,
+        Some("desc") => Order::Desc,
+        Some(_) => return Err(bad("order", "order must be `asc` or `desc`")),
+    };
+    let limit = match raw.limit.as_deref() {
+        None | Some("") => 10,
+        Some(text) => text
+            .parse::<usize>()
+            .ok()
+            .filter(|l| (1..=200).contains(l))
+            .ok_or_else(|| bad("limit", "limit must be between 1 and 200"))?,
+    };
+    let include_failed = match raw.include_failed.as_deref() {
+        None | Some("") | Some("false") => false,
+        Some("true") => true,
+        Some(_) => return Err(bad("include_failed", "include_failed must be true or false")),
+    };
+    let join = match raw.join.as_deref() {
+        None | Some("") => false,
+        Some("transactions") => true,
+        Some(_) => return Err(bad("join", "join must be `transactions`")),
+    };
+    Ok(Params {
+        cursor,
+        order,
+        limit,
+        include_failed,
+        join,
+    })
+}
+
+/// Up to `params.limit` records of `collection` after `params.cursor`: (paging token, JSON).
+/// `None` when the collection's owner (a transaction) does not exist.
+pub(crate) fn fetch(
+    ledger: &Ledger,
+    base: &str,
+    collection: &Collection,
+    params: &Params,
+) -> Option<Vec<(i64, Value)>> {
+    let history = ledger.history();
+    let network = ledger.network();
+    let op_json = |index: &u32| {
+        let op = &history.operations[*index as usize];
+        let tx = &history.transactions[op.tx];
+        (op.id, json::operation(base, network, op, tx, params.join))
+    };
+    let keep = |index: &&u32| {
+        params.include_failed || history.transactions[history.operations[**index as usize].tx].successful
+    };
+    let op_key = |index: &u32| history.operations[*index as usize].id;
+    let records = match collection {
+        Collection::Payments(account) => {
+            let indexes: &[u32] = match account {
+                None => &history.payments,
+                Some(id) => history.account_payments.get(id).map_or(&[], Vec::as_slice),
+            };
+            after(indexes, op_key, params.cursor, params.order)
+                .filter(keep)
+                .take(params.limit)
+                .map(op_json)
+                .collect()
+        }
+        Collection::Operations => {
+            let ops = &history.operations;
+            after(ops, |o| o.id, params.cursor, params.order)
+                .filter(|o| params.include_failed || history.transactions[o.tx].successful)
+                .take(params.limit)
+                .map(|op| {
+                    let tx = &history.transactions[op.tx];
+                    (op.id, json::operation(base, network, op, tx, params.join))
+                })
+                .collect()
+        }
+        Collection::TransactionOperations(hash) => {
+            let index = *history.by_hash.get(hash)?;
+            let (first, count) = history.tx_ops[index];
+            let ops = &history.operations[first as usize..(first + count) as usize];
+            after(ops, |o| o.id, params.cursor, params.order)
+                .take(params.limit)
+                .map(|op| {
+                    let tx = &history.transactions[op.tx];
+                    (op.id, json::operation(base, network, op, tx, params.join))
+                })
+                .collect()
+        }
+        Collection::Transactions => after(
+            &history.transactions,
+            crate::history::TxRecord::paging_token,
+            params.cursor,
+            params.order,
+        )
+        .filter(|tx| params.include_failed || tx.successful)
+        .take(params.limit)
+        .map(|tx| (tx.paging_token(), json::transaction(base, network, tx)))
+        .collect(),
+        Collection::Ledgers => after(
+            &history.ledgers,
+            |l| i64::from(l.sequence) << 32,
+            params.cursor,
+            params.order,
+        )
+        .take(params.limit)
+        .map(|l| (i64::from(l.sequence) << 32, json::ledger(base, l)))
+        .collect(),
+    };
+    Some(records)
+}
+
+fn wants_stream(req: &HttpRequest) -> bool {
+    req.headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/event-stream"))
+}
+
+/// A paged collection as JSON, or as an event stream when the client asks for one.
+fn collection(shared: &Data, req: &HttpRequest, collection: Collection) -> HttpResponse {
+    let latest = shared.ledger().latest().sequence;
+    let params = match parse_params(req.query_string(), latest) {
+        Ok(params) => params,
+        Err(response) => return response,
+    };
+    let base = base_url(req);
+    if wants_stream(req) {
+        if let Collection::TransactionOperations(hash) = &collection
+            && !shared.ledger().history().by_hash.contains_key(hash)
+        {
+            return not_found_response();
+        }
+        let shared: Arc<Shared> = shared.clone().into_inner();
+        return crate::stream::respond(shared, base, collection, params);
+    }
+    let Some(records) = fetch(&shared.ledger(), &base, &collection, &params) else {
+        return not_found_response();
+    };
+    let path = req.path();
+    let order = |o: Order| if o == Order::Asc { "asc" } else { "desc" };
+    let href = |cursor: Option<i64>, o: Order| {
+        let cursor = cursor.map_or(String::new(), |c| c.to_string());
+        format!(
+            "{base}{path}?cursor={cursor}&limit={}&order={}",
+            params.limit,
+            order(o)
+        )
+    };
+    let reverse = if params.order == Order::Asc { Order::Desc } else { Order::Asc };
+    let first = records.first().map(|r| r.0).or(params.cursor);
+    let last = records.last().map(|r| r.0).or(params.cursor);
+    let body = json!({
+        "_links": {
+            "self": {"href": href(params.cursor, params.order)},
+            "next": {"href": href(last, params.order)},
+            "prev": {"href": href(first, reverse)},
+        },
+        "_embedded": {"records": records.into_iter().map(|r| r.1).collect::<Vec<_>>()},
+    });
+    hal(body)
+}
+
+async fn payments(shared: Data, req: HttpRequest) -> HttpResponse {
+    collection(&shared, &req, Collection::Payments(None))
+}
+
+async fn account_payments(shared: Data, req: HttpRequest, path: web::Path<String>) -> HttpResponse {
+    match parse_account(&path, "account_id") {
+        Ok(id) => collection(&shared, &req, Collection::Payments(Some(id))),
+        Err(response) => response,
+    }
+}
+
+async fn operations(shared: Data, req: HttpRequest) -> HttpResponse {
+    collection(&shared, &req, Collection::Operations)
+}
+
+async fn transaction_operations(
+    shared: Data,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> HttpResponse {
+    match parse_hash(&path) {
+        Some(hash) => collection(&shared, &req, Collection::TransactionOperations(hash)),
+        None => not_found_response(),
+    }
+}
+
+async fn transactions(shared: Data, req: HttpRequest) -> HttpResponse {
+    collection(&shared, &req, Collection::Transactions)
+}
+
+async fn ledgers(shared: Data, req: HttpRequest) -> HttpResponse {
+    collection(&shared, &req, Collection::Ledgers)
+}
+
+async fn inject_fault(shared: Data, body: web::Json<Fault>) -> HttpResponse {
+    shared.faults.apply(&body);
+    HttpResponse::Ok().json(json!({"applied": format!("{:?}", body.into_inner())}))
+}

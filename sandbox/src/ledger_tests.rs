@@ -1,0 +1,694 @@
+//! Unit tests of the ledger rules: one test per validation rule and result code.
+
+use stellar_base::transaction::{SetOptions, flags};
+use stellar_base::{AccountAddress, Amount, Asset, Envelope, KeyPair, Network, Operation};
+use stellar_base::{PublicKey, TransactionBuilder, xdr};
+
+use crate::codes::{ResultCodes, result_codes};
+use crate::ledger::{FRIENDBOT_AMOUNT, Ledger, Outcome, Submission, root_keypair};
+use crate::state::BASE_RESERVE;
+
+const NOW: u64 = 1_700_000_000;
+
+fn xlm(units: i64) -> Amount {
+    Amount::from_stroops(units * 10_000_000).unwrap()
+}
+
+fn ledger() -> Ledger {
+    Ledger::new(Network::STANDALONE, NOW)
+}
+
+fn network() -> Network {
+    Network::new(Network::STANDALONE)
+}
+
+fn fund(ledger: &mut Ledger) -> KeyPair {
+    let key = KeyPair::random();
+    let outcomes = ledger.close(vec![Submission::Friendbot(key.public_key())], NOW);
+    assert!(matches!(outcomes[0], Outcome::Included(_)));
+    key
+}
+
+fn addr(key: &KeyPair) -> AccountAddress {
+    key.public_key().into()
+}
+
+fn next_seq(ledger: &Ledger, key: &KeyPair) -> i64 {
+    ledger.account(&key.public_key()).unwrap().sequence + 1
+}
+
+fn balance(ledger: &Ledger, key: &KeyPair) -> i64 {
+    ledger.account(&key.public_key()).map_or(0, |a| a.balance)
+}
+
+fn builder(ledger: &Ledger, key: &KeyPair) -> TransactionBuilder {
+    TransactionBuilder::new(addr(key), next_seq(ledger, key))
+}
+
+fn sign(builder: TransactionBuilder, keys: &[&KeyPair]) -> Envelope {
+    builder.sign(&network(), keys).unwrap()
+}
+
+/// Closes a ledger with one envelope: the result codes and whether it was included.
+fn submit(ledger: &mut Ledger, envelope: Envelope) -> (ResultCodes, bool) {
+    let outcome = ledger
+        .close(vec![Submission::Envelope(Box::new(envelope.into_xdr()))], NOW)
+        .remove(0);
+    match outcome {
+        Outcome::Included(i) => (
+            result_codes(&ledger.history().transactions[i].result),
+            true,
+        ),
+        Outcome::Rejected { result, .. } => (result_codes(&result), false),
+    }
+}
+
+fn run(ledger: &mut Ledger, key: &KeyPair, ops: Vec<Operation>) -> ResultCodes {
+    let mut b = builder(ledger, key);
+    for op in ops {
+        b = b.operation(op);
+    }
+    submit(ledger, sign(b, &[key])).0
+}
+
+fn ok(codes: &ResultCodes) {
+    assert_eq!(codes.transaction, "tx_success", "{codes:?}");
+}
+
+fn op_fails(codes: &ResultCodes, code: &str) {
+    assert_eq!(codes.transaction, "tx_failed", "{codes:?}");
+    let ops = codes.operations.as_ref().unwrap();
+    assert!(ops.iter().any(|c| c == code), "{codes:?}");
+}
+
+fn pay(to: &KeyPair, asset: &Asset, amount: Amount) -> Operation {
+    Operation::payment(addr(to), asset, amount)
+}
+
+/// An issuer (with `issuer_flags`), a holder with a trustline, and the asset.
+fn issued(ledger: &mut Ledger, issuer_flags: u32) -> (KeyPair, KeyPair, Asset) {
+    let issuer = fund(ledger);
+    let holder = fund(ledger);
+    if issuer_flags != 0 {
+        let op = Operation::set_options(SetOptions {
+            set_flags: Some(issuer_flags),
+            ..SetOptions::default()
+        })
+        .unwrap();
+        ok(&run(ledger, &issuer, vec![op]));
+    }
+    let asset = Asset::credit("USD", issuer.public_key()).unwrap();
+    ok(&run(ledger, &holder, vec![Operation::change_trust(&asset, xlm(1000))]));
+    (issuer, holder, asset)
+}
+
+#[test]
+fn root_account_is_derived_like_stellar_core_standalone() {
+    let root = root_keypair(Network::STANDALONE);
+    assert_eq!(
+        root.public_key().to_string(),
+        "GBZXN7PIRZGNMHGA7MUUUF4GWPY5AYPV6LY4UV2GL6VJGIQRXFDNMADI"
+    );
+    let ledger = ledger();
+    assert_eq!(ledger.account(&root.public_key()).unwrap().sequence, 0);
+}
+
+#[test]
+fn friendbot_funds_with_a_sequence_from_the_ledger() {
+    let mut ledger = ledger();
+    let key = fund(&mut ledger);
+    let account = ledger.account(&key.public_key()).unwrap();
+    assert_eq!(account.balance, FRIENDBOT_AMOUNT);
+    assert_eq!(account.sequence, 2i64 << 32);
+    // Funding twice fails with op_already_exists.
+    let outcome = ledger.close(vec![Submission::Friendbot(key.public_key())], NOW);
+    let Outcome::Included(i) = outcome[0] else {
+        panic!("included")
+    };
+    op_fails(
+        &result_codes(&ledger.history().transactions[i].result),
+        "op_already_exists",
+    );
+}
+
+#[test]
+fn payment_moves_lumens_and_charges_the_fee() {
+    let mut ledger = ledger();
+    let (a, b) = (fund(&mut ledger), fund(&mut ledger));
+    ok(&run(&mut ledger, &a, vec![pay(&b, &Asset::Native, xlm(10))]));
+    assert_eq!(balance(&ledger, &a), FRIENDBOT_AMOUNT - xlm(10).stroops() - 100);
+    assert_eq!(balance(&ledger, &b), FRIENDBOT_AMOUNT + xlm(10).stroops());
+}
+
+#[test]
+fn signature_for_another_network_is_bad_auth_and_costs_nothing() {
+    let mut ledger = ledger();
+    let (a, b) = (fund(&mut ledger), fund(&mut ledger));
+    let envelope = builder(&ledger, &a)
+        .operation(pay(&b, &Asset::Native, xlm(1)))
+        .sign(&Network::new(Network::TESTNET), &[&a])
+        .unwrap();
+    let (codes, included) = submit(&mut ledger, envelope);
+    assert_eq!(codes.transaction, "tx_bad_auth");
+    assert!(!included);
+    assert_eq!(balance(&ledger, &a), FRIENDBOT_AMOUNT);
+}
+
+#[test]
+fn wrong_sequence_is_bad_seq() {
+    let mut ledger = ledger();
+    let (a, b) = (fund(&mut ledger), fund(&mut ledger));
+    let envelope = sign(
+        TransactionBuilder::new(addr(&a), next_seq(&ledger, &a) + 1)
+            .operation(pay(&b, &Asset::Native, xlm(1))),
+        &[&a],
+    );
+    let (codes, included) = submit(&mut ledger, envelope);
+    assert_eq!(codes.transaction, "tx_bad_seq");
+    assert!(codes.operations.is_none());
+    assert!(!included);
+}
+
+#[test]
+fn time_bounds_are_enforced() {
+    let mut ledger = ledger();
+    let (a, b) = (fund(&mut ledger), fund(&mut ledger));
+    let early = sign(
+        builder(&ledger, &a)
+            .time_bounds(NOW + 100, 0)
+            .operation(pay(&b, &Asset::Native, xlm(1))),
+        &[&a],
+    );
+    assert_eq!(submit(&mut ledger, early).0.transaction, "tx_too_early");
+    let late = sign(
+        builder(&ledger, &a)
+            .time_bounds(0, NOW - 1)
+            .operation(pay(&b, &Asset::Native, xlm(1))),
+        &[&a],
+    );
+    assert_eq!(submit(&mut ledger, late).0.transaction, "tx_too_late");
+    let fine = sign(
+        builder(&ledger, &a)
+            .time_bounds(NOW - 10, NOW + 10)
+            .operation(pay(&b, &Asset::Native, xlm(1))),
+        &[&a],
+    );
+    ok(&submit(&mut ledger, fine).0);
+}
+
+#[test]
+fn fee_below_the_minimum_is_insufficient_fee() {
+    let mut ledger = ledger();
+    let (a, b) = (fund(&mut ledger), fund(&mut ledger));
+    let envelope = sign(
+        builder(&ledger, &a)
+            .base_fee(99)
+            .operation(pay(&b, &Asset::Native, xlm(1))),
+        &[&a],
+    );
+    assert_eq!(submit(&mut ledger, envelope).0.transaction, "tx_insufficient_fee");
+}
+
+#[test]
+fn unknown_source_is_no_source_account() {
+    let mut ledger = ledger();
+    let b = fund(&mut ledger);
+    let ghost = KeyPair::random();
+    let envelope = sign(
+        TransactionBuilder::new(addr(&ghost), 1).operation(pay(&b, &Asset::Native, xlm(1))),
+        &[&ghost],
+    );
+    assert_eq!(submit(&mut ledger, envelope).0.transaction, "tx_no_source_account");
+}
+
+#[test]
+fn account_at_its_reserve_cannot_pay_the_fee() {
+    let mut ledger = ledger();
+    let a = fund(&mut ledger);
+    let poor = KeyPair::random();
+    let create = Operation::create_account(poor.public_key(), xlm(1));
+    ok(&run(&mut ledger, &a, vec![create]));
+    let envelope = sign(
+        builder(&ledger, &poor).operation(pay(&a, &Asset::Native, Amount::from_stroops(1).unwrap())),
+        &[&poor],
+    );
+    assert_eq!(submit(&mut ledger, envelope).0.transaction, "tx_insufficient_balance");
+}
+
+#[test]
+fn failed_transaction_is_atomic_but_consumes_fee_and_sequence() {
+    let mut ledger = ledger();
+    let (a, b) = (fund(&mut ledger), fund(&mut ledger));
+    let seq = next_seq(&ledger, &a);
+    let codes = run(
+        &mut ledger,
+        &a,
+        vec![
+            pay(&b, &Asset::Native, xlm(1)),
+            pay(&b, &Asset::Native, xlm(1_000_000)),
+        ],
+    );
+    op_fails(&codes, "op_underfunded");
+    assert_eq!(
+        codes.operations.unwrap(),
+        vec!["op_success".to_owned(), "op_underfunded".to_owned()]
+    );
+    assert_eq!(balance(&ledger, &a), FRIENDBOT_AMOUNT - 200);
+    assert_eq!(balance(&ledger, &b), FRIENDBOT_AMOUNT);
+    assert_eq!(ledger.account(&a.public_key()).unwrap().sequence, seq);
+    let tx = ledger.history().transactions.last().unwrap();
+    assert!(!tx.successful);
+}
+
+#[test]
+fn create_account_rules() {
+    let mut ledger = ledger();
+    let (a, b) = (fund(&mut ledger), fund(&mut ledger));
+    let new = KeyPair::random();
+    let low = Amount::from_stroops(2 * BASE_RESERVE - 1).unwrap();
+    op_fails(
+        &run(&mut ledger, &a, vec![Operation::create_account(new.public_key(), low)]),
+        "op_low_reserve",
+    );
+    op_fails(
+        &run(&mut ledger, &a, vec![Operation::create_account(b.public_key(), xlm(5))]),
+        "op_already_exists",
+    );
+    op_fails(
+        &run(
+            &mut ledger,
+            &a,
+            vec![Operation::create_account(new.public_key(), xlm(20_000))],
+        ),
+        "op_underfunded",
+    );
+    ok(&run(&mut ledger, &a, vec![Operation::create_account(new.public_key(), xlm(5))]));
+    assert_eq!(balance(&ledger, &new), xlm(5).stroops());
+}
+
+#[test]
+fn payment_to_a_missing_account_is_no_destination() {
+    let mut ledger = ledger();
+    let a = fund(&mut ledger);
+    let ghost = KeyPair::random();
+    op_fails(
+        &run(&mut ledger, &a, vec![pay(&ghost, &Asset::Native, xlm(1))]),
+        "op_no_destination",
+    );
+}
+
+#[test]
+fn payment_below_reserve_is_underfunded() {
+    let mut ledger = ledger();
+    let (a, b) = (fund(&mut ledger), fund(&mut ledger));
+    // Everything but the reserve and the fee can be sent; one stroop more cannot.
+    let spendable = FRIENDBOT_AMOUNT - 2 * BASE_RESERVE - 100;
+    op_fails(
+        &run(
+            &mut ledger,
+            &a,
+            vec![pay(&b, &Asset::Native, Amount::from_stroops(spendable + 1).unwrap())],
+        ),
+        "op_underfunded",
+    );
+    let spendable = balance(&ledger, &a) - 2 * BASE_RESERVE - 100;
+    ok(&run(
+        &mut ledger,
+        &a,
+        vec![pay(&b, &Asset::Native, Amount::from_stroops(spendable).unwrap())],
+    ));
+    assert_eq!(balance(&ledger, &a), 2 * BASE_RESERVE);
+}
+
+#[test]
+fn credit_payments_need_trustlines_authorization_and_room() {
+    let mut ledger = ledger();
+    let (issuer, holder, asset) = issued(&mut ledger, 0);
+    let other = fund(&mut ledger);
+    op_fails(&run(&mut ledger, &issuer, vec![pay(&other, &asset, xlm(1))]), "op_no_trust");
+    op_fails(&run(&mut ledger, &other, vec![pay(&holder, &asset, xlm(1))]), "op_src_no_trust");
+    op_fails(&run(&mut ledger, &issuer, vec![pay(&holder, &asset, xlm(1001))]), "op_line_full");
+    ok(&run(&mut ledger, &issuer, vec![pay(&holder, &asset, xlm(100))]));
+    let line = ledger.account(&holder.public_key()).unwrap().trustline(&asset).unwrap().clone();
+    assert_eq!(line.balance, xlm(100).stroops());
+    op_fails(&run(&mut ledger, &holder, vec![pay(&issuer, &asset, xlm(101))]), "op_underfunded");
+    // Paying back to the issuer burns.
+    ok(&run(&mut ledger, &holder, vec![pay(&issuer, &asset, xlm(40))]));
+    let line = ledger.account(&holder.public_key()).unwrap().trustline(&asset).unwrap().clone();
+    assert_eq!(line.balance, xlm(60).stroops());
+}
+
+#[test]
+fn authorization_required_and_revoked() {
+    let mut ledger = ledger();
+    let (issuer, holder, asset) =
+        issued(&mut ledger, flags::AUTH_REQUIRED | flags::AUTH_REVOCABLE);
+    op_fails(&run(&mut ledger, &issuer, vec![pay(&holder, &asset, xlm(1))]), "op_not_authorized");
+    let allow = Operation::allow_trust(holder.public_key(), "USD", 1).unwrap();
+    ok(&run(&mut ledger, &issuer, vec![allow]));
+    ok(&run(&mut ledger, &issuer, vec![pay(&holder, &asset, xlm(5))]));
+    let revoke = Operation::set_trust_line_flags(holder.public_key(), &asset, 1, 0);
+    ok(&run(&mut ledger, &issuer, vec![revoke]));
+    op_fails(
+        &run(&mut ledger, &holder, vec![pay(&issuer, &asset, xlm(1))]),
+        "op_src_not_authorized",
+    );
+    let both = Operation::set_trust_line_flags(holder.public_key(), &asset, 0, 3);
+    op_fails(&run(&mut ledger, &issuer, vec![both]), "op_invalid_state");
+}
+
+#[test]
+fn revoking_needs_auth_revocable() {
+    let mut ledger = ledger();
+    let (issuer, holder, asset) = issued(&mut ledger, 0);
+    let revoke = Operation::allow_trust(holder.public_key(), "USD", 0).unwrap();
+    op_fails(&run(&mut ledger, &issuer, vec![revoke]), "op_cant_revoke");
+    let missing = Operation::set_trust_line_flags(fund(&mut ledger).public_key(), &asset, 0, 1);
+    op_fails(&run(&mut ledger, &issuer, vec![missing]), "op_no_trust_line");
+}
+
+#[test]
+fn change_trust_counts_subentries_and_limits() {
+    let mut ledger = ledger();
+    let (issuer, holder, asset) = issued(&mut ledger, 0);
+    assert_eq!(ledger.account(&holder.public_key()).unwrap().num_subentries, 1);
+    ok(&run(&mut ledger, &issuer, vec![pay(&holder, &asset, xlm(10))]));
+    op_fails(
+        &run(&mut ledger, &holder, vec![Operation::change_trust(&asset, xlm(5))]),
+        "op_invalid_limit",
+    );
+    op_fails(
+        &run(&mut ledger, &holder, vec![Operation::change_trust(&asset, Amount::ZERO)]),
+        "op_invalid_limit",
+    );
+    ok(&run(&mut ledger, &holder, vec![pay(&issuer, &asset, xlm(10))]));
+    ok(&run(&mut ledger, &holder, vec![Operation::change_trust(&asset, Amount::ZERO)]));
+    assert_eq!(ledger.account(&holder.public_key()).unwrap().num_subentries, 0);
+    let ghost = Asset::credit("EUR", KeyPair::random().public_key()).unwrap();
+    op_fails(
+        &run(&mut ledger, &holder, vec![Operation::change_trust(&ghost, xlm(5))]),
+        "op_no_issuer",
+    );
+}
+
+#[test]
+fn trustline_needs_a_reserve() {
+    let mut ledger = ledger();
+    let a = fund(&mut ledger);
+    let poor = KeyPair::random();
+    ok(&run(&mut ledger, &a, vec![Operation::create_account(poor.public_key(), xlm(1))]));
+    ok(&run(&mut ledger, &a, vec![pay(&poor, &Asset::Native, Amount::from_stroops(1000).unwrap())]));
+    let asset = Asset::credit("USD", a.public_key()).unwrap();
+    op_fails(
+        &run(&mut ledger, &poor, vec![Operation::change_trust(&asset, xlm(5))]),
+        "op_low_reserve",
+    );
+}
+
+#[test]
+fn path_payments_without_conversion_work_and_with_conversion_find_no_offers() {
+    let mut ledger = ledger();
+    let (issuer, holder, asset) = issued(&mut ledger, 0);
+    let receive = Operation::path_payment_strict_receive(
+        &Asset::Native,
+        xlm(5),
+        addr(&holder),
+        &Asset::Native,
+        xlm(5),
+        &[],
+    )
+    .unwrap();
+    ok(&run(&mut ledger, &issuer, vec![receive]));
+    let send =
+        Operation::path_payment_strict_send(&asset, xlm(3), addr(&holder), &asset, xlm(3), &[])
+            .unwrap();
+    ok(&run(&mut ledger, &issuer, vec![send]));
+    let convert = Operation::path_payment_strict_send(
+        &Asset::Native,
+        xlm(3),
+        addr(&holder),
+        &asset,
+        xlm(1),
+        &[],
+    )
+    .unwrap();
+    op_fails(&run(&mut ledger, &issuer, vec![convert]), "op_too_few_offers");
+    let over = Operation::path_payment_strict_receive(
+        &Asset::Native,
+        xlm(1),
+        addr(&holder),
+        &Asset::Native,
+        xlm(2),
+        &[],
+    )
+    .unwrap();
+    op_fails(&run(&mut ledger, &issuer, vec![over]), "op_over_source_max");
+    let send = ledger.history().operations.iter().rev().nth(2).unwrap();
+    assert_eq!(send.amount, xlm(3).stroops());
+}
+
+#[test]
+fn extra_signatures_are_bad_auth_extra() {
+    let mut ledger = ledger();
+    let (a, b) = (fund(&mut ledger), fund(&mut ledger));
+    let stranger = KeyPair::random();
+    let envelope = sign(
+        builder(&ledger, &a).operation(pay(&b, &Asset::Native, xlm(1))),
+        &[&a, &stranger],
+    );
+    let (codes, included) = submit(&mut ledger, envelope);
+    assert_eq!(codes.transaction, "tx_bad_auth_extra");
+    assert!(!included);
+}
+
+#[test]
+fn thresholds_and_signers_are_enforced() {
+    let mut ledger = ledger();
+    let (a, b) = (fund(&mut ledger), fund(&mut ledger));
+    let cosigner = KeyPair::random();
+    let setup = Operation::set_options(SetOptions {
+        signer: Some((cosigner.public_key(), 1)),
+        low_threshold: Some(1),
+        med_threshold: Some(2),
+        high_threshold: Some(2),
+        ..SetOptions::default()
+    })
+    .unwrap();
+    ok(&run(&mut ledger, &a, vec![setup]));
+    assert_eq!(ledger.account(&a.public_key()).unwrap().num_subentries, 1);
+    // One signature pays the fee (low) but not a payment (medium).
+    let single = sign(
+        builder(&ledger, &a).operation(pay(&b, &Asset::Native, xlm(1))),
+        &[&a],
+    );
+    let (codes, included) = submit(&mut ledger, single);
+    assert_eq!(codes.transaction, "tx_failed");
+    assert_eq!(codes.operations.unwrap(), vec!["op_bad_auth".to_owned()]);
+    assert!(!included);
+    let both = sign(
+        builder(&ledger, &a).operation(pay(&b, &Asset::Native, xlm(1))),
+        &[&a, &cosigner],
+    );
+    ok(&submit(&mut ledger, both).0);
+    // Below the low threshold: not even the fee.
+    let only_bump = sign(
+        builder(&ledger, &a).operation(Operation::bump_sequence(0)),
+        &[&KeyPair::random()],
+    );
+    assert_eq!(submit(&mut ledger, only_bump).0.transaction, "tx_bad_auth");
+}
+
+#[test]
+fn operation_with_another_source_needs_its_signature() {
+    let mut ledger = ledger();
+    let (a, b) = (fund(&mut ledger), fund(&mut ledger));
+    let op = pay(&a, &Asset::Native, xlm(1)).with_source(addr(&b));
+    let unsigned = sign(builder(&ledger, &a).operation(op.clone()), &[&a]);
+    let (codes, _) = submit(&mut ledger, unsigned);
+    assert_eq!(codes.operations.unwrap(), vec!["op_bad_auth".to_owned()]);
+    let signed = sign(builder(&ledger, &a).operation(op), &[&a, &b]);
+    ok(&submit(&mut ledger, signed).0);
+    assert_eq!(balance(&ledger, &b), FRIENDBOT_AMOUNT - xlm(1).stroops());
+    let ghost = KeyPair::random();
+    let op = pay(&a, &Asset::Native, xlm(1)).with_source(addr(&ghost));
+    let envelope = sign(builder(&ledger, &a).operation(op), &[&a, &ghost]);
+    let (codes, _) = submit(&mut ledger, envelope);
+    assert_eq!(codes.operations.unwrap(), vec!["op_no_source_account".to_owned()]);
+}
+
+#[test]
+fn muxed_accounts_pay_and_receive() {
+    let mut ledger = ledger();
+    let (a, b) = (fund(&mut ledger), fund(&mut ledger));
+    let from = AccountAddress::Muxed { key: a.public_key(), id: 7 };
+    let to = AccountAddress::Muxed { key: b.public_key(), id: 42 };
+    let envelope = sign(
+        TransactionBuilder::new(from, next_seq(&ledger, &a))
+            .operation(Operation::payment(to, &Asset::Native, xlm(2))),
+        &[&a],
+    );
+    ok(&submit(&mut ledger, envelope).0);
+    assert_eq!(balance(&ledger, &b), FRIENDBOT_AMOUNT + xlm(2).stroops());
+    let op = ledger.history().operations.last().unwrap();
+    assert_eq!(op.source, from);
+}
+
+#[test]
+fn unsupported_operations_are_op_not_supported() {
+    let mut ledger = ledger();
+    let a = fund(&mut ledger);
+    let inflation = Operation(xdr::Operation {
+        source_account: None,
+        body: xdr::OperationBody::Inflation,
+    });
+    let codes = run(&mut ledger, &a, vec![inflation]);
+    assert_eq!(codes.transaction, "tx_failed");
+    assert_eq!(codes.operations.unwrap(), vec!["op_not_supported".to_owned()]);
+}
+
+#[test]
+fn account_merge_moves_everything() {
+    let mut ledger = ledger();
+    let (a, b) = (fund(&mut ledger), fund(&mut ledger));
+    let fresh = KeyPair::random();
+    ok(&run(&mut ledger, &a, vec![Operation::create_account(fresh.public_key(), xlm(10))]));
+    ok(&run(&mut ledger, &a, vec![Operation::account_merge(addr(&b))]));
+    assert!(ledger.account(&a.public_key()).is_none());
+    assert_eq!(
+        balance(&ledger, &b),
+        FRIENDBOT_AMOUNT * 2 - xlm(10).stroops() - 200
+    );
+    let op = ledger.history().operations.last().unwrap();
+    assert_eq!(op.amount, FRIENDBOT_AMOUNT - xlm(10).stroops() - 200);
+    let c = fund(&mut ledger);
+    let far = i64::from(ledger.latest().sequence + 5) << 32;
+    op_fails(
+        &run(
+            &mut ledger,
+            &c,
+            vec![Operation::bump_sequence(far), Operation::account_merge(addr(&b))],
+        ),
+        "op_seq_num_too_far",
+    );
+    op_fails(
+        &run(&mut ledger, &b, vec![Operation::account_merge(addr(&a))]),
+        "op_no_account",
+    );
+    let (_, holder, _) = issued(&mut ledger, 0);
+    op_fails(
+        &run(&mut ledger, &holder, vec![Operation::account_merge(addr(&b))]),
+        "op_has_sub_entries",
+    );
+}
+
+#[test]
+fn manage_data_and_bump_sequence() {
+    let mut ledger = ledger();
+    let a = fund(&mut ledger);
+    ok(&run(&mut ledger, &a, vec![Operation::manage_data("k", Some(b"v")).unwrap()]));
+    let account = ledger.account(&a.public_key()).unwrap();
+    assert_eq!(account.data.get("k").unwrap(), b"v");
+    assert_eq!(account.num_subentries, 1);
+    ok(&run(&mut ledger, &a, vec![Operation::manage_data("k", None).unwrap()]));
+    op_fails(
+        &run(&mut ledger, &a, vec![Operation::manage_data("k", None).unwrap()]),
+        "op_data_name_not_found",
+    );
+    let target = next_seq(&ledger, &a) + 100;
+    ok(&run(&mut ledger, &a, vec![Operation::bump_sequence(target)]));
+    assert_eq!(ledger.account(&a.public_key()).unwrap().sequence, target);
+}
+
+#[test]
+fn set_options_rules() {
+    let mut ledger = ledger();
+    let a = fund(&mut ledger);
+    let home = Operation::set_options(SetOptions {
+        home_domain: Some("example.com".into()),
+        set_flags: Some(flags::AUTH_REQUIRED),
+        ..SetOptions::default()
+    })
+    .unwrap();
+    ok(&run(&mut ledger, &a, vec![home]));
+    let account = ledger.account(&a.public_key()).unwrap();
+    assert_eq!(account.home_domain, "example.com");
+    assert_eq!(account.flags, flags::AUTH_REQUIRED);
+    let self_signer = Operation::set_options(SetOptions {
+        signer: Some((a.public_key(), 1)),
+        ..SetOptions::default()
+    })
+    .unwrap();
+    op_fails(&run(&mut ledger, &a, vec![self_signer]), "op_bad_signer");
+    let unknown = Operation::set_options(SetOptions {
+        set_flags: Some(64),
+        ..SetOptions::default()
+    })
+    .unwrap();
+    op_fails(&run(&mut ledger, &a, vec![unknown]), "op_unknown_flag");
+}
+
+fn fee_bump(inner: &Envelope, payer: &KeyPair, fee: i64) -> Envelope {
+    let mut outer = inner.fee_bump(addr(payer), fee).unwrap();
+    outer.sign(payer, &network()).unwrap();
+    outer
+}
+
+#[test]
+fn fee_bumps_are_paid_by_the_fee_source() {
+    let mut ledger = ledger();
+    let (a, b, payer) = (fund(&mut ledger), fund(&mut ledger), fund(&mut ledger));
+    let inner = sign(
+        builder(&ledger, &a)
+            .base_fee(0)
+            .operation(pay(&b, &Asset::Native, xlm(1))),
+        &[&a],
+    );
+    let (codes, included) = submit(&mut ledger, fee_bump(&inner, &payer, 200));
+    assert_eq!(codes.transaction, "tx_fee_bump_inner_success", "{codes:?}");
+    assert!(included);
+    assert_eq!(balance(&ledger, &payer), FRIENDBOT_AMOUNT - 200);
+    assert_eq!(balance(&ledger, &a), FRIENDBOT_AMOUNT - xlm(1).stroops());
+
+    let low = sign(
+        builder(&ledger, &a).operation(pay(&b, &Asset::Native, xlm(1))),
+        &[&a],
+    );
+    let (codes, _) = submit(&mut ledger, fee_bump(&low, &payer, 150));
+    assert_eq!(codes.transaction, "tx_insufficient_fee");
+
+    let stale = sign(
+        TransactionBuilder::new(addr(&a), 1).operation(pay(&b, &Asset::Native, xlm(1))),
+        &[&a],
+    );
+    let (codes, included) = submit(&mut ledger, fee_bump(&stale, &payer, 400));
+    assert_eq!(codes.transaction, "tx_fee_bump_inner_failed");
+    assert_eq!(codes.inner_transaction.unwrap().transaction, "tx_bad_seq");
+    assert!(!included);
+
+    let failing = sign(
+        builder(&ledger, &a).operation(pay(&b, &Asset::Native, xlm(100_000))),
+        &[&a],
+    );
+    let (codes, included) = submit(&mut ledger, fee_bump(&failing, &payer, 400));
+    assert_eq!(codes.transaction, "tx_fee_bump_inner_failed");
+    assert_eq!(codes.operations.unwrap(), vec!["op_underfunded".to_owned()]);
+    assert!(included);
+}
+
+#[test]
+fn paging_tokens_follow_toids() {
+    let mut ledger = ledger();
+    let (a, b) = (fund(&mut ledger), fund(&mut ledger));
+    ok(&run(
+        &mut ledger,
+        &a,
+        vec![pay(&b, &Asset::Native, xlm(1)), pay(&b, &Asset::Native, xlm(2))],
+    ));
+    let latest = ledger.latest().sequence;
+    let tx = ledger.history().transactions.last().unwrap();
+    assert_eq!(tx.paging_token(), i64::from(latest) << 32 | 1 << 12);
+    let ops = &ledger.history().operations;
+    assert_eq!(ops[ops.len() - 1].id, tx.paging_token() + 2);
+    assert_eq!(ops[ops.len() - 2].id, tx.paging_token() + 1);
+    let _: PublicKey = b.public_key();
+}

@@ -1,0 +1,358 @@
+//! The running sandbox: configuration, the ledger-closing task, and the HTTP server's
+//! lifecycle.
+//!
+//! [`Sandbox::start`] binds, spawns the closing task and the actix-web server on the current
+//! tokio runtime, and returns a [`RunningSandbox`] that tests drive (fund accounts, inject
+//! faults) and shut down.
+
+use std::net::{SocketAddr, TcpListener};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::Duration;
+
+use actix_web::{App, HttpServer, web};
+use stellar_base::{KeyPair, Network, PublicKey};
+use tokio::sync::{oneshot, watch};
+use tokio::task::JoinHandle;
+
+use crate::faults::Faults;
+use crate::ledger::{Ledger, Outcome, Submission, unix_now};
+use crate::state::Account;
+
+/// How to run the sandbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SandboxConfig {
+    /// Network passphrase (default: `Standalone Network ; February 2017`).
+    pub passphrase: String,
+    /// Time between ledger closes (default 1 s).
+    pub close_interval: Duration,
+    /// Address to bind (default `127.0.0.1:0`, any free port).
+    pub bind: SocketAddr,
+    /// Serve the fault-injection admin route `POST /_sandbox/faults` (default false).
+    pub faults_enabled: bool,
+    /// Time between keep-alive comments on idle streams (default 5 s).
+    pub keepalive_interval: Duration,
+}
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        Self {
+            passphrase: Network::STANDALONE.to_owned(),
+            close_interval: Duration::from_secs(1),
+            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            faults_enabled: false,
+            keepalive_interval: Duration::from_secs(5),
+        }
+    }
+}
+
+impl SandboxConfig {
+    /// Defaults suited to tests: any free port on 127.0.0.1, ledgers every 10 ms, faults on.
+    pub fn for_tests() -> Self {
+        Self {
+            close_interval: Duration::from_millis(10),
+            faults_enabled: true,
+            keepalive_interval: Duration::from_secs(1),
+            ..Self::default()
+        }
+    }
+}
+
+/// Why the sandbox could not start or a library call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    /// Binding or starting the HTTP server failed.
+    #[error("cannot start the sandbox: {0}")]
+    Io(#[from] std::io::Error),
+    /// The sandbox stopped before answering.
+    #[error("the sandbox is shutting down")]
+    ShuttingDown,
+    /// A friendbot funding transaction failed (e.g. the account already exists).
+    #[error("funding failed: {0}")]
+    FundingFailed(String),
+}
+
+type Pending = Vec<(Submission, oneshot::Sender<Outcome>)>;
+
+/// State shared by the HTTP handlers and the closing task.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    ledger: RwLock<Ledger>,
+    pending: Mutex<Pending>,
+    closed: watch::Sender<u32>,
+    pub(crate) faults: Faults,
+    pub(crate) config: SandboxConfig,
+}
+
+impl Shared {
+    fn new(config: SandboxConfig) -> Self {
+        let ledger = Ledger::new(&config.passphrase, unix_now());
+        Self {
+            closed: watch::Sender::new(ledger.latest().sequence),
+            ledger: RwLock::new(ledger),
+            pending: Mutex::new(Vec::new()),
+            faults: Faults::default(),
+            config,
+        }
+    }
+
+    /// Read access to the ledger.
+    pub(crate) fn ledger(&self) -> RwLockReadGuard<'_, Ledger> {
+        self.ledger.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn ledger_mut(&self) -> RwLockWriteGuard<'_, Ledger> {
+        self.ledger.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn pending(&self) -> MutexGuard<'_, Pending> {
+        self.pending.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Changes whenever a ledger closes (holds its sequence).
+    pub(crate) fn ledger_closed(&self) -> watch::Receiver<u32> {
+        self.closed.subscribe()
+    }
+
+    /// Queues a submission for the next ledger and waits for that ledger to close.
+    pub(crate) async fn submit(&self, submission: Submission) -> Option<Outcome> {
+        let (tx, rx) = oneshot::channel();
+        self.pending().push((submission, tx));
+        rx.await.ok()
+    }
+
+    /// Closes a ledger with everything queued, and answers the submitters.
+    pub(crate) fn close_now(&self) {
+        let batch = std::mem::take(&mut *self.pending());
+        let (submissions, senders): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
+        let (outcomes, sequence) = {
+            let mut ledger = self.ledger_mut();
+            let outcomes = ledger.close(submissions, unix_now());
+            (outcomes, ledger.latest().sequence)
+        };
+        self.closed.send_replace(sequence);
+        for (sender, outcome) in senders.into_iter().zip(outcomes) {
+            let _ = sender.send(outcome);
+        }
+    }
+}
+
+async fn close_loop(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
+    let mut interval = tokio::time::interval(shared.config.close_interval);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    interval.tick().await;
+    loop {
+        tokio::select! {
+            _ = interval.tick() => {}
+            _ = shutdown.changed() => break,
+        }
+        if !shared.faults.closing_paused() {
+            shared.close_now();
+        }
+    }
+}
+
+/// Entry point of the library.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Sandbox;
+
+impl Sandbox {
+    /// Binds `config.bind`, starts closing ledgers and serving HTTP on the current tokio
+    /// runtime.
+    ///
+    /// # Errors
+    /// [`SandboxError::Io`] when the address cannot be bound.
+    pub async fn start(config: SandboxConfig) -> Result<RunningSandbox, SandboxError> {
+        let listener = TcpListener::bind(config.bind)?;
+        listener.set_nonblocking(true)?;
+        let addr = listener.local_addr()?;
+        let shared = Arc::new(Shared::new(config));
+        let data = web::Data::from(shared.clone());
+        let faults_enabled = shared.config.faults_enabled;
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(data.clone())
+                .configure(|cfg| crate::http::configure(cfg, faults_enabled))
+        })
+        .workers(2)
+        .disable_signals()
+        .shutdown_timeout(1)
+        .listen(listener)?
+        .run();
+        let handle = server.handle();
+        let server_task = tokio::spawn(async move {
+            if let Err(error) = server.await {
+                tracing::error!(%error, "sandbox HTTP server stopped");
+            }
+        });
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let close_task = tokio::spawn(close_loop(shared.clone(), shutdown_rx));
+        Ok(RunningSandbox {
+            addr,
+            shared,
+            handle,
+            shutdown,
+            tasks: vec![server_task, close_task],
+        })
+    }
+}
+
+/// A started sandbox. Dropping it stops the server without waiting.
+#[derive(Debug)]
+pub struct RunningSandbox {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    handle: actix_web::dev::ServerHandle,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl RunningSandbox {
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The Horizon URL, e.g. `http://127.0.0.1:8000` (no trailing slash).
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The network passphrase.
+    pub fn passphrase(&self) -> &str {
+        &self.shared.config.passphrase
+    }
+
+    /// The network.
+    pub fn network(&self) -> Network {
+        Network::new(self.shared.config.passphrase.clone())
+    }
+
+    /// The root account's key pair (holds every lumen not yet given away).
+    pub fn root_keypair(&self) -> KeyPair {
+        self.shared.ledger().root_keypair().clone()
+    }
+
+    /// The fault-injection handle.
+    pub fn faults(&self) -> Faults {
+        self.shared.faults.clone()
+    }
+
+    /// Creates `account` with 10 000 XLM from the root account, as `GET /friendbot` does, and
+    /// returns once its ledger has closed.
+    ///
+    /// # Errors
+    /// [`SandboxError::FundingFailed`] (e.g. the account exists) or
+    /// [`SandboxError::ShuttingDown`].
+    pub async fn fund(&self, account: PublicKey) -> Result<(), SandboxError> {
+        match self.shared.submit(Submission::Friendbot(account)).await {
+            None => Err(SandboxError::ShuttingDown),
+            Some(Outcome::Included(i)) => {
+                let ledger = self.shared.ledger();
+                let tx = &ledger.history().transactions[i];
+                if tx.successful {
+                    Ok(())
+                } else {
+                    let codes = crate::codes::result_codes(&tx.result);
+                    Err(SandboxError::FundingFailed(format!("{codes:?}")))
+                }
+            }
+            Some(Outcome::Rejected { result, .. }) => {
+                let codes = crate::codes::result_codes(&result);
+                Err(SandboxError::FundingFailed(format!("{codes:?}")))
+            }
+        }
+    }
+
+    /// A copy of an account's current state.
+    pub fn account(&self, id: &PublicKey) -> Option<Account> {
+        self.shared.ledger().account(id).cloned()
+    }
+
+    /// The latest closed ledger's sequence.
+    pub fn latest_ledger(&self) -> u32 {
+        self.shared.ledger().latest().sequence
+    }
+
+    /// Runs `f` with read access to the whole ledger (state and history).
+    pub fn with_ledger<R>(&self, f: impl FnOnce(&Ledger) -> R) -> R {
+        f(&self.shared.ledger())
+    }
+
+    /// Closes a ledger now, with whatever is queued (also while closing is paused).
+    pub fn close_ledger(&self) {
+        self.shared.close_now();
+    }
+
+    /// Stops the closing task and the HTTP server (open streams are dropped).
+    pub async fn shutdown(mut self) {
+        self.stop();
+        self.handle.stop(false).await;
+        for task in self.tasks.drain(..) {
+            let _ = task.await;
+        }
+    }
+
+    fn stop(&self) {
+        self.shutdown.send_replace(true);
+        self.shared.faults.close_streams();
+    }
+}
+
+impl Drop for RunningSandbox {
+    fn drop(&mut self) {
+        self.stop();
+        // Sends the stop command right away; the returned future only waits for completion.
+        drop(self.handle.stop(false));
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+/// Helper for `main`: the configuration from command-line arguments.
+///
+/// # Errors
+/// A usage message for unknown flags or bad values.
+pub fn config_from_args(args: impl IntoIterator<Item = String>) -> Result<SandboxConfig, String> {
+    let mut config = SandboxConfig::default();
+    let mut port: u16 = 8000;
+    let mut host = std::net::IpAddr::from([127, 0, 0, 1]);
+    let mut args = args.into_iter();
+    while let Some(arg) = args.next() {
+        let mut value = |name: &str| args.next().ok_or_else(|| format!("{name} needs a value"));
+        match arg.as_str() {
+            "--port" => port = value("--port")?.parse().map_err(|e| format!("--port: {e}"))?,
+            "--host" => host = value("--host")?.parse().map_err(|e| format!("--host: {e}"))?,
+            "--passphrase" => config.passphrase = value("--passphrase")?,
+            "--close-interval-ms" => {
+                let ms: u64 = value("--close-interval-ms")?
+                    .parse()
+                    .map_err(|e| format!("--close-interval-ms: {e}"))?;
+                config.close_interval = Duration::from_millis(ms.max(1));
+            }
+            "--enable-faults" => config.faults_enabled = true,
+            other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
+        }
+    }
+    config.bind = SocketAddr::new(host, port);
+    Ok(config)
+}
+
+/// Command-line usage.
+pub const USAGE: &str = "usage: sandbox [--port 8000] [--host 127.0.0.1] [--passphrase TEXT] \
+                         [--close-interval-ms 1000] [--enable-faults]";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_arguments() {
+        let args = ["--port", "0", "--close-interval-ms", "5", "--enable-faults"];
+        let config = config_from_args(args.iter().map(|s| (*s).to_owned())).unwrap();
+        assert_eq!(config.bind.port(), 0);
+        assert_eq!(config.close_interval, Duration::from_millis(5));
+        assert!(config.faults_enabled);
+        assert!(config_from_args(["--nope".to_owned()]).is_err());
+    }
+}

@@ -1,0 +1,377 @@
+//! HTTP tests: the sandbox on an ephemeral port, driven with reqwest.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use futures_util::StreamExt;
+use stellar_base::xdr::{self, ReadXdr};
+use stellar_base::{AccountAddress, Amount, Asset, KeyPair, Operation};
+
+fn xlm(units: i64) -> Amount {
+    Amount::from_stroops(units * 10_000_000).unwrap()
+}
+
+#[tokio::test]
+async fn root_ledgers_fee_stats_and_not_found() {
+    let sandbox = start().await;
+    let (status, root) = get(&sandbox, "/").await;
+    assert_eq!(status, 200);
+    assert_eq!(root["network_passphrase"], "Standalone Network ; February 2017");
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let (status, page) = get(&sandbox, "/ledgers?order=desc&limit=1").await;
+    assert_eq!(status, 200);
+    let latest = &records(&page)[0];
+    assert!(latest["sequence"].as_u64().unwrap() > 1);
+    assert_eq!(latest["base_reserve_in_stroops"], 5_000_000);
+    let (status, genesis) = get(&sandbox, "/ledgers/1").await;
+    assert_eq!(status, 200);
+    assert_eq!(genesis["total_coins"], "100000000000.0000000");
+    let (_, fees) = get(&sandbox, "/fee_stats").await;
+    assert_eq!(fees["last_ledger_base_fee"], "100");
+    let (status, problem) = get(&sandbox, "/nowhere").await;
+    assert_eq!(status, 404);
+    assert_eq!(problem["type"], "https://stellar.org/horizon-errors/not_found");
+    assert_eq!(problem["status"], 404);
+    let (status, _) = get(&sandbox, &format!("/accounts/{}", KeyPair::random().public_key())).await;
+    assert_eq!(status, 404);
+    let (status, problem) = get(&sandbox, "/accounts/nonsense").await;
+    assert_eq!(status, 400);
+    assert_eq!(problem["extras"]["invalid_field"], "account_id");
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn friendbot_then_account_resource() {
+    let sandbox = start().await;
+    let key = KeyPair::random();
+    let (status, body) = get(&sandbox, &format!("/friendbot?addr={}", key.public_key())).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["successful"], true);
+    let (status, account) = get(&sandbox, &format!("/accounts/{}", key.public_key())).await;
+    assert_eq!(status, 200);
+    assert_eq!(account["account_id"], key.public_key().to_string());
+    let ledger = body["ledger"].as_i64().unwrap();
+    assert_eq!(account["sequence"], (ledger << 32).to_string());
+    let balances = account["balances"].as_array().unwrap();
+    assert_eq!(balances[0]["balance"], "10000.0000000");
+    assert_eq!(balances[0]["asset_type"], "native");
+    assert_eq!(account["signers"][0]["key"], key.public_key().to_string());
+    assert_eq!(account["thresholds"]["med_threshold"], 0);
+    // Funding twice is a failed transaction with op_already_exists.
+    let (status, problem) = get(&sandbox, &format!("/friendbot?addr={}", key.public_key())).await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        problem["extras"]["result_codes"]["operations"][0],
+        "op_already_exists"
+    );
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn payment_round_trip_through_every_resource() {
+    let sandbox = start().await;
+    let (a, b) = (funded(&sandbox).await, funded(&sandbox).await);
+    let envelope = tx(
+        &sandbox,
+        &a,
+        vec![Operation::payment(addr(&b), &Asset::Native, xlm(12))],
+    );
+    let (status, body) = submit(&sandbox, &envelope).await;
+    assert_eq!(status, 200, "{body}");
+    let hash = envelope.hash_hex(&sandbox.network());
+    assert_eq!(body["hash"], hash);
+    assert_eq!(body["successful"], true);
+    assert_eq!(body["envelope_xdr"], envelope.to_base64());
+    assert_eq!(body["fee_charged"], "100");
+    let result = xdr::TransactionResult::from_xdr_base64(
+        body["result_xdr"].as_str().unwrap(),
+        xdr::Limits::none(),
+    )
+    .unwrap();
+    assert!(matches!(result.result, xdr::TransactionResultResult::TxSuccess(_)));
+    let ledger = body["ledger"].as_u64().unwrap();
+
+    let (status, fetched) = get(&sandbox, &format!("/transactions/{hash}")).await;
+    assert_eq!(status, 200);
+    assert_eq!(fetched["ledger"].as_u64(), Some(ledger));
+    assert_eq!(fetched["memo_type"], "none");
+    let paging_token: i64 = fetched["paging_token"].as_str().unwrap().parse().unwrap();
+    assert_eq!(paging_token, ((ledger as i64) << 32) | (1 << 12));
+
+    let (_, ops) = get(&sandbox, &format!("/transactions/{hash}/operations")).await;
+    let op = &records(&ops)[0];
+    assert_eq!(op["type"], "payment");
+    assert_eq!(op["amount"], "12.0000000");
+    assert_eq!(op["id"], (paging_token + 1).to_string());
+    let (status, single) = get(&sandbox, &format!("/operations/{}", paging_token + 1)).await;
+    assert_eq!(status, 200);
+    assert_eq!(single["transaction_hash"], hash);
+
+    let (_, payments) = get(
+        &sandbox,
+        &format!("/accounts/{}/payments?order=desc&limit=1&join=transactions", b.public_key()),
+    )
+    .await;
+    let payment = &records(&payments)[0];
+    assert_eq!(payment["from"], a.public_key().to_string());
+    assert_eq!(payment["to"], b.public_key().to_string());
+    assert_eq!(payment["transaction_successful"], true);
+    assert_eq!(payment["transaction"]["hash"], hash);
+    assert_eq!(payment["asset_type"], "native");
+    // Ascending from the start: b's create_account first, then the payment.
+    let (_, asc) = get(&sandbox, &format!("/accounts/{}/payments", b.public_key())).await;
+    let kinds: Vec<&str> = records(&asc).iter().map(|r| r["type"].as_str().unwrap()).collect();
+    assert_eq!(kinds, vec!["create_account", "payment"]);
+    let first = records(&asc)[0]["paging_token"].as_str().unwrap().to_owned();
+    let (_, rest) = get(
+        &sandbox,
+        &format!("/accounts/{}/payments?cursor={first}", b.public_key()),
+    )
+    .await;
+    assert_eq!(records(&rest).len(), 1);
+    let (_, all) = get(&sandbox, "/payments?limit=200").await;
+    assert_eq!(records(&all).len(), 3);
+    let (status, _) = get(&sandbox, "/payments?limit=500").await;
+    assert_eq!(status, 400);
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn failures_answer_horizon_problems() {
+    let sandbox = start().await;
+    let (a, b) = (funded(&sandbox).await, funded(&sandbox).await);
+    let broke = tx(
+        &sandbox,
+        &a,
+        vec![Operation::payment(addr(&b), &Asset::Native, xlm(20_000))],
+    );
+    let (status, problem) = submit(&sandbox, &broke).await;
+    assert_eq!(status, 400);
+    assert_eq!(problem["type"], "https://stellar.org/horizon-errors/transaction_failed");
+    assert_eq!(problem["title"], "Transaction Failed");
+    assert_eq!(problem["extras"]["result_codes"]["transaction"], "tx_failed");
+    assert_eq!(problem["extras"]["result_codes"]["operations"][0], "op_underfunded");
+    assert_eq!(problem["extras"]["envelope_xdr"], broke.to_base64());
+    let result = xdr::TransactionResult::from_xdr_base64(
+        problem["extras"]["result_xdr"].as_str().unwrap(),
+        xdr::Limits::none(),
+    )
+    .unwrap();
+    assert_eq!(result.fee_charged, 100);
+    // A failed transaction is in history and consumed the sequence number.
+    let hash = broke.hash_hex(&sandbox.network());
+    let (status, failed) = get(&sandbox, &format!("/transactions/{hash}")).await;
+    assert_eq!(status, 200);
+    assert_eq!(failed["successful"], false);
+    let (_, payments) = get(&sandbox, &format!("/accounts/{}/payments", a.public_key())).await;
+    assert_eq!(records(&payments).len(), 1);
+    let (_, with_failed) = get(
+        &sandbox,
+        &format!("/accounts/{}/payments?include_failed=true", a.public_key()),
+    )
+    .await;
+    assert_eq!(records(&with_failed)[1]["transaction_successful"], false);
+
+    // Replaying the same envelope: bad sequence now, without operations codes.
+    let stale = {
+        let builder = stellar_base::TransactionBuilder::new(addr(&a), next_seq(&sandbox, &a) - 1)
+            .operation(Operation::payment(addr(&b), &Asset::Native, xlm(1)));
+        builder.sign(&sandbox.network(), &[&a]).unwrap()
+    };
+    let (status, problem) = submit(&sandbox, &stale).await;
+    assert_eq!(status, 400);
+    assert_eq!(problem["extras"]["result_codes"]["transaction"], "tx_bad_seq");
+    assert!(problem["extras"]["result_codes"].get("operations").is_none());
+
+    let (status, problem) = submit_raw(&sandbox, "not-xdr").await;
+    assert_eq!(status, 400);
+    assert_eq!(problem["type"], "https://stellar.org/horizon-errors/transaction_malformed");
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn muxed_destinations_show_in_payments() {
+    let sandbox = start().await;
+    let (a, b) = (funded(&sandbox).await, funded(&sandbox).await);
+    let to = AccountAddress::Muxed { key: b.public_key(), id: 420 };
+    let envelope = tx(&sandbox, &a, vec![Operation::payment(to, &Asset::Native, xlm(1))]);
+    let (status, _) = submit(&sandbox, &envelope).await;
+    assert_eq!(status, 200);
+    let (_, payments) = get(
+        &sandbox,
+        &format!("/accounts/{}/payments?order=desc&limit=1", b.public_key()),
+    )
+    .await;
+    let payment = &records(&payments)[0];
+    assert_eq!(payment["to"], b.public_key().to_string());
+    assert_eq!(payment["to_muxed"], to.to_string());
+    assert_eq!(payment["to_muxed_id"], "420");
+    sandbox.shutdown().await;
+}
+
+/// Reads SSE chunks until `pred` holds for the text received so far.
+async fn read_until(
+    stream: &mut (impl futures_util::Stream<Item = reqwest::Result<actix_web::web::Bytes>> + Unpin),
+    text: &mut String,
+    pred: impl Fn(&str) -> bool,
+) -> bool {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !pred(text) {
+        match tokio::time::timeout_at(deadline, stream.next()).await {
+            Ok(Some(Ok(chunk))) => text.push_str(&String::from_utf8_lossy(&chunk)),
+            _ => return false,
+        }
+    }
+    true
+}
+
+
+#[tokio::test]
+async fn payments_stream_as_server_sent_events() {
+    let sandbox = start().await;
+    let (a, b) = (funded(&sandbox).await, funded(&sandbox).await);
+    let response = client()
+        .get(format!("{}/accounts/{}/payments?cursor=now", sandbox.url(), b.public_key()))
+        .header("Accept", "text/event-stream")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
+    let mut stream = response.bytes_stream();
+    let mut text = String::new();
+    assert!(read_until(&mut stream, &mut text, |t| t.contains("\"hello\"")).await);
+    assert!(text.starts_with("retry: 1000\n"));
+    let envelope = tx(&sandbox, &a, vec![Operation::payment(addr(&b), &Asset::Native, xlm(3))]);
+    let (status, body) = submit(&sandbox, &envelope).await;
+    assert_eq!(status, 200);
+    assert!(read_until(&mut stream, &mut text, |t| t.contains("\"amount\":\"3.0000000\"")).await, "{text}");
+    let token = body["paging_token"].as_str().unwrap().parse::<i64>().unwrap() + 1;
+    assert!(text.contains(&format!("id: {token}\ndata: {{")), "{text}");
+    // The create_account before `now` was not sent.
+    assert!(!text.contains("create_account"));
+
+    // Closing streams ends this one.
+    sandbox.faults().close_streams();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        match tokio::time::timeout_at(deadline, stream.next()).await {
+            Ok(None) | Ok(Some(Err(_))) => break,
+            Ok(Some(Ok(_))) => continue,
+            Err(_) => panic!("stream not closed"),
+        }
+    }
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn stream_from_a_cursor_replays_history_then_keeps_alive() {
+    let sandbox = Sandbox::start(SandboxConfig {
+        keepalive_interval: Duration::from_millis(50),
+        ..SandboxConfig::for_tests()
+    })
+    .await
+    .unwrap();
+    let a = funded(&sandbox).await;
+    let response = client()
+        .get(format!("{}/payments?cursor=0", sandbox.url()))
+        .header("Accept", "text/event-stream")
+        .send()
+        .await
+        .unwrap();
+    let mut stream = response.bytes_stream();
+    let mut text = String::new();
+    let account = a.public_key().to_string();
+    assert!(read_until(&mut stream, &mut text, |t| t.contains(&account)).await);
+    assert!(read_until(&mut stream, &mut text, |t| t.contains(": keepalive")).await);
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn request_faults_answer_429_503_and_504() {
+    let sandbox = start().await;
+    let (a, b) = (funded(&sandbox).await, funded(&sandbox).await);
+    sandbox.faults().fail_next_requests(503, 1);
+    let (status, problem) = get(&sandbox, "/").await;
+    assert_eq!(status, 503);
+    assert_eq!(problem["status"], 503);
+    let (status, _) = get(&sandbox, "/").await;
+    assert_eq!(status, 200);
+    // Through the admin route.
+    let response = client()
+        .post(format!("{}/_sandbox/faults", sandbox.url()))
+        .header("Content-Type", "application/json")
+        .body(r#"{"fault":"fail_requests","status":429,"count":1}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(get(&sandbox, "/").await.0, 429);
+
+    sandbox.faults().timeout_next_submissions(1);
+    let envelope = tx(&sandbox, &a, vec![Operation::payment(addr(&b), &Asset::Native, xlm(1))]);
+    let (status, problem) = submit(&sandbox, &envelope).await;
+    assert_eq!(status, 504);
+    assert_eq!(problem["type"], "https://stellar.org/horizon-errors/timeout");
+    // It was applied anyway; resubmitting answers from history.
+    let hash = envelope.hash_hex(&sandbox.network());
+    assert_eq!(get(&sandbox, &format!("/transactions/{hash}")).await.0, 200);
+    let (status, body) = submit(&sandbox, &envelope).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["hash"], hash);
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn paused_closing_holds_submissions() {
+    let sandbox = start().await;
+    let (a, b) = (funded(&sandbox).await, funded(&sandbox).await);
+    sandbox.faults().pause_closing(true);
+    let before = sandbox.latest_ledger();
+    let envelope = tx(&sandbox, &a, vec![Operation::payment(addr(&b), &Asset::Native, xlm(1))]);
+    let url = sandbox.url();
+    let xdr = envelope.to_base64();
+    let pending = tokio::spawn(async move {
+        client()
+            .post(format!("{url}/transactions"))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(format!("tx={}", form_encode(&xdr)))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(!pending.is_finished());
+    assert_eq!(sandbox.latest_ledger(), before);
+    sandbox.faults().pause_closing(false);
+    assert_eq!(pending.await.unwrap(), 200);
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn admin_route_is_off_unless_enabled() {
+    let sandbox = Sandbox::start(SandboxConfig {
+        faults_enabled: false,
+        ..SandboxConfig::for_tests()
+    })
+    .await
+    .unwrap();
+    let response = client()
+        .post(format!("{}/_sandbox/faults", sandbox.url()))
+        .header("Content-Type", "application/json")
+        .body(r#"{"fault":"reset"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+    sandbox.shutdown().await;
+}

@@ -1,0 +1,138 @@
+"""Drives a running sandbox with the official Stellar Python SDK (stellar-sdk==16.1.1).
+
+Usage: python3 sdk_interop.py HORIZON_URL [PASSPHRASE]
+
+Funds accounts with friendbot, loads an account, submits a payment and trustline changes,
+reads result_codes from a failed submission, and streams payments with the SDK's own
+`.stream()`. Prints "INTEROP OK" and exits 0 when everything behaves as on a real network.
+"""
+
+import sys
+import threading
+
+import requests
+from stellar_sdk import Asset, Keypair, Network, Server, TransactionBuilder
+from stellar_sdk.exceptions import BadRequestError
+
+
+def main() -> None:
+    url = sys.argv[1].rstrip("/")
+    passphrase = sys.argv[2] if len(sys.argv) > 2 else Network.STANDALONE_NETWORK_PASSPHRASE
+    server = Server(horizon_url=url)
+
+    alice, bob, issuer = Keypair.random(), Keypair.random(), Keypair.random()
+    for key in (alice, bob, issuer):
+        response = requests.get(f"{url}/friendbot", params={"addr": key.public_key}, timeout=30)
+        assert response.status_code == 200, response.text
+
+    account = server.load_account(alice.public_key)
+    assert account.sequence > 0, account.sequence
+    details = server.accounts().account_id(alice.public_key).call()
+    native = [b for b in details["balances"] if b["asset_type"] == "native"][0]
+    assert native["balance"] == "10000.0000000", native
+
+    # Stream bob's payments with the SDK's own streaming, from now on.
+    received = []
+    done = threading.Event()
+
+    def listen() -> None:
+        for payment in server.payments().for_account(bob.public_key).cursor("now").stream():
+            if payment["type"] == "payment":
+                received.append(payment)
+                done.set()
+                return
+
+    threading.Thread(target=listen, daemon=True).start()
+
+    # A payment.
+    tx = (
+        TransactionBuilder(account, passphrase, base_fee=100)
+        .append_payment_op(bob.public_key, Asset.native(), "12.5")
+        .add_text_memo("interop")
+        .set_timeout(60)
+        .build()
+    )
+    tx.sign(alice)
+    result = server.submit_transaction(tx)
+    assert result["successful"] is True, result
+    assert result["hash"] == tx.hash_hex(), result
+    fetched = server.transactions().transaction(result["hash"]).call()
+    assert fetched["memo"] == "interop", fetched
+
+    assert done.wait(30), "no payment arrived on the stream"
+    assert received[0]["amount"] == "12.5000000", received[0]
+    assert received[0]["from"] == alice.public_key, received[0]
+
+    # Trustline changes: bob trusts the issuer's asset, the issuer pays him.
+    usd = Asset("USD", issuer.public_key)
+    bob_account = server.load_account(bob.public_key)
+    tx = (
+        TransactionBuilder(bob_account, passphrase, base_fee=100)
+        .append_change_trust_op(usd, limit="1000")
+        .set_timeout(60)
+        .build()
+    )
+    tx.sign(bob)
+    assert server.submit_transaction(tx)["successful"] is True
+    issuer_account = server.load_account(issuer.public_key)
+    tx = (
+        TransactionBuilder(issuer_account, passphrase, base_fee=100)
+        .append_payment_op(bob.public_key, usd, "250")
+        .set_timeout(60)
+        .build()
+    )
+    tx.sign(issuer)
+    assert server.submit_transaction(tx)["successful"] is True
+    balances = server.accounts().account_id(bob.public_key).call()["balances"]
+    usd_line = [b for b in balances if b.get("asset_code") == "USD"][0]
+    assert usd_line["balance"] == "250.0000000", usd_line
+    assert usd_line["limit"] == "1000.0000000", usd_line
+
+    # A failed submission: alice has no USD trustline.
+    account = server.load_account(alice.public_key)
+    tx = (
+        TransactionBuilder(account, passphrase, base_fee=100)
+        .append_payment_op(alice.public_key, usd, "1")
+        .append_payment_op(bob.public_key, usd, "1")
+        .set_timeout(60)
+        .build()
+    )
+    tx.sign(alice)
+    try:
+        server.submit_transaction(tx)
+        raise AssertionError("the payment without trustline succeeded")
+    except BadRequestError as error:
+        codes = error.extras["result_codes"]
+        assert codes["transaction"] == "tx_failed", codes
+        assert codes["operations"] == ["op_no_trust", "op_src_no_trust"], codes
+        assert error.status == 400
+
+    # A wrong network passphrase is tx_bad_auth.
+    account = server.load_account(alice.public_key)
+    tx = (
+        TransactionBuilder(account, Network.TESTNET_NETWORK_PASSPHRASE, base_fee=100)
+        .append_payment_op(bob.public_key, Asset.native(), "1")
+        .set_timeout(60)
+        .build()
+    )
+    tx.sign(alice)
+    try:
+        server.submit_transaction(tx)
+        raise AssertionError("a transaction signed for testnet succeeded")
+    except BadRequestError as error:
+        assert error.extras["result_codes"]["transaction"] == "tx_bad_auth", error.extras
+
+    # Paged payments through the SDK's call builder.
+    page = server.payments().for_account(bob.public_key).order(desc=True).limit(2).call()
+    kinds = [r["type"] for r in page["_embedded"]["records"]]
+    assert kinds == ["payment", "payment"], kinds
+    latest = server.ledgers().order(desc=True).limit(1).call()["_embedded"]["records"][0]
+    assert latest["sequence"] > 1
+    fee = server.fetch_base_fee()
+    assert fee == 100, fee
+
+    print("INTEROP OK")
+
+
+if __name__ == "__main__":
+    main()
