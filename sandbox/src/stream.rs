@@ -11,6 +11,7 @@ use std::sync::Arc;
 use actix_web::HttpResponse;
 use actix_web::web::Bytes;
 use tokio::sync::watch;
+use tokio::time::Instant;
 
 use crate::history::Order;
 use crate::http::{Collection, Params, fetch};
@@ -28,6 +29,7 @@ struct State {
     closed: watch::Receiver<u32>,
     epoch: watch::Receiver<u64>,
     stalled: watch::Receiver<bool>,
+    last_sent: Instant,
 }
 
 /// The streaming response for `collection`, starting after `params.cursor`.
@@ -45,6 +47,7 @@ pub(crate) fn respond(
         closed: shared.ledger_closed(),
         stalled: shared.faults.streams_stalled(),
         epoch,
+        last_sent: Instant::now(),
         shared,
         base,
         collection,
@@ -82,6 +85,7 @@ async fn next_chunk(state: &mut State) -> Option<Bytes> {
             continue;
         }
         if let Some(chunk) = state.queue.pop_front() {
+            state.last_sent = Instant::now();
             return Some(chunk);
         }
         let records = {
@@ -100,7 +104,7 @@ async fn next_chunk(state: &mut State) -> Option<Bytes> {
         state.closed.borrow_and_update();
         tokio::select! {
             changed = state.closed.changed() => changed.ok()?,
-            _ = tokio::time::sleep(keepalive) => state.queue.push_back(Bytes::from_static(b": keepalive\n\n")),
+            _ = tokio::time::sleep_until(state.last_sent + keepalive) => state.queue.push_back(Bytes::from_static(b": keepalive\n\n")),
             _ = state.epoch.changed() => return None,
             _ = state.stalled.changed() => {}
         }
