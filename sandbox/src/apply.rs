@@ -140,8 +140,7 @@ pub fn apply_envelope(
     network: &Network,
     ctx: CloseContext,
 ) -> Applied {
-    let (tx, signatures): (Cow<'_, xdr::Transaction>, &[xdr::DecoratedSignature]) = match envelope
-    {
+    let (tx, signatures): (Cow<'_, xdr::Transaction>, &[xdr::DecoratedSignature]) = match envelope {
         xdr::TransactionEnvelope::TxV0(e) => (Cow::Owned(v0_to_v1(&e.tx)), &e.signatures),
         xdr::TransactionEnvelope::Tx(e) => (Cow::Borrowed(&e.tx), &e.signatures),
         xdr::TransactionEnvelope::TxFeeBump(e) => {
@@ -232,8 +231,14 @@ fn apply_fee_bump(
             ext: xdr::InnerTransactionResultExt::V0,
         },
     };
-    if let Err(rejection) = check_valid(accounts, inner_tx, &inner.signatures, &inner_hash, ctx, false)
-    {
+    if let Err(rejection) = check_valid(
+        accounts,
+        inner_tx,
+        &inner.signatures,
+        &inner_hash,
+        ctx,
+        false,
+    ) {
         return Applied {
             result: tx_result(
                 fee,
@@ -435,10 +440,8 @@ fn check_valid(
         let failure = match (accounts.get(&op_source), level_of(&op.body)) {
             (_, None) => Some(xdr::OperationResult::OpNotSupported),
             (None, _) => Some(xdr::OperationResult::OpNoAccount),
-            (Some(account), Some(level)) => {
-                (!checker.check(account, threshold(account, level)))
-                    .then_some(xdr::OperationResult::OpBadAuth)
-            }
+            (Some(account), Some(level)) => (!checker.check(account, threshold(account, level)))
+                .then_some(xdr::OperationResult::OpBadAuth),
         };
         failed |= failure.is_some();
         results.push(failure.unwrap_or_else(|| success_placeholder(&op.body)));
@@ -459,14 +462,14 @@ fn success_placeholder(body: &xdr::OperationBody) -> xdr::OperationResult {
     let tr = match body {
         B::CreateAccount(_) => Tr::CreateAccount(xdr::CreateAccountResult::Success),
         B::Payment(_) => Tr::Payment(xdr::PaymentResult::Success),
-        B::PathPaymentStrictReceive(op) => Tr::PathPaymentStrictReceive(
-            xdr::PathPaymentStrictReceiveResult::Success(
+        B::PathPaymentStrictReceive(op) => {
+            Tr::PathPaymentStrictReceive(xdr::PathPaymentStrictReceiveResult::Success(
                 xdr::PathPaymentStrictReceiveResultSuccess {
                     offers: xdr::VecM::default(),
                     last: simple_payment(&op.destination, &op.dest_asset, 0),
                 },
-            ),
-        ),
+            ))
+        }
         B::PathPaymentStrictSend(op) => Tr::PathPaymentStrictSend(
             xdr::PathPaymentStrictSendResult::Success(xdr::PathPaymentStrictSendResultSuccess {
                 offers: xdr::VecM::default(),
@@ -732,15 +735,15 @@ fn transfer(
             if from == to {
                 return Ok(());
             }
-            if from != *issuer {
-                if let Some(line) = ov.get_mut(&from).and_then(|a| a.trustline_mut(asset)) {
-                    line.balance -= amount;
-                }
+            if from != *issuer
+                && let Some(line) = ov.get_mut(&from).and_then(|a| a.trustline_mut(asset))
+            {
+                line.balance -= amount;
             }
-            if to != *issuer {
-                if let Some(line) = ov.get_mut(&to).and_then(|a| a.trustline_mut(asset)) {
-                    line.balance += amount;
-                }
+            if to != *issuer
+                && let Some(line) = ov.get_mut(&to).and_then(|a| a.trustline_mut(asset))
+            {
+                line.balance += amount;
             }
         }
     }
@@ -778,8 +781,10 @@ fn path_payment_strict_receive(
     op: &xdr::PathPaymentStrictReceiveOp,
 ) -> xdr::PathPaymentStrictReceiveResult {
     use xdr::PathPaymentStrictReceiveResult as R;
-    let (Ok(asset), Ok(_)) = (Asset::from_xdr(&op.dest_asset), Asset::from_xdr(&op.send_asset))
-    else {
+    let (Ok(asset), Ok(_)) = (
+        Asset::from_xdr(&op.dest_asset),
+        Asset::from_xdr(&op.send_asset),
+    ) else {
         return R::Malformed;
     };
     if op.send_max <= 0 || op.dest_amount <= 0 {
@@ -816,8 +821,10 @@ fn path_payment_strict_send(
     op: &xdr::PathPaymentStrictSendOp,
 ) -> xdr::PathPaymentStrictSendResult {
     use xdr::PathPaymentStrictSendResult as R;
-    let (Ok(asset), Ok(_)) = (Asset::from_xdr(&op.dest_asset), Asset::from_xdr(&op.send_asset))
-    else {
+    let (Ok(asset), Ok(_)) = (
+        Asset::from_xdr(&op.dest_asset),
+        Asset::from_xdr(&op.send_asset),
+    ) else {
         return R::Malformed;
     };
     if op.send_amount <= 0 || op.dest_min <= 0 {
@@ -922,7 +929,8 @@ fn change_trust(
 fn revokes(old: u32, new: u32) -> bool {
     let auth = trustline_flags::AUTHORIZED;
     let maintain = trustline_flags::AUTHORIZED_TO_MAINTAIN_LIABILITIES;
-    (old & auth != 0 && new & auth == 0) || (old & (auth | maintain) != 0 && new & (auth | maintain) == 0)
+    (old & auth != 0 && new & auth == 0)
+        || (old & (auth | maintain) != 0 && new & (auth | maintain) == 0)
 }
 
 fn allow_trust(
@@ -943,12 +951,10 @@ fn allow_trust(
             asset_code: code.clone(),
             issuer: source.to_account_id(),
         }),
-        xdr::AssetCode::CreditAlphanum12(code) => {
-            xdr::Asset::CreditAlphanum12(xdr::AlphaNum12 {
-                asset_code: code.clone(),
-                issuer: source.to_account_id(),
-            })
-        }
+        xdr::AssetCode::CreditAlphanum12(code) => xdr::Asset::CreditAlphanum12(xdr::AlphaNum12 {
+            asset_code: code.clone(),
+            issuer: source.to_account_id(),
+        }),
     };
     let Ok(asset) = Asset::from_xdr(&xdr_asset) else {
         return R::Malformed;

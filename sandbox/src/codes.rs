@@ -152,6 +152,9 @@ mod tests {
             xdr::PathPaymentStrictReceiveResult::TooFewOffers,
         ));
         assert_eq!(op_code(&op), "op_too_few_offers");
-        assert_eq!(op_code(&xdr::OperationResult::OpNotSupported), "op_not_supported");
+        assert_eq!(
+            op_code(&xdr::OperationResult::OpNotSupported),
+            "op_not_supported"
+        );
     }
 }

@@ -186,14 +186,18 @@ mod tests {
     #[test]
     fn counted_faults_run_out() {
         let faults = Faults::default();
-        faults.apply(&Fault::FailRequests { status: 503, count: 2 });
+        faults.apply(&Fault::FailRequests {
+            status: 503,
+            count: 2,
+        });
         assert_eq!(faults.take_request_failure(), Some(503));
         assert_eq!(faults.take_request_failure(), Some(503));
         assert_eq!(faults.take_request_failure(), None);
         faults.timeout_next_submissions(1);
         assert!(faults.take_submission_timeout());
         assert!(!faults.take_submission_timeout());
-        let parsed: Fault = serde_json::from_str(r#"{"fault":"pause_closing","paused":true}"#).unwrap();
+        let parsed: Fault =
+            serde_json::from_str(r#"{"fault":"pause_closing","paused":true}"#).unwrap();
         faults.apply(&parsed);
         assert!(faults.closing_paused());
         faults.apply(&Fault::Reset);

@@ -161,7 +161,10 @@ impl History {
             if op_record.is_payment() {
                 self.payments.push(index);
                 for account in op_record.participants() {
-                    self.account_payments.entry(account).or_default().push(index);
+                    self.account_payments
+                        .entry(account)
+                        .or_default()
+                        .push(index);
                 }
             }
             self.operations.push(op_record);
@@ -196,7 +199,9 @@ impl History {
 }
 
 /// The source and operations of any envelope (the inner transaction's for a fee bump).
-pub fn tx_source_and_ops(envelope: &xdr::TransactionEnvelope) -> (AccountAddress, &[xdr::Operation]) {
+pub fn tx_source_and_ops(
+    envelope: &xdr::TransactionEnvelope,
+) -> (AccountAddress, &[xdr::Operation]) {
     match envelope {
         xdr::TransactionEnvelope::TxV0(e) => (
             AccountAddress::Account(PublicKey(e.tx.source_account_ed25519.0)),
@@ -256,7 +261,10 @@ mod tests {
     }
 
     fn page(items: &[i64], cursor: Option<i64>, order: Order, limit: usize) -> Vec<i64> {
-        after(items, |x| *x, cursor, order).take(limit).copied().collect()
+        after(items, |x| *x, cursor, order)
+            .take(limit)
+            .copied()
+            .collect()
     }
 
     #[test]

@@ -42,7 +42,10 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig, faults_enabled: bool) {
         .route("/transactions", web::post().to(submit))
         .route("/transactions", web::get().to(transactions))
         .route("/transactions/{hash}", web::get().to(transaction))
-        .route("/transactions/{hash}/operations", web::get().to(transaction_operations))
+        .route(
+            "/transactions/{hash}/operations",
+            web::get().to(transaction_operations),
+        )
         .route("/operations", web::get().to(operations))
         .route("/operations/{id}", web::get().to(operation))
         .route("/payments", web::get().to(payments))
@@ -85,7 +88,9 @@ async fn fault_gate(
         let response = problem_response(status, body);
         return Ok(req.into_response(response).map_into_right_body());
     }
-    next.call(req).await.map(ServiceResponse::map_into_left_body)
+    next.call(req)
+        .await
+        .map(ServiceResponse::map_into_left_body)
 }
 
 /// A problem document with Horizon's content type.
@@ -124,11 +129,12 @@ async fn fee_stats(shared: Data) -> HttpResponse {
     hal(json::fee_stats(&shared.ledger()))
 }
 
-fn parse_account(id: &str, field: &str) -> Result<PublicKey, HttpResponse> {
+/// A `G…` account id, or the 400 problem naming `field`.
+fn parse_account(id: &str, field: &str) -> Result<PublicKey, Value> {
     id.parse::<PublicKey>().map_err(|_| {
-        problem_response(
-            400,
-            json::bad_request(field, "Account ID must start with `G` and contain 56 alphanum characters"),
+        json::bad_request(
+            field,
+            "Account ID must start with `G` and contain 56 alphanum characters",
         )
     })
 }
@@ -136,7 +142,7 @@ fn parse_account(id: &str, field: &str) -> Result<PublicKey, HttpResponse> {
 async fn account(shared: Data, req: HttpRequest, path: web::Path<String>) -> HttpResponse {
     let id = match parse_account(&path, "account_id") {
         Ok(id) => id,
-        Err(response) => return response,
+        Err(problem) => return problem_response(400, problem),
     };
     match shared.ledger().account(&id) {
         Some(account) => hal(json::account(&base_url(&req), account)),
@@ -159,7 +165,7 @@ async fn friendbot(
     };
     let id = match parse_account(addr, "addr") {
         Ok(id) => id,
-        Err(response) => return response,
+        Err(problem) => return problem_response(400, problem),
     };
     let outcome = shared.submit(Submission::Friendbot(id)).await;
     answer_outcome(&shared, &req, outcome)
@@ -227,14 +233,23 @@ fn answer_outcome(shared: &Shared, req: &HttpRequest, outcome: Option<Outcome>) 
     match outcome {
         None => problem_response(
             503,
-            json::problem(503, "service_unavailable", "Service Unavailable", "The sandbox is shutting down.", None),
+            json::problem(
+                503,
+                "service_unavailable",
+                "Service Unavailable",
+                "The sandbox is shutting down.",
+                None,
+            ),
         ),
         Some(Outcome::Included(index)) => {
             let tx = &ledger.history().transactions[index];
             if tx.successful {
                 hal(json::transaction(&base_url(req), ledger.network(), tx))
             } else {
-                problem_response(400, json::transaction_failed(&tx.envelope, &tx.result, &tx.hash))
+                problem_response(
+                    400,
+                    json::transaction_failed(&tx.envelope, &tx.result, &tx.hash),
+                )
             }
         }
         Some(Outcome::Rejected { envelope, result }) => {
@@ -266,7 +281,10 @@ async fn transaction(shared: Data, req: HttpRequest, path: web::Path<String>) ->
 async fn operation(shared: Data, req: HttpRequest, path: web::Path<String>) -> HttpResponse {
     let ledger = shared.ledger();
     let history = ledger.history();
-    let found = path.parse::<i64>().ok().and_then(|id| history.operation(id));
+    let found = path
+        .parse::<i64>()
+        .ok()
+        .and_then(|id| history.operation(id));
     match found {
         Some(op) => hal(json::operation(
             &base_url(&req),
@@ -281,7 +299,11 @@ async fn operation(shared: Data, req: HttpRequest, path: web::Path<String>) -> H
 
 async fn ledger(shared: Data, req: HttpRequest, path: web::Path<String>) -> HttpResponse {
     let ledger = shared.ledger();
-    match path.parse::<u32>().ok().and_then(|s| ledger.history().ledger(s)) {
+    match path
+        .parse::<u32>()
+        .ok()
+        .and_then(|s| ledger.history().ledger(s))
+    {
         Some(record) => hal(json::ledger(&base_url(&req), record)),
         None => not_found_response(),
     }
@@ -321,11 +343,12 @@ struct RawParams {
     join: Option<String>,
 }
 
-fn parse_params(query: &str, latest_ledger: u32) -> Result<Params, HttpResponse> {
+/// The page parameters, or the 400 problem.
+fn parse_params(query: &str, latest_ledger: u32) -> Result<Params, Value> {
     let raw: RawParams = web::Query::<RawParams>::from_query(query)
-        .map_err(|e| problem_response(400, json::bad_request("query", &e.to_string())))?
+        .map_err(|e| json::bad_request("query", &e.to_string()))?
         .into_inner();
-    let bad = |field: &str, reason: &str| problem_response(400, json::bad_request(field, reason));
+    let bad = json::bad_request;
     let cursor = match raw.cursor.as_deref() {
         None | Some("") => None,
         // Everything up to now: the next record will be in a later ledger.
@@ -353,7 +376,12 @@ fn parse_params(query: &str, latest_ledger: u32) -> Result<Params, HttpResponse>
     let include_failed = match raw.include_failed.as_deref() {
         None | Some("") | Some("false") => false,
         Some("true") => true,
-        Some(_) => return Err(bad("include_failed", "include_failed must be true or false")),
+        Some(_) => {
+            return Err(bad(
+                "include_failed",
+                "include_failed must be true or false",
+            ));
+        }
     };
     let join = match raw.join.as_deref() {
         None | Some("") => false,
@@ -385,7 +413,8 @@ pub(crate) fn fetch(
         (op.id, json::operation(base, network, op, tx, params.join))
     };
     let keep = |index: &&u32| {
-        params.include_failed || history.transactions[history.operations[**index as usize].tx].successful
+        params.include_failed
+            || history.transactions[history.operations[**index as usize].tx].successful
     };
     let op_key = |index: &u32| history.operations[*index as usize].id;
     let records = match collection {
@@ -458,7 +487,7 @@ fn collection(shared: &Data, req: &HttpRequest, collection: Collection) -> HttpR
     let latest = shared.ledger().latest().sequence;
     let params = match parse_params(req.query_string(), latest) {
         Ok(params) => params,
-        Err(response) => return response,
+        Err(problem) => return problem_response(400, problem),
     };
     let base = base_url(req);
     if wants_stream(req) {
@@ -483,7 +512,11 @@ fn collection(shared: &Data, req: &HttpRequest, collection: Collection) -> HttpR
             order(o)
         )
     };
-    let reverse = if params.order == Order::Asc { Order::Desc } else { Order::Asc };
+    let reverse = if params.order == Order::Asc {
+        Order::Desc
+    } else {
+        Order::Asc
+    };
     let first = records.first().map(|r| r.0).or(params.cursor);
     let last = records.last().map(|r| r.0).or(params.cursor);
     let body = json!({
@@ -504,7 +537,7 @@ async fn payments(shared: Data, req: HttpRequest) -> HttpResponse {
 async fn account_payments(shared: Data, req: HttpRequest, path: web::Path<String>) -> HttpResponse {
     match parse_account(&path, "account_id") {
         Ok(id) => collection(&shared, &req, Collection::Payments(Some(id))),
-        Err(response) => response,
+        Err(problem) => problem_response(400, problem),
     }
 }
 

@@ -62,9 +62,7 @@ fn asset_fields(map: &mut Map<String, Value>, prefix: &str, asset: &xdr::Asset) 
     let (kind, code, issuer): (&str, &[u8], Option<&xdr::AccountId>) = match asset {
         xdr::Asset::Native => ("native", &[], None),
         xdr::Asset::CreditAlphanum4(a) => ("credit_alphanum4", &a.asset_code.0, Some(&a.issuer)),
-        xdr::Asset::CreditAlphanum12(a) => {
-            ("credit_alphanum12", &a.asset_code.0, Some(&a.issuer))
-        }
+        xdr::Asset::CreditAlphanum12(a) => ("credit_alphanum12", &a.asset_code.0, Some(&a.issuer)),
     };
     map.insert(format!("{prefix}asset_type"), json!(kind));
     if let Some(issuer) = issuer {
@@ -137,7 +135,9 @@ pub fn account(base: &str, account: &Account) -> Value {
     let mut signers: Vec<Value> = account
         .signers
         .iter()
-        .map(|s| json!({"weight": s.weight, "key": s.key.to_string(), "type": "ed25519_public_key"}))
+        .map(
+            |s| json!({"weight": s.weight, "key": s.key.to_string(), "type": "ed25519_public_key"}),
+        )
         .collect();
     signers.push(json!({"weight": account.master_weight, "key": id, "type": "ed25519_public_key"}));
     let data: Map<String, Value> = account
@@ -344,14 +344,17 @@ fn flag_names(bits: u32, names: &[(u32, &'static str)]) -> (Vec<u32>, Vec<&'stat
         .unzip()
 }
 
-const ACCOUNT_FLAG_NAMES: &[(u32, &'static str)] = &[
+const ACCOUNT_FLAG_NAMES: &[(u32, &str)] = &[
     (account_flags::AUTH_REQUIRED, "auth_required"),
     (account_flags::AUTH_REVOCABLE, "auth_revocable"),
     (account_flags::AUTH_IMMUTABLE, "auth_immutable"),
-    (account_flags::AUTH_CLAWBACK_ENABLED, "auth_clawback_enabled"),
+    (
+        account_flags::AUTH_CLAWBACK_ENABLED,
+        "auth_clawback_enabled",
+    ),
 ];
 
-const TRUSTLINE_FLAG_NAMES: &[(u32, &'static str)] = &[
+const TRUSTLINE_FLAG_NAMES: &[(u32, &str)] = &[
     (trustline_flags::AUTHORIZED, "authorized"),
     (
         trustline_flags::AUTHORIZED_TO_MAINTAIN_LIABILITIES,

@@ -151,7 +151,9 @@ impl Ledger {
         for submission in submissions {
             let envelope = match submission {
                 Submission::Envelope(envelope) => envelope,
-                Submission::Friendbot(destination) => Box::new(self.friendbot_envelope(destination)),
+                Submission::Friendbot(destination) => {
+                    Box::new(self.friendbot_envelope(destination))
+                }
             };
             let hash = envelope_hash(&envelope, &self.network);
             let Applied {

@@ -52,13 +52,13 @@ fn sign(builder: TransactionBuilder, keys: &[&KeyPair]) -> Envelope {
 /// Closes a ledger with one envelope: the result codes and whether it was included.
 fn submit(ledger: &mut Ledger, envelope: Envelope) -> (ResultCodes, bool) {
     let outcome = ledger
-        .close(vec![Submission::Envelope(Box::new(envelope.into_xdr()))], NOW)
+        .close(
+            vec![Submission::Envelope(Box::new(envelope.into_xdr()))],
+            NOW,
+        )
         .remove(0);
     match outcome {
-        Outcome::Included(i) => (
-            result_codes(&ledger.history().transactions[i].result),
-            true,
-        ),
+        Outcome::Included(i) => (result_codes(&ledger.history().transactions[i].result), true),
         Outcome::Rejected { result, .. } => (result_codes(&result), false),
     }
 }
@@ -98,7 +98,11 @@ fn issued(ledger: &mut Ledger, issuer_flags: u32) -> (KeyPair, KeyPair, Asset) {
         ok(&run(ledger, &issuer, vec![op]));
     }
     let asset = Asset::credit("USD", issuer.public_key()).unwrap();
-    ok(&run(ledger, &holder, vec![Operation::change_trust(&asset, xlm(1000))]));
+    ok(&run(
+        ledger,
+        &holder,
+        vec![Operation::change_trust(&asset, xlm(1000))],
+    ));
     (issuer, holder, asset)
 }
 
@@ -135,8 +139,15 @@ fn friendbot_funds_with_a_sequence_from_the_ledger() {
 fn payment_moves_lumens_and_charges_the_fee() {
     let mut ledger = ledger();
     let (a, b) = (fund(&mut ledger), fund(&mut ledger));
-    ok(&run(&mut ledger, &a, vec![pay(&b, &Asset::Native, xlm(10))]));
-    assert_eq!(balance(&ledger, &a), FRIENDBOT_AMOUNT - xlm(10).stroops() - 100);
+    ok(&run(
+        &mut ledger,
+        &a,
+        vec![pay(&b, &Asset::Native, xlm(10))],
+    ));
+    assert_eq!(
+        balance(&ledger, &a),
+        FRIENDBOT_AMOUNT - xlm(10).stroops() - 100
+    );
     assert_eq!(balance(&ledger, &b), FRIENDBOT_AMOUNT + xlm(10).stroops());
 }
 
@@ -159,8 +170,11 @@ fn wrong_sequence_is_bad_seq() {
     let mut ledger = ledger();
     let (a, b) = (fund(&mut ledger), fund(&mut ledger));
     let envelope = sign(
-        TransactionBuilder::new(addr(&a), next_seq(&ledger, &a) + 1)
-            .operation(pay(&b, &Asset::Native, xlm(1))),
+        TransactionBuilder::new(addr(&a), next_seq(&ledger, &a) + 1).operation(pay(
+            &b,
+            &Asset::Native,
+            xlm(1),
+        )),
         &[&a],
     );
     let (codes, included) = submit(&mut ledger, envelope);
@@ -206,7 +220,10 @@ fn fee_below_the_minimum_is_insufficient_fee() {
             .operation(pay(&b, &Asset::Native, xlm(1))),
         &[&a],
     );
-    assert_eq!(submit(&mut ledger, envelope).0.transaction, "tx_insufficient_fee");
+    assert_eq!(
+        submit(&mut ledger, envelope).0.transaction,
+        "tx_insufficient_fee"
+    );
 }
 
 #[test]
@@ -218,7 +235,10 @@ fn unknown_source_is_no_source_account() {
         TransactionBuilder::new(addr(&ghost), 1).operation(pay(&b, &Asset::Native, xlm(1))),
         &[&ghost],
     );
-    assert_eq!(submit(&mut ledger, envelope).0.transaction, "tx_no_source_account");
+    assert_eq!(
+        submit(&mut ledger, envelope).0.transaction,
+        "tx_no_source_account"
+    );
 }
 
 #[test]
@@ -229,10 +249,17 @@ fn account_at_its_reserve_cannot_pay_the_fee() {
     let create = Operation::create_account(poor.public_key(), xlm(1));
     ok(&run(&mut ledger, &a, vec![create]));
     let envelope = sign(
-        builder(&ledger, &poor).operation(pay(&a, &Asset::Native, Amount::from_stroops(1).unwrap())),
+        builder(&ledger, &poor).operation(pay(
+            &a,
+            &Asset::Native,
+            Amount::from_stroops(1).unwrap(),
+        )),
         &[&poor],
     );
-    assert_eq!(submit(&mut ledger, envelope).0.transaction, "tx_insufficient_balance");
+    assert_eq!(
+        submit(&mut ledger, envelope).0.transaction,
+        "tx_insufficient_balance"
+    );
 }
 
 #[test]
@@ -267,11 +294,19 @@ fn create_account_rules() {
     let new = KeyPair::random();
     let low = Amount::from_stroops(2 * BASE_RESERVE - 1).unwrap();
     op_fails(
-        &run(&mut ledger, &a, vec![Operation::create_account(new.public_key(), low)]),
+        &run(
+            &mut ledger,
+            &a,
+            vec![Operation::create_account(new.public_key(), low)],
+        ),
         "op_low_reserve",
     );
     op_fails(
-        &run(&mut ledger, &a, vec![Operation::create_account(b.public_key(), xlm(5))]),
+        &run(
+            &mut ledger,
+            &a,
+            vec![Operation::create_account(b.public_key(), xlm(5))],
+        ),
         "op_already_exists",
     );
     op_fails(
@@ -282,7 +317,11 @@ fn create_account_rules() {
         ),
         "op_underfunded",
     );
-    ok(&run(&mut ledger, &a, vec![Operation::create_account(new.public_key(), xlm(5))]));
+    ok(&run(
+        &mut ledger,
+        &a,
+        vec![Operation::create_account(new.public_key(), xlm(5))],
+    ));
     assert_eq!(balance(&ledger, &new), xlm(5).stroops());
 }
 
@@ -307,7 +346,11 @@ fn payment_below_reserve_is_underfunded() {
         &run(
             &mut ledger,
             &a,
-            vec![pay(&b, &Asset::Native, Amount::from_stroops(spendable + 1).unwrap())],
+            vec![pay(
+                &b,
+                &Asset::Native,
+                Amount::from_stroops(spendable + 1).unwrap(),
+            )],
         ),
         "op_underfunded",
     );
@@ -315,7 +358,11 @@ fn payment_below_reserve_is_underfunded() {
     ok(&run(
         &mut ledger,
         &a,
-        vec![pay(&b, &Asset::Native, Amount::from_stroops(spendable).unwrap())],
+        vec![pay(
+            &b,
+            &Asset::Native,
+            Amount::from_stroops(spendable).unwrap(),
+        )],
     ));
     assert_eq!(balance(&ledger, &a), 2 * BASE_RESERVE);
 }
@@ -325,28 +372,64 @@ fn credit_payments_need_trustlines_authorization_and_room() {
     let mut ledger = ledger();
     let (issuer, holder, asset) = issued(&mut ledger, 0);
     let other = fund(&mut ledger);
-    op_fails(&run(&mut ledger, &issuer, vec![pay(&other, &asset, xlm(1))]), "op_no_trust");
-    op_fails(&run(&mut ledger, &other, vec![pay(&holder, &asset, xlm(1))]), "op_src_no_trust");
-    op_fails(&run(&mut ledger, &issuer, vec![pay(&holder, &asset, xlm(1001))]), "op_line_full");
-    ok(&run(&mut ledger, &issuer, vec![pay(&holder, &asset, xlm(100))]));
-    let line = ledger.account(&holder.public_key()).unwrap().trustline(&asset).unwrap().clone();
+    op_fails(
+        &run(&mut ledger, &issuer, vec![pay(&other, &asset, xlm(1))]),
+        "op_no_trust",
+    );
+    op_fails(
+        &run(&mut ledger, &other, vec![pay(&holder, &asset, xlm(1))]),
+        "op_src_no_trust",
+    );
+    op_fails(
+        &run(&mut ledger, &issuer, vec![pay(&holder, &asset, xlm(1001))]),
+        "op_line_full",
+    );
+    ok(&run(
+        &mut ledger,
+        &issuer,
+        vec![pay(&holder, &asset, xlm(100))],
+    ));
+    let line = ledger
+        .account(&holder.public_key())
+        .unwrap()
+        .trustline(&asset)
+        .unwrap()
+        .clone();
     assert_eq!(line.balance, xlm(100).stroops());
-    op_fails(&run(&mut ledger, &holder, vec![pay(&issuer, &asset, xlm(101))]), "op_underfunded");
+    op_fails(
+        &run(&mut ledger, &holder, vec![pay(&issuer, &asset, xlm(101))]),
+        "op_underfunded",
+    );
     // Paying back to the issuer burns.
-    ok(&run(&mut ledger, &holder, vec![pay(&issuer, &asset, xlm(40))]));
-    let line = ledger.account(&holder.public_key()).unwrap().trustline(&asset).unwrap().clone();
+    ok(&run(
+        &mut ledger,
+        &holder,
+        vec![pay(&issuer, &asset, xlm(40))],
+    ));
+    let line = ledger
+        .account(&holder.public_key())
+        .unwrap()
+        .trustline(&asset)
+        .unwrap()
+        .clone();
     assert_eq!(line.balance, xlm(60).stroops());
 }
 
 #[test]
 fn authorization_required_and_revoked() {
     let mut ledger = ledger();
-    let (issuer, holder, asset) =
-        issued(&mut ledger, flags::AUTH_REQUIRED | flags::AUTH_REVOCABLE);
-    op_fails(&run(&mut ledger, &issuer, vec![pay(&holder, &asset, xlm(1))]), "op_not_authorized");
+    let (issuer, holder, asset) = issued(&mut ledger, flags::AUTH_REQUIRED | flags::AUTH_REVOCABLE);
+    op_fails(
+        &run(&mut ledger, &issuer, vec![pay(&holder, &asset, xlm(1))]),
+        "op_not_authorized",
+    );
     let allow = Operation::allow_trust(holder.public_key(), "USD", 1).unwrap();
     ok(&run(&mut ledger, &issuer, vec![allow]));
-    ok(&run(&mut ledger, &issuer, vec![pay(&holder, &asset, xlm(5))]));
+    ok(&run(
+        &mut ledger,
+        &issuer,
+        vec![pay(&holder, &asset, xlm(5))],
+    ));
     let revoke = Operation::set_trust_line_flags(holder.public_key(), &asset, 1, 0);
     ok(&run(&mut ledger, &issuer, vec![revoke]));
     op_fails(
@@ -364,29 +447,62 @@ fn revoking_needs_auth_revocable() {
     let revoke = Operation::allow_trust(holder.public_key(), "USD", 0).unwrap();
     op_fails(&run(&mut ledger, &issuer, vec![revoke]), "op_cant_revoke");
     let missing = Operation::set_trust_line_flags(fund(&mut ledger).public_key(), &asset, 0, 1);
-    op_fails(&run(&mut ledger, &issuer, vec![missing]), "op_no_trust_line");
+    op_fails(
+        &run(&mut ledger, &issuer, vec![missing]),
+        "op_no_trust_line",
+    );
 }
 
 #[test]
 fn change_trust_counts_subentries_and_limits() {
     let mut ledger = ledger();
     let (issuer, holder, asset) = issued(&mut ledger, 0);
-    assert_eq!(ledger.account(&holder.public_key()).unwrap().num_subentries, 1);
-    ok(&run(&mut ledger, &issuer, vec![pay(&holder, &asset, xlm(10))]));
+    assert_eq!(
+        ledger.account(&holder.public_key()).unwrap().num_subentries,
+        1
+    );
+    ok(&run(
+        &mut ledger,
+        &issuer,
+        vec![pay(&holder, &asset, xlm(10))],
+    ));
     op_fails(
-        &run(&mut ledger, &holder, vec![Operation::change_trust(&asset, xlm(5))]),
+        &run(
+            &mut ledger,
+            &holder,
+            vec![Operation::change_trust(&asset, xlm(5))],
+        ),
         "op_invalid_limit",
     );
     op_fails(
-        &run(&mut ledger, &holder, vec![Operation::change_trust(&asset, Amount::ZERO)]),
+        &run(
+            &mut ledger,
+            &holder,
+            vec![Operation::change_trust(&asset, Amount::ZERO)],
+        ),
         "op_invalid_limit",
     );
-    ok(&run(&mut ledger, &holder, vec![pay(&issuer, &asset, xlm(10))]));
-    ok(&run(&mut ledger, &holder, vec![Operation::change_trust(&asset, Amount::ZERO)]));
-    assert_eq!(ledger.account(&holder.public_key()).unwrap().num_subentries, 0);
+    ok(&run(
+        &mut ledger,
+        &holder,
+        vec![pay(&issuer, &asset, xlm(10))],
+    ));
+    ok(&run(
+        &mut ledger,
+        &holder,
+        vec![Operation::change_trust(&asset, Amount::ZERO)],
+    ));
+    assert_eq!(
+        ledger.account(&holder.public_key()).unwrap().num_subentries,
+        0
+    );
     let ghost = Asset::credit("EUR", KeyPair::random().public_key()).unwrap();
     op_fails(
-        &run(&mut ledger, &holder, vec![Operation::change_trust(&ghost, xlm(5))]),
+        &run(
+            &mut ledger,
+            &holder,
+            vec![Operation::change_trust(&ghost, xlm(5))],
+        ),
         "op_no_issuer",
     );
 }
@@ -396,11 +512,27 @@ fn trustline_needs_a_reserve() {
     let mut ledger = ledger();
     let a = fund(&mut ledger);
     let poor = KeyPair::random();
-    ok(&run(&mut ledger, &a, vec![Operation::create_account(poor.public_key(), xlm(1))]));
-    ok(&run(&mut ledger, &a, vec![pay(&poor, &Asset::Native, Amount::from_stroops(1000).unwrap())]));
+    ok(&run(
+        &mut ledger,
+        &a,
+        vec![Operation::create_account(poor.public_key(), xlm(1))],
+    ));
+    ok(&run(
+        &mut ledger,
+        &a,
+        vec![pay(
+            &poor,
+            &Asset::Native,
+            Amount::from_stroops(1000).unwrap(),
+        )],
+    ));
     let asset = Asset::credit("USD", a.public_key()).unwrap();
     op_fails(
-        &run(&mut ledger, &poor, vec![Operation::change_trust(&asset, xlm(5))]),
+        &run(
+            &mut ledger,
+            &poor,
+            vec![Operation::change_trust(&asset, xlm(5))],
+        ),
         "op_low_reserve",
     );
 }
@@ -432,7 +564,10 @@ fn path_payments_without_conversion_work_and_with_conversion_find_no_offers() {
         &[],
     )
     .unwrap();
-    op_fails(&run(&mut ledger, &issuer, vec![convert]), "op_too_few_offers");
+    op_fails(
+        &run(&mut ledger, &issuer, vec![convert]),
+        "op_too_few_offers",
+    );
     let over = Operation::path_payment_strict_receive(
         &Asset::Native,
         xlm(1),
@@ -513,18 +648,30 @@ fn operation_with_another_source_needs_its_signature() {
     let op = pay(&a, &Asset::Native, xlm(1)).with_source(addr(&ghost));
     let envelope = sign(builder(&ledger, &a).operation(op), &[&a, &ghost]);
     let (codes, _) = submit(&mut ledger, envelope);
-    assert_eq!(codes.operations.unwrap(), vec!["op_no_source_account".to_owned()]);
+    assert_eq!(
+        codes.operations.unwrap(),
+        vec!["op_no_source_account".to_owned()]
+    );
 }
 
 #[test]
 fn muxed_accounts_pay_and_receive() {
     let mut ledger = ledger();
     let (a, b) = (fund(&mut ledger), fund(&mut ledger));
-    let from = AccountAddress::Muxed { key: a.public_key(), id: 7 };
-    let to = AccountAddress::Muxed { key: b.public_key(), id: 42 };
+    let from = AccountAddress::Muxed {
+        key: a.public_key(),
+        id: 7,
+    };
+    let to = AccountAddress::Muxed {
+        key: b.public_key(),
+        id: 42,
+    };
     let envelope = sign(
-        TransactionBuilder::new(from, next_seq(&ledger, &a))
-            .operation(Operation::payment(to, &Asset::Native, xlm(2))),
+        TransactionBuilder::new(from, next_seq(&ledger, &a)).operation(Operation::payment(
+            to,
+            &Asset::Native,
+            xlm(2),
+        )),
         &[&a],
     );
     ok(&submit(&mut ledger, envelope).0);
@@ -543,7 +690,10 @@ fn unsupported_operations_are_op_not_supported() {
     });
     let codes = run(&mut ledger, &a, vec![inflation]);
     assert_eq!(codes.transaction, "tx_failed");
-    assert_eq!(codes.operations.unwrap(), vec!["op_not_supported".to_owned()]);
+    assert_eq!(
+        codes.operations.unwrap(),
+        vec!["op_not_supported".to_owned()]
+    );
 }
 
 #[test]
@@ -551,8 +701,16 @@ fn account_merge_moves_everything() {
     let mut ledger = ledger();
     let (a, b) = (fund(&mut ledger), fund(&mut ledger));
     let fresh = KeyPair::random();
-    ok(&run(&mut ledger, &a, vec![Operation::create_account(fresh.public_key(), xlm(10))]));
-    ok(&run(&mut ledger, &a, vec![Operation::account_merge(addr(&b))]));
+    ok(&run(
+        &mut ledger,
+        &a,
+        vec![Operation::create_account(fresh.public_key(), xlm(10))],
+    ));
+    ok(&run(
+        &mut ledger,
+        &a,
+        vec![Operation::account_merge(addr(&b))],
+    ));
     assert!(ledger.account(&a.public_key()).is_none());
     assert_eq!(
         balance(&ledger, &b),
@@ -566,7 +724,10 @@ fn account_merge_moves_everything() {
         &run(
             &mut ledger,
             &c,
-            vec![Operation::bump_sequence(far), Operation::account_merge(addr(&b))],
+            vec![
+                Operation::bump_sequence(far),
+                Operation::account_merge(addr(&b)),
+            ],
         ),
         "op_seq_num_too_far",
     );
@@ -576,7 +737,11 @@ fn account_merge_moves_everything() {
     );
     let (_, holder, _) = issued(&mut ledger, 0);
     op_fails(
-        &run(&mut ledger, &holder, vec![Operation::account_merge(addr(&b))]),
+        &run(
+            &mut ledger,
+            &holder,
+            vec![Operation::account_merge(addr(&b))],
+        ),
         "op_has_sub_entries",
     );
 }
@@ -585,17 +750,33 @@ fn account_merge_moves_everything() {
 fn manage_data_and_bump_sequence() {
     let mut ledger = ledger();
     let a = fund(&mut ledger);
-    ok(&run(&mut ledger, &a, vec![Operation::manage_data("k", Some(b"v")).unwrap()]));
+    ok(&run(
+        &mut ledger,
+        &a,
+        vec![Operation::manage_data("k", Some(b"v")).unwrap()],
+    ));
     let account = ledger.account(&a.public_key()).unwrap();
     assert_eq!(account.data.get("k").unwrap(), b"v");
     assert_eq!(account.num_subentries, 1);
-    ok(&run(&mut ledger, &a, vec![Operation::manage_data("k", None).unwrap()]));
+    ok(&run(
+        &mut ledger,
+        &a,
+        vec![Operation::manage_data("k", None).unwrap()],
+    ));
     op_fails(
-        &run(&mut ledger, &a, vec![Operation::manage_data("k", None).unwrap()]),
+        &run(
+            &mut ledger,
+            &a,
+            vec![Operation::manage_data("k", None).unwrap()],
+        ),
         "op_data_name_not_found",
     );
     let target = next_seq(&ledger, &a) + 100;
-    ok(&run(&mut ledger, &a, vec![Operation::bump_sequence(target)]));
+    ok(&run(
+        &mut ledger,
+        &a,
+        vec![Operation::bump_sequence(target)],
+    ));
     assert_eq!(ledger.account(&a.public_key()).unwrap().sequence, target);
 }
 
@@ -682,7 +863,10 @@ fn paging_tokens_follow_toids() {
     ok(&run(
         &mut ledger,
         &a,
-        vec![pay(&b, &Asset::Native, xlm(1)), pay(&b, &Asset::Native, xlm(2))],
+        vec![
+            pay(&b, &Asset::Native, xlm(1)),
+            pay(&b, &Asset::Native, xlm(2)),
+        ],
     ));
     let latest = ledger.latest().sequence;
     let tx = ledger.history().transactions.last().unwrap();

@@ -18,9 +18,7 @@ mod stream;
 
 pub use faults::{Fault, Faults};
 pub use ledger::{FRIENDBOT_AMOUNT, Ledger, Outcome, Submission, root_keypair};
-pub use server::{
-    RunningSandbox, Sandbox, SandboxConfig, SandboxError, USAGE, config_from_args,
-};
+pub use server::{RunningSandbox, Sandbox, SandboxConfig, SandboxError, USAGE, config_from_args};
 pub use state::Account;
 
 #[cfg(test)]

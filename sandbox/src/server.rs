@@ -321,8 +321,16 @@ pub fn config_from_args(args: impl IntoIterator<Item = String>) -> Result<Sandbo
     while let Some(arg) = args.next() {
         let mut value = |name: &str| args.next().ok_or_else(|| format!("{name} needs a value"));
         match arg.as_str() {
-            "--port" => port = value("--port")?.parse().map_err(|e| format!("--port: {e}"))?,
-            "--host" => host = value("--host")?.parse().map_err(|e| format!("--host: {e}"))?,
+            "--port" => {
+                port = value("--port")?
+                    .parse()
+                    .map_err(|e| format!("--port: {e}"))?
+            }
+            "--host" => {
+                host = value("--host")?
+                    .parse()
+                    .map_err(|e| format!("--host: {e}"))?
+            }
             "--passphrase" => config.passphrase = value("--passphrase")?,
             "--close-interval-ms" => {
                 let ms: u64 = value("--close-interval-ms")?

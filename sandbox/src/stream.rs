@@ -42,7 +42,9 @@ pub(crate) fn respond(
     let mut epoch = shared.faults.stream_epoch();
     epoch.borrow_and_update();
     let mut queue = VecDeque::new();
-    queue.push_back(Bytes::from_static(b"retry: 1000\nevent: open\ndata: \"hello\"\n\n"));
+    queue.push_back(Bytes::from_static(
+        b"retry: 1000\nevent: open\ndata: \"hello\"\n\n",
+    ));
     let state = State {
         closed: shared.ledger_closed(),
         stalled: shared.faults.streams_stalled(),

@@ -18,7 +18,10 @@ async fn root_ledgers_fee_stats_and_not_found() {
     let sandbox = start().await;
     let (status, root) = get(&sandbox, "/").await;
     assert_eq!(status, 200);
-    assert_eq!(root["network_passphrase"], "Standalone Network ; February 2017");
+    assert_eq!(
+        root["network_passphrase"],
+        "Standalone Network ; February 2017"
+    );
     tokio::time::sleep(Duration::from_millis(50)).await;
     let (status, page) = get(&sandbox, "/ledgers?order=desc&limit=1").await;
     assert_eq!(status, 200);
@@ -32,9 +35,16 @@ async fn root_ledgers_fee_stats_and_not_found() {
     assert_eq!(fees["last_ledger_base_fee"], "100");
     let (status, problem) = get(&sandbox, "/nowhere").await;
     assert_eq!(status, 404);
-    assert_eq!(problem["type"], "https://stellar.org/horizon-errors/not_found");
+    assert_eq!(
+        problem["type"],
+        "https://stellar.org/horizon-errors/not_found"
+    );
     assert_eq!(problem["status"], 404);
-    let (status, _) = get(&sandbox, &format!("/accounts/{}", KeyPair::random().public_key())).await;
+    let (status, _) = get(
+        &sandbox,
+        &format!("/accounts/{}", KeyPair::random().public_key()),
+    )
+    .await;
     assert_eq!(status, 404);
     let (status, problem) = get(&sandbox, "/accounts/nonsense").await;
     assert_eq!(status, 400);
@@ -90,7 +100,10 @@ async fn payment_round_trip_through_every_resource() {
         xdr::Limits::none(),
     )
     .unwrap();
-    assert!(matches!(result.result, xdr::TransactionResultResult::TxSuccess(_)));
+    assert!(matches!(
+        result.result,
+        xdr::TransactionResultResult::TxSuccess(_)
+    ));
     let ledger = body["ledger"].as_u64().unwrap();
 
     let (status, fetched) = get(&sandbox, &format!("/transactions/{hash}")).await;
@@ -111,7 +124,10 @@ async fn payment_round_trip_through_every_resource() {
 
     let (_, payments) = get(
         &sandbox,
-        &format!("/accounts/{}/payments?order=desc&limit=1&join=transactions", b.public_key()),
+        &format!(
+            "/accounts/{}/payments?order=desc&limit=1&join=transactions",
+            b.public_key()
+        ),
     )
     .await;
     let payment = &records(&payments)[0];
@@ -122,9 +138,15 @@ async fn payment_round_trip_through_every_resource() {
     assert_eq!(payment["asset_type"], "native");
     // Ascending from the start: b's create_account first, then the payment.
     let (_, asc) = get(&sandbox, &format!("/accounts/{}/payments", b.public_key())).await;
-    let kinds: Vec<&str> = records(&asc).iter().map(|r| r["type"].as_str().unwrap()).collect();
+    let kinds: Vec<&str> = records(&asc)
+        .iter()
+        .map(|r| r["type"].as_str().unwrap())
+        .collect();
     assert_eq!(kinds, vec!["create_account", "payment"]);
-    let first = records(&asc)[0]["paging_token"].as_str().unwrap().to_owned();
+    let first = records(&asc)[0]["paging_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let (_, rest) = get(
         &sandbox,
         &format!("/accounts/{}/payments?cursor={first}", b.public_key()),
@@ -149,10 +171,19 @@ async fn failures_answer_horizon_problems() {
     );
     let (status, problem) = submit(&sandbox, &broke).await;
     assert_eq!(status, 400);
-    assert_eq!(problem["type"], "https://stellar.org/horizon-errors/transaction_failed");
+    assert_eq!(
+        problem["type"],
+        "https://stellar.org/horizon-errors/transaction_failed"
+    );
     assert_eq!(problem["title"], "Transaction Failed");
-    assert_eq!(problem["extras"]["result_codes"]["transaction"], "tx_failed");
-    assert_eq!(problem["extras"]["result_codes"]["operations"][0], "op_underfunded");
+    assert_eq!(
+        problem["extras"]["result_codes"]["transaction"],
+        "tx_failed"
+    );
+    assert_eq!(
+        problem["extras"]["result_codes"]["operations"][0],
+        "op_underfunded"
+    );
     assert_eq!(problem["extras"]["envelope_xdr"], broke.to_base64());
     let result = xdr::TransactionResult::from_xdr_base64(
         problem["extras"]["result_xdr"].as_str().unwrap(),
@@ -182,12 +213,22 @@ async fn failures_answer_horizon_problems() {
     };
     let (status, problem) = submit(&sandbox, &stale).await;
     assert_eq!(status, 400);
-    assert_eq!(problem["extras"]["result_codes"]["transaction"], "tx_bad_seq");
-    assert!(problem["extras"]["result_codes"].get("operations").is_none());
+    assert_eq!(
+        problem["extras"]["result_codes"]["transaction"],
+        "tx_bad_seq"
+    );
+    assert!(
+        problem["extras"]["result_codes"]
+            .get("operations")
+            .is_none()
+    );
 
     let (status, problem) = submit_raw(&sandbox, "not-xdr").await;
     assert_eq!(status, 400);
-    assert_eq!(problem["type"], "https://stellar.org/horizon-errors/transaction_malformed");
+    assert_eq!(
+        problem["type"],
+        "https://stellar.org/horizon-errors/transaction_malformed"
+    );
     sandbox.shutdown().await;
 }
 
@@ -195,8 +236,15 @@ async fn failures_answer_horizon_problems() {
 async fn muxed_destinations_show_in_payments() {
     let sandbox = start().await;
     let (a, b) = (funded(&sandbox).await, funded(&sandbox).await);
-    let to = AccountAddress::Muxed { key: b.public_key(), id: 420 };
-    let envelope = tx(&sandbox, &a, vec![Operation::payment(to, &Asset::Native, xlm(1))]);
+    let to = AccountAddress::Muxed {
+        key: b.public_key(),
+        id: 420,
+    };
+    let envelope = tx(
+        &sandbox,
+        &a,
+        vec![Operation::payment(to, &Asset::Native, xlm(1))],
+    );
     let (status, _) = submit(&sandbox, &envelope).await;
     assert_eq!(status, 200);
     let (_, payments) = get(
@@ -227,13 +275,16 @@ async fn read_until(
     true
 }
 
-
 #[tokio::test]
 async fn payments_stream_as_server_sent_events() {
     let sandbox = start().await;
     let (a, b) = (funded(&sandbox).await, funded(&sandbox).await);
     let response = client()
-        .get(format!("{}/accounts/{}/payments?cursor=now", sandbox.url(), b.public_key()))
+        .get(format!(
+            "{}/accounts/{}/payments?cursor=now",
+            sandbox.url(),
+            b.public_key()
+        ))
         .header("Accept", "text/event-stream")
         .send()
         .await
@@ -249,11 +300,25 @@ async fn payments_stream_as_server_sent_events() {
     let mut text = String::new();
     assert!(read_until(&mut stream, &mut text, |t| t.contains("\"hello\"")).await);
     assert!(text.starts_with("retry: 1000\n"));
-    let envelope = tx(&sandbox, &a, vec![Operation::payment(addr(&b), &Asset::Native, xlm(3))]);
+    let envelope = tx(
+        &sandbox,
+        &a,
+        vec![Operation::payment(addr(&b), &Asset::Native, xlm(3))],
+    );
     let (status, body) = submit(&sandbox, &envelope).await;
     assert_eq!(status, 200);
-    assert!(read_until(&mut stream, &mut text, |t| t.contains("\"amount\":\"3.0000000\"")).await, "{text}");
-    let token = body["paging_token"].as_str().unwrap().parse::<i64>().unwrap() + 1;
+    assert!(
+        read_until(&mut stream, &mut text, |t| t
+            .contains("\"amount\":\"3.0000000\""))
+        .await,
+        "{text}"
+    );
+    let token = body["paging_token"]
+        .as_str()
+        .unwrap()
+        .parse::<i64>()
+        .unwrap()
+        + 1;
     assert!(text.contains(&format!("id: {token}\ndata: {{")), "{text}");
     // The create_account before `now` was not sent.
     assert!(!text.contains("create_account"));
@@ -316,10 +381,17 @@ async fn request_faults_answer_429_503_and_504() {
     assert_eq!(get(&sandbox, "/").await.0, 429);
 
     sandbox.faults().timeout_next_submissions(1);
-    let envelope = tx(&sandbox, &a, vec![Operation::payment(addr(&b), &Asset::Native, xlm(1))]);
+    let envelope = tx(
+        &sandbox,
+        &a,
+        vec![Operation::payment(addr(&b), &Asset::Native, xlm(1))],
+    );
     let (status, problem) = submit(&sandbox, &envelope).await;
     assert_eq!(status, 504);
-    assert_eq!(problem["type"], "https://stellar.org/horizon-errors/timeout");
+    assert_eq!(
+        problem["type"],
+        "https://stellar.org/horizon-errors/timeout"
+    );
     // It was applied anyway; resubmitting answers from history.
     let hash = envelope.hash_hex(&sandbox.network());
     assert_eq!(get(&sandbox, &format!("/transactions/{hash}")).await.0, 200);
@@ -335,7 +407,11 @@ async fn paused_closing_holds_submissions() {
     let (a, b) = (funded(&sandbox).await, funded(&sandbox).await);
     sandbox.faults().pause_closing(true);
     let before = sandbox.latest_ledger();
-    let envelope = tx(&sandbox, &a, vec![Operation::payment(addr(&b), &Asset::Native, xlm(1))]);
+    let envelope = tx(
+        &sandbox,
+        &a,
+        vec![Operation::payment(addr(&b), &Asset::Native, xlm(1))],
+    );
     let url = sandbox.url();
     let xdr = envelope.to_base64();
     let pending = tokio::spawn(async move {
