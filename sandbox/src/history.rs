@@ -2,13 +2,18 @@
 //! the API pages through.
 //!
 //! Records are appended in ledger order, so every vector is sorted by paging token and a page
-//! is a binary search plus a slice. A record keeps only what the API shows: the envelope and
-//! result XDR of its transaction (bounded by the 100 KiB envelope limit) and the operation body.
+//! is a binary search plus a slice. A transaction keeps its envelope and result as XDR bytes
+//! (bounded by the 100 KiB envelope limit); an operation is 24 bytes pointing into its
+//! transaction, so a million operations take a few hundred megabytes at most.
 
 use std::collections::HashMap;
 
-use stellar_base::xdr;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use stellar_base::xdr::{self, Limits, ReadXdr, WriteXdr};
 use stellar_base::{AccountAddress, PublicKey};
+
+use crate::apply::muxed_key;
 
 /// Horizon's TOID: `ledger << 32 | tx_index << 12 | op_index`.
 pub fn toid(ledger: u32, tx_index: u32, op_index: u32) -> i64 {
@@ -40,7 +45,8 @@ pub struct LedgerRecord {
     pub fee_pool: i64,
 }
 
-/// An included transaction.
+/// An included transaction. The envelope and result are kept as XDR bytes (a few hundred
+/// bytes for a payment) and decoded when shown.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TxRecord {
     /// Transaction hash (the outer hash for a fee bump).
@@ -51,73 +57,124 @@ pub struct TxRecord {
     pub index: u32,
     /// Close time of its ledger.
     pub created_at: u64,
-    /// The decoded envelope.
-    pub envelope: xdr::TransactionEnvelope,
-    /// The result.
-    pub result: xdr::TransactionResult,
     /// True when every operation succeeded.
     pub successful: bool,
+    envelope_xdr: Box<[u8]>,
+    result_xdr: Box<[u8]>,
+}
+
+fn encode<T: WriteXdr>(value: &T) -> Box<[u8]> {
+    value
+        .to_xdr(Limits::none())
+        .expect("in-memory XDR values always encode")
+        .into_boxed_slice()
 }
 
 impl TxRecord {
+    /// A record of an included transaction.
+    pub fn new(
+        hash: [u8; 32],
+        ledger: u32,
+        index: u32,
+        created_at: u64,
+        successful: bool,
+        envelope: &xdr::TransactionEnvelope,
+        result: &xdr::TransactionResult,
+    ) -> Self {
+        Self {
+            hash,
+            ledger,
+            index,
+            created_at,
+            successful,
+            envelope_xdr: encode(envelope),
+            result_xdr: encode(result),
+        }
+    }
+
     /// The paging token (TOID with operation index 0).
     pub fn paging_token(&self) -> i64 {
         toid(self.ledger, self.index, 0)
     }
+
+    /// The envelope.
+    pub fn envelope(&self) -> xdr::TransactionEnvelope {
+        xdr::TransactionEnvelope::from_xdr(&self.envelope_xdr, Limits::none())
+            .expect("the sandbox encoded this envelope itself")
+    }
+
+    /// The result.
+    pub fn result(&self) -> xdr::TransactionResult {
+        xdr::TransactionResult::from_xdr(&self.result_xdr, Limits::none())
+            .expect("the sandbox encoded this result itself")
+    }
+
+    /// The envelope as base64 XDR.
+    pub fn envelope_base64(&self) -> String {
+        BASE64.encode(&self.envelope_xdr)
+    }
+
+    /// The result as base64 XDR.
+    pub fn result_base64(&self) -> String {
+        BASE64.encode(&self.result_xdr)
+    }
 }
 
-/// An operation of an included transaction.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// An operation of an included transaction: where to find it, and what the result said.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OpRecord {
     /// TOID, which is also its paging token.
     pub id: i64,
     /// Index of its transaction in [`History::transactions`].
-    pub tx: usize,
-    /// Source account (the transaction's when the operation has none).
-    pub source: AccountAddress,
-    /// The operation.
-    pub body: xdr::OperationBody,
+    pub tx: u32,
     /// Merged lumens for account_merge, amount sent for path payments.
     pub amount: i64,
 }
 
 impl OpRecord {
-    /// True for the operation types Horizon lists under `/payments`.
-    pub fn is_payment(&self) -> bool {
-        matches!(
-            self.body,
-            xdr::OperationBody::CreateAccount(_)
-                | xdr::OperationBody::Payment(_)
-                | xdr::OperationBody::PathPaymentStrictReceive(_)
-                | xdr::OperationBody::PathPaymentStrictSend(_)
-                | xdr::OperationBody::AccountMerge(_)
-        )
+    /// Position of the operation in its transaction (0-based).
+    pub fn index(&self) -> usize {
+        ((self.id & 0xfff) - 1).max(0) as usize
     }
+}
 
-    /// Accounts a payment touches (sender and receiver).
-    pub fn participants(&self) -> Vec<PublicKey> {
-        let mut out = vec![self.source.account()];
-        let other = match &self.body {
-            xdr::OperationBody::CreateAccount(op) => {
-                Some(PublicKey::from_account_id(&op.destination))
-            }
-            xdr::OperationBody::Payment(op) => Some(crate::apply::muxed_key(&op.destination)),
-            xdr::OperationBody::PathPaymentStrictReceive(op) => {
-                Some(crate::apply::muxed_key(&op.destination))
-            }
-            xdr::OperationBody::PathPaymentStrictSend(op) => {
-                Some(crate::apply::muxed_key(&op.destination))
-            }
-            xdr::OperationBody::AccountMerge(dest) => Some(crate::apply::muxed_key(dest)),
-            _ => None,
-        };
-        if let Some(other) = other
-            && other != out[0]
-        {
-            out.push(other);
-        }
-        out
-    }
+/// An operation with its effective source account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpDetails {
+    /// Source account (the transaction's when the operation has none).
+    pub source: AccountAddress,
+    /// The operation.
+    pub body: xdr::OperationBody,
+}
+
+/// The `index`-th operation of an envelope with its effective source.
+pub fn operation_details(envelope: &xdr::TransactionEnvelope, index: usize) -> Option<OpDetails> {
+    let (source, ops) = tx_source_and_ops(envelope);
+    let op = ops.get(index)?;
+    Some(OpDetails {
+        source: op
+            .source_account
+            .as_ref()
+            .map_or(source, AccountAddress::from_muxed_account),
+        body: op.body.clone(),
+    })
+}
+
+/// For the operation types Horizon lists under `/payments`: the accounts involved.
+fn payment_participants(source: PublicKey, body: &xdr::OperationBody) -> Option<Vec<PublicKey>> {
+    let other = match body {
+        xdr::OperationBody::CreateAccount(op) => PublicKey::from_account_id(&op.destination),
+        xdr::OperationBody::Payment(op) => muxed_key(&op.destination),
+        xdr::OperationBody::PathPaymentStrictReceive(op) => muxed_key(&op.destination),
+        xdr::OperationBody::PathPaymentStrictSend(op) => muxed_key(&op.destination),
+        xdr::OperationBody::AccountMerge(dest) => muxed_key(dest),
+        _ => return None,
+    };
+    Some(if other == source {
+        vec![source]
+    } else {
+        vec![source, other]
+    })
 }
 
 /// All history, with indexes.
@@ -140,38 +197,46 @@ pub struct History {
 }
 
 impl History {
-    /// Records an included transaction and its operations.
-    pub fn push_transaction(&mut self, record: TxRecord, op_amounts: &[i64]) {
-        let tx = self.transactions.len();
-        let (source, ops) = tx_source_and_ops(&record.envelope);
+    /// Records an included transaction (whose decoded envelope is `envelope`) and its
+    /// operations.
+    pub fn push_transaction(
+        &mut self,
+        record: TxRecord,
+        envelope: &xdr::TransactionEnvelope,
+        op_amounts: &[i64],
+    ) {
+        let tx = self.transactions.len() as u32;
+        let (source, ops) = tx_source_and_ops(envelope);
         let first = self.operations.len() as u32;
         for (i, op) in ops.iter().enumerate() {
             let op_source = op
                 .source_account
                 .as_ref()
-                .map_or(source, AccountAddress::from_muxed_account);
-            let op_record = OpRecord {
-                id: toid(record.ledger, record.index, i as u32 + 1),
-                tx,
-                source: op_source,
-                body: op.body.clone(),
-                amount: op_amounts.get(i).copied().unwrap_or(0),
-            };
+                .map_or(source.account(), muxed_key);
             let index = self.operations.len() as u32;
-            if op_record.is_payment() {
+            if let Some(accounts) = payment_participants(op_source, &op.body) {
                 self.payments.push(index);
-                for account in op_record.participants() {
+                for account in accounts {
                     self.account_payments
                         .entry(account)
                         .or_default()
                         .push(index);
                 }
             }
-            self.operations.push(op_record);
+            self.operations.push(OpRecord {
+                id: toid(record.ledger, record.index, i as u32 + 1),
+                tx,
+                amount: op_amounts.get(i).copied().unwrap_or(0),
+            });
         }
         self.tx_ops.push((first, ops.len() as u32));
-        self.by_hash.insert(record.hash, tx);
+        self.by_hash.insert(record.hash, tx as usize);
         self.transactions.push(record);
+    }
+
+    /// The transaction an operation belongs to.
+    pub fn transaction_of(&self, op: &OpRecord) -> &TxRecord {
+        &self.transactions[op.tx as usize]
     }
 
     /// A transaction by hash.

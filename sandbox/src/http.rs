@@ -248,7 +248,7 @@ fn answer_outcome(shared: &Shared, req: &HttpRequest, outcome: Option<Outcome>) 
             } else {
                 problem_response(
                     400,
-                    json::transaction_failed(&tx.envelope, &tx.result, &tx.hash),
+                    json::transaction_failed(&tx.envelope(), &tx.result(), &tx.hash),
                 )
             }
         }
@@ -290,7 +290,7 @@ async fn operation(shared: Data, req: HttpRequest, path: web::Path<String>) -> H
             &base_url(&req),
             ledger.network(),
             op,
-            &history.transactions[op.tx],
+            history.transaction_of(op),
             false,
         )),
         None => not_found_response(),
@@ -409,12 +409,14 @@ pub(crate) fn fetch(
     let network = ledger.network();
     let op_json = |index: &u32| {
         let op = &history.operations[*index as usize];
-        let tx = &history.transactions[op.tx];
+        let tx = history.transaction_of(op);
         (op.id, json::operation(base, network, op, tx, params.join))
     };
     let keep = |index: &&u32| {
         params.include_failed
-            || history.transactions[history.operations[**index as usize].tx].successful
+            || history
+                .transaction_of(&history.operations[**index as usize])
+                .successful
     };
     let op_key = |index: &u32| history.operations[*index as usize].id;
     let records = match collection {
@@ -432,10 +434,10 @@ pub(crate) fn fetch(
         Collection::Operations => {
             let ops = &history.operations;
             after(ops, |o| o.id, params.cursor, params.order)
-                .filter(|o| params.include_failed || history.transactions[o.tx].successful)
+                .filter(|o| params.include_failed || history.transaction_of(o).successful)
                 .take(params.limit)
                 .map(|op| {
-                    let tx = &history.transactions[op.tx];
+                    let tx = history.transaction_of(op);
                     (op.id, json::operation(base, network, op, tx, params.join))
                 })
                 .collect()
@@ -447,7 +449,7 @@ pub(crate) fn fetch(
             after(ops, |o| o.id, params.cursor, params.order)
                 .take(params.limit)
                 .map(|op| {
-                    let tx = &history.transactions[op.tx];
+                    let tx = history.transaction_of(op);
                     (op.id, json::operation(base, network, op, tx, params.join))
                 })
                 .collect()

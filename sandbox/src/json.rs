@@ -13,7 +13,7 @@ use stellar_base::xdr;
 use stellar_base::{AccountAddress, Memo, PublicKey};
 
 use crate::codes::result_codes;
-use crate::history::{LedgerRecord, OpRecord, TxRecord};
+use crate::history::{LedgerRecord, OpRecord, TxRecord, operation_details};
 use crate::ledger::Ledger;
 use crate::state::{Account, BASE_FEE, BASE_RESERVE, account_flags, trustline_flags};
 
@@ -210,7 +210,8 @@ fn signatures(signatures: &[xdr::DecoratedSignature]) -> Vec<String> {
 pub fn transaction(base: &str, network: &stellar_base::Network, tx: &TxRecord) -> Value {
     let hash = to_hex(&tx.hash);
     let token = tx.paging_token().to_string();
-    let inner = inner_transaction(&tx.envelope);
+    let envelope = tx.envelope();
+    let inner = inner_transaction(&envelope);
     let source = muxed(&inner.source_account);
     let mut map = Map::new();
     map.insert(
@@ -241,19 +242,19 @@ pub fn transaction(base: &str, network: &stellar_base::Network, tx: &TxRecord) -
         "source_account_sequence".into(),
         json!(inner.seq_num.0.to_string()),
     );
-    let (fee_account, max_fee) = match &tx.envelope {
+    let (fee_account, max_fee) = match &envelope {
         xdr::TransactionEnvelope::TxFeeBump(e) => (muxed(&e.tx.fee_source), e.tx.fee),
         _ => (source, i64::from(inner.fee)),
     };
     account_fields(&mut map, "fee_account", fee_account);
     map.insert(
         "fee_charged".into(),
-        json!(tx.result.fee_charged.to_string()),
+        json!(tx.result().fee_charged.to_string()),
     );
     map.insert("max_fee".into(), json!(max_fee.to_string()));
     map.insert("operation_count".into(), json!(inner.operations.len()));
-    map.insert("envelope_xdr".into(), json!(to_base64(&tx.envelope)));
-    map.insert("result_xdr".into(), json!(to_base64(&tx.result)));
+    map.insert("envelope_xdr".into(), json!(tx.envelope_base64()));
+    map.insert("result_xdr".into(), json!(tx.result_base64()));
     let memo = Memo::from_xdr(&inner.memo);
     map.insert("memo_type".into(), json!(memo.type_name()));
     if let Some(value) = memo.value() {
@@ -262,13 +263,13 @@ pub fn transaction(base: &str, network: &stellar_base::Network, tx: &TxRecord) -
     if let xdr::Memo::Text(text) = &inner.memo {
         map.insert("memo_bytes".into(), json!(BASE64.encode(text.as_slice())));
     }
-    let outer_signatures = match &tx.envelope {
+    let outer_signatures = match &envelope {
         xdr::TransactionEnvelope::TxV0(e) => signatures(&e.signatures),
         xdr::TransactionEnvelope::Tx(e) => signatures(&e.signatures),
         xdr::TransactionEnvelope::TxFeeBump(e) => signatures(&e.signatures),
     };
     map.insert("signatures".into(), json!(outer_signatures));
-    if let xdr::TransactionEnvelope::TxFeeBump(e) = &tx.envelope {
+    if let xdr::TransactionEnvelope::TxFeeBump(e) = &envelope {
         let xdr::FeeBumpTransactionInnerTx::Tx(inner_env) = &e.tx.inner_tx;
         let inner_hash = stellar_base::transaction::transaction_hash(&inner_env.tx, network);
         map.insert(
@@ -383,6 +384,11 @@ pub fn operation(
     join: bool,
 ) -> Value {
     use xdr::OperationBody as B;
+    let envelope = tx.envelope();
+    let Some(details) = operation_details(&envelope, op.index()) else {
+        return Value::Null;
+    };
+    let source = details.source;
     let id = op.id.to_string();
     let hash = to_hex(&tx.hash);
     let mut map = Map::new();
@@ -399,15 +405,15 @@ pub fn operation(
     map.insert("id".into(), json!(id));
     map.insert("paging_token".into(), json!(id));
     map.insert("transaction_successful".into(), json!(tx.successful));
-    account_fields(&mut map, "source_account", op.source);
-    map.insert("type".into(), json!(operation_type(&op.body)));
-    map.insert("type_i".into(), json!(op.body.discriminant() as i32));
+    account_fields(&mut map, "source_account", source);
+    map.insert("type".into(), json!(operation_type(&details.body)));
+    map.insert("type_i".into(), json!(details.body.discriminant() as i32));
     map.insert("created_at".into(), json!(iso8601(tx.created_at)));
     map.insert("transaction_hash".into(), json!(hash));
-    match &op.body {
+    match &details.body {
         B::CreateAccount(o) => {
             map.insert("starting_balance".into(), json!(amount(o.starting_balance)));
-            account_fields(&mut map, "funder", op.source);
+            account_fields(&mut map, "funder", source);
             map.insert(
                 "account".into(),
                 json!(PublicKey::from_account_id(&o.destination).to_string()),
@@ -415,13 +421,13 @@ pub fn operation(
         }
         B::Payment(o) => {
             asset_fields(&mut map, "", &o.asset);
-            account_fields(&mut map, "from", op.source);
+            account_fields(&mut map, "from", source);
             account_fields(&mut map, "to", muxed(&o.destination));
             map.insert("amount".into(), json!(amount(o.amount)));
         }
         B::PathPaymentStrictReceive(o) => {
             asset_fields(&mut map, "", &o.dest_asset);
-            account_fields(&mut map, "from", op.source);
+            account_fields(&mut map, "from", source);
             account_fields(&mut map, "to", muxed(&o.destination));
             map.insert("amount".into(), json!(amount(o.dest_amount)));
             map.insert("path".into(), path(&o.path));
@@ -431,7 +437,7 @@ pub fn operation(
         }
         B::PathPaymentStrictSend(o) => {
             asset_fields(&mut map, "", &o.dest_asset);
-            account_fields(&mut map, "from", op.source);
+            account_fields(&mut map, "from", source);
             account_fields(&mut map, "to", muxed(&o.destination));
             map.insert("amount".into(), json!(amount(op.amount)));
             map.insert("path".into(), path(&o.path));
@@ -440,7 +446,7 @@ pub fn operation(
             asset_fields(&mut map, "source_", &o.send_asset);
         }
         B::AccountMerge(dest) => {
-            account_fields(&mut map, "account", op.source);
+            account_fields(&mut map, "account", source);
             account_fields(&mut map, "into", muxed(dest));
         }
         B::ChangeTrust(o) => {
@@ -466,7 +472,7 @@ pub fn operation(
                     map.insert("asset_type".into(), json!("liquidity_pool_shares"));
                 }
             }
-            account_fields(&mut map, "trustor", op.source);
+            account_fields(&mut map, "trustor", source);
             map.insert("limit".into(), json!(amount(o.limit)));
         }
         B::AllowTrust(o) => {
@@ -474,13 +480,13 @@ pub fn operation(
                 xdr::AssetCode::CreditAlphanum4(code) => {
                     xdr::Asset::CreditAlphanum4(xdr::AlphaNum4 {
                         asset_code: code.clone(),
-                        issuer: op.source.account().to_account_id(),
+                        issuer: source.account().to_account_id(),
                     })
                 }
                 xdr::AssetCode::CreditAlphanum12(code) => {
                     xdr::Asset::CreditAlphanum12(xdr::AlphaNum12 {
                         asset_code: code.clone(),
-                        issuer: op.source.account().to_account_id(),
+                        issuer: source.account().to_account_id(),
                     })
                 }
             };
@@ -489,7 +495,7 @@ pub fn operation(
                 "trustor".into(),
                 json!(PublicKey::from_account_id(&o.trustor).to_string()),
             );
-            account_fields(&mut map, "trustee", op.source);
+            account_fields(&mut map, "trustee", source);
             map.insert(
                 "authorize".into(),
                 json!(o.authorize == trustline_flags::AUTHORIZED),

@@ -182,18 +182,17 @@ impl Ledger {
             } else {
                 record.failed_transaction_count += 1;
             }
-            self.history.push_transaction(
-                TxRecord {
-                    hash,
-                    ledger: ctx.ledger_seq,
-                    index,
-                    created_at: ctx.close_time,
-                    envelope: *envelope,
-                    result,
-                    successful,
-                },
-                &op_amounts,
+            let record = TxRecord::new(
+                hash,
+                ctx.ledger_seq,
+                index,
+                ctx.close_time,
+                successful,
+                &envelope,
+                &result,
             );
+            self.history
+                .push_transaction(record, &envelope, &op_amounts);
             outcomes.push(Outcome::Included(self.history.transactions.len() - 1));
         }
         record.hash = hasher.finalize().into();

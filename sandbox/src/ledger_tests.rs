@@ -58,7 +58,10 @@ fn submit(ledger: &mut Ledger, envelope: Envelope) -> (ResultCodes, bool) {
         )
         .remove(0);
     match outcome {
-        Outcome::Included(i) => (result_codes(&ledger.history().transactions[i].result), true),
+        Outcome::Included(i) => (
+            result_codes(&ledger.history().transactions[i].result()),
+            true,
+        ),
         Outcome::Rejected { result, .. } => (result_codes(&result), false),
     }
 }
@@ -130,7 +133,7 @@ fn friendbot_funds_with_a_sequence_from_the_ledger() {
         panic!("included")
     };
     op_fails(
-        &result_codes(&ledger.history().transactions[i].result),
+        &result_codes(&ledger.history().transactions[i].result()),
         "op_already_exists",
     );
 }
@@ -677,7 +680,9 @@ fn muxed_accounts_pay_and_receive() {
     ok(&submit(&mut ledger, envelope).0);
     assert_eq!(balance(&ledger, &b), FRIENDBOT_AMOUNT + xlm(2).stroops());
     let op = ledger.history().operations.last().unwrap();
-    assert_eq!(op.source, from);
+    let tx = ledger.history().transaction_of(op);
+    let details = crate::history::operation_details(&tx.envelope(), op.index()).unwrap();
+    assert_eq!(details.source, from);
 }
 
 #[test]

@@ -252,7 +252,7 @@ impl RunningSandbox {
                 if tx.successful {
                     Ok(())
                 } else {
-                    let codes = crate::codes::result_codes(&tx.result);
+                    let codes = crate::codes::result_codes(&tx.result());
                     Err(SandboxError::FundingFailed(format!("{codes:?}")))
                 }
             }
