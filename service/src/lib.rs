@@ -1,1 +1,17 @@
-//! (being written)
+//! What the federation, compliance and bridge servers share, so each of them is only its own
+//! protocol: command-line flags, layered configuration, the three-backend database layer, the
+//! HTTP scaffolding (listeners, TLS, JSON errors, limits, health, metrics) and shutdown.
+
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod database;
+pub mod http;
+pub mod metrics;
+pub mod telemetry;
+pub mod testing;
+pub mod tls;
+
+pub use config::ConfigError;
+pub use database::{AnyConnection, Backend, Database, DatabaseSettings, DbError};
+pub use http::ErrorBody;

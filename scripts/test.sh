@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# The whole test suite: formatting, lints, and every test on SQLite, MariaDB and PostgreSQL.
+#
+# It installs what it needs (Debian packages, the pinned Python SDK for interop tests) and starts
+# MariaDB and PostgreSQL when they are installed but stopped. When something cannot be installed
+# or started it says exactly what and stops: no backend is ever skipped silently.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf '\n== %s\n' "$*"; }
+die() { printf '\nERROR: %s\n' "$*" >&2; exit 1; }
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else return 1; fi; }
+
+# --- Debian packages -----------------------------------------------------------------------
+packages=(pkg-config libsqlite3-dev libpq-dev libmariadb-dev mariadb-server postgresql)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  say "installing Debian packages: ${missing[*]}"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}" >/dev/null \
+    || { as_root apt-get update >/dev/null && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}" >/dev/null; } \
+    || die "could not install ${missing[*]} (run as root or: sudo apt-get install ${missing[*]})"
+fi
+
+# --- MariaDB -------------------------------------------------------------------------------
+mysql_up() { mariadb -h127.0.0.1 -P3306 -uroot -e 'SELECT 1' >/dev/null 2>&1; }
+if [ -z "${TEST_MYSQL_URL:-}" ] && ! mysql_up; then
+  say "starting MariaDB"
+  as_root mkdir -p /run/mysqld && as_root chown mysql:mysql /run/mysqld || true
+  as_root start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd -- \
+    --user=mysql --bind-address=127.0.0.1 --port=3306 || true
+  for _ in $(seq 60); do mysql_up && break; sleep 1; done
+  mysql_up || die "MariaDB is not reachable at 127.0.0.1:3306 as root without password; start it (start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd) or set TEST_MYSQL_URL"
+fi
+
+# --- PostgreSQL ----------------------------------------------------------------------------
+pg_up() { psql -h127.0.0.1 -p5432 -Upostgres -c 'SELECT 1' postgres >/dev/null 2>&1; }
+if [ -z "${TEST_POSTGRES_URL:-}" ] && ! pg_up; then
+  say "starting PostgreSQL"
+  for v in $(ls /etc/postgresql 2>/dev/null); do
+    as_root pg_ctlcluster --skip-systemctl-redirect "$v" main start || true
+  done
+  for _ in $(seq 60); do pg_up && break; sleep 1; done
+  pg_up || die "PostgreSQL is not reachable at 127.0.0.1:5432 as postgres with trust auth; start it (pg_ctlcluster --skip-systemctl-redirect 15 main start) or set TEST_POSTGRES_URL"
+fi
+
+# --- The official Python SDK, for interop tests ---------------------------------------------
+if ! python3 -c 'import stellar_sdk, sys; sys.exit(stellar_sdk.__version__ != "16.1.1")' 2>/dev/null; then
+  say "installing stellar-sdk==16.1.1 from PyPI"
+  python3 -m pip install --quiet 'stellar-sdk==16.1.1' \
+    || die "could not install the Python SDK: python3 -m pip install stellar-sdk==16.1.1"
+fi
+
+say "cargo fmt --check"
+cargo fmt --all -- --check
+say "cargo clippy -D warnings"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+say "cargo test (SQLite, MariaDB, PostgreSQL)"
+export TEST_BACKENDS="${TEST_BACKENDS:-sqlite,mysql,postgres}"
+cargo test --workspace --locked
+say "all tests passed on: $TEST_BACKENDS"

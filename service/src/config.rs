@@ -1,0 +1,221 @@
+//! Layered configuration: a TOML file (the legacy `*.cfg` files are TOML) under environment
+//! variables.
+//!
+//! A server with prefix `BRIDGE` reads `BRIDGE__PORT` as `port` and `BRIDGE__DATABASE__URL` as
+//! `[database] url`; `BRIDGE__KEYS__SIGNING_SEED_FILE=/run/secrets/seed` reads that key from a
+//! file, so secrets need not sit in the environment or the config file. Keys are matched
+//! case-insensitively in the environment, and `_` in a variable also matches a `-` in a legacy
+//! key (`FEDERATION__QUERIES__REVERSE_FEDERATION` is `reverse-federation`) through serde aliases
+//! on the settings structs. Unknown keys are rejected by the structs (`deny_unknown_fields`), so
+//! a typo names itself instead of being silently ignored.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use serde::de::DeserializeOwned;
+
+/// Why configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file or the environment could not be read or parsed into the settings.
+    #[error("configuration: {0}")]
+    Invalid(String),
+    /// A setting is present but its value is not acceptable.
+    #[error("configuration: `{key}` {reason}")]
+    Setting {
+        /// The setting, as written in the file.
+        key: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+}
+
+impl ConfigError {
+    /// A complaint about one setting.
+    pub fn setting(key: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self::Setting {
+            key: key.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Loads settings from `file` (if any) and the process environment under `prefix`.
+///
+/// # Errors
+/// [`ConfigError::Invalid`] naming the file, variable or key that is wrong.
+pub fn load<T: DeserializeOwned>(prefix: &str, file: Option<&Path>) -> Result<T, ConfigError> {
+    load_from(prefix, file, std::env::vars())
+}
+
+/// As [`load`], with the environment given explicitly (for tests and embedding).
+///
+/// # Errors
+/// As [`load`].
+pub fn load_from<T: DeserializeOwned>(
+    prefix: &str,
+    file: Option<&Path>,
+    env: impl IntoIterator<Item = (String, String)>,
+) -> Result<T, ConfigError> {
+    let mut builder = config::Config::builder();
+    if let Some(file) = file {
+        if !file.exists() {
+            return Err(ConfigError::Invalid(format!(
+                "config file {} does not exist",
+                file.display()
+            )));
+        }
+        builder = builder.add_source(
+            config::File::from(file)
+                .format(config::FileFormat::Toml)
+                .required(true),
+        );
+    }
+    let marker = format!("{}__", prefix.to_ascii_uppercase());
+    let ours: HashMap<String, String> = env
+        .into_iter()
+        .filter(|(name, _)| name.starts_with(&marker))
+        .collect();
+    let mut plain = HashMap::new();
+    for (name, value) in &ours {
+        let rest = &name[marker.len()..];
+        if let Some(key) = rest.strip_suffix("_FILE") {
+            let path = key.split("__").collect::<Vec<_>>().join(".").to_lowercase();
+            if ours.contains_key(&format!("{marker}{key}")) {
+                return Err(ConfigError::Invalid(format!(
+                    "both {marker}{key} and {name} are set; use one"
+                )));
+            }
+            let content = std::fs::read_to_string(value).map_err(|e| {
+                ConfigError::Invalid(format!("{name}: cannot read {value}: {e}"))
+            })?;
+            builder = builder
+                .set_override(path, content.trim_end_matches(['\n', '\r']).to_owned())
+                .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        } else {
+            plain.insert(name.clone(), value.clone());
+        }
+    }
+    builder = builder.add_source(
+        config::Environment::with_prefix(prefix)
+            .prefix_separator("__")
+            .separator("__")
+            .source(Some(plain)),
+    );
+    builder
+        .build()
+        .and_then(config::Config::try_deserialize)
+        .map_err(|e| ConfigError::Invalid(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Settings {
+        port: u16,
+        #[serde(default)]
+        database: Database,
+        #[serde(default)]
+        queries: Queries,
+    }
+
+    #[derive(Debug, Default, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Database {
+        url: Option<String>,
+    }
+
+    #[derive(Debug, Default, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Queries {
+        #[serde(rename = "reverse-federation", alias = "reverse_federation")]
+        reverse: Option<String>,
+    }
+
+    fn write(contents: &str) -> tempfile::NamedTempFile {
+        let file = tempfile::Builder::new().suffix(".cfg").tempfile().unwrap();
+        std::fs::write(file.path(), contents).unwrap();
+        file
+    }
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn environment_overrides_the_file_with_nesting() {
+        let file = write("port = 8000\n[database]\nurl = \"sqlite://a.db\"\n");
+        let s: Settings = load_from(
+            "FEDERATION",
+            Some(file.path()),
+            env(&[
+                ("FEDERATION__PORT", "9000"),
+                ("FEDERATION__DATABASE__URL", "sqlite://b.db"),
+                ("FEDERATION__QUERIES__REVERSE_FEDERATION", "SELECT 1"),
+                ("BRIDGE__PORT", "1"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.port, 9000);
+        assert_eq!(s.database.url.as_deref(), Some("sqlite://b.db"));
+        assert_eq!(s.queries.reverse.as_deref(), Some("SELECT 1"));
+    }
+
+    #[test]
+    fn dashed_legacy_keys_are_read_from_files() {
+        let file = write("port = 1\n[queries]\nreverse-federation = \"SELECT 2\"\n");
+        let s: Settings = load_from("FEDERATION", Some(file.path()), env(&[])).unwrap();
+        assert_eq!(s.queries.reverse.as_deref(), Some("SELECT 2"));
+    }
+
+    #[test]
+    fn secrets_come_from_files() {
+        let secret = write("sqlite://secret.db\n");
+        let s: Settings = load_from(
+            "FEDERATION",
+            None,
+            env(&[
+                ("FEDERATION__PORT", "1"),
+                ("FEDERATION__DATABASE__URL_FILE", secret.path().to_str().unwrap()),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.database.url.as_deref(), Some("sqlite://secret.db"));
+    }
+
+    #[test]
+    fn unknown_keys_and_missing_files_are_named() {
+        let file = write("port = 1\nprot = 2\n");
+        let err = load_from::<Settings>("FEDERATION", Some(file.path()), env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("prot"), "{err}");
+        let err = load_from::<Settings>(
+            "FEDERATION",
+            None,
+            env(&[("FEDERATION__PORT", "1"), ("FEDERATION__DATABSE__URL", "x")]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("databse"), "{err}");
+        let err = load_from::<Settings>("FEDERATION", Some(Path::new("/nope.cfg")), env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("/nope.cfg"), "{err}");
+        let err = load_from::<Settings>(
+            "FEDERATION",
+            None,
+            env(&[("FEDERATION__PORT", "eighty")]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("port"), "{err}");
+    }
+}

@@ -1,0 +1,577 @@
+//! One database layer over SQLite, MySQL/MariaDB and PostgreSQL.
+//!
+//! The backend is picked from `[database] url` by scheme (`sqlite://PATH`, `mysql://…`,
+//! `postgres://…`), or from the legacy `type` (`sqlite3`, `mysql`, `postgres`) with `url` or
+//! `dsn` in the forms the Go servers accepted: a plain SQLite path, a Go MySQL DSN
+//! (`user:pass@tcp(host:3306)/db?parseTime=true`) or a libpq `key=value` string.
+//!
+//! Connections are made per backend rather than through `MultiConnection::establish`, which
+//! hides the real error ("access denied", "connection refused") behind "invalid URL". Diesel is
+//! synchronous, so every query runs on tokio's blocking pool through [`Database::run`].
+
+use std::fmt;
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::r2d2::{ManageConnection, Pool};
+use diesel::{Connection, MysqlConnection, PgConnection, SqliteConnection};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness};
+use serde::Deserialize;
+
+use crate::config::ConfigError;
+
+/// One connection to whichever backend is configured.
+#[derive(diesel::MultiConnection)]
+#[allow(missing_debug_implementations)]
+pub enum AnyConnection {
+    /// PostgreSQL.
+    Postgresql(PgConnection),
+    /// MySQL or MariaDB.
+    Mysql(MysqlConnection),
+    /// SQLite (bundled).
+    Sqlite(SqliteConnection),
+}
+
+/// The database engines we support.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Backend {
+    /// SQLite, embedded: nothing to install.
+    Sqlite,
+    /// MySQL or MariaDB.
+    Mysql,
+    /// PostgreSQL.
+    Postgres,
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Sqlite => "sqlite",
+            Self::Mysql => "mysql",
+            Self::Postgres => "postgres",
+        })
+    }
+}
+
+/// The `[database]` section.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSettings {
+    /// Legacy backend name: `sqlite3`, `mysql` or `postgres`. Optional when `url` has a scheme.
+    #[serde(rename = "type", default)]
+    pub kind: Option<String>,
+    /// Connection URL (or legacy DSN).
+    #[serde(default)]
+    pub url: Option<String>,
+    /// The legacy federation server's name for `url`.
+    #[serde(default)]
+    pub dsn: Option<String>,
+    /// Pool size (SQLite in-memory databases always use one connection).
+    #[serde(default = "default_max_connections")]
+    pub max_connections: u32,
+    /// Seconds to wait for a pooled connection before failing the request.
+    #[serde(default = "default_connection_timeout")]
+    pub connection_timeout_seconds: u64,
+}
+
+fn default_max_connections() -> u32 {
+    10
+}
+
+fn default_connection_timeout() -> u64 {
+    10
+}
+
+impl DatabaseSettings {
+    /// Settings for a URL with defaults for everything else.
+    pub fn from_url(url: impl Into<String>) -> Self {
+        Self {
+            kind: None,
+            url: Some(url.into()),
+            dsn: None,
+            max_connections: default_max_connections(),
+            connection_timeout_seconds: default_connection_timeout(),
+        }
+    }
+
+    /// The backend and the connection string diesel understands.
+    ///
+    /// # Errors
+    /// [`ConfigError::Setting`] naming `database.url` or `database.type`.
+    pub fn connection(&self) -> Result<(Backend, String), ConfigError> {
+        let raw = self
+            .url
+            .as_deref()
+            .or(self.dsn.as_deref())
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| ConfigError::setting("database.url", "is required"))?;
+        let scheme = raw.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
+        let backend = match self.kind.as_deref().map(str::to_ascii_lowercase).as_deref() {
+            Some("sqlite3" | "sqlite") => Backend::Sqlite,
+            Some("mysql") => Backend::Mysql,
+            Some("postgres" | "postgresql") => Backend::Postgres,
+            Some(other) => {
+                return Err(ConfigError::setting(
+                    "database.type",
+                    format!("is {other:?}; use sqlite3, mysql or postgres"),
+                ));
+            }
+            None => match scheme.as_deref() {
+                Some("sqlite" | "sqlite3") => Backend::Sqlite,
+                Some("mysql") => Backend::Mysql,
+                Some("postgres" | "postgresql") => Backend::Postgres,
+                _ => {
+                    return Err(ConfigError::setting(
+                        "database.url",
+                        "needs a sqlite://, mysql:// or postgres:// scheme (or set database.type)",
+                    ));
+                }
+            },
+        };
+        let url = match backend {
+            Backend::Sqlite => raw
+                .split_once("://")
+                .map_or(raw, |(_, path)| path)
+                .to_owned(),
+            Backend::Mysql if scheme.is_none() => go_mysql_dsn_to_url(raw)?,
+            Backend::Mysql | Backend::Postgres => raw.to_owned(),
+        };
+        if url.is_empty() {
+            return Err(ConfigError::setting("database.url", "has an empty path"));
+        }
+        Ok((backend, url))
+    }
+}
+
+impl fmt::Debug for DatabaseSettings {
+    /// URLs carry passwords: only the backend is shown.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DatabaseSettings")
+            .field("kind", &self.kind)
+            .field("url", &self.url.as_ref().map(|_| "<redacted>"))
+            .field("dsn", &self.dsn.as_ref().map(|_| "<redacted>"))
+            .field("max_connections", &self.max_connections)
+            .finish()
+    }
+}
+
+/// `user:pass@tcp(host:port)/db?params` → `mysql://user:pass@host:port/db`.
+///
+/// Go driver parameters (`parseTime`, `charset`…) have no meaning for diesel and are dropped.
+fn go_mysql_dsn_to_url(dsn: &str) -> Result<String, ConfigError> {
+    let invalid = || {
+        ConfigError::setting(
+            "database.url",
+            "is not a MySQL URL or Go DSN (user:password@tcp(host:port)/database)",
+        )
+    };
+    let (credentials, rest) = dsn.rsplit_once('@').unwrap_or(("", dsn));
+    let (address, database) = rest.split_once('/').ok_or_else(invalid)?;
+    let database = database.split('?').next().unwrap_or_default();
+    let (user, password) = credentials.split_once(':').unwrap_or((credentials, ""));
+    let mut url = url::Url::parse("mysql://localhost").map_err(|_| invalid())?;
+    let host = match address.split_once('(') {
+        Some(("tcp", addr)) => addr.strip_suffix(')').ok_or_else(invalid)?.to_owned(),
+        Some(("unix", path)) => {
+            let path = path.strip_suffix(')').ok_or_else(invalid)?;
+            url.query_pairs_mut().append_pair("unix_socket", path);
+            "localhost".to_owned()
+        }
+        Some(_) => return Err(invalid()),
+        None if address.is_empty() => "127.0.0.1:3306".to_owned(),
+        None => address.to_owned(),
+    };
+    let (hostname, port) = match host.rsplit_once(':') {
+        Some((h, p)) => (h, Some(p.parse::<u16>().map_err(|_| invalid())?)),
+        None => (host.as_str(), None),
+    };
+    url.set_host(Some(hostname)).map_err(|_| invalid())?;
+    url.set_port(port).map_err(|_| invalid())?;
+    url.set_username(&percent_encode(user))
+        .map_err(|_| invalid())?;
+    if !password.is_empty() {
+        url.set_password(Some(&percent_encode(password)))
+            .map_err(|_| invalid())?;
+    }
+    url.set_path(database);
+    Ok(url.to_string())
+}
+
+/// Escapes everything but unreserved characters, so a password with `@`, `/` or `%` survives.
+fn percent_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                char::from(b).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Why a database operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// The server could not be reached or refused us; the message is the driver's.
+    #[error("cannot connect to the {backend} database: {message}")]
+    Connect {
+        /// Which backend.
+        backend: Backend,
+        /// The driver's error.
+        message: String,
+    },
+    /// No pooled connection became free in time.
+    #[error("database pool: {0}")]
+    Pool(String),
+    /// A query failed.
+    #[error("database query failed: {0}")]
+    Query(#[from] diesel::result::Error),
+    /// Migrations failed.
+    #[error("database migration failed: {0}")]
+    Migration(String),
+    /// The blocking task panicked or was cancelled.
+    #[error("database task did not complete: {0}")]
+    Task(String),
+}
+
+/// Opens connections of one backend for the pool.
+#[derive(Debug)]
+pub struct ConnectionManager {
+    backend: Backend,
+    url: String,
+}
+
+impl ConnectionManager {
+    fn establish(&self) -> Result<AnyConnection, diesel::ConnectionError> {
+        Ok(match self.backend {
+            Backend::Postgres => AnyConnection::Postgresql(PgConnection::establish(&self.url)?),
+            Backend::Mysql => AnyConnection::Mysql(MysqlConnection::establish(&self.url)?),
+            Backend::Sqlite => {
+                let mut conn = SqliteConnection::establish(&self.url)?;
+                // WAL lets readers work while a writer commits; the busy timeout makes writers
+                // queue instead of failing with "database is locked".
+                conn.batch_execute(
+                    "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000; \
+                     PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;",
+                )
+                .map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))?;
+                AnyConnection::Sqlite(conn)
+            }
+        })
+    }
+}
+
+impl ManageConnection for ConnectionManager {
+    type Connection = AnyConnection;
+    type Error = diesel::ConnectionError;
+
+    fn connect(&self) -> Result<AnyConnection, Self::Error> {
+        self.establish()
+    }
+
+    fn is_valid(&self, conn: &mut AnyConnection) -> Result<(), Self::Error> {
+        conn.batch_execute("SELECT 1")
+            .map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))
+    }
+
+    fn has_broken(&self, _conn: &mut AnyConnection) -> bool {
+        false
+    }
+}
+
+/// The migrations of one server, one folder per backend, kept in lockstep. Build it from the
+/// `embed_migrations!` constants each time it is needed (they are compile-time data).
+#[allow(missing_debug_implementations)]
+pub struct BackendMigrations {
+    /// `migrations/sqlite`.
+    pub sqlite: EmbeddedMigrations,
+    /// `migrations/mysql`.
+    pub mysql: EmbeddedMigrations,
+    /// `migrations/postgres`.
+    pub postgres: EmbeddedMigrations,
+}
+
+/// A connection pool; cheap to clone.
+#[derive(Clone)]
+pub struct Database {
+    pool: Pool<ConnectionManager>,
+    backend: Backend,
+}
+
+impl fmt::Debug for Database {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Database({})", self.backend)
+    }
+}
+
+impl Database {
+    /// Connects (once, to report a real error early) and builds the pool.
+    ///
+    /// # Errors
+    /// [`DbError::Connect`] with the driver's message; settings errors as [`DbError::Connect`]
+    /// too, since they surface at the same moment for the operator.
+    pub fn connect(settings: &DatabaseSettings) -> Result<Self, DbError> {
+        let (backend, url) = settings.connection().map_err(|e| DbError::Connect {
+            backend: Backend::Sqlite,
+            message: e.to_string(),
+        })?;
+        let in_memory = backend == Backend::Sqlite && url.contains(":memory:");
+        let manager = ConnectionManager { backend, url };
+        // Connect once by hand: r2d2 would retry until its timeout and then report only
+        // "timed out waiting for connection".
+        let first = manager.establish().map_err(|e| DbError::Connect {
+            backend,
+            message: e.to_string(),
+        })?;
+        let pool = Pool::builder()
+            .max_size(if in_memory { 1 } else { settings.max_connections.max(1) })
+            .min_idle(Some(0))
+            .connection_timeout(Duration::from_secs(settings.connection_timeout_seconds.max(1)))
+            .build_unchecked(manager);
+        drop(first);
+        Ok(Self { pool, backend })
+    }
+
+    /// Which backend this is.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Runs `work` with a pooled connection on the blocking thread pool.
+    ///
+    /// # Errors
+    /// The work's own error, or [`DbError::Pool`] / [`DbError::Task`].
+    pub async fn run<F, R>(&self, work: F) -> Result<R, DbError>
+    where
+        F: FnOnce(&mut AnyConnection) -> Result<R, DbError> + Send + 'static,
+        R: Send + 'static,
+    {
+        let db = self.clone();
+        tokio::task::spawn_blocking(move || db.run_blocking(work))
+            .await
+            .map_err(|e| DbError::Task(e.to_string()))?
+    }
+
+    /// Runs `work` on the current thread: for start-up and command-line tasks only.
+    ///
+    /// # Errors
+    /// As [`Database::run`].
+    pub fn run_blocking<F, R>(&self, work: F) -> Result<R, DbError>
+    where
+        F: FnOnce(&mut AnyConnection) -> Result<R, DbError>,
+    {
+        let mut conn = self.pool.get().map_err(|e| DbError::Pool(e.to_string()))?;
+        work(&mut conn)
+    }
+
+    /// Applies pending migrations and returns the names of those applied.
+    ///
+    /// # Errors
+    /// [`DbError::Migration`].
+    pub fn migrate(&self, migrations: BackendMigrations) -> Result<Vec<String>, DbError> {
+        let BackendMigrations {
+            sqlite,
+            mysql,
+            postgres,
+        } = migrations;
+        self.run_blocking(|conn| {
+            let applied = match conn {
+                AnyConnection::Sqlite(c) => c.run_pending_migrations(sqlite),
+                AnyConnection::Mysql(c) => c.run_pending_migrations(mysql),
+                AnyConnection::Postgresql(c) => c.run_pending_migrations(postgres),
+            }
+            .map_err(|e| DbError::Migration(e.to_string()))?;
+            Ok(applied.iter().map(ToString::to_string).collect())
+        })
+    }
+
+    /// True when a trivial query succeeds (for `/health`).
+    pub async fn is_healthy(&self) -> bool {
+        self.run(|conn| {
+            conn.batch_execute("SELECT 1")?;
+            Ok(())
+        })
+        .await
+        .is_ok()
+    }
+}
+
+/// Rewrites an operator's SQL written with `?` placeholders for `backend`: PostgreSQL wants
+/// `$1, $2…`. `??` stands for a literal `?` everywhere. Quoted text is left alone.
+pub fn positional_placeholders(sql: &str, backend: Backend) -> String {
+    let mut out = String::with_capacity(sql.len() + 8);
+    let mut n = 0;
+    let mut quote: Option<char> = None;
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (quote, c) {
+            (Some(q), c) if c == q => {
+                quote = None;
+                out.push(c);
+            }
+            (Some(_), c) => out.push(c),
+            (None, '\'' | '"' | '`') => {
+                quote = Some(c);
+                out.push(c);
+            }
+            (None, '?') if chars.peek() == Some(&'?') => {
+                chars.next();
+                out.push('?');
+            }
+            (None, '?') => {
+                n += 1;
+                match backend {
+                    Backend::Postgres => out.push_str(&format!("${n}")),
+                    Backend::Sqlite | Backend::Mysql => out.push('?'),
+                }
+            }
+            (None, c) => out.push(c),
+        }
+    }
+    out
+}
+
+/// Rewrites `:name` placeholders into positional ones for `backend` and returns the names in
+/// binding order. PostgreSQL casts (`x::text`) are not placeholders.
+pub fn named_placeholders(sql: &str, backend: Backend) -> (String, Vec<String>) {
+    let mut out = String::with_capacity(sql.len());
+    let mut names = Vec::new();
+    let mut quote: Option<char> = None;
+    let chars: Vec<char> = sql.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        match quote {
+            Some(q) => {
+                if c == q {
+                    quote = None;
+                }
+                out.push(c);
+                i += 1;
+            }
+            None if matches!(c, '\'' | '"' | '`') => {
+                quote = Some(c);
+                out.push(c);
+                i += 1;
+            }
+            None if c == ':'
+                && chars.get(i + 1).is_some_and(|n| n.is_ascii_alphabetic() || *n == '_')
+                && (i == 0 || chars[i - 1] != ':') =>
+            {
+                let start = i + 1;
+                let mut end = start;
+                while end < chars.len() && (chars[end].is_ascii_alphanumeric() || chars[end] == '_')
+                {
+                    end += 1;
+                }
+                names.push(chars[start..end].iter().collect());
+                match backend {
+                    Backend::Postgres => out.push_str(&format!("${}", names.len())),
+                    Backend::Sqlite | Backend::Mysql => out.push('?'),
+                }
+                i = end;
+            }
+            None => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    (out, names)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(kind: Option<&str>, url: &str) -> DatabaseSettings {
+        DatabaseSettings {
+            kind: kind.map(str::to_owned),
+            ..DatabaseSettings::from_url(url)
+        }
+    }
+
+    #[test]
+    fn backends_from_schemes_and_legacy_types() {
+        let cases = [
+            (None, "sqlite://fed.db", Backend::Sqlite, "fed.db"),
+            (None, "sqlite:///var/lib/fed.db", Backend::Sqlite, "/var/lib/fed.db"),
+            (Some("sqlite3"), "./fed.db", Backend::Sqlite, "./fed.db"),
+            (None, "mysql://root@127.0.0.1/db", Backend::Mysql, "mysql://root@127.0.0.1/db"),
+            (
+                Some("mysql"),
+                "bob:s3cr%t@tcp(db.local:3307)/fed?parseTime=true",
+                Backend::Mysql,
+                "mysql://bob:s3cr%25t@db.local:3307/fed",
+            ),
+            (Some("mysql"), "root@tcp(127.0.0.1)/fed", Backend::Mysql, "mysql://root@127.0.0.1/fed"),
+            (
+                Some("postgres"),
+                "host=127.0.0.1 user=postgres dbname=fed sslmode=disable",
+                Backend::Postgres,
+                "host=127.0.0.1 user=postgres dbname=fed sslmode=disable",
+            ),
+            (None, "postgresql://u@h/db", Backend::Postgres, "postgresql://u@h/db"),
+        ];
+        for (kind, url, backend, expected) in cases {
+            assert_eq!(
+                settings(kind, url).connection().unwrap(),
+                (backend, expected.to_owned()),
+                "{kind:?} {url}"
+            );
+        }
+    }
+
+    #[test]
+    fn bad_database_settings_name_the_key() {
+        let err = settings(Some("oracle"), "x").connection().unwrap_err().to_string();
+        assert!(err.contains("database.type"), "{err}");
+        let err = settings(None, "fed.db").connection().unwrap_err().to_string();
+        assert!(err.contains("database.url"), "{err}");
+        let missing = DatabaseSettings {
+            url: None,
+            ..DatabaseSettings::from_url("")
+        };
+        assert!(missing.connection().unwrap_err().to_string().contains("required"));
+        assert!(!format!("{:?}", settings(None, "mysql://u:pw@h/d")).contains("pw"));
+    }
+
+    #[test]
+    fn placeholders_follow_the_backend() {
+        let sql = "SELECT id FROM people WHERE name = ? AND domain = ? AND note <> '?' AND x = ??";
+        assert_eq!(
+            positional_placeholders(sql, Backend::Postgres),
+            "SELECT id FROM people WHERE name = $1 AND domain = $2 AND note <> '?' AND x = ?"
+        );
+        assert_eq!(
+            positional_placeholders(sql, Backend::Mysql),
+            "SELECT id FROM people WHERE name = ? AND domain = ? AND note <> '?' AND x = ?"
+        );
+        let (pg, names) = named_placeholders(
+            "SELECT id FROM accts WHERE swift = :swift AND acct = :acct::text AND t = ':no'",
+            Backend::Postgres,
+        );
+        assert_eq!(pg, "SELECT id FROM accts WHERE swift = $1 AND acct = $2::text AND t = ':no'");
+        assert_eq!(names, ["swift", "acct"]);
+    }
+
+    #[tokio::test]
+    async fn sqlite_connects_migrates_and_runs_on_the_blocking_pool() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let db = Database::connect(&DatabaseSettings::from_url(url)).unwrap();
+        assert_eq!(db.backend(), Backend::Sqlite);
+        assert!(db.is_healthy().await);
+    }
+
+    #[test]
+    fn unreachable_servers_report_the_driver_error() {
+        let err = Database::connect(&DatabaseSettings::from_url(
+            "postgres://nobody@127.0.0.1:1/none?connect_timeout=2",
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("postgres") && err.contains("127.0.0.1"), "{err}");
+    }
+}

@@ -1,0 +1,310 @@
+//! HTTP scaffolding every server mounts: the JSON error shape (also for actix's own errors),
+//! body limits, request ids with one log line per request, CORS for public listeners, binding
+//! (port 0 works) and graceful shutdown.
+
+use std::net::{SocketAddr, TcpListener};
+use std::time::Instant;
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServerHandle, ServiceRequest, ServiceResponse};
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers, Next};
+use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+use serde::Serialize;
+use tracing::Instrument;
+
+/// The error body all three servers send: `{"code","message","more_info"?,"data"?}`, the shape
+/// the legacy servers used, so existing clients keep parsing it.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
+pub struct ErrorBody {
+    /// Machine-readable, stable.
+    pub code: String,
+    /// For humans.
+    pub message: String,
+    /// Details about what exactly was wrong (often the parameter).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub more_info: Option<String>,
+    /// Structured details.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data: Option<serde_json::Value>,
+}
+
+impl ErrorBody {
+    /// A body with a code and message.
+    pub fn new(code: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            code: code.into(),
+            message: message.into(),
+            more_info: None,
+            data: None,
+        }
+    }
+}
+
+/// A JSON error response.
+pub fn json_error(status: StatusCode, body: &ErrorBody) -> HttpResponse {
+    HttpResponse::build(status).json(body)
+}
+
+fn code_for(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        400 => "bad_request",
+        401 => "unauthorized",
+        403 => "forbidden",
+        404 => "not_found",
+        405 => "method_not_allowed",
+        408 => "request_timeout",
+        413 => "payload_too_large",
+        415 => "unsupported_media_type",
+        429 => "too_many_requests",
+        500..=599 => "internal_server_error",
+        _ => "error",
+    }
+}
+
+/// Turns the plain-text error responses actix produces itself (no route, wrong method, a body
+/// that is too large or malformed) into [`ErrorBody`] JSON, so clients only ever parse one
+/// shape.
+pub fn jsonify_errors<B: MessageBody + 'static>() -> ErrorHandlers<B> {
+    ErrorHandlers::new().default_handler(|res: ServiceResponse<B>| {
+        let is_json = res
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/json"));
+        if is_json {
+            return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+        }
+        let status = res.status();
+        let message = match res.response().error() {
+            Some(e) if status.is_client_error() => e.to_string(),
+            _ => status
+                .canonical_reason()
+                .unwrap_or("error")
+                .to_owned(),
+        };
+        let (req, mut old) = res.into_parts();
+        let mut new = HttpResponse::build(status).json(ErrorBody::new(code_for(status), message));
+        for (name, value) in old.headers_mut().drain() {
+            if let Some(name) = name {
+                if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+                    new.headers_mut().insert(name, value);
+                }
+            }
+        }
+        let res = ServiceResponse::new(req, new).map_into_right_body();
+        Ok(ErrorHandlerResponse::Response(res))
+    })
+}
+
+/// The 404 answer for paths no route matches.
+pub async fn not_found(req: HttpRequest) -> HttpResponse {
+    json_error(
+        StatusCode::NOT_FOUND,
+        &ErrorBody::new("not_found", format!("no such endpoint: {} {}", req.method(), req.path())),
+    )
+}
+
+/// Registers body limits and JSON answers for malformed forms, queries and JSON bodies.
+pub fn limits(cfg: &mut web::ServiceConfig, max_body_bytes: usize) {
+    fn bad(e: &dyn ResponseError) -> actix_web::Error {
+        let message = e.to_string();
+        let body = ErrorBody {
+            more_info: Some(message.clone()),
+            ..ErrorBody::new("invalid_parameter", "the request could not be read")
+        };
+        // Keep actix's own status (413 for an oversized body), only the body changes.
+        let status = match e.status_code() {
+            StatusCode::PAYLOAD_TOO_LARGE => StatusCode::PAYLOAD_TOO_LARGE,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        actix_web::error::InternalError::from_response(message, json_error(status, &body)).into()
+    }
+    cfg.app_data(web::PayloadConfig::new(max_body_bytes))
+        .app_data(
+            web::FormConfig::default()
+                .limit(max_body_bytes)
+                .error_handler(|e, _| bad(&e)),
+        )
+        .app_data(
+            web::JsonConfig::default()
+                .limit(max_body_bytes)
+                .error_handler(|e, _| bad(&e)),
+        )
+        .app_data(web::QueryConfig::default().error_handler(|e, _| bad(&e)));
+}
+
+/// Middleware: a request id (the caller's `X-Request-Id` or a new one) on a tracing span, echoed
+/// in the response, one log line per request, and request metrics by route pattern.
+pub async fn request_context(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_graphic()))
+        .map_or_else(new_request_id, str::to_owned);
+    let method = req.method().to_string();
+    let path = req.path().to_owned();
+    let route = req.match_pattern().unwrap_or_else(|| "unmatched".to_owned());
+    let span = tracing::info_span!("request", request_id = %id, %method, %path);
+    let started = Instant::now();
+    let mut res = next.call(req).instrument(span.clone()).await?;
+    let status = res.status().as_u16();
+    let elapsed = started.elapsed();
+    span.in_scope(|| {
+        tracing::info!(status, elapsed_ms = elapsed.as_secs_f64() * 1000.0, "handled");
+    });
+    crate::metrics::record_request(&method, &route, status, elapsed);
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        res.headers_mut().insert(header::HeaderName::from_static("x-request-id"), value);
+    }
+    Ok(res)
+}
+
+fn new_request_id() -> String {
+    use rand::Rng;
+    format!("{:016x}", rand::thread_rng().r#gen::<u64>())
+}
+
+/// Middleware for public listeners: `Access-Control-Allow-Origin: *` on every response
+/// (including errors) and an answer to CORS preflight requests.
+pub async fn public_cors(
+    req: ServiceRequest,
+    next: Next<BoxBody>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    if req.method() == actix_web::http::Method::OPTIONS {
+        let res = HttpResponse::NoContent()
+            .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"))
+            .insert_header((header::ACCESS_CONTROL_ALLOW_METHODS, "GET, POST, OPTIONS"))
+            .insert_header((header::ACCESS_CONTROL_ALLOW_HEADERS, "*"))
+            .insert_header((header::ACCESS_CONTROL_MAX_AGE, "86400"))
+            .finish();
+        return Ok(req.into_response(res));
+    }
+    let mut res = next.call(req).await?;
+    res.headers_mut().insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    Ok(res)
+}
+
+/// Binds a TCP listener; port 0 picks a free port, read it back with `local_addr`.
+///
+/// # Errors
+/// When the address is invalid or taken; the message names the address.
+pub fn bind(host: &str, port: u16) -> std::io::Result<TcpListener> {
+    let addr = format!("{host}:{port}");
+    let listener = TcpListener::bind(&addr).map_err(|e| {
+        std::io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}"))
+    })?;
+    Ok(listener)
+}
+
+/// The address a listener is bound to.
+pub fn local_addr(listener: &TcpListener) -> SocketAddr {
+    listener.local_addr().expect("bound listeners have an address")
+}
+
+/// Waits for SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown requested: draining in-flight requests");
+}
+
+/// Stops servers gracefully (in-flight requests finish) when `signal` completes.
+pub async fn stop_on(handles: Vec<ServerHandle>, signal: impl Future<Output = ()>) {
+    signal.await;
+    for handle in handles {
+        handle.stop(true).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::{App, middleware, test};
+
+    #[actix_web::test]
+    async fn actix_errors_become_json_with_cors_and_request_ids() {
+        let app = test::init_service(
+            App::new()
+                .wrap(middleware::from_fn(public_cors))
+                .wrap(jsonify_errors())
+                .wrap(middleware::from_fn(request_context))
+                .configure(|c| limits(c, 16))
+                .route(
+                    "/form",
+                    web::post().to(|f: web::Form<std::collections::HashMap<String, String>>| async move {
+                        HttpResponse::Ok().json(f.into_inner())
+                    }),
+                )
+                .default_service(web::to(not_found)),
+        )
+        .await;
+
+        let res = test::call_service(&app, test::TestRequest::get().uri("/nope").to_request()).await;
+        assert_eq!(res.status(), 404);
+        assert_eq!(res.headers().get("access-control-allow-origin").unwrap(), "*");
+        assert!(res.headers().get("x-request-id").is_some());
+        let body: ErrorBody = test::read_body_json(res).await;
+        assert_eq!(body.code, "not_found");
+
+        let res = test::call_service(
+            &app,
+            test::TestRequest::post()
+                .uri("/form")
+                .insert_header(("content-type", "application/x-www-form-urlencoded"))
+                .insert_header(("x-request-id", "abc"))
+                .set_payload("a=0123456789012345678901234567890")
+                .to_request(),
+        )
+        .await;
+        assert_eq!(res.status(), 413);
+        assert_eq!(res.headers().get("x-request-id").unwrap(), "abc");
+        let body: ErrorBody = test::read_body_json(res).await;
+        assert_eq!(body.code, "invalid_parameter");
+
+        let res = test::call_service(
+            &app,
+            test::TestRequest::get().uri("/form").to_request(),
+        )
+        .await;
+        // A known path with the wrong method falls through to the JSON default service.
+        assert_eq!(res.status(), 404);
+        let body: ErrorBody = test::read_body_json(res).await;
+        assert_eq!(body.code, "not_found");
+
+        let res = test::call_service(
+            &app,
+            test::TestRequest::default()
+                .method(actix_web::http::Method::OPTIONS)
+                .uri("/form")
+                .to_request(),
+        )
+        .await;
+        assert_eq!(res.status(), 204);
+        assert_eq!(res.headers().get("access-control-allow-origin").unwrap(), "*");
+    }
+}

@@ -1,0 +1,150 @@
+//! Fresh databases for integration tests, on every backend.
+//!
+//! Each test gets its own database (a temp SQLite file, or `CREATE DATABASE t_<random>` on
+//! MariaDB and PostgreSQL), dropped when the guard is dropped, so tests run in parallel. The
+//! servers are found at `TEST_MYSQL_URL` (default `mysql://root@127.0.0.1:3306`) and
+//! `TEST_POSTGRES_URL` (default `postgres://postgres@127.0.0.1:5432`). `TEST_BACKENDS`
+//! (default `sqlite,mysql,postgres`) lists the backends the suite must cover; a listed backend
+//! that cannot be reached fails the test loudly instead of being skipped.
+
+use diesel::connection::SimpleConnection;
+use diesel::{Connection, MysqlConnection, PgConnection};
+
+use crate::database::{Backend, DatabaseSettings};
+
+/// A database that exists for one test.
+#[derive(Debug)]
+pub struct TestDatabase {
+    backend: Backend,
+    settings: DatabaseSettings,
+    admin_url: Option<String>,
+    name: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+/// The backends this test run must cover (from `TEST_BACKENDS`).
+pub fn backends() -> Vec<Backend> {
+    let list = std::env::var("TEST_BACKENDS").unwrap_or_else(|_| "sqlite,mysql,postgres".into());
+    list.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| match s {
+            "sqlite" => Backend::Sqlite,
+            "mysql" | "mariadb" => Backend::Mysql,
+            "postgres" | "postgresql" => Backend::Postgres,
+            other => panic!("TEST_BACKENDS: unknown backend {other:?}"),
+        })
+        .collect()
+}
+
+fn server_url(backend: Backend) -> String {
+    let (var, default) = match backend {
+        Backend::Mysql => ("TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306"),
+        Backend::Postgres => ("TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432"),
+        Backend::Sqlite => unreachable!("SQLite needs no server"),
+    };
+    std::env::var(var)
+        .unwrap_or_else(|_| default.into())
+        .trim_end_matches('/')
+        .to_owned()
+}
+
+impl TestDatabase {
+    /// Creates a fresh, empty database.
+    ///
+    /// # Panics
+    /// When the backend's server cannot be reached: the message says how to start it.
+    pub fn new(backend: Backend) -> Self {
+        let name = format!("t_{:016x}", rand::random::<u64>());
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let path = dir.path().join(format!("{name}.db"));
+                Self {
+                    backend,
+                    settings: DatabaseSettings::from_url(format!("sqlite://{}", path.display())),
+                    admin_url: None,
+                    name,
+                    _dir: Some(dir),
+                }
+            }
+            Backend::Mysql | Backend::Postgres => {
+                let server = server_url(backend);
+                let admin_url = match backend {
+                    Backend::Mysql => format!("{server}/mysql"),
+                    _ => format!("{server}/postgres"),
+                };
+                admin(backend, &admin_url, &format!("CREATE DATABASE {name}"));
+                Self {
+                    backend,
+                    settings: DatabaseSettings::from_url(format!("{server}/{name}")),
+                    admin_url: Some(admin_url),
+                    name,
+                    _dir: None,
+                }
+            }
+        }
+    }
+
+    /// Settings that point at this database.
+    pub fn settings(&self) -> DatabaseSettings {
+        self.settings.clone()
+    }
+
+    /// The backend.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The connection URL (`sqlite://…`, `mysql://…`, `postgres://…`).
+    pub fn url(&self) -> String {
+        self.settings.url.clone().unwrap_or_default()
+    }
+}
+
+fn admin(backend: Backend, url: &str, sql: &str) {
+    let hint = match backend {
+        Backend::Mysql => {
+            "start MariaDB (start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd) \
+             or run ./scripts/test.sh, which starts it; or set TEST_MYSQL_URL"
+        }
+        _ => {
+            "start PostgreSQL (pg_ctlcluster --skip-systemctl-redirect 15 main start) or run \
+             ./scripts/test.sh, which starts it; or set TEST_POSTGRES_URL"
+        }
+    };
+    let result = match backend {
+        Backend::Mysql => MysqlConnection::establish(url)
+            .map_err(|e| e.to_string())
+            .and_then(|mut c| c.batch_execute(sql).map_err(|e| e.to_string())),
+        _ => PgConnection::establish(url)
+            .map_err(|e| e.to_string())
+            .and_then(|mut c| c.batch_execute(sql).map_err(|e| e.to_string())),
+    };
+    if let Err(e) = result {
+        panic!("{backend} test database at {url}: {e}\nhint: {hint}");
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let Some(admin_url) = &self.admin_url else {
+            return;
+        };
+        let sql = match self.backend {
+            Backend::Postgres => format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
+            _ => format!("DROP DATABASE IF EXISTS {}", self.name),
+        };
+        let result = match self.backend {
+            Backend::Mysql => MysqlConnection::establish(admin_url)
+                .map_err(|e| e.to_string())
+                .and_then(|mut c| c.batch_execute(&sql).map_err(|e| e.to_string())),
+            _ => PgConnection::establish(admin_url)
+                .map_err(|e| e.to_string())
+                .and_then(|mut c| c.batch_execute(&sql).map_err(|e| e.to_string())),
+        };
+        if let Err(e) = result {
+            eprintln!("warning: could not drop test database {}: {e}", self.name);
+        }
+    }
+}
