@@ -41,7 +41,10 @@ async fn an_override_to_a_local_http_server_works() {
 #[actix_web::test]
 async fn plain_http_is_refused_for_a_domain_that_is_not_overridden() {
     let server = start(TOML);
-    let resolver = resolver(&overridden(DOMAIN, &server.url("/.well-known/stellar.toml")));
+    let resolver = resolver(&overridden(
+        DOMAIN,
+        &server.url("/.well-known/stellar.toml"),
+    ));
     let target = url(&server.url("/echo"));
     assert!(matches!(
         resolver.get("example.com", &target, 1024).await,
@@ -51,9 +54,21 @@ async fn plain_http_is_refused_for_a_domain_that_is_not_overridden() {
         resolver.check_url("example.com", "http://example.com/federation"),
         Err(Error::InsecureUrl(_))
     ));
-    assert!(resolver.check_url("example.com", "https://example.com/federation").is_ok());
-    assert!(resolver.check_url(DOMAIN, "http://127.0.0.1/federation").is_ok());
-    for bad_scheme in ["ftp://example.com/x", "file:///etc/passwd", "data:text/plain,hi"] {
+    assert!(
+        resolver
+            .check_url("example.com", "https://example.com/federation")
+            .is_ok()
+    );
+    assert!(
+        resolver
+            .check_url(DOMAIN, "http://127.0.0.1/federation")
+            .is_ok()
+    );
+    for bad_scheme in [
+        "ftp://example.com/x",
+        "file:///etc/passwd",
+        "data:text/plain,hi",
+    ] {
         assert!(matches!(
             resolver.check_url(DOMAIN, bad_scheme),
             Err(Error::InsecureUrl(_))
@@ -130,7 +145,10 @@ async fn allow_private_addresses_lifts_the_guard() {
         format!("https://127.0.0.1:{port}/"),
     ] {
         let result = resolver.get("example.com", &url(&target), 1024).await;
-        assert!(matches!(result, Err(Error::Transport(_))), "{target}: {result:?}");
+        assert!(
+            matches!(result, Err(Error::Transport(_))),
+            "{target}: {result:?}"
+        );
     }
     server.stop().await;
 }
@@ -151,7 +169,10 @@ async fn a_body_over_the_cap_is_too_large_even_without_content_length() {
     assert_eq!(ok.body, TOML.as_bytes());
     assert_eq!(ok.content_type.as_deref(), Some("text/plain"));
     assert_eq!(
-        resolver.get(DOMAIN, &toml_url, TOML.len() - 1).await.unwrap_err(),
+        resolver
+            .get(DOMAIN, &toml_url, TOML.len() - 1)
+            .await
+            .unwrap_err(),
         Error::TooLarge {
             limit: TOML.len() - 1
         }
@@ -181,7 +202,10 @@ async fn status_errors_for_stellar_toml() {
         })
     );
     // `get` hands any status back to the caller.
-    let missing = resolver.get(DOMAIN, &url(&server.url("/missing")), 1024).await.unwrap();
+    let missing = resolver
+        .get(DOMAIN, &url(&server.url("/missing")), 1024)
+        .await
+        .unwrap();
     assert_eq!(missing.status, 404);
     server.stop().await;
 }
@@ -189,7 +213,10 @@ async fn status_errors_for_stellar_toml() {
 #[actix_web::test]
 async fn invalid_toml_from_the_server() {
     let server = start("this is = = not toml");
-    let resolver = resolver(&overridden(DOMAIN, &server.url("/.well-known/stellar.toml")));
+    let resolver = resolver(&overridden(
+        DOMAIN,
+        &server.url("/.well-known/stellar.toml"),
+    ));
     assert!(matches!(
         resolver.stellar_toml(DOMAIN).await,
         Err(Error::InvalidToml(_))
@@ -201,19 +228,35 @@ async fn invalid_toml_from_the_server() {
 async fn up_to_three_redirects_are_followed_and_the_fourth_is_refused() {
     let server = start(TOML);
     let resolver = resolver(&overridden(DOMAIN, &server.url("/redirect/3")));
-    let three = resolver.get(DOMAIN, &url(&server.url("/redirect/3")), 1024).await.unwrap();
-    assert_eq!((three.status, three.body.as_slice()), (200, b"done".as_slice()));
+    let three = resolver
+        .get(DOMAIN, &url(&server.url("/redirect/3")), 1024)
+        .await
+        .unwrap();
+    assert_eq!(
+        (three.status, three.body.as_slice()),
+        (200, b"done".as_slice())
+    );
     assert_eq!(three.url.path(), "/redirect/0");
     assert_eq!(
-        resolver.get(DOMAIN, &url(&server.url("/redirect/4")), 1024).await.unwrap_err(),
+        resolver
+            .get(DOMAIN, &url(&server.url("/redirect/4")), 1024)
+            .await
+            .unwrap_err(),
         Error::TooManyRedirects
     );
-    assert_eq!(server.hits("/redirect/0"), 1, "the fourth redirect is not followed");
+    assert_eq!(
+        server.hits("/redirect/0"),
+        1,
+        "the fourth redirect is not followed"
+    );
     // The stellar.toml fetch follows them too.
-    assert!(matches!(
-        resolver.stellar_toml(DOMAIN).await,
-        Err(Error::InvalidToml(_))
-    ), "`done` is not TOML, but it was reached");
+    assert!(
+        matches!(
+            resolver.stellar_toml(DOMAIN).await,
+            Err(Error::InvalidToml(_))
+        ),
+        "`done` is not TOML, but it was reached"
+    );
     server.stop().await;
 }
 
@@ -221,7 +264,10 @@ async fn up_to_three_redirects_are_followed_and_the_fourth_is_refused() {
 async fn each_redirect_target_is_rechecked() {
     let server = start(TOML);
     let port = server.addr.port();
-    let resolver = resolver(&overridden(DOMAIN, &server.url("/.well-known/stellar.toml")));
+    let resolver = resolver(&overridden(
+        DOMAIN,
+        &server.url("/.well-known/stellar.toml"),
+    ));
     let via = |to: &str, status: u16| {
         let mut u = url(&server.url("/redirect-to"));
         u.query_pairs_mut()
@@ -232,7 +278,10 @@ async fn each_redirect_target_is_rechecked() {
     // A scheme the policy does not allow.
     for to in ["ftp://127.0.0.1/x", "file:///etc/passwd"] {
         let result = resolver.get(DOMAIN, &via(to, 302), 1024).await;
-        assert!(matches!(result, Err(Error::InsecureUrl(_))), "{to}: {result:?}");
+        assert!(
+            matches!(result, Err(Error::InsecureUrl(_))),
+            "{to}: {result:?}"
+        );
     }
     // Another host is guarded even for an overridden domain.
     for to in [
@@ -241,10 +290,16 @@ async fn each_redirect_target_is_rechecked() {
         "http://[::1]/".to_owned(),
     ] {
         let result = resolver.get(DOMAIN, &via(&to, 307), 1024).await;
-        assert!(matches!(result, Err(Error::RefusedAddress(_))), "{to}: {result:?}");
+        assert!(
+            matches!(result, Err(Error::RefusedAddress(_))),
+            "{to}: {result:?}"
+        );
     }
     // The same host stays exempt; a relative Location works.
-    let same = resolver.get(DOMAIN, &via("/redirect/0", 301), 1024).await.unwrap();
+    let same = resolver
+        .get(DOMAIN, &via("/redirect/0", 301), 1024)
+        .await
+        .unwrap();
     assert_eq!(same.body, b"done");
     // A non-overridden domain may never be sent to plain http, even by a redirect.
     assert!(matches!(
@@ -257,10 +312,16 @@ async fn each_redirect_target_is_rechecked() {
 #[actix_web::test]
 async fn post_form_sends_a_urlencoded_body_and_keeps_it_on_307() {
     let server = start(TOML);
-    let resolver = resolver(&overridden(DOMAIN, &server.url("/.well-known/stellar.toml")));
+    let resolver = resolver(&overridden(
+        DOMAIN,
+        &server.url("/.well-known/stellar.toml"),
+    ));
     let echo = url(&server.url("/echo"));
     let form = [("data", "a b&c=d"), ("sig", "x/y+z")];
-    let answer = resolver.post_form(DOMAIN, &echo, &form, 1024).await.unwrap();
+    let answer = resolver
+        .post_form(DOMAIN, &echo, &form, 1024)
+        .await
+        .unwrap();
     assert_eq!(
         String::from_utf8(answer.body).unwrap(),
         "POST application/x-www-form-urlencoded data=a+b%26c%3Dd&sig=x%2Fy%2Bz"
@@ -270,14 +331,20 @@ async fn post_form_sends_a_urlencoded_body_and_keeps_it_on_307() {
         .query_pairs_mut()
         .append_pair("to", "/echo")
         .append_pair("status", "307");
-    let kept = resolver.post_form(DOMAIN, &redirect, &form, 1024).await.unwrap();
+    let kept = resolver
+        .post_form(DOMAIN, &redirect, &form, 1024)
+        .await
+        .unwrap();
     assert!(String::from_utf8(kept.body).unwrap().starts_with("POST "));
     let mut see_other = url(&server.url("/redirect-to"));
     see_other
         .query_pairs_mut()
         .append_pair("to", "/echo")
         .append_pair("status", "303");
-    let switched = resolver.post_form(DOMAIN, &see_other, &form, 1024).await.unwrap();
+    let switched = resolver
+        .post_form(DOMAIN, &see_other, &form, 1024)
+        .await
+        .unwrap();
     assert_eq!(String::from_utf8(switched.body).unwrap(), "GET  ");
     server.stop().await;
 }
@@ -316,7 +383,10 @@ async fn a_zero_timeout_or_a_bad_override_is_a_config_error() {
 #[actix_web::test]
 async fn the_cache_serves_repeat_calls_without_a_request() {
     let server = start(TOML);
-    let resolver = resolver(&overridden(DOMAIN, &server.url("/.well-known/stellar.toml")));
+    let resolver = resolver(&overridden(
+        DOMAIN,
+        &server.url("/.well-known/stellar.toml"),
+    ));
     let first = resolver.stellar_toml(DOMAIN).await.unwrap();
     let second = resolver.stellar_toml("BANK.TEST").await.unwrap();
     assert!(std::sync::Arc::ptr_eq(&first, &second));
@@ -333,7 +403,10 @@ async fn the_cache_serves_repeat_calls_without_a_request() {
 #[actix_web::test]
 async fn concurrent_misses_share_one_fetch() {
     let server = start(TOML);
-    let resolver = resolver(&overridden(DOMAIN, &server.url("/.well-known/stellar.toml")));
+    let resolver = resolver(&overridden(
+        DOMAIN,
+        &server.url("/.well-known/stellar.toml"),
+    ));
     let calls = (0..5).map(|_| resolver.stellar_toml(DOMAIN));
     let results = futures_util::future::join_all(calls).await;
     assert!(results.iter().all(Result::is_ok));

@@ -60,15 +60,27 @@ HOST = "core.example.com:11625"
         toml.federation_server.as_deref(),
         Some("https://stellar.example.com/federation")
     );
-    assert_eq!(toml.auth_server.as_deref(), Some("https://stellar.example.com/auth"));
-    assert_eq!(toml.transfer_server.as_deref(), Some("https://api.example.com/sep6"));
+    assert_eq!(
+        toml.auth_server.as_deref(),
+        Some("https://stellar.example.com/auth")
+    );
+    assert_eq!(
+        toml.transfer_server.as_deref(),
+        Some("https://api.example.com/sep6")
+    );
     assert_eq!(
         toml.transfer_server_sep0024.as_deref(),
         Some("https://api.example.com/sep24")
     );
     assert_eq!(toml.kyc_server.as_deref(), Some("https://kyc.example.com"));
-    assert_eq!(toml.web_auth_endpoint.as_deref(), Some("https://auth.example.com"));
-    assert_eq!(toml.horizon_url.as_deref(), Some("https://horizon.example.com"));
+    assert_eq!(
+        toml.web_auth_endpoint.as_deref(),
+        Some("https://auth.example.com")
+    );
+    assert_eq!(
+        toml.horizon_url.as_deref(),
+        Some("https://horizon.example.com")
+    );
     assert_eq!(toml.accounts.len(), 2);
     assert_eq!(toml.uri_request_signing_key.as_deref(), Some(key.as_str()));
     assert_eq!(
@@ -88,7 +100,10 @@ HOST = "core.example.com:11625"
     let currencies = toml.other["CURRENCIES"].as_array().unwrap();
     assert_eq!(currencies.len(), 2);
     assert_eq!(currencies[1]["code"].as_str(), Some("BTC"));
-    assert_eq!(toml.other["VALIDATORS"][0]["ALIAS"].as_str(), Some("example-1"));
+    assert_eq!(
+        toml.other["VALIDATORS"][0]["ALIAS"].as_str(),
+        Some("example-1")
+    );
     assert!(!toml.other.contains_key("FEDERATION_SERVER"));
 }
 
@@ -122,11 +137,17 @@ fn a_bad_signing_key_is_an_invalid_field() {
     let toml = StellarToml::parse("SIGNING_KEY = \"GNOTAKEY\"").unwrap();
     assert!(matches!(
         toml.signing_key(),
-        Err(Error::InvalidField { field: "SIGNING_KEY", .. })
+        Err(Error::InvalidField {
+            field: "SIGNING_KEY",
+            ..
+        })
     ));
     let seed = KeyPair::from_seed_bytes([7; 32]).secret_seed();
     let toml = StellarToml::parse(&format!("SIGNING_KEY = \"{seed}\"")).unwrap();
-    assert!(toml.signing_key().is_err(), "a secret seed is not a signing key");
+    assert!(
+        toml.signing_key().is_err(),
+        "a secret seed is not a signing key"
+    );
 }
 
 #[test]

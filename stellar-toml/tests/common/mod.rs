@@ -7,7 +7,7 @@ use std::net::{SocketAddr, TcpListener};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use actix_web::dev::{Service, ServerHandle};
+use actix_web::dev::{ServerHandle, Service};
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use stellar_toml::{Resolver, StellarTomlSettings};
 
