@@ -27,10 +27,16 @@ type Data = web::Data<Shared>;
 
 /// Registers the routes.
 pub(crate) fn configure(cfg: &mut web::ServiceConfig, faults_enabled: bool) {
-    cfg.app_data(web::FormConfig::default().error_handler(|err, _| {
-        let body = json::bad_request("tx", &err.to_string());
-        actix_web::error::InternalError::from_response(err, problem_response(400, body)).into()
-    }));
+    // Room for the largest envelope (100 KiB of XDR) in base64 and form encoding.
+    cfg.app_data(
+        web::FormConfig::default()
+            .limit(512 * 1024)
+            .error_handler(|err, _| {
+                let body = json::bad_request("tx", &err.to_string());
+                actix_web::error::InternalError::from_response(err, problem_response(400, body))
+                    .into()
+            }),
+    );
     let mut scope = web::scope("")
         .wrap(from_fn(fault_gate))
         .route("/", web::get().to(root))
@@ -39,6 +45,7 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig, faults_enabled: bool) {
         .route("/friendbot", web::post().to(friendbot))
         .route("/accounts/{id}", web::get().to(account))
         .route("/accounts/{id}/payments", web::get().to(account_payments))
+        .route("/accounts/{id}/data/{key}", web::get().to(account_data))
         .route("/transactions", web::post().to(submit))
         .route("/transactions", web::get().to(transactions))
         .route("/transactions/{hash}", web::get().to(transaction))
@@ -150,6 +157,19 @@ async fn account(shared: Data, req: HttpRequest, path: web::Path<String>) -> Htt
     }
 }
 
+async fn account_data(shared: Data, path: web::Path<(String, String)>) -> HttpResponse {
+    let (id, key) = path.into_inner();
+    let id = match parse_account(&id, "account_id") {
+        Ok(id) => id,
+        Err(problem) => return problem_response(400, problem),
+    };
+    let ledger = shared.ledger();
+    match ledger.account(&id).and_then(|a| a.data.get(&key)) {
+        Some(value) => hal(json!({"value": json::base64(value), "sponsor": null})),
+        None => not_found_response(),
+    }
+}
+
 #[derive(Debug, Deserialize)]
 struct FriendbotQuery {
     addr: Option<String>,
@@ -210,6 +230,15 @@ async fn submit(shared: Data, req: HttpRequest, form: web::Form<TxForm>) -> Http
     let outcome = shared
         .submit(Submission::Envelope(Box::new(envelope.into_xdr())))
         .await;
+    // The same transaction submitted twice before a close: the copy applied first wins and
+    // both submitters get its result, as with Horizon.
+    let outcome = match outcome {
+        Some(Outcome::Rejected { .. }) => match shared.ledger().history().by_hash.get(&hash) {
+            Some(index) => Some(Outcome::Included(*index)),
+            None => outcome,
+        },
+        other => other,
+    };
     if shared.faults.take_submission_timeout() {
         return problem_response(
             504,
@@ -246,15 +275,11 @@ fn answer_outcome(shared: &Shared, req: &HttpRequest, outcome: Option<Outcome>) 
             if tx.successful {
                 hal(json::transaction(&base_url(req), ledger.network(), tx))
             } else {
-                problem_response(
-                    400,
-                    json::transaction_failed(&tx.envelope(), &tx.result(), &tx.hash),
-                )
+                problem_response(400, json::transaction_failed(&tx.envelope(), &tx.result()))
             }
         }
         Some(Outcome::Rejected { envelope, result }) => {
-            let hash = crate::apply::envelope_hash(&envelope, ledger.network());
-            problem_response(400, json::transaction_failed(&envelope, &result, &hash))
+            problem_response(400, json::transaction_failed(&envelope, &result))
         }
     }
 }

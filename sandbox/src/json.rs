@@ -42,6 +42,11 @@ pub fn iso8601(secs: u64) -> String {
     )
 }
 
+/// Standard base64, as Horizon shows binary values.
+pub fn base64(bytes: &[u8]) -> String {
+    BASE64.encode(bytes)
+}
+
 /// Stroops as Horizon's 7-decimal string.
 pub fn amount(stroops: i64) -> String {
     let sign = if stroops < 0 { "-" } else { "" };
@@ -679,7 +684,6 @@ pub fn problem(status: u16, kind: &str, title: &str, detail: &str, extras: Optio
 pub fn transaction_failed(
     envelope: &xdr::TransactionEnvelope,
     result: &xdr::TransactionResult,
-    hash: &[u8; 32],
 ) -> Value {
     problem(
         400,
@@ -690,7 +694,6 @@ pub fn transaction_failed(
             "envelope_xdr": to_base64(envelope),
             "result_xdr": to_base64(result),
             "result_codes": result_codes(result),
-            "hash": to_hex(hash),
         })),
     )
 }

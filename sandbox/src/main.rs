@@ -1,5 +1,6 @@
 //! `sandbox`: runs the in-memory Horizon-compatible network until interrupted.
 
+use std::io::Write;
 use std::process::ExitCode;
 
 #[tokio::main]
@@ -9,6 +10,7 @@ async fn main() -> ExitCode {
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
+        .with_writer(std::io::stderr)
         .init();
     let config = match sandbox::config_from_args(std::env::args().skip(1)) {
         Ok(config) => config,
@@ -24,9 +26,12 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    println!("sandbox listening on {}", running.url());
-    println!("network passphrase: {}", running.passphrase());
-    println!("root account: {}", running.root_keypair().public_key());
+    // Scripts read the address from the first line; a closed stdout must not stop the server.
+    let mut out = std::io::stdout();
+    let _ = writeln!(out, "sandbox listening on {}", running.url());
+    let _ = writeln!(out, "network passphrase: {}", running.passphrase());
+    let _ = writeln!(out, "root account: {}", running.root_keypair().public_key());
+    let _ = out.flush();
     let _ = tokio::signal::ctrl_c().await;
     running.shutdown().await;
     ExitCode::SUCCESS

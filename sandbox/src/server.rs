@@ -302,10 +302,8 @@ impl Drop for RunningSandbox {
     fn drop(&mut self) {
         self.stop();
         // Sends the stop command right away; the returned future only waits for completion.
+        // The server task is left to process it; the closing task ends on the shutdown signal.
         drop(self.handle.stop(false));
-        for task in &self.tasks {
-            task.abort();
-        }
     }
 }
 

@@ -451,3 +451,208 @@ async fn admin_route_is_off_unless_enabled() {
     assert_eq!(response.status(), 404);
     sandbox.shutdown().await;
 }
+
+#[tokio::test]
+async fn stalled_streams_send_nothing_until_resumed() {
+    let sandbox = Sandbox::start(SandboxConfig {
+        keepalive_interval: Duration::from_millis(20),
+        ..SandboxConfig::for_tests()
+    })
+    .await
+    .unwrap();
+    let (a, b) = (funded(&sandbox).await, funded(&sandbox).await);
+    let response = client()
+        .get(format!("{}/payments?cursor=now", sandbox.url()))
+        .header("Accept", "text/event-stream")
+        .send()
+        .await
+        .unwrap();
+    let mut stream = response.bytes_stream();
+    let mut text = String::new();
+    assert!(read_until(&mut stream, &mut text, |t| t.contains("\"hello\"")).await);
+    sandbox.faults().stall_streams(true);
+    let envelope = tx(
+        &sandbox,
+        &a,
+        vec![Operation::payment(addr(&b), &Asset::Native, xlm(4))],
+    );
+    assert_eq!(submit(&sandbox, &envelope).await.0, 200);
+    let quiet = tokio::time::timeout(Duration::from_millis(200), stream.next()).await;
+    assert!(quiet.is_err(), "a stalled stream sent {quiet:?}");
+    sandbox.faults().stall_streams(false);
+    assert!(
+        read_until(&mut stream, &mut text, |t| t
+            .contains("\"amount\":\"4.0000000\""))
+        .await
+    );
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn delayed_submissions_still_succeed() {
+    let sandbox = start().await;
+    let (a, b) = (funded(&sandbox).await, funded(&sandbox).await);
+    sandbox
+        .faults()
+        .delay_submissions(Duration::from_millis(150));
+    let envelope = tx(
+        &sandbox,
+        &a,
+        vec![Operation::payment(addr(&b), &Asset::Native, xlm(1))],
+    );
+    let started = std::time::Instant::now();
+    assert_eq!(submit(&sandbox, &envelope).await.0, 200);
+    assert!(started.elapsed() >= Duration::from_millis(150));
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn same_transaction_twice_in_one_ledger_gets_one_result() {
+    let sandbox = Sandbox::start(SandboxConfig {
+        close_interval: Duration::from_millis(200),
+        ..SandboxConfig::for_tests()
+    })
+    .await
+    .unwrap();
+    let (a, b) = (funded(&sandbox).await, funded(&sandbox).await);
+    let envelope = tx(
+        &sandbox,
+        &a,
+        vec![Operation::payment(addr(&b), &Asset::Native, xlm(1))],
+    );
+    let (first, second) = tokio::join!(submit(&sandbox, &envelope), submit(&sandbox, &envelope));
+    assert_eq!(first.0, 200, "{}", first.1);
+    assert_eq!(second.0, 200, "{}", second.1);
+    assert_eq!(first.1["hash"], second.1["hash"]);
+    let balance = sandbox.account(&b.public_key()).unwrap().balance;
+    assert_eq!(balance, sandbox::FRIENDBOT_AMOUNT + xlm(1).stroops());
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn fee_bump_and_large_transactions_over_http() {
+    let sandbox = start().await;
+    let (a, b, payer) = (
+        funded(&sandbox).await,
+        funded(&sandbox).await,
+        funded(&sandbox).await,
+    );
+    let inner = tx(
+        &sandbox,
+        &a,
+        vec![Operation::payment(addr(&b), &Asset::Native, xlm(1))],
+    );
+    let mut bump = inner.fee_bump(addr(&payer), 400).unwrap();
+    bump.sign(&payer, &sandbox.network()).unwrap();
+    let (status, body) = submit(&sandbox, &bump).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["fee_account"], payer.public_key().to_string());
+    assert_eq!(body["fee_charged"], "200");
+    assert_eq!(body["max_fee"], "400");
+    assert_eq!(
+        body["inner_transaction"]["hash"],
+        inner.hash_hex(&sandbox.network())
+    );
+    assert_eq!(
+        body["fee_bump_transaction"]["hash"],
+        bump.hash_hex(&sandbox.network())
+    );
+
+    // 100 operations with memo: the largest classic transaction.
+    let ops = (0..100)
+        .map(|_| Operation::payment(addr(&b), &Asset::Native, xlm(1)))
+        .collect();
+    let big = tx(&sandbox, &a, ops);
+    let (status, body) = submit(&sandbox, &big).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["operation_count"], 100);
+    let hash = big.hash_hex(&sandbox.network());
+    let (_, ops) = get(
+        &sandbox,
+        &format!("/transactions/{hash}/operations?limit=200"),
+    )
+    .await;
+    assert_eq!(records(&ops).len(), 100);
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn account_data_and_trustlines_show_on_the_account() {
+    let sandbox = start().await;
+    let (issuer, holder) = (funded(&sandbox).await, funded(&sandbox).await);
+    let usd = Asset::credit("USD", issuer.public_key()).unwrap();
+    let envelope = tx(
+        &sandbox,
+        &holder,
+        vec![
+            Operation::change_trust(&usd, xlm(500)),
+            Operation::manage_data("config.memo_required", Some(b"1")).unwrap(),
+        ],
+    );
+    assert_eq!(submit(&sandbox, &envelope).await.0, 200);
+    let (_, account) = get(&sandbox, &format!("/accounts/{}", holder.public_key())).await;
+    assert_eq!(account["subentry_count"], 2);
+    assert_eq!(account["data"]["config.memo_required"], "MQ==");
+    let line = &account["balances"][0];
+    assert_eq!(line["asset_code"], "USD");
+    assert_eq!(line["asset_issuer"], issuer.public_key().to_string());
+    assert_eq!(line["limit"], "500.0000000");
+    assert_eq!(line["is_authorized"], true);
+    let (status, data) = get(
+        &sandbox,
+        &format!(
+            "/accounts/{}/data/config.memo_required",
+            holder.public_key()
+        ),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(data["value"], "MQ==");
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_binary_prints_its_address_and_serves() {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_sandbox"))
+        .args([
+            "--port",
+            "0",
+            "--close-interval-ms",
+            "20",
+            "--enable-faults",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let first = tokio::task::spawn_blocking(move || {
+        let mut line = String::new();
+        std::io::BufReader::new(stdout)
+            .read_line(&mut line)
+            .map(|_| line)
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    let url = first
+        .trim()
+        .strip_prefix("sandbox listening on ")
+        .unwrap()
+        .to_owned();
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    let root: serde_json::Value = client()
+        .get(format!("{url}/"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(
+        root["network_passphrase"],
+        "Standalone Network ; February 2017"
+    );
+}
