@@ -4,7 +4,7 @@
 //! could make it talk to its own loopback or intranet. The guard has two halves, because
 //! reqwest only consults a DNS resolver for names:
 //! - [`is_public_ip`], applied by the fetch code to IP-literal hosts before connecting;
-//! - [`GuardedDns`], a `reqwest::dns::Resolve` around hickory-resolver that drops every
+//! - `GuardedDns`, a `reqwest::dns::Resolve` around hickory-resolver that drops every
 //!   non-public address from a lookup and fails when none remains, so the connection can only
 //!   go to an address that passed the check (no second lookup, no rebinding window).
 

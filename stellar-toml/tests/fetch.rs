@@ -97,13 +97,10 @@ async fn the_ssrf_guard_refuses_internal_addresses_for_other_domains() {
     let port = server.addr.port();
     let resolver = resolver(&StellarTomlSettings::default());
     // A name that resolves to loopback, through the guarded DNS resolver.
+    let result = resolver.stellar_toml("localhost").await;
     assert!(
-        matches!(
-            resolver.stellar_toml("localhost").await,
-            Err(Error::RefusedAddress(_))
-        ),
-        "{:?}",
-        resolver.stellar_toml("localhost").await
+        matches!(result, Err(Error::RefusedAddress(_))),
+        "{result:?}"
     );
     let by_name = url(&format!("https://localhost:{port}/"));
     assert!(matches!(
@@ -126,7 +123,7 @@ async fn the_ssrf_guard_refuses_internal_addresses_for_other_domains() {
             "{literal}: {result:?}"
         );
     }
-    assert!(server.hits("/") == 0);
+    assert_eq!(server.hits("/"), 0);
     server.stop().await;
 }
 
@@ -358,7 +355,8 @@ async fn a_slow_server_times_out() {
     });
     let started = Instant::now();
     assert_eq!(resolver.stellar_toml(DOMAIN).await, Err(Error::Timeout));
-    assert!(started.elapsed() < Duration::from_millis(2500));
+    // The server would answer after 3 s.
+    assert!(started.elapsed() < Duration::from_secs(3));
     server.stop().await;
 }
 
