@@ -39,6 +39,11 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig, faults_enabled: bool) {
     );
     let mut scope = web::scope("")
         .wrap(from_fn(fault_gate))
+        .wrap(
+            actix_web::middleware::DefaultHeaders::new()
+                .add(("Access-Control-Allow-Origin", "*"))
+                .add(("Access-Control-Expose-Headers", "Date")),
+        )
         .route("/", web::get().to(root))
         .route("/fee_stats", web::get().to(fee_stats))
         .route("/friendbot", web::get().to(friendbot))
@@ -61,7 +66,7 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig, faults_enabled: bool) {
     if faults_enabled {
         scope = scope.route("/_sandbox/faults", web::post().to(inject_fault));
     }
-    cfg.service(scope.default_service(web::to(not_found)));
+    cfg.service(scope.default_service(web::to(fallback)));
 }
 
 /// Answers with the configured 429/503 while a request-failure fault is active.
@@ -118,7 +123,14 @@ fn not_found_response() -> HttpResponse {
     problem_response(404, json::not_found())
 }
 
-async fn not_found() -> HttpResponse {
+/// Unknown routes: CORS preflights succeed (browsers call Horizon directly), the rest is 404.
+async fn fallback(req: HttpRequest) -> HttpResponse {
+    if req.method() == actix_web::http::Method::OPTIONS {
+        return HttpResponse::NoContent()
+            .insert_header(("Access-Control-Allow-Methods", "GET, POST, OPTIONS"))
+            .insert_header(("Access-Control-Allow-Headers", "*"))
+            .finish();
+    }
     not_found_response()
 }
 

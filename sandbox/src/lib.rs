@@ -18,7 +18,10 @@ mod stream;
 
 pub use faults::{Fault, Faults};
 pub use ledger::{FRIENDBOT_AMOUNT, Ledger, Outcome, Submission, root_keypair};
-pub use server::{RunningSandbox, Sandbox, SandboxConfig, SandboxError, USAGE, config_from_args};
+pub use server::{
+    MAX_TRANSACTIONS_PER_LEDGER, RunningSandbox, Sandbox, SandboxConfig, SandboxError, USAGE,
+    config_from_args,
+};
 pub use state::Account;
 
 #[cfg(test)]

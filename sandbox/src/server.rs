@@ -73,6 +73,10 @@ pub enum SandboxError {
 
 type Pending = Vec<(Submission, oneshot::Sender<Outcome>)>;
 
+/// Most transactions applied in one ledger; the rest wait for the next one. Keeps the
+/// transaction index well inside the 20 bits a TOID gives it.
+pub const MAX_TRANSACTIONS_PER_LEDGER: usize = 10_000;
+
 /// State shared by the HTTP handlers and the closing task.
 #[derive(Debug)]
 pub(crate) struct Shared {
@@ -122,7 +126,11 @@ impl Shared {
 
     /// Closes a ledger with everything queued, and answers the submitters.
     pub(crate) fn close_now(&self) {
-        let batch = std::mem::take(&mut *self.pending());
+        let batch: Pending = {
+            let mut pending = self.pending();
+            let take = pending.len().min(MAX_TRANSACTIONS_PER_LEDGER);
+            pending.drain(..take).collect()
+        };
         let (submissions, senders): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
         let (outcomes, sequence) = {
             let mut ledger = self.ledger_mut();
