@@ -524,10 +524,21 @@ fn wants_stream(req: &HttpRequest) -> bool {
 /// A paged collection as JSON, or as an event stream when the client asks for one.
 fn collection(shared: &Data, req: &HttpRequest, collection: Collection) -> HttpResponse {
     let latest = shared.ledger().latest().sequence;
-    let params = match parse_params(req.query_string(), latest) {
+    let mut params = match parse_params(req.query_string(), latest) {
         Ok(params) => params,
         Err(problem) => return problem_response(400, problem),
     };
+    // An EventSource reconnecting sends the last id it saw; like Horizon, it wins over the
+    // `cursor` of the URL.
+    if let Some(last) = req
+        .headers()
+        .get("Last-Event-ID")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<i64>().ok())
+        .filter(|v| *v >= 0)
+    {
+        params.cursor = Some(last);
+    }
     let base = base_url(req);
     if wants_stream(req) {
         if let Collection::TransactionOperations(hash) = &collection

@@ -656,3 +656,47 @@ async fn the_binary_prints_its_address_and_serves() {
         "Standalone Network ; February 2017"
     );
 }
+
+#[tokio::test]
+async fn last_event_id_overrides_the_cursor_on_reconnect() {
+    let sandbox = start().await;
+    let (a, b) = (funded(&sandbox).await, funded(&sandbox).await);
+    let first = tx(
+        &sandbox,
+        &a,
+        vec![Operation::payment(addr(&b), &Asset::Native, xlm(1))],
+    );
+    let (_, body) = submit(&sandbox, &first).await;
+    let seen = body["paging_token"]
+        .as_str()
+        .unwrap()
+        .parse::<i64>()
+        .unwrap()
+        + 1;
+    let second = tx(
+        &sandbox,
+        &a,
+        vec![Operation::payment(addr(&b), &Asset::Native, xlm(2))],
+    );
+    submit(&sandbox, &second).await;
+    let response = client()
+        .get(format!(
+            "{}/accounts/{}/payments?cursor=now",
+            sandbox.url(),
+            b.public_key()
+        ))
+        .header("Accept", "text/event-stream")
+        .header("Last-Event-ID", seen.to_string())
+        .send()
+        .await
+        .unwrap();
+    let mut stream = response.bytes_stream();
+    let mut text = String::new();
+    assert!(
+        read_until(&mut stream, &mut text, |t| t
+            .contains("\"amount\":\"2.0000000\""))
+        .await
+    );
+    assert!(!text.contains("\"amount\":\"1.0000000\""));
+    sandbox.shutdown().await;
+}

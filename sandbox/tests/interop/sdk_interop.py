@@ -11,7 +11,7 @@ import sys
 import threading
 
 import requests
-from stellar_sdk import Asset, Keypair, Network, Server, TransactionBuilder
+from stellar_sdk import Asset, Keypair, MuxedAccount, Network, Server, TransactionBuilder
 from stellar_sdk.exceptions import BadRequestError
 
 
@@ -35,11 +35,18 @@ def main() -> None:
     received = []
     done = threading.Event()
 
+    second = threading.Event()
+
     def listen() -> None:
-        for payment in server.payments().for_account(bob.public_key).cursor("now").stream():
-            if payment["type"] == "payment":
-                received.append(payment)
+        stream = server.payments().for_account(bob.public_key).cursor("now").stream()
+        for payment in stream:
+            if payment["type"] != "payment":
+                continue
+            received.append(payment)
+            if len(received) == 1:
                 done.set()
+            else:
+                second.set()
                 return
 
     threading.Thread(target=listen, daemon=True).start()
@@ -62,6 +69,29 @@ def main() -> None:
     assert done.wait(30), "no payment arrived on the stream"
     assert received[0]["amount"] == "12.5000000", received[0]
     assert received[0]["from"] == alice.public_key, received[0]
+
+    # The sandbox drops every open stream; the SDK reconnects from its last cursor and gets
+    # the next payment (a muxed one, fee-bumped by the issuer).
+    response = requests.post(f"{url}/_sandbox/faults", json={"fault": "close_streams"}, timeout=30)
+    assert response.status_code == 200, response.text
+    muxed_bob = MuxedAccount(bob.public_key, 77)
+    account = server.load_account(alice.public_key)
+    inner = (
+        TransactionBuilder(account, passphrase, base_fee=100)
+        .append_payment_op(muxed_bob.account_muxed, Asset.native(), "3")
+        .set_timeout(60)
+        .build()
+    )
+    inner.sign(alice)
+    bump = TransactionBuilder.build_fee_bump_transaction(issuer.public_key, 200, inner, passphrase)
+    bump.sign(issuer)
+    result = server.submit_transaction(bump)
+    assert result["successful"] is True, result
+    assert result["fee_account"] == issuer.public_key, result
+    assert result["inner_transaction"]["hash"] == inner.hash_hex(), result
+    assert second.wait(30), "the SDK did not get the payment after its stream was closed"
+    assert received[1]["to_muxed"] == muxed_bob.account_muxed, received[1]
+    assert received[1]["to_muxed_id"] == "77", received[1]
 
     # Trustline changes: bob trusts the issuer's asset, the issuer pays him.
     usd = Asset("USD", issuer.public_key)
@@ -126,6 +156,10 @@ def main() -> None:
     page = server.payments().for_account(bob.public_key).order(desc=True).limit(2).call()
     kinds = [r["type"] for r in page["_embedded"]["records"]]
     assert kinds == ["payment", "payment"], kinds
+    next_page = server.payments().for_account(bob.public_key).order(desc=True).limit(2).cursor(
+        page["_embedded"]["records"][-1]["paging_token"]
+    ).call()
+    assert len(next_page["_embedded"]["records"]) == 2, next_page
     latest = server.ledgers().order(desc=True).limit(1).call()["_embedded"]["records"][0]
     assert latest["sequence"] > 1
     fee = server.fetch_base_fee()
