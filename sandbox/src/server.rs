@@ -271,6 +271,25 @@ impl RunningSandbox {
         }
     }
 
+    /// Submits an envelope without HTTP and waits for its ledger to close. The result says
+    /// whether it succeeded (`sandbox::codes::result_codes` gives Horizon's codes).
+    ///
+    /// # Errors
+    /// [`SandboxError::ShuttingDown`].
+    pub async fn submit(
+        &self,
+        envelope: &stellar_base::Envelope,
+    ) -> Result<stellar_base::xdr::TransactionResult, SandboxError> {
+        let submission = Submission::Envelope(Box::new(envelope.as_xdr().clone()));
+        match self.shared.submit(submission).await {
+            None => Err(SandboxError::ShuttingDown),
+            Some(Outcome::Included(i)) => {
+                Ok(self.shared.ledger().history().transactions[i].result())
+            }
+            Some(Outcome::Rejected { result, .. }) => Ok(result),
+        }
+    }
+
     /// A copy of an account's current state.
     pub fn account(&self, id: &PublicKey) -> Option<Account> {
         self.shared.ledger().account(id).cloned()
