@@ -700,3 +700,219 @@ async fn last_event_id_overrides_the_cursor_on_reconnect() {
     assert!(!text.contains("\"amount\":\"1.0000000\""));
     sandbox.shutdown().await;
 }
+
+/// Every validation rule over HTTP: (expected transaction code, expected operation codes).
+#[tokio::test]
+async fn every_result_code_over_http() {
+    use stellar_base::TransactionBuilder;
+    use stellar_base::transaction::{SetOptions, flags};
+
+    let sandbox = start().await;
+    let network = sandbox.network();
+    let (a, b) = (funded(&sandbox).await, funded(&sandbox).await);
+    let (issuer, locked) = (funded(&sandbox).await, funded(&sandbox).await);
+    let usd = Asset::credit("USD", issuer.public_key()).unwrap();
+    let auth = Operation::set_options(SetOptions {
+        set_flags: Some(flags::AUTH_REQUIRED),
+        ..SetOptions::default()
+    })
+    .unwrap();
+    assert_eq!(
+        submit(&sandbox, &tx(&sandbox, &issuer, vec![auth])).await.0,
+        200
+    );
+    let trust = Operation::change_trust(&usd, xlm(10));
+    assert_eq!(
+        submit(&sandbox, &tx(&sandbox, &locked, vec![trust]))
+            .await
+            .0,
+        200
+    );
+    let poor = KeyPair::random();
+    let create = Operation::create_account(poor.public_key(), xlm(1));
+    assert_eq!(
+        submit(&sandbox, &tx(&sandbox, &a, vec![create])).await.0,
+        200
+    );
+
+    let pay =
+        |to: &KeyPair, asset: &Asset, units: i64| Operation::payment(addr(to), asset, xlm(units));
+    let seq = |key: &KeyPair| next_seq(&sandbox, key);
+    let one = |key: &KeyPair, op: Operation| tx(&sandbox, key, vec![op]);
+    let ghost = KeyPair::random();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let inflation = Operation(xdr::Operation {
+        source_account: None,
+        body: xdr::OperationBody::Inflation,
+    });
+    let convert =
+        Operation::path_payment_strict_send(&Asset::Native, xlm(1), addr(&b), &usd, xlm(1), &[])
+            .unwrap();
+    let mut stale_bump = TransactionBuilder::new(addr(&a), seq(&a) + 5)
+        .operation(pay(&b, &Asset::Native, 1))
+        .sign(&network, &[&a])
+        .unwrap()
+        .fee_bump(addr(&b), 1000)
+        .unwrap();
+    stale_bump.sign(&b, &network).unwrap();
+
+    let cases: Vec<(stellar_base::Envelope, &str, Option<&str>)> = vec![
+        (
+            TransactionBuilder::new(addr(&a), seq(&a))
+                .operation(pay(&b, &Asset::Native, 1))
+                .sign(
+                    &stellar_base::Network::new("Test SDF Network ; September 2015"),
+                    &[&a],
+                )
+                .unwrap(),
+            "tx_bad_auth",
+            None,
+        ),
+        (
+            TransactionBuilder::new(addr(&a), seq(&a) + 1)
+                .operation(pay(&b, &Asset::Native, 1))
+                .sign(&network, &[&a])
+                .unwrap(),
+            "tx_bad_seq",
+            None,
+        ),
+        (
+            TransactionBuilder::new(addr(&a), seq(&a))
+                .time_bounds(now + 3600, 0)
+                .operation(pay(&b, &Asset::Native, 1))
+                .sign(&network, &[&a])
+                .unwrap(),
+            "tx_too_early",
+            None,
+        ),
+        (
+            TransactionBuilder::new(addr(&a), seq(&a))
+                .time_bounds(0, now - 3600)
+                .operation(pay(&b, &Asset::Native, 1))
+                .sign(&network, &[&a])
+                .unwrap(),
+            "tx_too_late",
+            None,
+        ),
+        (
+            TransactionBuilder::new(addr(&a), seq(&a))
+                .base_fee(10)
+                .operation(pay(&b, &Asset::Native, 1))
+                .sign(&network, &[&a])
+                .unwrap(),
+            "tx_insufficient_fee",
+            None,
+        ),
+        (
+            TransactionBuilder::new(addr(&ghost), 1)
+                .operation(pay(&b, &Asset::Native, 1))
+                .sign(&network, &[&ghost])
+                .unwrap(),
+            "tx_no_source_account",
+            None,
+        ),
+        (
+            TransactionBuilder::new(addr(&a), seq(&a))
+                .operation(pay(&b, &Asset::Native, 1))
+                .sign(&network, &[&a, &ghost])
+                .unwrap(),
+            "tx_bad_auth_extra",
+            None,
+        ),
+        (
+            TransactionBuilder::new(addr(&poor), seq(&poor))
+                .operation(pay(&b, &Asset::Native, 1))
+                .sign(&network, &[&poor])
+                .unwrap(),
+            "tx_insufficient_balance",
+            None,
+        ),
+        (
+            TransactionBuilder::new(addr(&a), seq(&a))
+                .operation(pay(&a, &Asset::Native, 1).with_source(addr(&b)))
+                .sign(&network, &[&a])
+                .unwrap(),
+            "tx_failed",
+            Some("op_bad_auth"),
+        ),
+        (stale_bump, "tx_fee_bump_inner_failed", None),
+    ];
+    for (envelope, transaction, operation) in cases {
+        let (status, problem) = submit(&sandbox, &envelope).await;
+        assert_eq!(status, 400, "{transaction}: {problem}");
+        let codes = &problem["extras"]["result_codes"];
+        assert_eq!(codes["transaction"], transaction, "{problem}");
+        if let Some(operation) = operation {
+            assert_eq!(codes["operations"][0], operation, "{problem}");
+        }
+    }
+    // Failed operations consume the sequence number: build each envelope when it is sent.
+    type Build<'a> = Box<dyn Fn() -> stellar_base::Envelope + 'a>;
+    let failing: Vec<(Build<'_>, &str)> = vec![
+        (
+            Box::new(|| one(&a, pay(&ghost, &Asset::Native, 1))),
+            "op_no_destination",
+        ),
+        (
+            Box::new(|| one(&a, Operation::create_account(b.public_key(), xlm(5)))),
+            "op_already_exists",
+        ),
+        (
+            Box::new(|| {
+                let stroop = Amount::from_stroops(1).unwrap();
+                one(&a, Operation::create_account(ghost.public_key(), stroop))
+            }),
+            "op_low_reserve",
+        ),
+        (
+            Box::new(|| one(&a, pay(&b, &Asset::Native, 50_000))),
+            "op_underfunded",
+        ),
+        (Box::new(|| one(&issuer, pay(&b, &usd, 1))), "op_no_trust"),
+        (Box::new(|| one(&a, pay(&issuer, &usd, 1))), "op_src_no_trust"),
+        (
+            Box::new(|| one(&issuer, pay(&locked, &usd, 1))),
+            "op_not_authorized",
+        ),
+        (Box::new(|| one(&a, convert.clone())), "op_too_few_offers"),
+        (Box::new(|| one(&a, inflation.clone())), "op_not_supported"),
+    ];
+    for (build, operation) in failing {
+        let (status, problem) = submit(&sandbox, &build()).await;
+        assert_eq!(status, 400, "{operation}: {problem}");
+        let codes = &problem["extras"]["result_codes"];
+        assert_eq!(codes["transaction"], "tx_failed", "{problem}");
+        assert_eq!(codes["operations"][0], operation, "{problem}");
+    }
+    // op_line_full and op_src_not_authorized need state first.
+    let allow = Operation::allow_trust(locked.public_key(), "USD", 1).unwrap();
+    assert_eq!(submit(&sandbox, &one(&issuer, allow)).await.0, 200);
+    let (_, problem) = submit(&sandbox, &one(&issuer, pay(&locked, &usd, 11))).await;
+    assert_eq!(
+        problem["extras"]["result_codes"]["operations"][0],
+        "op_line_full"
+    );
+    assert_eq!(
+        submit(&sandbox, &one(&issuer, pay(&locked, &usd, 5)))
+            .await
+            .0,
+        200
+    );
+    let revocable = Operation::set_options(SetOptions {
+        set_flags: Some(flags::AUTH_REVOCABLE),
+        ..SetOptions::default()
+    })
+    .unwrap();
+    assert_eq!(submit(&sandbox, &one(&issuer, revocable)).await.0, 200);
+    let revoke = Operation::set_trust_line_flags(locked.public_key(), &usd, 1, 0);
+    assert_eq!(submit(&sandbox, &one(&issuer, revoke)).await.0, 200);
+    let (_, problem) = submit(&sandbox, &one(&locked, pay(&issuer, &usd, 1))).await;
+    assert_eq!(
+        problem["extras"]["result_codes"]["operations"][0],
+        "op_src_not_authorized"
+    );
+    sandbox.shutdown().await;
+}
