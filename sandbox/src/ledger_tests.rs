@@ -881,3 +881,121 @@ fn paging_tokens_follow_toids() {
     assert_eq!(ops[ops.len() - 2].id, tx.paging_token() + 1);
     let _: PublicKey = b.public_key();
 }
+
+#[test]
+fn v0_envelopes_are_accepted() {
+    let mut ledger = ledger();
+    let (a, b) = (fund(&mut ledger), fund(&mut ledger));
+    let tx = builder(&ledger, &a)
+        .operation(pay(&b, &Asset::Native, xlm(1)))
+        .build()
+        .unwrap();
+    let v0 = xdr::TransactionV0 {
+        source_account_ed25519: xdr::Uint256(a.public_key().0),
+        fee: tx.fee,
+        seq_num: tx.seq_num.clone(),
+        time_bounds: None,
+        memo: tx.memo.clone(),
+        operations: tx.operations.clone(),
+        ext: xdr::TransactionV0Ext::V0,
+    };
+    let hash = stellar_base::transaction::transaction_hash(
+        &stellar_base::transaction::v0_to_v1(&v0),
+        &network(),
+    );
+    let envelope = xdr::TransactionEnvelope::TxV0(xdr::TransactionV0Envelope {
+        tx: v0,
+        signatures: vec![a.sign_decorated(&hash)].try_into().unwrap(),
+    });
+    let outcome = ledger
+        .close(vec![Submission::Envelope(Box::new(envelope))], NOW)
+        .remove(0);
+    let Outcome::Included(i) = outcome else {
+        panic!("rejected: {outcome:?}")
+    };
+    ok(&result_codes(&ledger.history().transactions[i].result()));
+    assert_eq!(ledger.history().transactions[i].hash, hash);
+}
+
+fn with_preconditions(
+    ledger: &Ledger,
+    key: &KeyPair,
+    to: &KeyPair,
+    cond: xdr::PreconditionsV2,
+) -> Envelope {
+    let mut tx = builder(ledger, key)
+        .operation(pay(to, &Asset::Native, xlm(1)))
+        .build()
+        .unwrap();
+    tx.cond = xdr::Preconditions::V2(cond);
+    let mut envelope = Envelope::from_transaction(tx);
+    envelope.sign(key, &network()).unwrap();
+    envelope
+}
+
+#[test]
+fn ledger_bounds_apply_and_other_preconditions_are_not_supported() {
+    let mut ledger = ledger();
+    let (a, b) = (fund(&mut ledger), fund(&mut ledger));
+    let next = ledger.latest().sequence + 1;
+    let bounds = |min_ledger, max_ledger| xdr::PreconditionsV2 {
+        time_bounds: None,
+        ledger_bounds: Some(xdr::LedgerBounds {
+            min_ledger,
+            max_ledger,
+        }),
+        min_seq_num: None,
+        min_seq_age: xdr::Duration(0),
+        min_seq_ledger_gap: 0,
+        extra_signers: xdr::VecM::default(),
+    };
+    let early = with_preconditions(&ledger, &a, &b, bounds(next + 5, 0));
+    assert_eq!(submit(&mut ledger, early).0.transaction, "tx_too_early");
+    let next = ledger.latest().sequence + 1;
+    let late = with_preconditions(&ledger, &a, &b, bounds(0, next));
+    assert_eq!(submit(&mut ledger, late).0.transaction, "tx_too_late");
+    let next = ledger.latest().sequence + 1;
+    let fine = with_preconditions(&ledger, &a, &b, bounds(next, next + 1));
+    ok(&submit(&mut ledger, fine).0);
+    let mut gap = bounds(0, 0);
+    gap.min_seq_ledger_gap = 2;
+    let unsupported = with_preconditions(&ledger, &a, &b, gap);
+    assert_eq!(
+        submit(&mut ledger, unsupported).0.transaction,
+        "tx_not_supported"
+    );
+}
+
+#[test]
+fn master_key_weight_zero_locks_the_account() {
+    let mut ledger = ledger();
+    let (a, b) = (fund(&mut ledger), fund(&mut ledger));
+    let lock = Operation::set_options(SetOptions {
+        master_weight: Some(0),
+        ..SetOptions::default()
+    })
+    .unwrap();
+    ok(&run(&mut ledger, &a, vec![lock]));
+    let envelope = sign(
+        builder(&ledger, &a).operation(pay(&b, &Asset::Native, xlm(1))),
+        &[&a],
+    );
+    assert_eq!(submit(&mut ledger, envelope).0.transaction, "tx_bad_auth");
+}
+
+#[test]
+fn empty_transactions_are_missing_operation() {
+    let mut ledger = ledger();
+    let a = fund(&mut ledger);
+    let mut tx = builder(&ledger, &a)
+        .operation(Operation::bump_sequence(0))
+        .build()
+        .unwrap();
+    tx.operations = xdr::VecM::default();
+    let mut envelope = Envelope::from_transaction(tx);
+    envelope.sign(&a, &network()).unwrap();
+    assert_eq!(
+        submit(&mut ledger, envelope).0.transaction,
+        "tx_missing_operation"
+    );
+}

@@ -872,7 +872,10 @@ async fn every_result_code_over_http() {
             "op_underfunded",
         ),
         (Box::new(|| one(&issuer, pay(&b, &usd, 1))), "op_no_trust"),
-        (Box::new(|| one(&a, pay(&issuer, &usd, 1))), "op_src_no_trust"),
+        (
+            Box::new(|| one(&a, pay(&issuer, &usd, 1))),
+            "op_src_no_trust",
+        ),
         (
             Box::new(|| one(&issuer, pay(&locked, &usd, 1))),
             "op_not_authorized",
