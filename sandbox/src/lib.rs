@@ -4,6 +4,21 @@
 //! signatures against weights and thresholds, sequence numbers, time bounds, fees, reserves,
 //! trustlines and authorization — and answers with stellar-core's result XDR. The server
 //! ([`Sandbox`]) closes a ledger on a timer and serves Horizon's JSON, paging and streaming.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), sandbox::SandboxError> {
+//! use sandbox::{Sandbox, SandboxConfig};
+//! use stellar_base::KeyPair;
+//!
+//! let sandbox = Sandbox::start(SandboxConfig::for_tests()).await?;
+//! let alice = KeyPair::random();
+//! sandbox.fund(alice.public_key()).await?; // 10 000 XLM from the root account
+//! println!("Horizon at {}", sandbox.url());
+//! sandbox.faults().fail_next_requests(503, 1); // the next request gets a 503
+//! sandbox.shutdown().await;
+//! # Ok(())
+//! # }
+//! ```
 
 pub mod apply;
 pub mod codes;

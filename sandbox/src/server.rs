@@ -138,6 +138,13 @@ impl Shared {
             (outcomes, ledger.latest().sequence)
         };
         self.closed.send_replace(sequence);
+        if !outcomes.is_empty() {
+            tracing::debug!(
+                ledger = sequence,
+                transactions = outcomes.len(),
+                "ledger closed"
+            );
+        }
         for (sender, outcome) in senders.into_iter().zip(outcomes) {
             let _ = sender.send(outcome);
         }
