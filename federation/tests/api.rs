@@ -1,0 +1,470 @@
+//! The federation server in-process on port 0, against every database backend, and the client
+//! against it through stellar.toml overrides.
+
+use std::collections::BTreeMap;
+
+use actix_web::{App, HttpResponse, HttpServer, web};
+use diesel::connection::SimpleConnection;
+use federation::config::Queries;
+use federation::{Application, FederationClient, FederationConfig, FederationError};
+use service::database::{Backend, Database};
+use service::testing::{TestDatabase, backends};
+use stellar_base::{KeyPair, Memo};
+use stellar_toml::{Resolver, StellarTomlSettings};
+
+const ALICE: &str = "GCYMGWPZ6NC2U7SO6SMXOP5ZLXOEC5SYPKITDMVEONLCHFSCCQR2J4S3";
+const BOB: &str = "GD2GJPL3UOK5LX7TWXOACK2ZPWPFSLBNKL3GTGH6BLBNISK4BGWMFBBG";
+const HASH_B64: &str = "u3Bux43As7lvX14BJ+cYmevE+crYD/MAO9R2WuU7Ynk=";
+const HASH_HEX: &str = "bb706ec78dc0b3b96f5f5e0127e71899ebc4f9cad80ff3003bd4765ae53b6279";
+
+struct TestServer {
+    url: String,
+    _db: TestDatabase,
+    handles: Vec<actix_web::dev::ServerHandle>,
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        for h in &self.handles {
+            drop(h.stop(false));
+        }
+    }
+}
+
+fn seed(backend: Backend, db: &TestDatabase) {
+    let database = Database::connect(&db.settings()).unwrap();
+    let _ = backend;
+    database
+        .run_blocking(|conn| {
+            conn.batch_execute(&format!(
+                "CREATE TABLE people (id VARCHAR(56) NOT NULL, name VARCHAR(64) NOT NULL, \
+                   domain VARCHAR(128) NOT NULL, memo_type VARCHAR(8), memo VARCHAR(128)); \
+                 CREATE TABLE bank_accounts (swift VARCHAR(16), acct VARCHAR(32), id VARCHAR(56)); \
+                 INSERT INTO people VALUES ('{ALICE}', 'alice', 'bank.test', NULL, NULL); \
+                 INSERT INTO people VALUES ('{BOB}', 'bob', 'bank.test', 'id', '42'); \
+                 INSERT INTO people VALUES ('{BOB}', 'carol', 'bank.test', 'text', 'carol savings'); \
+                 INSERT INTO people VALUES ('{BOB}', 'dave', 'bank.test', 'hash', '{HASH_HEX}'); \
+                 INSERT INTO people VALUES ('GBAD', 'mallory', 'bank.test', NULL, NULL); \
+                 INSERT INTO bank_accounts VALUES ('BOPBPHMM', '2382376', '{ALICE}');"
+            ))?;
+            Ok(())
+        })
+        .unwrap();
+}
+
+fn config(db: &TestDatabase, queries: Queries) -> FederationConfig {
+    FederationConfig {
+        port: 0,
+        bind_address: "127.0.0.1".into(),
+        database: db.settings(),
+        queries,
+        tls: None,
+        log_format: Default::default(),
+        metrics_port: None,
+        max_body_bytes: 16 * 1024,
+    }
+}
+
+fn full_queries() -> Queries {
+    Queries {
+        federation: "SELECT id, memo_type, memo FROM people WHERE name = ? AND domain = ?".into(),
+        reverse_federation: Some(
+            "SELECT name, domain FROM people WHERE id = ? ORDER BY name".into(),
+        ),
+        forward: Some("SELECT id FROM bank_accounts WHERE swift = :swift AND acct = :acct".into()),
+    }
+}
+
+async fn start(backend: Backend, queries: Queries) -> TestServer {
+    let db = TestDatabase::new(backend);
+    seed(backend, &db);
+    let app = Application::build(config(&db, queries)).await.unwrap();
+    let url = app.url();
+    let handles = app.spawn();
+    TestServer {
+        url,
+        _db: db,
+        handles,
+    }
+}
+
+async fn get(
+    server: &TestServer,
+    query: &str,
+) -> (u16, reqwest::header::HeaderMap, serde_json::Value) {
+    let res = reqwest::get(format!("{}/federation?{query}", server.url))
+        .await
+        .unwrap();
+    let status = res.status().as_u16();
+    let headers = res.headers().clone();
+    let body = res.json().await.unwrap();
+    (status, headers, body)
+}
+
+#[tokio::test]
+async fn name_lookups_answer_as_sep2_on_every_backend() {
+    for backend in backends() {
+        let server = start(backend, full_queries()).await;
+        let (status, headers, body) = get(&server, "q=alice*bank.test&type=name").await;
+        assert_eq!(status, 200, "{backend}");
+        assert_eq!(
+            body,
+            serde_json::json!({"stellar_address": "alice*bank.test", "account_id": ALICE})
+        );
+        assert_eq!(headers["access-control-allow-origin"], "*");
+        assert_eq!(headers["cache-control"], "no-store");
+
+        // The domain is case-insensitive; the answer uses its canonical form.
+        let (_, _, body) = get(&server, "q=bob*BANK.test&type=name").await;
+        assert_eq!(
+            body,
+            serde_json::json!({"stellar_address": "bob*bank.test", "account_id": BOB, "memo_type": "id", "memo": "42"}),
+            "{backend}"
+        );
+        let (_, _, body) = get(&server, "q=carol*bank.test&type=name").await;
+        assert_eq!(body["memo"], "carol savings");
+        // Hash memos stored as hex are sent as base64, as SEP-2 requires.
+        let (_, _, body) = get(&server, "q=dave*bank.test&type=name").await;
+        assert_eq!(
+            (body["memo_type"].as_str(), body["memo"].as_str()),
+            (Some("hash"), Some(HASH_B64))
+        );
+
+        // A broken row in the operator's table is a 500 in JSON, not a bad account sent out.
+        let (status, _, body) = get(&server, "q=mallory*bank.test&type=name").await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (500, Some("server_error")),
+            "{backend}"
+        );
+
+        let res = reqwest::get(format!(
+            "{}/federation/?q=alice*bank.test&type=name",
+            server.url
+        ))
+        .await
+        .unwrap();
+        assert_eq!(res.status(), 200, "trailing slash route");
+    }
+}
+
+#[tokio::test]
+async fn reverse_and_forward_lookups() {
+    for backend in backends() {
+        let server = start(backend, full_queries()).await;
+        let (status, _, body) = get(&server, &format!("q={ALICE}&type=id")).await;
+        assert_eq!(status, 200, "{backend}");
+        assert_eq!(
+            body,
+            serde_json::json!({"stellar_address": "alice*bank.test", "account_id": ALICE})
+        );
+
+        let (status, _, body) = get(
+            &server,
+            "type=forward&forward_type=bank_account&swift=BOPBPHMM&acct=2382376",
+        )
+        .await;
+        assert_eq!(status, 200, "{backend}: {body}");
+        assert_eq!(body["account_id"], ALICE);
+
+        let (status, _, body) = get(&server, "type=forward&swift=BOPBPHMM").await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (400, Some("invalid_request"))
+        );
+        assert!(body["message"].as_str().unwrap().contains("acct"));
+
+        let (status, _, _) = get(&server, "type=forward&swift=NOPE&acct=1").await;
+        assert_eq!(status, 404);
+    }
+}
+
+#[tokio::test]
+async fn errors_carry_code_message_and_sep2_error() {
+    let server = start(Backend::Sqlite, full_queries()).await;
+    let cases = [
+        ("type=name", 400, "invalid_request"),
+        ("q=&type=name", 400, "invalid_request"),
+        ("q=alice*bank.test&type=nope", 400, "invalid_request"),
+        ("q=alice&type=name", 400, "invalid_query"),
+        ("q=alice**bank.test&type=name", 400, "invalid_query"),
+        ("q=alice*bank_test..com&type=name", 400, "invalid_query"),
+        ("q=GNOTANACCOUNT&type=id", 400, "invalid_query"),
+        ("q=nobody*bank.test&type=name", 404, "not_found"),
+        (
+            &format!("q={}&type=id", KeyPair::random().public_key()),
+            404,
+            "not_found",
+        ),
+        ("q=abcd&type=txid", 501, "not_implemented"),
+    ];
+    for (query, status, code) in cases {
+        let (got, headers, body) = get(&server, query).await;
+        assert_eq!(
+            (got, body["code"].as_str()),
+            (status, Some(code)),
+            "{query}: {body}"
+        );
+        assert_eq!(body["error"], body["message"], "{query}");
+        assert_eq!(headers["access-control-allow-origin"], "*", "{query}");
+        assert_eq!(headers["cache-control"], "no-store", "{query}");
+    }
+
+    let res = reqwest::get(format!("{}/nowhere", server.url))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["code"], "not_found");
+
+    let res = reqwest::Client::new()
+        .request(
+            reqwest::Method::OPTIONS,
+            format!("{}/federation", server.url),
+        )
+        .header("Origin", "https://wallet.example")
+        .header("Access-Control-Request-Method", "GET")
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_success());
+    assert_eq!(res.headers()["access-control-allow-origin"], "*");
+}
+
+#[tokio::test]
+async fn unsupported_lookups_answer_501() {
+    let server = start(
+        Backend::Sqlite,
+        Queries {
+            federation: "SELECT id FROM people WHERE name = ? AND domain = ?".into(),
+            reverse_federation: None,
+            forward: None,
+        },
+    )
+    .await;
+    let (status, _, body) = get(&server, &format!("q={ALICE}&type=id")).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (501, Some("not_implemented"))
+    );
+    let (status, _, _) = get(&server, "type=forward&swift=x").await;
+    assert_eq!(status, 501);
+    // An id-only query still answers, without memo fields.
+    let (status, _, body) = get(&server, "q=bob*bank.test&type=name").await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        body,
+        serde_json::json!({"stellar_address": "bob*bank.test", "account_id": BOB})
+    );
+}
+
+#[tokio::test]
+async fn start_up_fails_fast_on_queries_that_do_not_run() {
+    for backend in backends() {
+        let db = TestDatabase::new(backend);
+        seed(backend, &db);
+        for (queries, key) in [
+            (
+                Queries {
+                    federation: "SELECT id FROM peple WHERE name = ? AND domain = ?".into(),
+                    reverse_federation: None,
+                    forward: None,
+                },
+                "queries.federation",
+            ),
+            (
+                Queries {
+                    federation: "SELECT name FROM people WHERE name = ? AND domain = ?".into(),
+                    reverse_federation: None,
+                    forward: None,
+                },
+                "queries.federation",
+            ),
+            (
+                Queries {
+                    reverse_federation: Some("SELECT id FROM people WHERE id = ?".into()),
+                    ..full_queries()
+                },
+                "queries.reverse-federation",
+            ),
+        ] {
+            let err = Application::build(config(&db, queries))
+                .await
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(key), "{backend}: {err}");
+        }
+    }
+}
+
+/// A bank's web server hosting its stellar.toml.
+fn host_stellar_toml(body: String) -> (String, actix_web::dev::ServerHandle) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = HttpServer::new(move || {
+        let body = body.clone();
+        App::new().route(
+            "/.well-known/stellar.toml",
+            web::get().to(move || {
+                let body = body.clone();
+                async move { HttpResponse::Ok().content_type("text/plain").body(body) }
+            }),
+        )
+    })
+    .workers(1)
+    .listen(listener)
+    .unwrap()
+    .run();
+    let handle = server.handle();
+    tokio::spawn(server);
+    (format!("http://{addr}/.well-known/stellar.toml"), handle)
+}
+
+fn client_for(overrides: &[(&str, &str)]) -> FederationClient {
+    let settings = StellarTomlSettings {
+        overrides: overrides
+            .iter()
+            .map(|(d, u)| (d.to_string(), u.to_string()))
+            .collect::<BTreeMap<_, _>>(),
+        ..StellarTomlSettings::default()
+    };
+    FederationClient::new(Resolver::new(&settings).unwrap())
+}
+
+#[tokio::test]
+async fn the_client_resolves_through_stellar_toml_overrides() {
+    let server = start(Backend::Sqlite, full_queries()).await;
+    let (toml_url, _toml) = host_stellar_toml(format!(
+        "FEDERATION_SERVER = \"{}/federation\"\n",
+        server.url
+    ));
+    let client = client_for(&[("bank.test", &toml_url)]);
+
+    let bob = client.resolve("bob*bank.test").await.unwrap();
+    assert_eq!(bob.account.to_string(), BOB);
+    assert_eq!(bob.memo, Memo::Id(42));
+    assert_eq!(bob.stellar_address.as_deref(), Some("bob*bank.test"));
+    let dave = client.resolve("dave*bank.test").await.unwrap();
+    assert_eq!(dave.memo, Memo::parse("hash", HASH_B64).unwrap());
+
+    let address = client
+        .lookup_account(&ALICE.parse().unwrap(), "bank.test")
+        .await
+        .unwrap();
+    assert_eq!(address.to_string(), "alice*bank.test");
+
+    let forwarded = client
+        .forward(
+            "bank.test",
+            &[
+                ("swift".into(), "BOPBPHMM".into()),
+                ("acct".into(), "2382376".into()),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(forwarded.account.to_string(), ALICE);
+
+    assert!(matches!(
+        client.resolve("nobody*bank.test").await,
+        Err(FederationError::NotFound)
+    ));
+    assert!(matches!(
+        client.resolve("mallory*bank.test").await,
+        Err(FederationError::Server { status: 500, .. })
+    ));
+    assert!(matches!(
+        client.resolve("bob").await,
+        Err(FederationError::InvalidAddress(_))
+    ));
+}
+
+#[tokio::test]
+async fn accounts_resolve_without_any_request() {
+    // No overrides and no network: these must not fetch anything.
+    let client = client_for(&[]);
+    let g = client.resolve(ALICE).await.unwrap();
+    assert_eq!(
+        (g.account.to_string().as_str(), &g.memo),
+        (ALICE, &Memo::None)
+    );
+    let muxed = stellar_base::AccountAddress::Muxed {
+        key: BOB.parse().unwrap(),
+        id: 7,
+    };
+    let m = client.resolve(&muxed.to_string()).await.unwrap();
+    assert_eq!(
+        (m.account.to_string().as_str(), &m.memo),
+        (BOB, &Memo::Id(7))
+    );
+}
+
+#[tokio::test]
+async fn the_client_rejects_bad_servers() {
+    // A stellar.toml without FEDERATION_SERVER.
+    let (toml_url, _h1) = host_stellar_toml("VERSION = \"2.0.0\"\n".into());
+    let client = client_for(&[("empty.test", &toml_url)]);
+    assert!(matches!(
+        client.resolve("bob*empty.test").await,
+        Err(FederationError::NoFederationServer(_))
+    ));
+
+    // A federation server that answers garbage or an invalid account.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let bad = HttpServer::new(|| {
+        App::new()
+            .route(
+                "/garbage",
+                web::get().to(|| async { HttpResponse::Ok().body("<html>not json</html>") }),
+            )
+            .route(
+                "/bad-account",
+                web::get().to(|| async {
+                    HttpResponse::Ok().json(serde_json::json!({"account_id": "GXYZ"}))
+                }),
+            )
+            .route(
+                "/huge",
+                web::get().to(|| async { HttpResponse::Ok().body("x".repeat(200 * 1024)) }),
+            )
+    })
+    .workers(1)
+    .listen(listener)
+    .unwrap()
+    .run();
+    tokio::spawn(bad);
+    for (path, domain) in [
+        ("garbage", "g.test"),
+        ("bad-account", "b.test"),
+        ("huge", "h.test"),
+    ] {
+        let (toml_url, _h) =
+            host_stellar_toml(format!("FEDERATION_SERVER = \"http://{addr}/{path}\"\n"));
+        let client = client_for(&[(domain, &toml_url)]);
+        let err = client.resolve(&format!("bob*{domain}")).await.unwrap_err();
+        match path {
+            "huge" => assert!(
+                matches!(
+                    err,
+                    FederationError::StellarToml(stellar_toml::Error::TooLarge { .. })
+                ),
+                "{err:?}"
+            ),
+            _ => assert!(
+                matches!(err, FederationError::InvalidResponse(_)),
+                "{err:?}"
+            ),
+        }
+    }
+
+    // A domain that is not overridden may not use plain http.
+    let (toml_url, _h2) =
+        host_stellar_toml("FEDERATION_SERVER = \"http://127.0.0.1:1/federation\"\n".into());
+    let client = client_for(&[("ok.test", &toml_url)]);
+    // ok.test is overridden, so http is allowed; the server is down → transport error.
+    assert!(matches!(
+        client.resolve("bob*ok.test").await,
+        Err(FederationError::StellarToml(_))
+    ));
+}
