@@ -92,7 +92,11 @@ mod tests {
             &["-c=f.cfg"],
             &["--config=f.cfg"],
         ] {
-            assert_eq!(parse(args).unwrap().config, Some(PathBuf::from("f.cfg")), "{args:?}");
+            assert_eq!(
+                parse(args).unwrap().config,
+                Some(PathBuf::from("f.cfg")),
+                "{args:?}"
+            );
         }
         let args = parse(&["--migrate-db", "-v"]).unwrap();
         assert!(args.migrate_db && args.version);

@@ -86,9 +86,8 @@ pub fn load_from<T: DeserializeOwned>(
                     "both {marker}{key} and {name} are set; use one"
                 )));
             }
-            let content = std::fs::read_to_string(value).map_err(|e| {
-                ConfigError::Invalid(format!("{name}: cannot read {value}: {e}"))
-            })?;
+            let content = std::fs::read_to_string(value)
+                .map_err(|e| ConfigError::Invalid(format!("{name}: cannot read {value}: {e}")))?;
             builder = builder
                 .set_override(path, content.trim_end_matches(['\n', '\r']).to_owned())
                 .map_err(|e| ConfigError::Invalid(e.to_string()))?;
@@ -183,7 +182,10 @@ mod tests {
             None,
             env(&[
                 ("FEDERATION__PORT", "1"),
-                ("FEDERATION__DATABASE__URL_FILE", secret.path().to_str().unwrap()),
+                (
+                    "FEDERATION__DATABASE__URL_FILE",
+                    secret.path().to_str().unwrap(),
+                ),
             ]),
         )
         .unwrap();
@@ -209,13 +211,9 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("/nope.cfg"), "{err}");
-        let err = load_from::<Settings>(
-            "FEDERATION",
-            None,
-            env(&[("FEDERATION__PORT", "eighty")]),
-        )
-        .unwrap_err()
-        .to_string();
+        let err = load_from::<Settings>("FEDERATION", None, env(&[("FEDERATION__PORT", "eighty")]))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("port"), "{err}");
     }
 }

@@ -325,9 +325,15 @@ impl Database {
             message: e.to_string(),
         })?;
         let pool = Pool::builder()
-            .max_size(if in_memory { 1 } else { settings.max_connections.max(1) })
+            .max_size(if in_memory {
+                1
+            } else {
+                settings.max_connections.max(1)
+            })
             .min_idle(Some(0))
-            .connection_timeout(Duration::from_secs(settings.connection_timeout_seconds.max(1)))
+            .connection_timeout(Duration::from_secs(
+                settings.connection_timeout_seconds.max(1),
+            ))
             .build_unchecked(manager);
         drop(first);
         Ok(Self { pool, backend })
@@ -456,7 +462,9 @@ pub fn named_placeholders(sql: &str, backend: Backend) -> (String, Vec<String>) 
                 i += 1;
             }
             None if c == ':'
-                && chars.get(i + 1).is_some_and(|n| n.is_ascii_alphabetic() || *n == '_')
+                && chars
+                    .get(i + 1)
+                    .is_some_and(|n| n.is_ascii_alphabetic() || *n == '_')
                 && (i == 0 || chars[i - 1] != ':') =>
             {
                 let start = i + 1;
@@ -496,23 +504,43 @@ mod tests {
     fn backends_from_schemes_and_legacy_types() {
         let cases = [
             (None, "sqlite://fed.db", Backend::Sqlite, "fed.db"),
-            (None, "sqlite:///var/lib/fed.db", Backend::Sqlite, "/var/lib/fed.db"),
+            (
+                None,
+                "sqlite:///var/lib/fed.db",
+                Backend::Sqlite,
+                "/var/lib/fed.db",
+            ),
             (Some("sqlite3"), "./fed.db", Backend::Sqlite, "./fed.db"),
-            (None, "mysql://root@127.0.0.1/db", Backend::Mysql, "mysql://root@127.0.0.1/db"),
+            (
+                None,
+                "mysql://root@127.0.0.1/db",
+                Backend::Mysql,
+                "mysql://root@127.0.0.1/db",
+            ),
             (
                 Some("mysql"),
                 "bob:s3cr%t@tcp(db.local:3307)/fed?parseTime=true",
                 Backend::Mysql,
                 "mysql://bob:s3cr%25t@db.local:3307/fed",
             ),
-            (Some("mysql"), "root@tcp(127.0.0.1)/fed", Backend::Mysql, "mysql://root@127.0.0.1/fed"),
+            (
+                Some("mysql"),
+                "root@tcp(127.0.0.1)/fed",
+                Backend::Mysql,
+                "mysql://root@127.0.0.1/fed",
+            ),
             (
                 Some("postgres"),
                 "host=127.0.0.1 user=postgres dbname=fed sslmode=disable",
                 Backend::Postgres,
                 "host=127.0.0.1 user=postgres dbname=fed sslmode=disable",
             ),
-            (None, "postgresql://u@h/db", Backend::Postgres, "postgresql://u@h/db"),
+            (
+                None,
+                "postgresql://u@h/db",
+                Backend::Postgres,
+                "postgresql://u@h/db",
+            ),
         ];
         for (kind, url, backend, expected) in cases {
             assert_eq!(
@@ -525,15 +553,27 @@ mod tests {
 
     #[test]
     fn bad_database_settings_name_the_key() {
-        let err = settings(Some("oracle"), "x").connection().unwrap_err().to_string();
+        let err = settings(Some("oracle"), "x")
+            .connection()
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("database.type"), "{err}");
-        let err = settings(None, "fed.db").connection().unwrap_err().to_string();
+        let err = settings(None, "fed.db")
+            .connection()
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("database.url"), "{err}");
         let missing = DatabaseSettings {
             url: None,
             ..DatabaseSettings::from_url("")
         };
-        assert!(missing.connection().unwrap_err().to_string().contains("required"));
+        assert!(
+            missing
+                .connection()
+                .unwrap_err()
+                .to_string()
+                .contains("required")
+        );
         assert!(!format!("{:?}", settings(None, "mysql://u:pw@h/d")).contains("pw"));
     }
 
@@ -552,7 +592,10 @@ mod tests {
             "SELECT id FROM accts WHERE swift = :swift AND acct = :acct::text AND t = ':no'",
             Backend::Postgres,
         );
-        assert_eq!(pg, "SELECT id FROM accts WHERE swift = $1 AND acct = $2::text AND t = ':no'");
+        assert_eq!(
+            pg,
+            "SELECT id FROM accts WHERE swift = $1 AND acct = $2::text AND t = ':no'"
+        );
         assert_eq!(names, ["swift", "acct"]);
     }
 
@@ -572,6 +615,9 @@ mod tests {
         ))
         .unwrap_err()
         .to_string();
-        assert!(err.contains("postgres") && err.contains("127.0.0.1"), "{err}");
+        assert!(
+            err.contains("postgres") && err.contains("127.0.0.1"),
+            "{err}"
+        );
     }
 }

@@ -79,18 +79,16 @@ pub fn jsonify_errors<B: MessageBody + 'static>() -> ErrorHandlers<B> {
         let status = res.status();
         let message = match res.response().error() {
             Some(e) if status.is_client_error() => e.to_string(),
-            _ => status
-                .canonical_reason()
-                .unwrap_or("error")
-                .to_owned(),
+            _ => status.canonical_reason().unwrap_or("error").to_owned(),
         };
         let (req, mut old) = res.into_parts();
         let mut new = HttpResponse::build(status).json(ErrorBody::new(code_for(status), message));
         for (name, value) in old.headers_mut().drain() {
-            if let Some(name) = name {
-                if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
-                    new.headers_mut().insert(name, value);
-                }
+            if let Some(name) = name
+                && name != header::CONTENT_TYPE
+                && name != header::CONTENT_LENGTH
+            {
+                new.headers_mut().insert(name, value);
             }
         }
         let res = ServiceResponse::new(req, new).map_into_right_body();
@@ -102,7 +100,10 @@ pub fn jsonify_errors<B: MessageBody + 'static>() -> ErrorHandlers<B> {
 pub async fn not_found(req: HttpRequest) -> HttpResponse {
     json_error(
         StatusCode::NOT_FOUND,
-        &ErrorBody::new("not_found", format!("no such endpoint: {} {}", req.method(), req.path())),
+        &ErrorBody::new(
+            "not_found",
+            format!("no such endpoint: {} {}", req.method(), req.path()),
+        ),
     )
 }
 
@@ -149,18 +150,25 @@ pub async fn request_context(
         .map_or_else(new_request_id, str::to_owned);
     let method = req.method().to_string();
     let path = req.path().to_owned();
-    let route = req.match_pattern().unwrap_or_else(|| "unmatched".to_owned());
+    let route = req
+        .match_pattern()
+        .unwrap_or_else(|| "unmatched".to_owned());
     let span = tracing::info_span!("request", request_id = %id, %method, %path);
     let started = Instant::now();
     let mut res = next.call(req).instrument(span.clone()).await?;
     let status = res.status().as_u16();
     let elapsed = started.elapsed();
     span.in_scope(|| {
-        tracing::info!(status, elapsed_ms = elapsed.as_secs_f64() * 1000.0, "handled");
+        tracing::info!(
+            status,
+            elapsed_ms = elapsed.as_secs_f64() * 1000.0,
+            "handled"
+        );
     });
     crate::metrics::record_request(&method, &route, status, elapsed);
     if let Ok(value) = HeaderValue::from_str(&id) {
-        res.headers_mut().insert(header::HeaderName::from_static("x-request-id"), value);
+        res.headers_mut()
+            .insert(header::HeaderName::from_static("x-request-id"), value);
     }
     Ok(res)
 }
@@ -199,15 +207,16 @@ pub async fn public_cors(
 /// When the address is invalid or taken; the message names the address.
 pub fn bind(host: &str, port: u16) -> std::io::Result<TcpListener> {
     let addr = format!("{host}:{port}");
-    let listener = TcpListener::bind(&addr).map_err(|e| {
-        std::io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}"))
-    })?;
+    let listener = TcpListener::bind(&addr)
+        .map_err(|e| std::io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}")))?;
     Ok(listener)
 }
 
 /// The address a listener is bound to.
 pub fn local_addr(listener: &TcpListener) -> SocketAddr {
-    listener.local_addr().expect("bound listeners have an address")
+    listener
+        .local_addr()
+        .expect("bound listeners have an address")
 }
 
 /// Waits for SIGINT or SIGTERM.
@@ -256,17 +265,23 @@ mod tests {
                 .configure(|c| limits(c, 16))
                 .route(
                     "/form",
-                    web::post().to(|f: web::Form<std::collections::HashMap<String, String>>| async move {
-                        HttpResponse::Ok().json(f.into_inner())
-                    }),
+                    web::post().to(
+                        |f: web::Form<std::collections::HashMap<String, String>>| async move {
+                            HttpResponse::Ok().json(f.into_inner())
+                        },
+                    ),
                 )
                 .default_service(web::to(not_found)),
         )
         .await;
 
-        let res = test::call_service(&app, test::TestRequest::get().uri("/nope").to_request()).await;
+        let res =
+            test::call_service(&app, test::TestRequest::get().uri("/nope").to_request()).await;
         assert_eq!(res.status(), 404);
-        assert_eq!(res.headers().get("access-control-allow-origin").unwrap(), "*");
+        assert_eq!(
+            res.headers().get("access-control-allow-origin").unwrap(),
+            "*"
+        );
         assert!(res.headers().get("x-request-id").is_some());
         let body: ErrorBody = test::read_body_json(res).await;
         assert_eq!(body.code, "not_found");
@@ -286,11 +301,8 @@ mod tests {
         let body: ErrorBody = test::read_body_json(res).await;
         assert_eq!(body.code, "invalid_parameter");
 
-        let res = test::call_service(
-            &app,
-            test::TestRequest::get().uri("/form").to_request(),
-        )
-        .await;
+        let res =
+            test::call_service(&app, test::TestRequest::get().uri("/form").to_request()).await;
         // A known path with the wrong method falls through to the JSON default service.
         assert_eq!(res.status(), 404);
         let body: ErrorBody = test::read_body_json(res).await;
@@ -305,6 +317,9 @@ mod tests {
         )
         .await;
         assert_eq!(res.status(), 204);
-        assert_eq!(res.headers().get("access-control-allow-origin").unwrap(), "*");
+        assert_eq!(
+            res.headers().get("access-control-allow-origin").unwrap(),
+            "*"
+        );
     }
 }

@@ -30,15 +30,24 @@ pub fn server_config(settings: &TlsSettings) -> Result<rustls::ServerConfig, Con
             .map(BufReader::new)
             .map_err(|e| ConfigError::setting(key, format!("{}: {e}", path.display())))
     };
-    let certs = rustls_pemfile::certs(&mut open("tls.certificate-file", &settings.certificate_file)?)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| ConfigError::setting("tls.certificate-file", e.to_string()))?;
+    let certs = rustls_pemfile::certs(&mut open(
+        "tls.certificate-file",
+        &settings.certificate_file,
+    )?)
+    .collect::<Result<Vec<_>, _>>()
+    .map_err(|e| ConfigError::setting("tls.certificate-file", e.to_string()))?;
     if certs.is_empty() {
-        return Err(ConfigError::setting("tls.certificate-file", "holds no PEM certificate"));
+        return Err(ConfigError::setting(
+            "tls.certificate-file",
+            "holds no PEM certificate",
+        ));
     }
-    let key = rustls_pemfile::private_key(&mut open("tls.private-key-file", &settings.private_key_file)?)
-        .map_err(|e| ConfigError::setting("tls.private-key-file", e.to_string()))?
-        .ok_or_else(|| ConfigError::setting("tls.private-key-file", "holds no PEM private key"))?;
+    let key = rustls_pemfile::private_key(&mut open(
+        "tls.private-key-file",
+        &settings.private_key_file,
+    )?)
+    .map_err(|e| ConfigError::setting("tls.private-key-file", e.to_string()))?
+    .ok_or_else(|| ConfigError::setting("tls.private-key-file", "holds no PEM private key"))?;
     rustls::ServerConfig::builder()
         .with_no_client_auth()
         .with_single_cert(certs, key)
