@@ -48,6 +48,8 @@ pub fn server_config(settings: &TlsSettings) -> Result<rustls::ServerConfig, Con
     )?)
     .map_err(|e| ConfigError::setting("tls.private-key-file", e.to_string()))?
     .ok_or_else(|| ConfigError::setting("tls.private-key-file", "holds no PEM private key"))?;
+    // Several crates enable rustls; name the provider so rustls never has to guess.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     rustls::ServerConfig::builder()
         .with_no_client_auth()
         .with_single_cert(certs, key)
