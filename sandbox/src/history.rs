@@ -160,21 +160,42 @@ pub fn operation_details(envelope: &xdr::TransactionEnvelope, index: usize) -> O
     })
 }
 
-/// For the operation types Horizon lists under `/payments`: the accounts involved.
-fn payment_participants(source: PublicKey, body: &xdr::OperationBody) -> Option<Vec<PublicKey>> {
+/// True for the operation types Horizon lists under `/payments`.
+fn is_payment(body: &xdr::OperationBody) -> bool {
+    matches!(
+        body,
+        xdr::OperationBody::CreateAccount(_)
+            | xdr::OperationBody::Payment(_)
+            | xdr::OperationBody::PathPaymentStrictReceive(_)
+            | xdr::OperationBody::PathPaymentStrictSend(_)
+            | xdr::OperationBody::AccountMerge(_)
+    )
+}
+
+/// The accounts an operation involves: its source and any account it names.
+fn participants(source: PublicKey, body: &xdr::OperationBody) -> Vec<PublicKey> {
     let other = match body {
-        xdr::OperationBody::CreateAccount(op) => PublicKey::from_account_id(&op.destination),
-        xdr::OperationBody::Payment(op) => muxed_key(&op.destination),
-        xdr::OperationBody::PathPaymentStrictReceive(op) => muxed_key(&op.destination),
-        xdr::OperationBody::PathPaymentStrictSend(op) => muxed_key(&op.destination),
-        xdr::OperationBody::AccountMerge(dest) => muxed_key(dest),
-        _ => return None,
+        xdr::OperationBody::CreateAccount(op) => Some(PublicKey::from_account_id(&op.destination)),
+        xdr::OperationBody::Payment(op) => Some(muxed_key(&op.destination)),
+        xdr::OperationBody::PathPaymentStrictReceive(op) => Some(muxed_key(&op.destination)),
+        xdr::OperationBody::PathPaymentStrictSend(op) => Some(muxed_key(&op.destination)),
+        xdr::OperationBody::AccountMerge(dest) => Some(muxed_key(dest)),
+        xdr::OperationBody::AllowTrust(op) => Some(PublicKey::from_account_id(&op.trustor)),
+        xdr::OperationBody::SetTrustLineFlags(op) => Some(PublicKey::from_account_id(&op.trustor)),
+        _ => None,
     };
-    Some(if other == source {
-        vec![source]
-    } else {
-        vec![source, other]
-    })
+    match other {
+        Some(other) if other != source => vec![source, other],
+        _ => vec![source],
+    }
+}
+
+/// Appends `index` to `account`'s list unless it is already its last entry.
+fn index_for(map: &mut HashMap<PublicKey, Vec<u32>>, account: PublicKey, index: u32) {
+    let list = map.entry(account).or_default();
+    if list.last() != Some(&index) {
+        list.push(index);
+    }
 }
 
 /// All history, with indexes.
@@ -190,6 +211,11 @@ pub struct History {
     pub payments: Vec<u32>,
     /// Indexes into `operations` of payments per participating account.
     pub account_payments: HashMap<PublicKey, Vec<u32>>,
+    /// Indexes into `operations` of every operation per participating account.
+    pub account_operations: HashMap<PublicKey, Vec<u32>>,
+    /// Indexes into `transactions` per participating account (source, fee source, and the
+    /// accounts its operations involve).
+    pub account_transactions: HashMap<PublicKey, Vec<u32>>,
     /// Indexes into `operations` per transaction (first, count).
     pub tx_ops: Vec<(u32, u32)>,
     /// Transaction index by hash.
@@ -207,6 +233,14 @@ impl History {
     ) {
         let tx = self.transactions.len() as u32;
         let (source, ops) = tx_source_and_ops(envelope);
+        index_for(&mut self.account_transactions, source.account(), tx);
+        if let xdr::TransactionEnvelope::TxFeeBump(e) = envelope {
+            index_for(
+                &mut self.account_transactions,
+                muxed_key(&e.tx.fee_source),
+                tx,
+            );
+        }
         let first = self.operations.len() as u32;
         for (i, op) in ops.iter().enumerate() {
             let op_source = op
@@ -214,14 +248,16 @@ impl History {
                 .as_ref()
                 .map_or(source.account(), muxed_key);
             let index = self.operations.len() as u32;
-            if let Some(accounts) = payment_participants(op_source, &op.body) {
+            let accounts = participants(op_source, &op.body);
+            if is_payment(&op.body) {
                 self.payments.push(index);
-                for account in accounts {
-                    self.account_payments
-                        .entry(account)
-                        .or_default()
-                        .push(index);
+                for account in &accounts {
+                    index_for(&mut self.account_payments, *account, index);
                 }
+            }
+            for account in accounts {
+                index_for(&mut self.account_operations, account, index);
+                index_for(&mut self.account_transactions, account, tx);
             }
             self.operations.push(OpRecord {
                 id: toid(record.ledger, record.index, i as u32 + 1),

@@ -51,6 +51,14 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig, faults_enabled: bool) {
         .route("/accounts/{id}", web::get().to(account))
         .route("/accounts/{id}/payments", web::get().to(account_payments))
         .route("/accounts/{id}/data/{key}", web::get().to(account_data))
+        .route(
+            "/accounts/{id}/operations",
+            web::get().to(account_operations),
+        )
+        .route(
+            "/accounts/{id}/transactions",
+            web::get().to(account_transactions),
+        )
         .route("/transactions", web::post().to(submit))
         .route("/transactions", web::get().to(transactions))
         .route("/transactions/{hash}", web::get().to(transaction))
@@ -353,6 +361,10 @@ pub(crate) enum Collection {
     Payments(Option<PublicKey>),
     /// `/operations`.
     Operations,
+    /// `/accounts/{id}/operations`.
+    AccountOperations(PublicKey),
+    /// `/accounts/{id}/transactions`.
+    AccountTransactions(PublicKey),
     /// `/transactions/{hash}/operations`.
     TransactionOperations([u8; 32]),
     /// `/transactions`.
@@ -491,6 +503,30 @@ pub(crate) fn fetch(
                 })
                 .collect()
         }
+        Collection::AccountOperations(id) => {
+            let indexes = history
+                .account_operations
+                .get(id)
+                .map_or(&[][..], Vec::as_slice);
+            after(indexes, op_key, params.cursor, params.order)
+                .filter(keep)
+                .take(params.limit)
+                .map(op_json)
+                .collect()
+        }
+        Collection::AccountTransactions(id) => {
+            let indexes = history
+                .account_transactions
+                .get(id)
+                .map_or(&[][..], Vec::as_slice);
+            let tx_key = |i: &u32| history.transactions[*i as usize].paging_token();
+            after(indexes, tx_key, params.cursor, params.order)
+                .map(|i| &history.transactions[*i as usize])
+                .filter(|tx| params.include_failed || tx.successful)
+                .take(params.limit)
+                .map(|tx| (tx.paging_token(), json::transaction(base, network, tx)))
+                .collect()
+        }
         Collection::Transactions => after(
             &history.transactions,
             crate::history::TxRecord::paging_token,
@@ -587,6 +623,28 @@ async fn payments(shared: Data, req: HttpRequest) -> HttpResponse {
 async fn account_payments(shared: Data, req: HttpRequest, path: web::Path<String>) -> HttpResponse {
     match parse_account(&path, "account_id") {
         Ok(id) => collection(&shared, &req, Collection::Payments(Some(id))),
+        Err(problem) => problem_response(400, problem),
+    }
+}
+
+async fn account_operations(
+    shared: Data,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> HttpResponse {
+    match parse_account(&path, "account_id") {
+        Ok(id) => collection(&shared, &req, Collection::AccountOperations(id)),
+        Err(problem) => problem_response(400, problem),
+    }
+}
+
+async fn account_transactions(
+    shared: Data,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> HttpResponse {
+    match parse_account(&path, "account_id") {
+        Ok(id) => collection(&shared, &req, Collection::AccountTransactions(id)),
         Err(problem) => problem_response(400, problem),
     }
 }

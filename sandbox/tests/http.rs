@@ -919,3 +919,58 @@ async fn every_result_code_over_http() {
     );
     sandbox.shutdown().await;
 }
+
+#[tokio::test]
+async fn account_operations_and_transactions() {
+    let sandbox = start().await;
+    let (issuer, holder) = (funded(&sandbox).await, funded(&sandbox).await);
+    let usd = Asset::credit("USD", issuer.public_key()).unwrap();
+    let trust = tx(
+        &sandbox,
+        &holder,
+        vec![Operation::change_trust(&usd, xlm(50))],
+    );
+    assert_eq!(submit(&sandbox, &trust).await.0, 200);
+    let pay = tx(
+        &sandbox,
+        &issuer,
+        vec![
+            Operation::payment(addr(&holder), &usd, xlm(5)),
+            Operation::manage_data("k", Some(b"v")).unwrap(),
+        ],
+    );
+    assert_eq!(submit(&sandbox, &pay).await.0, 200);
+    let (_, ops) = get(
+        &sandbox,
+        &format!("/accounts/{}/operations", holder.public_key()),
+    )
+    .await;
+    let kinds: Vec<&str> = records(&ops)
+        .iter()
+        .map(|r| r["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, vec!["create_account", "change_trust", "payment"]);
+    let (_, txs) = get(
+        &sandbox,
+        &format!("/accounts/{}/transactions?order=desc", holder.public_key()),
+    )
+    .await;
+    let hashes: Vec<&str> = records(&txs)
+        .iter()
+        .map(|r| r["hash"].as_str().unwrap())
+        .collect();
+    assert_eq!(hashes.len(), 3);
+    assert_eq!(hashes[0], pay.hash_hex(&sandbox.network()));
+    assert_eq!(hashes[1], trust.hash_hex(&sandbox.network()));
+    let (_, issuer_ops) = get(
+        &sandbox,
+        &format!(
+            "/accounts/{}/operations?order=desc&limit=1",
+            issuer.public_key()
+        ),
+    )
+    .await;
+    assert_eq!(records(&issuer_ops)[0]["type"], "manage_data");
+    assert_eq!(records(&issuer_ops)[0]["value"], "dg==");
+    sandbox.shutdown().await;
+}
