@@ -90,6 +90,8 @@ async fn next_chunk(state: &mut State) -> Option<Bytes> {
             state.last_sent = Instant::now();
             return Some(chunk);
         }
+        // Marked before reading, so that a ledger closing meanwhile wakes the wait below.
+        state.closed.borrow_and_update();
         let records = {
             let ledger = state.shared.ledger();
             fetch(&ledger, &state.base, &state.collection, &state.params).unwrap_or_default()
@@ -103,7 +105,6 @@ async fn next_chunk(state: &mut State) -> Option<Bytes> {
             }
             continue;
         }
-        state.closed.borrow_and_update();
         tokio::select! {
             changed = state.closed.changed() => changed.ok()?,
             _ = tokio::time::sleep_until(state.last_sent + keepalive) => state.queue.push_back(Bytes::from_static(b": keepalive\n\n")),
