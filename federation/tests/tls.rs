@@ -19,7 +19,8 @@ fn private_pki(dir: &std::path::Path) -> (std::path::PathBuf, TlsSettings) {
     let ca_key = KeyPair::generate().unwrap();
     let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
     ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.distinguished_name.push(DnType::CommonName, "federation test CA");
+    ca.distinguished_name
+        .push(DnType::CommonName, "federation test CA");
     let ca_cert = ca.self_signed(&ca_key).unwrap();
     let issuer = Issuer::new(ca, ca_key);
     let key = KeyPair::generate().unwrap();
@@ -27,7 +28,11 @@ fn private_pki(dir: &std::path::Path) -> (std::path::PathBuf, TlsSettings) {
         .unwrap()
         .signed_by(&key, &issuer)
         .unwrap();
-    let paths = (dir.join("ca.pem"), dir.join("cert.pem"), dir.join("key.pem"));
+    let paths = (
+        dir.join("ca.pem"),
+        dir.join("cert.pem"),
+        dir.join("key.pem"),
+    );
     std::fs::write(&paths.0, ca_cert.pem()).unwrap();
     std::fs::write(&paths.1, cert.pem()).unwrap();
     std::fs::write(&paths.2, key.serialize_pem()).unwrap();

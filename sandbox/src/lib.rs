@@ -20,6 +20,8 @@
 //! # }
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod apply;
 pub mod codes;
 pub mod faults;

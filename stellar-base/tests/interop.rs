@@ -9,12 +9,18 @@ use stellar_base::{AccountAddress, Asset, KeyPair, Memo, Network, TransactionBui
 fn python(args: &[&str]) -> String {
     let out = run_python(args);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "the Python SDK rejected our envelope:\n{stderr}");
+    assert!(
+        out.status.success(),
+        "the Python SDK rejected our envelope:\n{stderr}"
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 fn run_python(args: &[&str]) -> std::process::Output {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop/verify_envelope.py");
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/interop/verify_envelope.py"
+    );
     let out = Command::new("python3")
         .arg(script)
         .args(args)
