@@ -12,7 +12,12 @@ async fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let config = match sandbox::config_from_args(std::env::args().skip(1)) {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "--help" || a == "-h") {
+        println!("{}", sandbox::USAGE);
+        return ExitCode::SUCCESS;
+    }
+    let config = match sandbox::config_from_args(args) {
         Ok(config) => config,
         Err(message) => {
             eprintln!("{message}");
