@@ -1,0 +1,185 @@
+//! `compliance.cfg`: the legacy keys unchanged, plus bind addresses, an API key for the internal
+//! port, the outbound HTTP policy and limits. Every key may come from `COMPLIANCE__…`
+//! environment variables (`COMPLIANCE__KEYS__SIGNING_SEED_FILE` for the seed).
+
+use std::fmt;
+use std::path::Path;
+
+use serde::Deserialize;
+use service::ConfigError;
+use service::database::DatabaseSettings;
+use service::telemetry::LogFormat;
+use service::tls::TlsSettings;
+use stellar_base::KeyPair;
+use stellar_toml::StellarTomlSettings;
+use url::Url;
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ComplianceConfig {
+    /// The AUTH_SERVER port (public).
+    pub external_port: u16,
+    /// The port our bridge calls (private).
+    pub internal_port: u16,
+    /// Interface of the external port (default all: it is public).
+    #[serde(default = "all_interfaces")]
+    pub external_bind_address: String,
+    /// Interface of the internal port (default loopback: never expose it).
+    #[serde(default = "loopback")]
+    pub internal_bind_address: String,
+    /// Ask receivers for their customer's KYC (`need_info`) when sending.
+    #[serde(default)]
+    pub needs_auth: bool,
+    /// The network whose transaction hashes we compute.
+    pub network_passphrase: String,
+    /// `text` or `json`.
+    #[serde(default)]
+    pub log_format: LogFormat,
+    /// Our database (never the bridge's).
+    pub database: DatabaseSettings,
+    /// Our signing key.
+    pub keys: Keys,
+    /// The back office's decision and KYC endpoints.
+    #[serde(default)]
+    pub callbacks: Callbacks,
+    /// Serve the external port over TLS in-process.
+    #[serde(default)]
+    pub tls: Option<TlsSettings>,
+    /// Enables SEP-4 `GET /tx_status` behind HTTP basic auth.
+    #[serde(default)]
+    pub tx_status_auth: Option<BasicAuth>,
+    /// The outbound HTTP policy (overrides, extra CA, SSRF guard).
+    #[serde(default)]
+    pub stellar_toml: StellarTomlSettings,
+    /// When set, the internal port requires it in `X-API-Key` (or `Authorization: Bearer`).
+    #[serde(default)]
+    pub api_key: Option<String>,
+    /// Port for `/metrics` on loopback (off when absent).
+    #[serde(default)]
+    pub metrics_port: Option<u16>,
+    /// Largest accepted request body.
+    #[serde(default = "default_max_body_bytes")]
+    pub max_body_bytes: usize,
+}
+
+/// `[keys]`.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Keys {
+    /// `S…` seed whose public key is `SIGNING_KEY` in our stellar.toml.
+    #[serde(deserialize_with = "seed")]
+    pub signing_seed: KeyPair,
+    /// Documented by the legacy server but never used; accepted and ignored.
+    #[serde(default)]
+    pub encryption_key: Option<String>,
+}
+
+impl fmt::Debug for Keys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Keys")
+            .field("signing_seed", &self.signing_seed)
+            .finish_non_exhaustive()
+    }
+}
+
+fn seed<'de, D: serde::Deserializer<'de>>(d: D) -> Result<KeyPair, D::Error> {
+    let s = String::deserialize(d)?;
+    KeyPair::from_secret_seed(&s)
+        .map_err(|_| serde::de::Error::custom("keys.signing_seed is not a valid S… seed"))
+}
+
+/// `[callbacks]`: URLs of the operator's back office (plain http allowed: they are the
+/// operator's own).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Callbacks {
+    /// Decides `tx_status`.
+    #[serde(default, deserialize_with = "optional_url")]
+    pub sanctions: Option<Url>,
+    /// Decides `info_status` (else the allow lists do).
+    #[serde(default, deserialize_with = "optional_url")]
+    pub ask_user: Option<Url>,
+    /// Returns a customer's KYC JSON.
+    #[serde(default, deserialize_with = "optional_url")]
+    pub fetch_info: Option<Url>,
+    /// Answers SEP-4 status queries.
+    #[serde(default, deserialize_with = "optional_url")]
+    pub tx_status: Option<Url>,
+}
+
+/// An optional URL; an empty string (as legacy sample configs have) means none.
+fn optional_url<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Url>, D::Error> {
+    match Option::<String>::deserialize(d)?.filter(|s| !s.trim().is_empty()) {
+        None => Ok(None),
+        Some(s) => Url::parse(s.trim())
+            .map(Some)
+            .map_err(|e| serde::de::Error::custom(format!("invalid callback URL {s:?}: {e}"))),
+    }
+}
+
+/// `[tx_status_auth]`.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BasicAuth {
+    /// User name.
+    pub username: String,
+    /// Password.
+    pub password: String,
+}
+
+impl fmt::Debug for BasicAuth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "BasicAuth({}, password: <redacted>)", self.username)
+    }
+}
+
+fn all_interfaces() -> String {
+    "0.0.0.0".into()
+}
+
+fn loopback() -> String {
+    "127.0.0.1".into()
+}
+
+fn default_max_body_bytes() -> usize {
+    256 * 1024
+}
+
+impl ComplianceConfig {
+    /// Reads the file (if any) under `COMPLIANCE__` environment variables.
+    ///
+    /// # Errors
+    /// A [`ConfigError`] naming the file, variable or key.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let config: Self = service::config::load("COMPLIANCE", file)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks what serde cannot.
+    ///
+    /// # Errors
+    /// A [`ConfigError::Setting`] naming the key.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.database.connection()?;
+        if self.network_passphrase.trim().is_empty() {
+            return Err(ConfigError::setting("network_passphrase", "is empty"));
+        }
+        if let Some(auth) = &self.tx_status_auth
+            && (auth.username.is_empty() || auth.password.len() < 10)
+        {
+            return Err(ConfigError::setting(
+                "tx_status_auth",
+                "needs a username and a password of at least 10 characters",
+            ));
+        }
+        if self.api_key.as_deref().is_some_and(|k| k.len() < 16) {
+            return Err(ConfigError::setting(
+                "api_key",
+                "must be at least 16 characters",
+            ));
+        }
+        Ok(())
+    }
+}

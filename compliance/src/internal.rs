@@ -1,0 +1,326 @@
+//! The internal port, called by our own bridge: `/send` asks another bank to approve a payment,
+//! `/receive` returns the attachment of a payment we approved, and the allow lists.
+
+use std::collections::BTreeMap;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use actix_web::{HttpResponse, web};
+use serde::Serialize;
+use stellar_base::address::is_dns_name;
+use stellar_base::transaction::{Operation, to_base64};
+use stellar_base::{
+    AccountAddress, Amount, Asset, FederationAddress, Memo, PublicKey, TransactionBuilder,
+};
+
+use crate::State;
+use crate::error::Error;
+use crate::protocol::{Attachment, AttachmentTransaction, AuthData, AuthResponse, attachment_hash};
+
+/// The largest answer we read from another bank's AUTH_SERVER.
+const MAX_AUTH_RESPONSE_BYTES: usize = 100 * 1024;
+
+/// Form fields, in order, as the legacy bridge sends them (`path[0][asset_code]`…).
+type Fields = Vec<(String, String)>;
+
+fn field<'a>(fields: &'a Fields, name: &str) -> Option<&'a str> {
+    fields
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+        .filter(|v| !v.is_empty())
+}
+
+fn required<'a>(fields: &'a Fields, name: &'static str) -> Result<&'a str, Error> {
+    field(fields, name).ok_or(Error::MissingParameter(name))
+}
+
+fn asset(fields: &Fields, code: &'static str, issuer: &'static str) -> Result<Asset, Error> {
+    Asset::from_code_and_issuer(
+        field(fields, code).unwrap_or(""),
+        field(fields, issuer).unwrap_or(""),
+    )
+    .map_err(|e| Error::invalid(code, e.to_string()))
+}
+
+/// `path[0..5]`, contiguous; an entry with both fields empty is native.
+fn path(fields: &Fields) -> Result<Vec<Asset>, Error> {
+    let mut path = Vec::new();
+    for i in 0..5 {
+        let code_key = format!("path[{i}][asset_code]");
+        let issuer_key = format!("path[{i}][asset_issuer]");
+        let present = fields
+            .iter()
+            .any(|(k, _)| *k == code_key || *k == issuer_key);
+        if !present {
+            break;
+        }
+        let asset = Asset::from_code_and_issuer(
+            field(fields, &code_key).unwrap_or(""),
+            field(fields, &issuer_key).unwrap_or(""),
+        )
+        .map_err(|e| Error::invalid("path", format!("path[{i}]: {e}")))?;
+        path.push(asset);
+    }
+    Ok(path)
+}
+
+/// Where the payment goes: a federation address, or a forward request to a domain.
+enum Target {
+    Address(FederationAddress),
+    Forward {
+        domain: String,
+        fields: Vec<(String, String)>,
+    },
+}
+
+fn target(fields: &Fields) -> Result<Target, Error> {
+    if let Some(destination) = field(fields, "destination") {
+        let address = destination
+            .parse()
+            .map_err(|e: stellar_base::address::AddressError| {
+                Error::invalid("destination", e.to_string())
+            })?;
+        return Ok(Target::Address(address));
+    }
+    let domain = field(fields, "forward_destination[domain]")
+        .ok_or(Error::MissingParameter("destination"))?;
+    if !is_dns_name(domain) {
+        return Err(Error::invalid(
+            "forward_destination[domain]",
+            "not a domain",
+        ));
+    }
+    let mut forward = Vec::new();
+    for (key, value) in fields {
+        if let Some(name) = key
+            .strip_prefix("forward_destination[fields][")
+            .and_then(|k| k.strip_suffix(']'))
+        {
+            if name.is_empty()
+                || !name
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b == b'_' || b == b'-')
+            {
+                return Err(Error::invalid(
+                    "forward_destination[fields]",
+                    format!("field name {name:?} must match [a-z_-]+"),
+                ));
+            }
+            forward.push((name.to_owned(), value.clone()));
+        }
+    }
+    if forward.is_empty() {
+        return Err(Error::MissingParameter("forward_destination[fields]"));
+    }
+    Ok(Target::Forward {
+        domain: domain.to_ascii_lowercase(),
+        fields: forward,
+    })
+}
+
+#[derive(Serialize)]
+struct SendResponse {
+    auth_response: AuthResponse,
+    transaction_xdr: String,
+}
+
+/// `POST /send`.
+pub async fn send(state: web::Data<State>, form: web::Form<Fields>) -> Result<HttpResponse, Error> {
+    let fields = form.into_inner();
+    let id = required(&fields, "id")?.to_owned();
+    if let Some((domain, data)) = state.store.sent(&id).await? {
+        return resend(&state, &domain, data).await;
+    }
+
+    let source: PublicKey = required(&fields, "source")?
+        .parse()
+        .map_err(|_| Error::invalid("source", "not a G… account"))?;
+    let sender: FederationAddress = required(&fields, "sender")?.parse().map_err(
+        |e: stellar_base::address::AddressError| Error::invalid("sender", e.to_string()),
+    )?;
+    let amount: Amount = required(&fields, "amount")?
+        .parse()
+        .map_err(|e: stellar_base::amount::AmountError| Error::invalid("amount", e.to_string()))?;
+    if !amount.is_positive() {
+        return Err(Error::invalid("amount", "must be greater than zero"));
+    }
+    let dest_asset = asset(&fields, "asset_code", "asset_issuer")?;
+    let send_max = field(&fields, "send_max")
+        .map(|v| {
+            v.parse::<Amount>()
+                .map_err(|e| Error::invalid("send_max", e.to_string()))
+        })
+        .transpose()?;
+    let send_asset = asset(&fields, "send_asset_code", "send_asset_issuer")?;
+    let path = path(&fields)?;
+    let target = target(&fields)?;
+
+    let (domain, destination) = match &target {
+        Target::Address(address) => (
+            address.domain().to_owned(),
+            state.federation.lookup_address(address).await,
+        ),
+        Target::Forward { domain, fields } => (
+            domain.clone(),
+            state.federation.forward(domain, fields).await,
+        ),
+    };
+    let destination = destination.map_err(|e| Error::CannotResolveDestination(e.to_string()))?;
+    // Checked before anything is stored: a receiver without AUTH_SERVER is a 400 now, not a
+    // stored request that can never be sent.
+    auth_server(&state, &domain).await?;
+
+    let to = AccountAddress::Account(destination.account);
+    let operation = match send_max {
+        Some(send_max) => Operation::path_payment_strict_receive(
+            &send_asset,
+            send_max,
+            to,
+            &dest_asset,
+            amount,
+            &path,
+        )
+        .map_err(|e| Error::invalid("path", e.to_string()))?,
+        None => Operation::payment(to, &dest_asset, amount),
+    };
+    let sender_info = state.callbacks.sender_info(&sender.to_string()).await?;
+    let attachment = Attachment {
+        nonce: SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos().to_string())
+            .unwrap_or_default(),
+        transaction: AttachmentTransaction {
+            sender_info: Some(sender_info.unwrap_or_else(BTreeMap::new)),
+            route: destination.memo.value().unwrap_or_default(),
+            note: String::new(),
+            extra: field(&fields, "extra_memo").unwrap_or("").to_owned(),
+        },
+        operations: None,
+    }
+    .to_json();
+    // Sequence 0 and open time bounds, as the legacy server: the bridge sets both before
+    // signing; the receiver approves the operations and the memo.
+    let tx = TransactionBuilder::new(source.into(), 0)
+        .memo(Memo::Hash(attachment_hash(&attachment)))
+        .time_bounds(0, 0)
+        .operation(operation)
+        .build()
+        .map_err(|e| Error::invalid("amount", e.to_string()))?;
+    let data = serde_json::to_string(&AuthData {
+        sender: sender.to_string(),
+        need_info: state.needs_auth,
+        tx: to_base64(&tx),
+        attachment,
+    })
+    .expect("AuthData serialises");
+    // Stored before it is sent: a retry after `pending` sends these exact bytes (same nonce).
+    let (domain, data) = state.store.save_sent(id, domain, data).await?;
+    resend(&state, &domain, data).await
+}
+
+/// The receiver's AUTH_SERVER, checked against the outbound policy.
+async fn auth_server(state: &State, domain: &str) -> Result<url::Url, Error> {
+    match state.resolver.auth_server(domain).await {
+        Ok(url) => Ok(url),
+        Err(stellar_toml::Error::MissingField(_)) => Err(Error::AuthServerNotDefined),
+        Err(e) => Err(Error::CannotResolveDestination(e.to_string())),
+    }
+}
+
+/// Signs and POSTs stored AuthData to the receiver's AUTH_SERVER.
+async fn resend(state: &State, domain: &str, data: String) -> Result<HttpResponse, Error> {
+    let auth: AuthData = serde_json::from_str(&data).map_err(Error::internal)?;
+    let auth_server = auth_server(state, domain).await?;
+    use base64::Engine;
+    let sig =
+        base64::engine::general_purpose::STANDARD.encode(state.signing_key.sign(data.as_bytes()));
+    let answer = state
+        .resolver
+        .post_form(
+            domain,
+            &auth_server,
+            &[("data", &data), ("sig", &sig)],
+            MAX_AUTH_RESPONSE_BYTES,
+        )
+        .await
+        .map_err(|e| Error::internal(format!("AUTH_SERVER of {domain}: {e}")))?;
+    if !matches!(answer.status, 200 | 202 | 400 | 403) {
+        return Err(Error::internal(format!(
+            "AUTH_SERVER of {domain} answered {}",
+            answer.status
+        )));
+    }
+    let auth_response: AuthResponse = serde_json::from_slice(&answer.body).map_err(|e| {
+        Error::internal(format!(
+            "AUTH_SERVER of {domain} answered {}: {e}",
+            answer.status
+        ))
+    })?;
+    tracing::info!(
+        %domain,
+        info = ?auth_response.info_status,
+        tx = ?auth_response.tx_status,
+        "auth request answered"
+    );
+    Ok(HttpResponse::Ok().json(SendResponse {
+        auth_response,
+        transaction_xdr: auth.tx,
+    }))
+}
+
+/// `POST /receive`: the AuthData of an approved transaction, by its memo (base64).
+pub async fn receive(
+    state: web::Data<State>,
+    form: web::Form<Fields>,
+) -> Result<HttpResponse, Error> {
+    let memo = required(&form, "memo")?;
+    let data = state
+        .store
+        .data_by_memo(memo)
+        .await?
+        .ok_or(Error::TransactionNotFound)?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "data": data })))
+}
+
+/// `POST /allow_access`.
+pub async fn allow_access(
+    state: web::Data<State>,
+    form: web::Form<Fields>,
+) -> Result<HttpResponse, Error> {
+    let name = required(&form, "name")?.to_owned();
+    let domain = required(&form, "domain")?;
+    if !is_dns_name(domain) {
+        return Err(Error::invalid("domain", "not a domain name"));
+    }
+    let public_key: PublicKey = required(&form, "public_key")?
+        .parse()
+        .map_err(|_| Error::invalid("public_key", "not a G… account"))?;
+    let user_id = field(&form, "user_id").map(str::to_owned);
+    state
+        .store
+        .allow(
+            name,
+            domain.to_ascii_lowercase(),
+            public_key.to_string(),
+            user_id,
+        )
+        .await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({})))
+}
+
+/// `POST /remove_access`.
+pub async fn remove_access(
+    state: web::Data<State>,
+    form: web::Form<Fields>,
+) -> Result<HttpResponse, Error> {
+    let domain = required(&form, "domain")?;
+    if !is_dns_name(domain) {
+        return Err(Error::invalid("domain", "not a domain name"));
+    }
+    let user_id = field(&form, "user_id").map(str::to_owned);
+    state
+        .store
+        .remove(domain.to_ascii_lowercase(), user_id)
+        .await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({})))
+}
