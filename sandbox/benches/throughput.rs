@@ -56,6 +56,37 @@ fn apply_throughput() {
         "apply: {applied} payment transactions in {spent:.2?} = {:.0} tx/s (signature checks included)",
         applied as f64 / spent.as_secs_f64()
     );
+    // Memory held per transaction: apply more rounds and compare resident sizes.
+    let before = resident_bytes();
+    let extra_rounds = 50;
+    for _ in 0..extra_rounds {
+        let batch = payments(
+            |k| ledger.account(&k.public_key()).unwrap().sequence + 1,
+            &keys,
+        );
+        ledger.close(
+            batch
+                .into_iter()
+                .map(|e| Submission::Envelope(Box::new(e.into_xdr())))
+                .collect(),
+            1_700_000_000,
+        );
+    }
+    if let (Some(before), Some(after)) = (before, resident_bytes()) {
+        let txs = extra_rounds * ACCOUNTS;
+        println!(
+            "memory: {} bytes of resident memory per single-payment transaction in history ({txs} transactions)",
+            after.saturating_sub(before) / txs
+        );
+    }
+}
+
+/// Resident set size from /proc (Linux only).
+fn resident_bytes() -> Option<usize> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kib: usize = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
 }
 
 async fn stream_throughput() {
