@@ -23,6 +23,7 @@
 #![warn(missing_docs)]
 
 pub mod apply;
+pub mod blocking;
 pub mod codes;
 pub mod faults;
 pub mod history;
@@ -33,6 +34,7 @@ mod server;
 pub mod state;
 mod stream;
 
+pub use blocking::BlockingSandbox;
 pub use faults::{Fault, Faults};
 pub use ledger::{FRIENDBOT_AMOUNT, Ledger, Outcome, Submission, root_keypair};
 pub use server::{
