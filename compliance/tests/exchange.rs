@@ -1,0 +1,272 @@
+//! The whole SEP-3 exchange between two compliance servers, on every database backend.
+
+mod common;
+
+use common::*;
+use service::testing::backends;
+use stellar_base::Memo;
+use stellar_base::transaction::decode_transaction;
+
+fn memo_of(transaction_xdr: &str) -> String {
+    let tx = decode_transaction(transaction_xdr).unwrap();
+    Memo::from_xdr(&tx.memo).value().unwrap()
+}
+
+#[tokio::test]
+async fn approved_payment_is_stored_and_its_attachment_received() {
+    for backend in backends() {
+        let banks = TwoBanks::start(backend, BankOptions::default()).await;
+        banks
+            .b
+            .office
+            .script("fetch_info", &[(200, r#"{"name":"Bob Jones"}"#)]);
+        let (status, body) = banks.send("p1", &[]).await;
+        assert_eq!(status, 200, "{backend}: {body}");
+        let auth = &body["auth_response"];
+        assert_eq!(
+            (auth["info_status"].as_str(), auth["tx_status"].as_str()),
+            (Some("ok"), Some("ok"))
+        );
+        assert_eq!(auth["dest_info"], r#"{"name":"Bob Jones"}"#);
+
+        // B asked its back office with what A's customer sent and the federation route.
+        let sanctions = banks.b.office.calls_to("sanctions");
+        assert_eq!(
+            sanctions[0]["sender"],
+            r#"{"first_name":"Alice","last_name":"Smith"}"#
+        );
+        let ask = &banks.b.office.calls_to("ask_user")[0];
+        assert_eq!(
+            (ask["amount"].as_str(), ask["asset_code"].as_str()),
+            ("20.0000000", "USD")
+        );
+        assert_eq!(ask["asset_issuer"], ISSUER);
+        assert_eq!(banks.b.office.calls_to("fetch_info")[0]["address"], "bob");
+
+        // The transaction pays bob's account with the attachment's hash as memo.
+        let xdr = body["transaction_xdr"].as_str().unwrap();
+        let memo = memo_of(xdr);
+        let (status, received) = post_form(
+            &format!("{}/receive", banks.b.internal),
+            &[("memo", &memo)],
+            Some(API_KEY),
+        )
+        .await;
+        assert_eq!(status, 200, "{backend}: {received}");
+        let data: serde_json::Value =
+            serde_json::from_str(received["data"].as_str().unwrap()).unwrap();
+        assert_eq!(data["sender"], "alice*bank-a.test");
+        assert_eq!(data["tx"], xdr);
+        let attachment: serde_json::Value =
+            serde_json::from_str(data["attachment"].as_str().unwrap()).unwrap();
+        assert_eq!(attachment["transaction"]["route"], "bob");
+        assert_eq!(attachment["transaction"]["extra"], "invoice 7");
+
+        // Nothing about it at A's /receive: A only sent.
+        let (status, _) = post_form(
+            &format!("{}/receive", banks.a.internal),
+            &[("memo", &memo)],
+            Some(API_KEY),
+        )
+        .await;
+        assert_eq!(status, 404);
+    }
+}
+
+#[tokio::test]
+async fn pending_is_retried_with_the_same_data_until_approved() {
+    for backend in backends() {
+        let banks = TwoBanks::start(backend, BankOptions::default()).await;
+        banks.b.office.script(
+            "sanctions",
+            &[(202, r#"{"pending":30}"#), (202, "not json"), (200, "")],
+        );
+        let (status, first) = banks.send("p2", &[]).await;
+        assert_eq!(status, 200);
+        assert_eq!(first["auth_response"]["tx_status"], "pending");
+        assert_eq!(first["auth_response"]["pending"], 30);
+        let memo = memo_of(first["transaction_xdr"].as_str().unwrap());
+        let (status, _) = post_form(
+            &format!("{}/receive", banks.b.internal),
+            &[("memo", &memo)],
+            Some(API_KEY),
+        )
+        .await;
+        assert_eq!(status, 404, "{backend}: nothing stored while pending");
+
+        let (_, second) = banks.send("p2", &[("amount", "999")]).await;
+        assert_eq!(
+            second["auth_response"]["pending"], 600,
+            "unparseable pending → 600"
+        );
+        let (_, third) = banks.send("p2", &[]).await;
+        assert_eq!(third["auth_response"]["tx_status"], "ok", "{backend}");
+        // The same stored request each time: same nonce, so the same memo and transaction.
+        assert_eq!(first["transaction_xdr"], third["transaction_xdr"]);
+        assert_eq!(second["transaction_xdr"], third["transaction_xdr"]);
+        let (status, _) = post_form(
+            &format!("{}/receive", banks.b.internal),
+            &[("memo", &memo)],
+            Some(API_KEY),
+        )
+        .await;
+        assert_eq!(status, 200);
+        // A's customer KYC was fetched once: retries do not rebuild the request.
+        assert_eq!(banks.a.office.calls_to("fetch_info").len(), 1);
+    }
+}
+
+#[tokio::test]
+async fn denials_and_errors_are_answered_and_nothing_is_stored() {
+    for backend in backends() {
+        let banks = TwoBanks::start(backend, BankOptions::default()).await;
+        banks.b.office.script(
+            "sanctions",
+            &[(403, ""), (400, r#"{"error":"bad sender"}"#), (500, "")],
+        );
+        banks
+            .b
+            .office
+            .script("ask_user", &[(202, ""), (202, ""), (202, "")]);
+        let (status, body) = banks.send("d1", &[]).await;
+        assert_eq!(status, 200);
+        assert_eq!(body["auth_response"]["tx_status"], "denied", "{backend}");
+        assert_eq!(body["auth_response"]["info_status"], "pending");
+        assert!(body["auth_response"].get("dest_info").is_none());
+        let memo = memo_of(body["transaction_xdr"].as_str().unwrap());
+        let (status, _) = post_form(
+            &format!("{}/receive", banks.b.internal),
+            &[("memo", &memo)],
+            Some(API_KEY),
+        )
+        .await;
+        assert_eq!(status, 404);
+
+        let (_, body) = banks.send("d2", &[]).await;
+        assert_eq!(body["auth_response"]["tx_status"], "error");
+        assert_eq!(body["auth_response"]["error"], "bad sender");
+
+        // A sanctions callback that fails is a failure, never a guess.
+        let (status, body) = banks.send("d3", &[]).await;
+        assert_eq!(status, 500, "{body}");
+        assert_eq!(body["code"], "internal_server_error");
+    }
+}
+
+#[tokio::test]
+async fn allow_lists_decide_when_there_is_no_ask_user() {
+    for backend in backends() {
+        let banks = TwoBanks::start(
+            backend,
+            BankOptions {
+                callbacks: &["sanctions", "fetch_info"],
+                ..BankOptions::default()
+            },
+        )
+        .await;
+        let (_, body) = banks.send("a1", &[]).await;
+        assert_eq!(body["auth_response"]["info_status"], "denied", "{backend}");
+
+        let key = banks.a.key.public_key().to_string();
+        let b = &banks.b.internal;
+        let allow_user = [
+            ("name", "Bank A"),
+            ("domain", "bank-a.test"),
+            ("public_key", key.as_str()),
+            ("user_id", "alice"),
+        ];
+        let (status, _) = post_form(&format!("{b}/allow_access"), &allow_user, Some(API_KEY)).await;
+        assert_eq!(status, 200);
+        // Idempotent.
+        let (status, _) = post_form(&format!("{b}/allow_access"), &allow_user, Some(API_KEY)).await;
+        assert_eq!(status, 200);
+        let (_, body) = banks.send("a2", &[]).await;
+        assert_eq!(body["auth_response"]["info_status"], "ok", "{backend}");
+
+        let remove = [("domain", "bank-a.test"), ("user_id", "alice")];
+        let (status, _) = post_form(&format!("{b}/remove_access"), &remove, Some(API_KEY)).await;
+        assert_eq!(status, 200);
+        let (_, body) = banks.send("a3", &[]).await;
+        assert_eq!(body["auth_response"]["info_status"], "denied");
+
+        let allow_fi = [
+            ("name", "Bank A"),
+            ("domain", "bank-a.test"),
+            ("public_key", key.as_str()),
+        ];
+        post_form(&format!("{b}/allow_access"), &allow_fi, Some(API_KEY)).await;
+        let (_, body) = banks.send("a4", &[]).await;
+        assert_eq!(body["auth_response"]["info_status"], "ok");
+
+        for bad in [
+            &[
+                ("name", "x"),
+                ("domain", "not a domain"),
+                ("public_key", key.as_str()),
+            ][..],
+            &[
+                ("name", "x"),
+                ("domain", "bank-a.test"),
+                ("public_key", "GBAD"),
+            ],
+            &[("domain", "bank-a.test"), ("public_key", key.as_str())],
+        ] {
+            let (status, body) = post_form(&format!("{b}/allow_access"), bad, Some(API_KEY)).await;
+            assert_eq!(status, 400, "{bad:?}: {body}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn send_refuses_what_it_cannot_resolve_or_read() {
+    let banks = TwoBanks::start(service::database::Backend::Sqlite, BankOptions::default()).await;
+    let (status, body) = banks
+        .send("r1", &[("destination", "nobody*bank-b.test")])
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (400, Some("cannot_resolve_destination"))
+    );
+    banks
+        .host
+        .set("bank-c.test", "VERSION = \"2.0.0\"\n".into());
+    let (status, body) = banks
+        .send("r2", &[("destination", "bob*nowhere.invalid")])
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (400, Some("cannot_resolve_destination")),
+        "{body}"
+    );
+    let (status, body) = banks.send("", &[]).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (400, Some("missing_parameter"))
+    );
+    for (field, value) in [
+        ("amount", "-1"),
+        ("amount", "0"),
+        ("amount", "1.00000001"),
+        ("source", "GBAD"),
+        ("sender", "alice"),
+        ("asset_issuer", "GBAD"),
+        ("destination", "bob"),
+    ] {
+        let (status, body) = banks.send("r4", &[(field, value)]).await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (400, Some("invalid_parameter")),
+            "{field}={value}: {body}"
+        );
+    }
+    // The internal port wants its key.
+    let (status, _) = post_form(&format!("{}/send", banks.a.internal), &[("id", "x")], None).await;
+    assert_eq!(status, 401);
+    let (status, _) = post_form(
+        &format!("{}/send", banks.a.internal),
+        &[("id", "x")],
+        Some("wrong-key-0123456789"),
+    )
+    .await;
+    assert_eq!(status, 401);
+}
