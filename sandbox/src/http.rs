@@ -105,7 +105,10 @@ async fn fault_gate(
                 None,
             ),
         };
-        let response = problem_response(status, body);
+        let mut response = problem_response(status, body);
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
         return Ok(req.into_response(response).map_into_right_body());
     }
     next.call(req)

@@ -364,8 +364,14 @@ async fn request_faults_answer_429_503_and_504() {
     let sandbox = start().await;
     let (a, b) = (funded(&sandbox).await, funded(&sandbox).await);
     sandbox.faults().fail_next_requests(503, 1);
-    let (status, problem) = get(&sandbox, "/").await;
-    assert_eq!(status, 503);
+    let response = client()
+        .get(format!("{}/", sandbox.url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 503);
+    assert_eq!(response.headers()["retry-after"], "1");
+    let problem: serde_json::Value = response.json().await.unwrap();
     assert_eq!(problem["status"], 503);
     let (status, _) = get(&sandbox, "/").await;
     assert_eq!(status, 200);
