@@ -100,6 +100,7 @@ async fn bad_requests_get_their_documented_error_before_any_fetch() {
     let (good_data, good_sig) = request("alice*bank-a.test", &key, ATTACHMENT);
 
     // (form, status, code, data.name)
+    type Case<'a> = (Vec<(&'a str, &'a str)>, u16, &'a str, Option<&'a str>);
     let other_sig = BASE64.encode(KeyPair::random().sign(good_data.as_bytes()));
     let tampered = good_data.replace("alice", "mallory");
     let (mismatch_data, mismatch_sig) = {
@@ -113,7 +114,7 @@ async fn bad_requests_get_their_documented_error_before_any_fetch() {
         let sig = BASE64.encode(key.sign(data.as_bytes()));
         (data, sig)
     };
-    let cases: Vec<(Vec<(&str, &str)>, u16, &str, Option<&str>)> = vec![
+    let cases: Vec<Case> = vec![
         (vec![("sig", &good_sig)], 400, "invalid_parameter", None),
         (vec![("data", &good_data)], 400, "invalid_parameter", None),
         (

@@ -82,18 +82,23 @@ impl TomlHost {
     }
 }
 
+/// Queued answers per callback name.
+type Scripts = Arc<Mutex<HashMap<String, VecDeque<(u16, String)>>>>;
+/// Every call received: callback name and form fields.
+type Calls = Arc<Mutex<Vec<(String, BTreeMap<String, String>)>>>;
+
 /// A back office whose callbacks answer from scripts (status, body), default 200 `{}`.
 #[derive(Clone, Default)]
 pub struct BackOffice {
     pub base: String,
-    scripts: Arc<Mutex<HashMap<String, VecDeque<(u16, String)>>>>,
-    pub calls: Arc<Mutex<Vec<(String, BTreeMap<String, String>)>>>,
+    scripts: Scripts,
+    pub calls: Calls,
 }
 
 impl BackOffice {
     pub fn start() -> Self {
-        let scripts: Arc<Mutex<HashMap<String, VecDeque<(u16, String)>>>> = Arc::default();
-        let calls: Arc<Mutex<Vec<(String, BTreeMap<String, String>)>>> = Arc::default();
+        let scripts: Scripts = Arc::default();
+        let calls: Calls = Arc::default();
         let (s, c) = (scripts.clone(), calls.clone());
         let base = serve(move || {
             let (scripts, calls) = (s.clone(), c.clone());
