@@ -152,10 +152,29 @@ def main() -> None:
     except BadRequestError as error:
         assert error.extras["result_codes"]["transaction"] == "tx_bad_auth", error.extras
 
+    # Faults: the SDK retries a 504 on submission (the sandbox applied the transaction and
+    # answers the retry from history) and a 503 on reads.
+    fault = {"fault": "timeout_submissions", "count": 1}
+    assert requests.post(f"{url}/_sandbox/faults", json=fault, timeout=30).status_code == 200
+    account = server.load_account(alice.public_key)
+    tx = (
+        TransactionBuilder(account, passphrase, base_fee=100)
+        .append_payment_op(bob.public_key, Asset.native(), "1")
+        .set_timeout(60)
+        .build()
+    )
+    tx.sign(alice)
+    result = server.submit_transaction(tx)
+    assert result["successful"] is True and result["hash"] == tx.hash_hex(), result
+    fault = {"fault": "fail_requests", "status": 503, "count": 1}
+    assert requests.post(f"{url}/_sandbox/faults", json=fault, timeout=30).status_code == 200
+    assert server.load_account(alice.public_key).sequence == account.sequence
+
     # Paged payments through the SDK's call builder.
     page = server.payments().for_account(bob.public_key).order(desc=True).limit(2).call()
     kinds = [r["type"] for r in page["_embedded"]["records"]]
     assert kinds == ["payment", "payment"], kinds
+    assert page["_embedded"]["records"][0]["amount"] == "1.0000000", page
     next_page = server.payments().for_account(bob.public_key).order(desc=True).limit(2).cursor(
         page["_embedded"]["records"][-1]["paging_token"]
     ).call()
