@@ -1,7 +1,7 @@
 //! Two banks in one process: stellar.toml hosting, a back office with scripted answers, a
 //! federation server for bank B, and a compliance server per bank.
 
-#![allow(dead_code)]
+#![allow(dead_code, missing_debug_implementations)]
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
