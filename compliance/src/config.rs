@@ -183,3 +183,87 @@ impl ComplianceConfig {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_legacy_compliance_cfg_loads_unchanged() {
+        let file = tempfile::Builder::new().suffix(".cfg").tempfile().unwrap();
+        std::fs::write(
+            file.path(),
+            r#"
+external_port = 8003
+internal_port = 8004
+needs_auth = false
+network_passphrase = "Test SDF Network ; September 2015"
+
+[database]
+type = "postgres"
+url = "postgres://localhost:5432/compliance?sslmode=disable"
+
+[keys]
+signing_seed = "SDWTLFPALQSP225BSMX7HPZ7ZEAYSUYNDLJ5QI3YGVBNRUIIELWH3XUV"
+encryption_key = "SDWTLFPALQSP225BSMX7HPZ7ZEAYSUYNDLJ5QI3YGVBNRUIIELWH3XUV"
+
+[callbacks]
+sanctions = "http://localhost/sanctions"
+ask_user = "http://localhost/ask_user"
+fetch_info = "http://localhost/fetch_info"
+tx_status = ""
+
+[tls]
+certificate_file = "server.crt"
+private_key_file = "server.key"
+
+[tx_status_auth]
+username = "username"
+password = "password123"
+"#,
+        )
+        .unwrap();
+        let config: ComplianceConfig =
+            service::config::load_from("COMPLIANCE", Some(file.path()), Vec::new()).unwrap();
+        config.validate().unwrap();
+        assert_eq!((config.external_port, config.internal_port), (8003, 8004));
+        assert_eq!(config.internal_bind_address, "127.0.0.1");
+        assert!(config.callbacks.sanctions.is_some() && config.callbacks.tx_status.is_none());
+        assert_eq!(
+            config.keys.signing_seed.public_key().to_string(),
+            "GBYJZW5XFAI6XV73H5SAIUYK6XZI4CGGVBUBO3ANA2SV7KKDAXTV6AEB"
+        );
+        assert!(
+            !format!("{config:?}").contains("SDWTLFPALQSP"),
+            "seeds never printed"
+        );
+        assert!(!format!("{config:?}").contains("password123"));
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let load = |toml: &str| {
+            let file = tempfile::Builder::new().suffix(".cfg").tempfile().unwrap();
+            std::fs::write(file.path(), toml).unwrap();
+            service::config::load_from::<ComplianceConfig>(
+                "COMPLIANCE",
+                Some(file.path()),
+                Vec::new(),
+            )
+            .and_then(|c| c.validate().map(|()| c))
+            .unwrap_err()
+            .to_string()
+        };
+        let base = "external_port = 1\ninternal_port = 2\nnetwork_passphrase = \"x\"\n[database]\nurl = \"sqlite://x.db\"\n";
+        let err = load(&format!("{base}[keys]\nsigning_seed = \"GBYJ\"\n"));
+        assert!(err.contains("signing_seed"), "{err}");
+        let err = load(&format!(
+            "{base}[keys]\nsigning_seed = \"SDWTLFPALQSP225BSMX7HPZ7ZEAYSUYNDLJ5QI3YGVBNRUIIELWH3XUV\"\n[callbacks]\nsanctons = \"http://x\"\n"
+        ));
+        assert!(err.contains("sanctons"), "{err}");
+        assert!(
+            !err.contains("SDWTLFPALQSP"),
+            "the seed never appears in errors: {err}"
+        );
+    }
+}
