@@ -10,9 +10,12 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, Rw
 use std::time::Duration;
 
 use actix_web::{App, HttpServer, web};
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+use std::time::Instant;
 use stellar_base::{KeyPair, Network, PublicKey};
+
 use tokio::sync::{oneshot, watch};
-use tokio::task::JoinHandle;
 
 use crate::faults::Faults;
 use crate::ledger::{Ledger, Outcome, Submission, unix_now};
@@ -151,19 +154,25 @@ impl Shared {
     }
 }
 
-async fn close_loop(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
-    let mut interval = tokio::time::interval(shared.config.close_interval);
-    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    interval.tick().await;
-    loop {
-        tokio::select! {
-            _ = interval.tick() => {}
-            _ = shutdown.changed() => break,
-        }
-        if !shared.faults.closing_paused() {
-            shared.close_now();
-        }
-    }
+/// Closes a ledger every `close_interval` on a thread of its own, so that a caller whose
+/// runtime is blocked (or a current-thread test runtime busy elsewhere) never holds ledgers
+/// back. Ends when `stop` receives or disconnects.
+fn spawn_closer(shared: Arc<Shared>, stop: mpsc::Receiver<()>) -> std::io::Result<JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name("sandbox-close".into())
+        .spawn(move || {
+            let interval = shared.config.close_interval;
+            let mut next = Instant::now() + interval;
+            while let Err(mpsc::RecvTimeoutError::Timeout) =
+                stop.recv_timeout(next.saturating_duration_since(Instant::now()))
+            {
+                // A late tick delays the next one rather than bunching closes.
+                next = (next + interval).max(Instant::now());
+                if !shared.faults.closing_paused() {
+                    shared.close_now();
+                }
+            }
+        })
 }
 
 /// Entry point of the library.
@@ -171,8 +180,8 @@ async fn close_loop(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
 pub struct Sandbox;
 
 impl Sandbox {
-    /// Binds `config.bind`, starts closing ledgers and serving HTTP on the current tokio
-    /// runtime.
+    /// Binds `config.bind`, starts closing ledgers (on a thread of its own) and serving HTTP
+    /// (actix-web's own threads, driven from the current tokio runtime).
     ///
     /// # Errors
     /// [`SandboxError::Io`] when the address cannot be bound.
@@ -199,14 +208,15 @@ impl Sandbox {
                 tracing::error!(%error, "sandbox HTTP server stopped");
             }
         });
-        let (shutdown, shutdown_rx) = watch::channel(false);
-        let close_task = tokio::spawn(close_loop(shared.clone(), shutdown_rx));
+        let (stop_closer, stop_rx) = mpsc::channel();
+        let closer = spawn_closer(shared.clone(), stop_rx)?;
         Ok(RunningSandbox {
             addr,
             shared,
             handle,
-            shutdown,
-            tasks: vec![server_task, close_task],
+            server_task: Some(server_task),
+            stop_closer,
+            closer: Some(closer),
         })
     }
 }
@@ -217,8 +227,9 @@ pub struct RunningSandbox {
     addr: SocketAddr,
     shared: Arc<Shared>,
     handle: actix_web::dev::ServerHandle,
-    shutdown: watch::Sender<bool>,
-    tasks: Vec<JoinHandle<()>>,
+    server_task: Option<tokio::task::JoinHandle<()>>,
+    stop_closer: mpsc::Sender<()>,
+    closer: Option<JoinHandle<()>>,
 }
 
 impl RunningSandbox {
@@ -317,17 +328,21 @@ impl RunningSandbox {
         self.shared.close_now();
     }
 
-    /// Stops the closing task and the HTTP server (open streams are dropped).
+    /// Stops closing ledgers and the HTTP server (open streams are dropped), and waits for
+    /// both.
     pub async fn shutdown(mut self) {
         self.stop();
         self.handle.stop(false).await;
-        for task in self.tasks.drain(..) {
+        if let Some(task) = self.server_task.take() {
             let _ = task.await;
+        }
+        if let Some(closer) = self.closer.take() {
+            let _ = tokio::task::spawn_blocking(move || closer.join()).await;
         }
     }
 
     fn stop(&self) {
-        self.shutdown.send_replace(true);
+        let _ = self.stop_closer.send(());
         self.shared.faults.close_streams();
     }
 }
@@ -336,7 +351,7 @@ impl Drop for RunningSandbox {
     fn drop(&mut self) {
         self.stop();
         // Sends the stop command right away; the returned future only waits for completion.
-        // The server task is left to process it; the closing task ends on the shutdown signal.
+        // The server task is left to process it; the closing thread ends on its own.
         drop(self.handle.stop(false));
     }
 }

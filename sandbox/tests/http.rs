@@ -980,3 +980,13 @@ async fn account_operations_and_transactions() {
     assert_eq!(records(&issuer_ops)[0]["value"], "dg==");
     sandbox.shutdown().await;
 }
+
+#[tokio::test]
+async fn ledgers_close_while_the_callers_runtime_is_blocked() {
+    let sandbox = start().await;
+    let before = sandbox.latest_ledger();
+    // Blocks the test's only runtime thread: ledgers still close.
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(sandbox.latest_ledger() > before);
+    sandbox.shutdown().await;
+}
