@@ -138,9 +138,11 @@ impl Shared {
         let (outcomes, sequence) = {
             let mut ledger = self.ledger_mut();
             let outcomes = ledger.close(submissions, unix_now());
-            (outcomes, ledger.latest().sequence)
+            let sequence = ledger.latest().sequence;
+            // Under the lock, so that concurrent closes announce sequences in order.
+            self.closed.send_replace(sequence);
+            (outcomes, sequence)
         };
-        self.closed.send_replace(sequence);
         if !outcomes.is_empty() {
             tracing::debug!(
                 ledger = sequence,
