@@ -14,9 +14,10 @@ pub struct ResultCodes {
     /// One code per operation, when the transaction got as far as its operations.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub operations: Option<Vec<String>>,
-    /// For a fee bump: the inner transaction's codes.
+    /// For a fee bump: the inner transaction's code (its operations' codes are in
+    /// `operations`), as Horizon writes it.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub inner_transaction: Option<Box<ResultCodes>>,
+    pub inner_transaction: Option<String>,
 }
 
 /// `CamelCase` → `camel_case`.
@@ -118,8 +119,8 @@ pub fn result_codes(result: &xdr::TransactionResult) -> ResultCodes {
             let inner = inner_codes(&pair.result.result);
             ResultCodes {
                 transaction: tx_code(result.result.name()),
-                operations: inner.operations.clone(),
-                inner_transaction: Some(Box::new(inner)),
+                operations: inner.operations,
+                inner_transaction: Some(inner.transaction),
             }
         }
         other => ResultCodes {

@@ -848,7 +848,7 @@ fn fee_bumps_are_paid_by_the_fee_source() {
     );
     let (codes, included) = submit(&mut ledger, fee_bump(&stale, &payer, 400));
     assert_eq!(codes.transaction, "tx_fee_bump_inner_failed");
-    assert_eq!(codes.inner_transaction.unwrap().transaction, "tx_bad_seq");
+    assert_eq!(codes.inner_transaction.unwrap(), "tx_bad_seq");
     assert!(!included);
 
     let failing = sign(

@@ -564,7 +564,20 @@ async fn fee_bump_and_large_transactions_over_http() {
         bump.hash_hex(&sandbox.network())
     );
 
-    // 100 operations with memo: the largest classic transaction.
+    // A fee bump around a stale inner transaction: Horizon's codes for the inner failure.
+    let stale = stellar_base::TransactionBuilder::new(addr(&a), 1)
+        .operation(Operation::payment(addr(&b), &Asset::Native, xlm(1)))
+        .sign(&sandbox.network(), &[&a])
+        .unwrap();
+    let mut stale_bump = stale.fee_bump(addr(&payer), 400).unwrap();
+    stale_bump.sign(&payer, &sandbox.network()).unwrap();
+    let (status, problem) = submit(&sandbox, &stale_bump).await;
+    assert_eq!(status, 400);
+    let codes = &problem["extras"]["result_codes"];
+    assert_eq!(codes["transaction"], "tx_fee_bump_inner_failed");
+    assert_eq!(codes["inner_transaction"], "tx_bad_seq");
+
+    // 100 operations: the largest classic transaction.
     let ops = (0..100)
         .map(|_| Operation::payment(addr(&b), &Asset::Native, xlm(1)))
         .collect();
