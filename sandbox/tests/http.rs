@@ -1003,3 +1003,32 @@ async fn ledgers_close_while_the_callers_runtime_is_blocked() {
     assert!(sandbox.latest_ledger() > before);
     sandbox.shutdown().await;
 }
+
+#[tokio::test]
+async fn ledgers_and_transactions_stream_too() {
+    let sandbox = start().await;
+    let (a, b) = (funded(&sandbox).await, funded(&sandbox).await);
+    let open = |path: String| {
+        client()
+            .get(format!("{}{path}", sandbox.url()))
+            .header("Accept", "text/event-stream")
+            .send()
+    };
+    let ledgers = open("/ledgers?cursor=now".into()).await.unwrap();
+    let mut ledgers = ledgers.bytes_stream();
+    let mut text = String::new();
+    assert!(read_until(&mut ledgers, &mut text, |t| t.contains("\"closed_at\"")).await);
+    let transactions = open("/transactions?cursor=now".into()).await.unwrap();
+    let mut transactions = transactions.bytes_stream();
+    let mut text = String::new();
+    assert!(read_until(&mut transactions, &mut text, |t| t.contains("\"hello\"")).await);
+    let envelope = tx(
+        &sandbox,
+        &a,
+        vec![Operation::payment(addr(&b), &Asset::Native, xlm(1))],
+    );
+    assert_eq!(submit(&sandbox, &envelope).await.0, 200);
+    let hash = envelope.hash_hex(&sandbox.network());
+    assert!(read_until(&mut transactions, &mut text, |t| t.contains(&hash)).await);
+    sandbox.shutdown().await;
+}
