@@ -1032,3 +1032,28 @@ async fn ledgers_and_transactions_stream_too() {
     assert!(read_until(&mut transactions, &mut text, |t| t.contains(&hash)).await);
     sandbox.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_concurrent_submissions() {
+    let sandbox = start().await;
+    let keys: Vec<KeyPair> = (0..100).map(|_| KeyPair::random()).collect();
+    let funded = futures_util::future::join_all(keys.iter().map(|k| sandbox.fund(k.public_key())));
+    assert!(funded.await.iter().all(Result::is_ok));
+    let sink = funded(&sandbox).await;
+    let envelopes: Vec<_> = keys
+        .iter()
+        .map(|k| {
+            tx(
+                &sandbox,
+                k,
+                vec![Operation::payment(addr(&sink), &Asset::Native, xlm(1))],
+            )
+        })
+        .collect();
+    let answers =
+        futures_util::future::join_all(envelopes.iter().map(|e| submit(&sandbox, e))).await;
+    assert!(answers.iter().all(|(status, _)| *status == 200));
+    let balance = sandbox.account(&sink.public_key()).unwrap().balance;
+    assert_eq!(balance, sandbox::FRIENDBOT_AMOUNT + 100 * xlm(1).stroops());
+    sandbox.shutdown().await;
+}
