@@ -1037,8 +1037,8 @@ async fn ledgers_and_transactions_stream_too() {
 async fn many_concurrent_submissions() {
     let sandbox = start().await;
     let keys: Vec<KeyPair> = (0..100).map(|_| KeyPair::random()).collect();
-    let funded = futures_util::future::join_all(keys.iter().map(|k| sandbox.fund(k.public_key())));
-    assert!(funded.await.iter().all(Result::is_ok));
+    let funding = futures_util::future::join_all(keys.iter().map(|k| sandbox.fund(k.public_key())));
+    assert!(funding.await.iter().all(Result::is_ok));
     let sink = funded(&sandbox).await;
     let envelopes: Vec<_> = keys
         .iter()
