@@ -1,0 +1,103 @@
+//! The compliance path of `/payment`: ask the receiving bank through our compliance server's
+//! `/send`, and turn its decision into an answer or a draft to sign.
+
+use stellar_base::KeyPair;
+
+use crate::State;
+use crate::error::Error;
+use crate::payment::{Fields, SendAnswer, draft_from_compliance};
+use crate::submitter::Draft;
+
+/// Fields passed on to compliance `/send` as they came.
+fn passed_on(key: &str) -> bool {
+    matches!(
+        key,
+        "sender"
+            | "destination"
+            | "amount"
+            | "asset_code"
+            | "asset_issuer"
+            | "send_max"
+            | "send_asset_code"
+            | "send_asset_issuer"
+            | "extra_memo"
+    ) || key.starts_with("forward_destination[")
+        || key.starts_with("path[")
+}
+
+/// Asks the receiver; ok → a draft of the approved transaction.
+///
+/// # Errors
+/// 202 `pending`, 403 `denied`, 400 `compliance_error`, or 500 when compliance fails.
+pub async fn approve(
+    state: &State,
+    fields: &Fields,
+    id: &str,
+    source: &KeyPair,
+) -> Result<Draft, Error> {
+    let base = state.compliance.as_ref().expect("checked by the caller");
+    let url = base.join("send").map_err(Error::internal)?;
+    let public = source.public_key().to_string();
+    let mut form: Vec<(&str, &str)> = vec![("id", id), ("source", &public)];
+    form.extend(
+        fields
+            .iter()
+            .filter(|(k, v)| passed_on(k) && !v.is_empty())
+            .map(|(k, v)| (k.as_str(), v.as_str())),
+    );
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(&form)
+        .finish();
+    let mut request = state
+        .http
+        .post(url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body);
+    if let Some(key) = &state.compliance_api_key {
+        request = request.header("x-api-key", key);
+    }
+    let response = request
+        .send()
+        .await
+        .map_err(|e| Error::internal(format!("compliance server unreachable: {e}")))?;
+    let status = response.status().as_u16();
+    let text = response
+        .text()
+        .await
+        .map_err(|e| Error::internal(format!("compliance server: {e}")))?;
+    if status != 200 {
+        // Its own 4xx (bad destination…) is the caller's to fix; pass it on as is.
+        if (400..500).contains(&status)
+            && let Ok(body) = serde_json::from_str::<service::ErrorBody>(&text)
+        {
+            let field = body.code.clone();
+            return Err(match body.code.as_str() {
+                "cannot_resolve_destination" => {
+                    Error::cannot_resolve(body.more_info.unwrap_or(body.message))
+                }
+                _ => Error::invalid(&field, body.more_info.unwrap_or(body.message)),
+            });
+        }
+        return Err(Error::internal(format!(
+            "compliance server answered {status}: {text}"
+        )));
+    }
+    let answer: SendAnswer = serde_json::from_str(&text)
+        .map_err(|e| Error::internal(format!("compliance server answered {e}")))?;
+    let statuses = [
+        answer.auth_response.info_status.as_str(),
+        answer.auth_response.tx_status.as_str(),
+    ];
+    if statuses.contains(&"denied") {
+        return Err(Error::denied());
+    }
+    if statuses.contains(&"error") {
+        return Err(Error::compliance_error(answer.auth_response.error));
+    }
+    if statuses.contains(&"pending") {
+        return Err(Error::compliance_pending(
+            answer.auth_response.pending.unwrap_or(600),
+        ));
+    }
+    draft_from_compliance(&answer.transaction_xdr, source.clone())
+}

@@ -1,0 +1,244 @@
+//! `bridge.cfg`: the legacy keys unchanged, plus safe defaults for what the legacy server left
+//! open (fees, time bounds, bind address). Every key may come from `BRIDGE__…` environment
+//! variables (`BRIDGE__ACCOUNTS__BASE_SEED_FILE` for a seed).
+
+use std::fmt;
+use std::path::Path;
+
+use horizon::HorizonSettings;
+use serde::{Deserialize, Deserializer};
+use service::ConfigError;
+use service::database::DatabaseSettings;
+use service::telemetry::LogFormat;
+use stellar_base::{Asset, KeyPair, PublicKey};
+use stellar_toml::StellarTomlSettings;
+use url::Url;
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BridgeConfig {
+    /// The API port.
+    pub port: u16,
+    /// Interface to listen on. Default loopback: the bridge moves money and must not be public.
+    #[serde(default = "loopback")]
+    pub bind_address: String,
+    /// Horizon's URL.
+    pub horizon: String,
+    /// The network's passphrase.
+    pub network_passphrase: String,
+    /// Base URL of the compliance server's internal port.
+    #[serde(default, deserialize_with = "optional_url")]
+    pub compliance: Option<Url>,
+    /// API key for the compliance server's internal port, when it requires one.
+    #[serde(default)]
+    pub compliance_api_key: Option<String>,
+    /// When set (15+ characters), every endpoint requires it (`apiKey` form field, `X-API-Key`
+    /// or `Authorization: Bearer`).
+    #[serde(default)]
+    pub api_key: Option<String>,
+    /// `S…` seed whose raw bytes key the `X-Payload-Mac` of receive callbacks.
+    #[serde(default, deserialize_with = "optional_seed")]
+    pub mac_key: Option<KeyPair>,
+    /// `text` or `json`.
+    #[serde(default)]
+    pub log_format: LogFormat,
+    /// Legacy; accepted and ignored.
+    #[serde(default)]
+    pub develop: bool,
+    /// Assets we accept and may authorize.
+    #[serde(default)]
+    pub assets: Vec<AssetSetting>,
+    /// Our database (never the compliance server's).
+    pub database: DatabaseSettings,
+    /// Our accounts.
+    #[serde(default)]
+    pub accounts: Accounts,
+    /// The back office.
+    #[serde(default)]
+    pub callbacks: Callbacks,
+    /// The outbound policy for federation lookups.
+    #[serde(default)]
+    pub stellar_toml: StellarTomlSettings,
+    /// Timeouts and retries towards Horizon.
+    #[serde(default)]
+    pub horizon_client: HorizonSettings,
+    /// Fee per operation in stroops.
+    #[serde(default = "default_base_fee")]
+    pub base_fee: u32,
+    /// The most we ever pay per operation, in stroops.
+    #[serde(default = "default_max_fee")]
+    pub max_fee: u32,
+    /// Seconds a transaction stays valid; after that it can never be applied, which is what
+    /// makes rebuilding a payment whose outcome was unknown safe.
+    #[serde(default = "default_transaction_timeout")]
+    pub transaction_timeout_seconds: u64,
+    /// How long a request waits for a submission whose outcome is unknown (Horizon timed
+    /// out) before answering 202 `transaction_pending`.
+    #[serde(default = "default_pending_wait")]
+    pub pending_wait_seconds: u64,
+    /// Largest accepted request body.
+    #[serde(default = "default_max_body_bytes")]
+    pub max_body_bytes: usize,
+}
+
+/// One `[[assets]]` entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AssetSetting {
+    /// 1–12 alphanumerics; `XLM` without issuer means lumens.
+    pub code: String,
+    /// The issuer (`G…`).
+    #[serde(default)]
+    pub issuer: Option<String>,
+}
+
+impl AssetSetting {
+    /// The asset this entry names.
+    ///
+    /// # Errors
+    /// When the code or issuer is invalid.
+    pub fn asset(&self) -> Result<Asset, ConfigError> {
+        Asset::from_code_and_issuer(&self.code, self.issuer.as_deref().unwrap_or(""))
+            .map_err(|e| ConfigError::setting("assets", e.to_string()))
+    }
+}
+
+/// `[accounts]`.
+#[derive(Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Accounts {
+    /// Default source of `/payment`.
+    #[serde(default, deserialize_with = "optional_seed")]
+    pub base_seed: Option<KeyPair>,
+    /// Signs `/authorize` transactions (a signer of the issuing account).
+    #[serde(default, deserialize_with = "optional_seed")]
+    pub authorizing_seed: Option<KeyPair>,
+    /// The issuer of our assets.
+    #[serde(default, deserialize_with = "optional_key")]
+    pub issuing_account_id: Option<PublicKey>,
+    /// The account whose incoming payments are delivered to `callbacks.receive`.
+    #[serde(default, deserialize_with = "optional_key")]
+    pub receiving_account_id: Option<PublicKey>,
+}
+
+impl fmt::Debug for Accounts {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Accounts")
+            .field("base_seed", &self.base_seed)
+            .field("authorizing_seed", &self.authorizing_seed)
+            .field("issuing_account_id", &self.issuing_account_id)
+            .field("receiving_account_id", &self.receiving_account_id)
+            .finish()
+    }
+}
+
+/// `[callbacks]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Callbacks {
+    /// Called for each received payment.
+    #[serde(default, deserialize_with = "optional_url")]
+    pub receive: Option<Url>,
+    /// Called when a received payment cannot be delivered.
+    #[serde(default, deserialize_with = "optional_url")]
+    pub error: Option<Url>,
+}
+
+fn loopback() -> String {
+    "127.0.0.1".into()
+}
+fn default_base_fee() -> u32 {
+    100
+}
+fn default_max_fee() -> u32 {
+    10_000
+}
+fn default_transaction_timeout() -> u64 {
+    60
+}
+fn default_pending_wait() -> u64 {
+    10
+}
+fn default_max_body_bytes() -> usize {
+    64 * 1024
+}
+
+fn non_empty<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(Option::<String>::deserialize(d)?.filter(|s| !s.trim().is_empty()))
+}
+
+fn optional_url<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Url>, D::Error> {
+    non_empty(d)?
+        .map(|s| {
+            Url::parse(s.trim())
+                .map_err(|e| serde::de::Error::custom(format!("invalid URL {s:?}: {e}")))
+        })
+        .transpose()
+}
+
+fn optional_seed<'de, D: Deserializer<'de>>(d: D) -> Result<Option<KeyPair>, D::Error> {
+    non_empty(d)?
+        .map(|s| {
+            KeyPair::from_secret_seed(&s)
+                .map_err(|_| serde::de::Error::custom("not a valid S… secret seed"))
+        })
+        .transpose()
+}
+
+fn optional_key<'de, D: Deserializer<'de>>(d: D) -> Result<Option<PublicKey>, D::Error> {
+    non_empty(d)?
+        .map(|s| {
+            s.parse().map_err(|_| {
+                serde::de::Error::custom(format!("{s:?} is not a valid G… account id"))
+            })
+        })
+        .transpose()
+}
+
+impl BridgeConfig {
+    /// Reads the file (if any) under `BRIDGE__` environment variables.
+    ///
+    /// # Errors
+    /// A [`ConfigError`] naming the file, variable or key.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let config: Self = service::config::load("BRIDGE", file)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks what serde cannot.
+    ///
+    /// # Errors
+    /// A [`ConfigError::Setting`] naming the key.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.database.connection()?;
+        Url::parse(&self.horizon)
+            .map_err(|e| ConfigError::setting("horizon", format!("is not a URL: {e}")))?;
+        if self.network_passphrase.trim().is_empty() {
+            return Err(ConfigError::setting("network_passphrase", "is empty"));
+        }
+        if self.api_key.as_deref().is_some_and(|k| k.len() < 15) {
+            return Err(ConfigError::setting(
+                "api_key",
+                "must be at least 15 characters",
+            ));
+        }
+        for asset in &self.assets {
+            asset.asset()?;
+        }
+        if self.base_fee < 100 || self.max_fee < self.base_fee {
+            return Err(ConfigError::setting(
+                "base_fee",
+                "must be at least 100 stroops and at most max_fee",
+            ));
+        }
+        if !(5..=86_400).contains(&self.transaction_timeout_seconds) {
+            return Err(ConfigError::setting(
+                "transaction_timeout_seconds",
+                "must be between 5 and 86400",
+            ));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,276 @@
+//! The bridge's error: the legacy JSON shape `{"code","message","more_info"?,"data"?}` with the
+//! legacy codes, so apps written for the Go bridge keep parsing it.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use horizon::ResultCodes;
+use service::http::ErrorBody;
+
+/// An error answer: a status and the body.
+#[derive(Debug)]
+pub struct Error {
+    status: StatusCode,
+    body: ErrorBody,
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} {}: {}",
+            self.status.as_u16(),
+            self.body.code,
+            self.body.message
+        )
+    }
+}
+
+impl Error {
+    fn new(status: StatusCode, code: &str, message: &str) -> Self {
+        Self {
+            status,
+            body: ErrorBody::new(code, message),
+        }
+    }
+
+    /// 400 `invalid_parameter` naming the field.
+    pub fn invalid(field: &str, more_info: impl Into<String>) -> Self {
+        let mut e = Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_parameter",
+            "Invalid parameter.",
+        );
+        e.body.more_info = Some(more_info.into());
+        e.body.data = Some(serde_json::json!({ "name": field }));
+        e
+    }
+
+    /// 400 `missing_parameter` naming the field.
+    pub fn missing(field: &str) -> Self {
+        let mut e = Self::new(
+            StatusCode::BAD_REQUEST,
+            "missing_parameter",
+            "Required parameter is missing.",
+        );
+        e.body.data = Some(serde_json::json!({ "name": field }));
+        e
+    }
+
+    /// 400 `cannot_resolve_destination`.
+    pub fn cannot_resolve(more_info: impl Into<String>) -> Self {
+        let mut e = Self::new(
+            StatusCode::BAD_REQUEST,
+            "cannot_resolve_destination",
+            "Cannot resolve federated Stellar address.",
+        );
+        e.body.more_info = Some(more_info.into());
+        e
+    }
+
+    /// 400 `cannot_use_memo`.
+    pub fn cannot_use_memo() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "cannot_use_memo",
+            "Memo given in request but federation returned memo fields.",
+        )
+    }
+
+    /// 400 `source_not_exist`.
+    pub fn source_not_exist() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "source_not_exist",
+            "Source account does not exist.",
+        )
+    }
+
+    /// 400 `asset_code_not_allowed`.
+    pub fn asset_not_allowed() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "asset_code_not_allowed",
+            "Given asset_code not allowed.",
+        )
+    }
+
+    /// 202 `pending` (compliance): repeat after `seconds`.
+    pub fn compliance_pending(seconds: u64) -> Self {
+        let mut e = Self::new(
+            StatusCode::ACCEPTED,
+            "pending",
+            "Transaction pending. Repeat your request after given time.",
+        );
+        e.body.data = Some(serde_json::json!({ "pending": seconds }));
+        e
+    }
+
+    /// 403 `denied` (compliance).
+    pub fn denied() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "denied",
+            "Transaction denied by destination.",
+        )
+    }
+
+    /// 400 `compliance_error`: the receiver cannot decide the request as sent.
+    pub fn compliance_error(detail: Option<String>) -> Self {
+        let mut e = Self::new(
+            StatusCode::BAD_REQUEST,
+            "compliance_error",
+            "The destination cannot process the compliance request.",
+        );
+        e.body.more_info = detail;
+        e
+    }
+
+    /// 202 `transaction_pending`: submitted, outcome unknown; repeat with the same id.
+    pub fn transaction_pending(hash: &str) -> Self {
+        let mut e = Self::new(
+            StatusCode::ACCEPTED,
+            "transaction_pending",
+            "Transaction submitted; its outcome is not known yet. Repeat the request with the same id.",
+        );
+        e.body.data = Some(serde_json::json!({ "hash": hash }));
+        e
+    }
+
+    /// 409 `payment_id_conflict`.
+    pub fn conflict() -> Self {
+        Self::new(
+            StatusCode::CONFLICT,
+            "payment_id_conflict",
+            "This id was already used for a different payment.",
+        )
+    }
+
+    /// 503 `horizon_unavailable`: nothing was sent.
+    pub fn unavailable(more_info: impl Into<String>) -> Self {
+        let mut e = Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "horizon_unavailable",
+            "Horizon is unavailable; nothing was sent. Try again later.",
+        );
+        e.body.more_info = Some(more_info.into());
+        e
+    }
+
+    /// 403 `forbidden`: missing or wrong API key.
+    pub fn forbidden() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "A valid API key is required.",
+        )
+    }
+
+    /// 500, logging the cause (which is not sent).
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        tracing::error!(%cause, "bridge request failed");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_server_error",
+            "Internal Server Error, please try again.",
+        )
+    }
+
+    /// 400 for a transaction the network refused, with the legacy code and Horizon's codes.
+    pub fn transaction_failed(hash: &str, codes: &ResultCodes, result_xdr: Option<&str>) -> Self {
+        let code = legacy_code(codes);
+        let mut e = Self::new(StatusCode::BAD_REQUEST, &code, "Transaction failed.");
+        e.body.more_info = Some(format!(
+            "transaction: {}, operations: [{}]",
+            codes.transaction,
+            codes.operations.join(", ")
+        ));
+        e.body.data = Some(serde_json::json!({
+            "hash": hash,
+            "result_codes": {"transaction": codes.transaction, "operations": codes.operations},
+            "result_xdr": result_xdr,
+        }));
+        e
+    }
+}
+
+/// The legacy bridge's name for a Horizon result.
+pub fn legacy_code(codes: &ResultCodes) -> String {
+    let op = codes
+        .operations
+        .iter()
+        .find(|c| c.as_str() != "op_success")
+        .map(String::as_str);
+    match (codes.transaction.as_str(), op) {
+        ("tx_failed", Some(op)) => match op {
+            "op_over_source_max" => "payment_over_sendmax".into(),
+            "op_low_reserve" => "create_account_low_reserve".into(),
+            "op_already_exists" => "create_account_already_exist".into(),
+            "op_under_dest_min" => "payment_under_destmin".into(),
+            other => format!("payment_{}", other.trim_start_matches("op_")),
+        },
+        ("tx_failed", None) => "transaction_failed".into(),
+        ("tx_no_source_account", _) => "transaction_no_account".into(),
+        (tx, _) => format!("transaction_{}", tx.trim_start_matches("tx_")),
+    }
+}
+
+impl ResponseError for Error {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        HttpResponse::build(self.status).json(&self.body)
+    }
+}
+
+impl From<service::DbError> for Error {
+    fn from(e: service::DbError) -> Self {
+        Self::internal(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn codes(tx: &str, ops: &[&str]) -> ResultCodes {
+        ResultCodes {
+            transaction: tx.into(),
+            operations: ops.iter().map(|s| s.to_string()).collect(),
+            ..ResultCodes::default()
+        }
+    }
+
+    #[test]
+    fn horizon_results_keep_their_legacy_names() {
+        assert_eq!(
+            legacy_code(&codes("tx_bad_seq", &[])),
+            "transaction_bad_seq"
+        );
+        assert_eq!(
+            legacy_code(&codes("tx_no_source_account", &[])),
+            "transaction_no_account"
+        );
+        assert_eq!(
+            legacy_code(&codes("tx_failed", &["op_underfunded"])),
+            "payment_underfunded"
+        );
+        assert_eq!(
+            legacy_code(&codes("tx_failed", &["op_success", "op_no_trust"])),
+            "payment_no_trust"
+        );
+        assert_eq!(
+            legacy_code(&codes("tx_failed", &["op_no_destination"])),
+            "payment_no_destination"
+        );
+        assert_eq!(
+            legacy_code(&codes("tx_failed", &["op_line_full"])),
+            "payment_line_full"
+        );
+        assert_eq!(
+            legacy_code(&codes("tx_failed", &["op_over_source_max"])),
+            "payment_over_sendmax"
+        );
+    }
+}

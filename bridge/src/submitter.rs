@@ -1,0 +1,541 @@
+//! Sending transactions exactly once.
+//!
+//! Per source account one sequence counter under a lock, loaded from Horizon and reloaded
+//! whenever a result leaves it in doubt. Every transaction has finite time bounds. The signed
+//! envelope and its hash are stored before submission; a caller's payment id finds them again,
+//! so a repeat resubmits the same envelope (the network applies a hash at most once) instead of
+//! building a new payment. When Horizon times out or fails with 5xx the outcome is unknown: the
+//! envelope is kept and looked up by hash until it is found or its time bound has passed; only
+//! then may a new envelope be built for that payment id.
+//!
+//! The lock is held while a transaction is submitted, so one source account sends one
+//! transaction per ledger; use several source accounts for more throughput.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use horizon::{Error as HorizonError, HorizonClient, ResultCodes};
+use stellar_base::transaction::{Envelope, TransactionError};
+use stellar_base::{KeyPair, Network, PublicKey, xdr};
+
+use crate::store::{NewSent, SentStatus, SentTransaction, Store};
+
+/// After a transaction's upper time bound, how long to keep expecting it (ledger close and
+/// Horizon ingestion lag) before declaring that it can never land.
+const EXPIRY_GRACE: Duration = Duration::from_secs(15);
+/// Attempts at building a transaction when the sequence number was stale.
+const BAD_SEQ_ATTEMPTS: usize = 3;
+/// Attempts at submitting one envelope while Horizon says "busy" (429/503).
+const BUSY_ATTEMPTS: u32 = 4;
+
+/// Builds the unsigned transaction for a sequence number, fee per operation and upper time
+/// bound.
+pub type Build =
+    Arc<dyn Fn(i64, u32, u64) -> Result<xdr::Transaction, TransactionError> + Send + Sync>;
+
+/// A payment to send, before it has a sequence number.
+#[derive(Clone)]
+pub struct Draft {
+    /// The transaction's source account (its sequence is used).
+    pub source: PublicKey,
+    /// Who signs.
+    pub signers: Vec<KeyPair>,
+    /// The transaction without sequence and time bounds.
+    pub build: Build,
+}
+
+impl std::fmt::Debug for Draft {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Draft(source {})", self.source)
+    }
+}
+
+/// How a payment ended (or stands).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// In the ledger and successful.
+    Success {
+        /// Hex hash.
+        hash: String,
+        /// Ledger.
+        ledger: i64,
+        /// Signed envelope.
+        envelope_xdr: String,
+        /// Result XDR.
+        result_xdr: Option<String>,
+    },
+    /// Refused, or in the ledger with a failed result.
+    Failed {
+        /// Hex hash.
+        hash: String,
+        /// Horizon's result codes.
+        result_codes: ResultCodes,
+        /// Result XDR.
+        result_xdr: Option<String>,
+    },
+    /// Submitted, outcome not known yet: repeat the request with the same id.
+    Pending {
+        /// Hex hash.
+        hash: String,
+    },
+}
+
+/// Why a payment could not be sent at all.
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    /// The same payment id with a different request.
+    #[error("payment id already used for a different request")]
+    Conflict,
+    /// The source account does not exist.
+    #[error("source account {0} does not exist")]
+    SourceNotFound(PublicKey),
+    /// The transaction could not be built.
+    #[error("{0}")]
+    Build(#[from] TransactionError),
+    /// Horizon is busy or down; nothing was applied. Repeat later.
+    #[error("Horizon is unavailable: {0}")]
+    Unavailable(String),
+    /// Storage failed.
+    #[error(transparent)]
+    Database(#[from] service::DbError),
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default()
+}
+
+fn codes_json(codes: &ResultCodes) -> String {
+    serde_json::json!({"transaction": codes.transaction, "operations": codes.operations})
+        .to_string()
+}
+
+fn codes_from_json(json: Option<&str>) -> ResultCodes {
+    let value: serde_json::Value = json
+        .and_then(|j| serde_json::from_str(j).ok())
+        .unwrap_or_default();
+    ResultCodes {
+        transaction: value["transaction"]
+            .as_str()
+            .unwrap_or("tx_failed")
+            .to_owned(),
+        operations: value["operations"]
+            .as_array()
+            .map(|ops| {
+                ops.iter()
+                    .filter_map(|o| o.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        ..ResultCodes::default()
+    }
+}
+
+fn stored_outcome(row: &SentTransaction) -> Option<Outcome> {
+    match row.status {
+        SentStatus::Success => Some(Outcome::Success {
+            hash: row.hash.clone(),
+            ledger: row.ledger.unwrap_or_default(),
+            envelope_xdr: row.envelope_xdr.clone(),
+            result_xdr: row.result_xdr.clone(),
+        }),
+        SentStatus::Failure => Some(Outcome::Failed {
+            hash: row.hash.clone(),
+            result_codes: codes_from_json(row.result_codes.as_deref()),
+            result_xdr: row.result_xdr.clone(),
+        }),
+        SentStatus::Sending | SentStatus::Pending => None,
+    }
+}
+
+/// What one submission of one envelope told us.
+enum Submitted {
+    Final(Outcome),
+    BadSequence,
+    Unknown,
+}
+
+/// Sends transactions; shared by all requests.
+#[derive(Clone)]
+pub struct Submitter {
+    horizon: HorizonClient,
+    network: Network,
+    store: Store,
+    base_fee: u32,
+    timeout: u64,
+    pending_wait: Duration,
+    sequences: Arc<Mutex<HashMap<PublicKey, Arc<tokio::sync::Mutex<Option<i64>>>>>>,
+}
+
+impl std::fmt::Debug for Submitter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Submitter")
+    }
+}
+
+impl Submitter {
+    /// A submitter paying `base_fee` per operation with `timeout` seconds of validity, waiting
+    /// up to `pending_wait` for unknown outcomes.
+    pub fn new(
+        horizon: HorizonClient,
+        network: Network,
+        store: Store,
+        base_fee: u32,
+        timeout: u64,
+        pending_wait: Duration,
+    ) -> Self {
+        Self {
+            horizon,
+            network,
+            store,
+            base_fee,
+            timeout,
+            pending_wait,
+            sequences: Arc::default(),
+        }
+    }
+
+    /// The network.
+    pub fn network(&self) -> &Network {
+        &self.network
+    }
+
+    /// The Horizon client.
+    pub fn horizon(&self) -> &HorizonClient {
+        &self.horizon
+    }
+
+    fn sequence_lock(&self, account: PublicKey) -> Arc<tokio::sync::Mutex<Option<i64>>> {
+        self.sequences
+            .lock()
+            .expect("sequence map lock")
+            .entry(account)
+            .or_default()
+            .clone()
+    }
+
+    /// Sends `draft`, exactly once per `payment_id`.
+    ///
+    /// # Errors
+    /// [`SendError`] when nothing could be sent; a transaction the network refused is an
+    /// [`Outcome::Failed`], not an error.
+    pub async fn send(
+        &self,
+        draft: &Draft,
+        payment_id: Option<String>,
+        digest: Option<String>,
+    ) -> Result<Outcome, SendError> {
+        let mut existing = match &payment_id {
+            Some(id) => self.store.by_payment_id(id).await?,
+            None => None,
+        };
+        loop {
+            if let Some(row) = existing.take() {
+                if row.request_digest != digest {
+                    return Err(SendError::Conflict);
+                }
+                match self.resume(&row).await? {
+                    Some(outcome) => return Ok(outcome),
+                    // Expired without landing: rebuilding under the same row is safe.
+                    None => {
+                        return self
+                            .build_and_submit(draft, Some(row), payment_id, digest)
+                            .await;
+                    }
+                }
+            }
+            match self
+                .build_and_submit(draft, None, payment_id.clone(), digest.clone())
+                .await
+            {
+                Err(SendError::Conflict) => {
+                    // Another request stored this payment id first: follow it.
+                    existing = match &payment_id {
+                        Some(id) => self.store.by_payment_id(id).await?,
+                        None => None,
+                    };
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Continues a stored payment: its stored outcome, or the outcome of its envelope. `None`
+    /// when the envelope expired without landing.
+    async fn resume(&self, row: &SentTransaction) -> Result<Option<Outcome>, SendError> {
+        if let Some(outcome) = stored_outcome(row) {
+            return Ok(Some(outcome));
+        }
+        if let Some(outcome) = self.lookup(row).await? {
+            return Ok(Some(outcome));
+        }
+        if self.expired(row.max_time) {
+            return Ok(None);
+        }
+        match self.submit_envelope(row).await? {
+            Submitted::Final(outcome) => Ok(Some(outcome)),
+            // The stored envelope's sequence is used: by this very transaction (then the lookup
+            // finds it) or by another one (then this envelope can never land).
+            Submitted::BadSequence => match self.lookup(row).await? {
+                Some(outcome) => Ok(Some(outcome)),
+                None => {
+                    self.invalidate_sequence(row).await;
+                    Ok(None)
+                }
+            },
+            Submitted::Unknown => self.await_outcome(row).await.map(Some),
+        }
+    }
+
+    fn expired(&self, max_time: i64) -> bool {
+        max_time > 0 && now() > max_time as u64 + EXPIRY_GRACE.as_secs()
+    }
+
+    async fn invalidate_sequence(&self, row: &SentTransaction) {
+        if let Ok(source) = row.source.parse::<PublicKey>() {
+            *self.sequence_lock(source).lock().await = None;
+        }
+    }
+
+    async fn build_and_submit(
+        &self,
+        draft: &Draft,
+        mut row: Option<SentTransaction>,
+        payment_id: Option<String>,
+        digest: Option<String>,
+    ) -> Result<Outcome, SendError> {
+        let lock = self.sequence_lock(draft.source);
+        let mut sequence = lock.lock().await;
+        for _ in 0..BAD_SEQ_ATTEMPTS {
+            let current = match *sequence {
+                Some(s) => s,
+                None => {
+                    let account = self
+                        .horizon
+                        .account(&draft.source)
+                        .await
+                        .map_err(|e| SendError::Unavailable(e.to_string()))?
+                        .ok_or(SendError::SourceNotFound(draft.source))?;
+                    account.sequence
+                }
+            };
+            let max_time = now() + self.timeout;
+            let tx = (draft.build)(current + 1, self.base_fee, max_time)?;
+            let mut envelope = Envelope::from_transaction(tx);
+            for signer in &draft.signers {
+                envelope.sign(signer, &self.network)?;
+            }
+            let hash = envelope.hash_hex(&self.network);
+            let envelope_xdr = envelope.to_base64();
+            let stored = match row.take() {
+                Some(existing) => {
+                    self.store
+                        .replace_envelope(
+                            existing.id,
+                            hash.clone(),
+                            envelope_xdr.clone(),
+                            max_time as i64,
+                        )
+                        .await?;
+                    SentTransaction {
+                        hash,
+                        envelope_xdr,
+                        max_time: max_time as i64,
+                        status: SentStatus::Sending,
+                        ..existing
+                    }
+                }
+                None => match self
+                    .store
+                    .insert(NewSent {
+                        payment_id: payment_id.clone(),
+                        hash,
+                        source: draft.source.to_string(),
+                        envelope_xdr,
+                        request_digest: digest.clone(),
+                        max_time: max_time as i64,
+                    })
+                    .await?
+                {
+                    Ok(stored) => stored,
+                    Err(_) => return Err(SendError::Conflict),
+                },
+            };
+            *sequence = Some(current + 1);
+            match self.submit_envelope(&stored).await {
+                Ok(Submitted::Final(outcome)) => {
+                    if matches!(&outcome, Outcome::Failed { result_codes, .. } if result_codes.transaction != "tx_failed")
+                    {
+                        // Rejected before being applied: the sequence was not used.
+                        *sequence = None;
+                    }
+                    return Ok(outcome);
+                }
+                Ok(Submitted::BadSequence) => {
+                    *sequence = None;
+                    row = Some(stored);
+                }
+                Ok(Submitted::Unknown) => {
+                    *sequence = None;
+                    drop(sequence);
+                    return self.await_outcome(&stored).await;
+                }
+                Err(e) => {
+                    *sequence = None;
+                    return Err(e);
+                }
+            }
+        }
+        let row = row.expect("a bad sequence leaves the row to retry");
+        let codes = ResultCodes {
+            transaction: "tx_bad_seq".into(),
+            ..ResultCodes::default()
+        };
+        self.store
+            .set_outcome(
+                row.id,
+                SentStatus::Failure,
+                None,
+                None,
+                Some(codes_json(&codes)),
+            )
+            .await?;
+        Ok(Outcome::Failed {
+            hash: row.hash,
+            result_codes: codes,
+            result_xdr: None,
+        })
+    }
+
+    /// Submits a stored envelope (again): the same hash can be applied at most once.
+    async fn submit_envelope(&self, row: &SentTransaction) -> Result<Submitted, SendError> {
+        let mut delay = Duration::from_millis(250);
+        for attempt in 1..=BUSY_ATTEMPTS {
+            match self.horizon.submit(&row.envelope_xdr).await {
+                Ok(response) => {
+                    self.store
+                        .set_outcome(
+                            row.id,
+                            SentStatus::Success,
+                            Some(response.ledger as i64),
+                            Some(response.result_xdr.clone()),
+                            None,
+                        )
+                        .await?;
+                    return Ok(Submitted::Final(Outcome::Success {
+                        hash: row.hash.clone(),
+                        ledger: response.ledger as i64,
+                        envelope_xdr: row.envelope_xdr.clone(),
+                        result_xdr: Some(response.result_xdr),
+                    }));
+                }
+                Err(HorizonError::TransactionFailed {
+                    result_codes,
+                    result_xdr,
+                    ..
+                }) => {
+                    if result_codes.transaction == "tx_bad_seq" {
+                        return Ok(Submitted::BadSequence);
+                    }
+                    self.store
+                        .set_outcome(
+                            row.id,
+                            SentStatus::Failure,
+                            None,
+                            result_xdr.clone(),
+                            Some(codes_json(&result_codes)),
+                        )
+                        .await?;
+                    return Ok(Submitted::Final(Outcome::Failed {
+                        hash: row.hash.clone(),
+                        result_codes,
+                        result_xdr,
+                    }));
+                }
+                Err(e) if e.outcome_unknown() => {
+                    tracing::warn!(hash = %row.hash, error = %e, "submission outcome unknown");
+                    self.store
+                        .set_outcome(row.id, SentStatus::Pending, None, None, None)
+                        .await?;
+                    return Ok(Submitted::Unknown);
+                }
+                Err(e) if e.is_retryable() && attempt < BUSY_ATTEMPTS => {
+                    tracing::warn!(hash = %row.hash, error = %e, attempt, "Horizon busy, retrying");
+                    tokio::time::sleep(delay).await;
+                    delay *= 2;
+                }
+                Err(e) => return Err(SendError::Unavailable(e.to_string())),
+            }
+        }
+        Err(SendError::Unavailable("Horizon stayed busy".into()))
+    }
+
+    /// Looks a stored envelope up by hash and records what Horizon knows.
+    async fn lookup(&self, row: &SentTransaction) -> Result<Option<Outcome>, SendError> {
+        let record = match self.horizon.transaction(&row.hash).await {
+            Ok(record) => record,
+            Err(e) => {
+                tracing::warn!(hash = %row.hash, error = %e, "lookup by hash failed");
+                return Ok(None);
+            }
+        };
+        let Some(record) = record else {
+            return Ok(None);
+        };
+        if record.successful {
+            self.store
+                .set_outcome(
+                    row.id,
+                    SentStatus::Success,
+                    Some(record.ledger as i64),
+                    Some(record.result_xdr.clone()),
+                    None,
+                )
+                .await?;
+            Ok(Some(Outcome::Success {
+                hash: row.hash.clone(),
+                ledger: record.ledger as i64,
+                envelope_xdr: row.envelope_xdr.clone(),
+                result_xdr: Some(record.result_xdr),
+            }))
+        } else {
+            let codes = ResultCodes {
+                transaction: "tx_failed".into(),
+                ..ResultCodes::default()
+            };
+            self.store
+                .set_outcome(
+                    row.id,
+                    SentStatus::Failure,
+                    Some(record.ledger as i64),
+                    Some(record.result_xdr.clone()),
+                    Some(codes_json(&codes)),
+                )
+                .await?;
+            Ok(Some(Outcome::Failed {
+                hash: row.hash.clone(),
+                result_codes: codes,
+                result_xdr: Some(record.result_xdr),
+            }))
+        }
+    }
+
+    /// Asks Horizon by hash for a while; still unknown → `Pending`.
+    async fn await_outcome(&self, row: &SentTransaction) -> Result<Outcome, SendError> {
+        let deadline = tokio::time::Instant::now() + self.pending_wait;
+        loop {
+            if let Some(outcome) = self.lookup(row).await? {
+                return Ok(outcome);
+            }
+            if tokio::time::Instant::now() >= deadline || self.expired(row.max_time) {
+                return Ok(Outcome::Pending {
+                    hash: row.hash.clone(),
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+}

@@ -1,0 +1,333 @@
+//! `/payment` against the sandbox network, checked on the ledger's balances, on every backend.
+
+mod common;
+
+use common::*;
+use service::testing::backends;
+use stellar_base::{AccountAddress, KeyPair};
+
+#[tokio::test]
+async fn native_payments_create_and_pay_accounts() {
+    for backend in backends() {
+        let bridge = TestBridge::start(backend).await;
+        let alice = KeyPair::random().public_key();
+        let before = bridge
+            .balance(&bridge.source.public_key(), "native")
+            .await
+            .unwrap();
+        assert_eq!(before, "10000.0000000");
+
+        // A native payment to a missing account creates it.
+        let (status, body) = bridge
+            .pay(&[("destination", &alice.to_string()), ("amount", "20")])
+            .await;
+        assert_eq!(status, 200, "{backend}: {body}");
+        assert!(body["hash"].as_str().unwrap().len() == 64 && body["ledger"].as_i64().unwrap() > 0);
+        assert_eq!(
+            bridge.balance(&alice, "native").await.unwrap(),
+            "20.0000000"
+        );
+
+        // Then a plain payment; the source pays amount + fee each time.
+        let (status, _) = bridge
+            .pay(&[("destination", &alice.to_string()), ("amount", "0.5")])
+            .await;
+        assert_eq!(status, 200);
+        assert_eq!(
+            bridge.balance(&alice, "native").await.unwrap(),
+            "20.5000000"
+        );
+        assert_eq!(
+            bridge
+                .balance(&bridge.source.public_key(), "native")
+                .await
+                .unwrap(),
+            "9979.4999800"
+        );
+        let kinds: Vec<String> = bridge
+            .payments_to(&alice)
+            .await
+            .iter()
+            .map(|p| p["type"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(kinds, ["create_account", "payment"], "{backend}");
+    }
+}
+
+#[tokio::test]
+async fn memos_and_muxed_destinations_reach_the_ledger() {
+    let bridge = TestBridge::start(service::database::Backend::Sqlite).await;
+    let bob = KeyPair::random().public_key();
+    bridge.sandbox.fund(bob).await.unwrap();
+    let hex = "bb706ec78dc0b3b96f5f5e0127e71899ebc4f9cad80ff3003bd4765ae53b6279";
+    let b64 = "u3Bux43As7lvX14BJ+cYmevE+crYD/MAO9R2WuU7Ynk=";
+    for (memo_type, memo, shown) in [
+        ("text", "invoice 42", "invoice 42"),
+        ("id", "18446744073709551615", "18446744073709551615"),
+        ("hash", hex, b64),
+        ("hash", b64, b64),
+        ("return", hex, b64),
+    ] {
+        let (status, body) = bridge
+            .pay(&[
+                ("destination", &bob.to_string()),
+                ("amount", "1"),
+                ("memo_type", memo_type),
+                ("memo", memo),
+            ])
+            .await;
+        assert_eq!(status, 200, "{memo_type}: {body}");
+        let tx = bridge.transaction(body["hash"].as_str().unwrap()).await;
+        assert_eq!(
+            (tx["memo_type"].as_str(), tx["memo"].as_str()),
+            (Some(memo_type), Some(shown))
+        );
+    }
+    let muxed = AccountAddress::Muxed { key: bob, id: 77 }.to_string();
+    let (status, body) = bridge
+        .pay(&[("destination", &muxed), ("amount", "3")])
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let payments = bridge.payments_to(&bob).await;
+    let last = payments.last().unwrap();
+    assert_eq!(
+        (last["to_muxed"].as_str(), last["to_muxed_id"].as_str()),
+        (Some(muxed.as_str()), Some("77"))
+    );
+    assert_eq!(
+        bridge.balance(&bob, "native").await.unwrap(),
+        "10008.0000000"
+    );
+}
+
+#[tokio::test]
+async fn credit_payments_need_trust_and_authorization() {
+    let bridge = TestBridge::start(service::database::Backend::Sqlite).await;
+    let issuer = bridge.issuer.public_key().to_string();
+    let carol = KeyPair::random();
+    let usd = [("asset_code", "USD"), ("asset_issuer", issuer.as_str())];
+
+    // No account yet: a credit payment cannot create one.
+    let mut form = vec![
+        ("destination", carol.public_key().to_string()),
+        ("amount", "5".into()),
+    ];
+    form.extend(usd.iter().map(|(k, v)| (*k, v.to_string())));
+    let form_ref: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (status, body) = bridge.pay(&form_ref).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (400, Some("invalid_parameter")),
+        "{body}"
+    );
+    assert_eq!(body["data"]["name"], "destination");
+
+    bridge.sandbox.fund(carol.public_key()).await.unwrap();
+    let (status, body) = bridge.pay(&form_ref).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (400, Some("payment_no_trust")),
+        "{body}"
+    );
+    assert_eq!(body["data"]["result_codes"]["operations"][0], "op_no_trust");
+
+    bridge.trust_usd(&carol).await;
+    // The issuer pays from its own account (issuing is paying).
+    let issuer_seed = bridge.issuer.secret_seed();
+    let mut from_issuer = form_ref.clone();
+    from_issuer.push(("source", &issuer_seed));
+    let (status, body) = bridge.pay(&from_issuer).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        bridge.balance(&carol.public_key(), "USD").await.unwrap(),
+        "5.0000000"
+    );
+
+    // /authorize sets the trustline flags through the configured assets.
+    let (status, body) = bridge
+        .post(
+            "/authorize",
+            &[
+                ("account_id", &carol.public_key().to_string()),
+                ("asset_code", "USD"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = bridge
+        .post(
+            "/authorize",
+            &[
+                ("account_id", &carol.public_key().to_string()),
+                ("asset_code", "EUR"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (400, Some("asset_code_not_allowed"))
+    );
+}
+
+#[tokio::test]
+async fn failures_are_never_reported_as_success() {
+    let bridge = TestBridge::start(service::database::Backend::Sqlite).await;
+    let dave = KeyPair::random().public_key();
+    bridge.sandbox.fund(dave).await.unwrap();
+    let (status, body) = bridge
+        .pay(&[("destination", &dave.to_string()), ("amount", "50000")])
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (400, Some("payment_underfunded")),
+        "{body}"
+    );
+    assert_eq!(body["data"]["result_codes"]["transaction"], "tx_failed");
+    // The failed transaction consumed its sequence; the next payment still goes through.
+    let (status, body) = bridge
+        .pay(&[("destination", &dave.to_string()), ("amount", "1")])
+        .await;
+    assert_eq!(status, 200, "{body}");
+
+    let (status, body) = bridge
+        .pay(&[
+            ("destination", &dave.to_string()),
+            ("amount", "1"),
+            ("source", &KeyPair::random().secret_seed()),
+        ])
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (400, Some("source_not_exist")),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn bad_input_is_refused_naming_the_field() {
+    let bridge = TestBridge::start(service::database::Backend::Sqlite).await;
+    let dest = KeyPair::random().public_key().to_string();
+    let long_text = "x".repeat(29);
+    let cases: Vec<(Vec<(&str, &str)>, &str, &str)> = vec![
+        (vec![("destination", &dest)], "missing_parameter", "amount"),
+        (vec![("amount", "1")], "missing_parameter", "destination"),
+        (
+            vec![("destination", &dest), ("amount", "-1")],
+            "invalid_parameter",
+            "amount",
+        ),
+        (
+            vec![("destination", &dest), ("amount", "0")],
+            "invalid_parameter",
+            "amount",
+        ),
+        (
+            vec![("destination", &dest), ("amount", "1.00000001")],
+            "invalid_parameter",
+            "amount",
+        ),
+        (
+            vec![("destination", &dest), ("amount", "1"), ("source", "SBAD")],
+            "invalid_parameter",
+            "source",
+        ),
+        (
+            vec![
+                ("destination", &dest),
+                ("amount", "1"),
+                ("memo_type", "text"),
+                ("memo", &long_text),
+            ],
+            "invalid_parameter",
+            "memo",
+        ),
+        (
+            vec![
+                ("destination", &dest),
+                ("amount", "1"),
+                ("memo_type", "id"),
+                ("memo", "abc"),
+            ],
+            "invalid_parameter",
+            "memo",
+        ),
+        (
+            vec![
+                ("destination", &dest),
+                ("amount", "1"),
+                ("memo_type", "hash"),
+                ("memo", "abcd"),
+            ],
+            "invalid_parameter",
+            "memo",
+        ),
+        (
+            vec![
+                ("destination", &dest),
+                ("amount", "1"),
+                ("asset_code", "USD"),
+            ],
+            "invalid_parameter",
+            "asset_code",
+        ),
+        (
+            vec![
+                ("destination", &dest),
+                ("amount", "1"),
+                ("send_max", "1"),
+                ("dest_min", "1"),
+            ],
+            "invalid_parameter",
+            "dest_min",
+        ),
+    ];
+    for (form, code, name) in cases {
+        let (status, body) = bridge.pay(&form).await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (400, Some(code)),
+            "{form:?}: {body}"
+        );
+        assert_eq!(body["data"]["name"], name, "{form:?}: {body}");
+    }
+    let (status, body) = bridge
+        .pay(&[("destination", "GBAD"), ("amount", "1")])
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (400, Some("cannot_resolve_destination")),
+        "{body}"
+    );
+    assert!(bridge.payments_to(&dest.parse().unwrap()).await.is_empty());
+
+    // Without the API key: 403, for forms and for GETs alike.
+    let res = reqwest::Client::new()
+        .post(format!("{}/payment", bridge.url))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("destination={dest}&amount=1&apiKey=wrong"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    let res = reqwest::Client::new()
+        .post(format!("{}/create-keypair", bridge.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    let res = reqwest::Client::new()
+        .post(format!("{}/create-keypair", bridge.url))
+        .header("x-api-key", API_KEY)
+        .send()
+        .await
+        .unwrap();
+    let keys: serde_json::Value = res.json().await.unwrap();
+    let seed = keys["private_key"].as_str().unwrap();
+    assert_eq!(
+        KeyPair::from_secret_seed(seed)
+            .unwrap()
+            .public_key()
+            .to_string(),
+        keys["public_key"].as_str().unwrap()
+    );
+}
