@@ -275,8 +275,8 @@ impl ManageConnection for ConnectionManager {
             .map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))
     }
 
-    fn has_broken(&self, _conn: &mut AnyConnection) -> bool {
-        false
+    fn has_broken(&self, conn: &mut AnyConnection) -> bool {
+        diesel::r2d2::R2D2Connection::is_broken(conn)
     }
 }
 
@@ -297,6 +297,9 @@ pub struct BackendMigrations {
 pub struct Database {
     pool: Pool<ConnectionManager>,
     backend: Backend,
+    /// One permit per pooled connection: queries wait here, on the async side, instead of
+    /// parking one blocking thread each while they wait for a connection.
+    permits: std::sync::Arc<tokio::sync::Semaphore>,
 }
 
 impl fmt::Debug for Database {
@@ -324,19 +327,27 @@ impl Database {
             backend,
             message: e.to_string(),
         })?;
+        let size = if in_memory {
+            1
+        } else {
+            settings.max_connections.max(1)
+        };
         let pool = Pool::builder()
-            .max_size(if in_memory {
-                1
-            } else {
-                settings.max_connections.max(1)
-            })
+            .max_size(size)
             .min_idle(Some(0))
+            // A broken connection fails its query and is replaced; checking every checkout
+            // would cost a round trip per query.
+            .test_on_check_out(false)
             .connection_timeout(Duration::from_secs(
                 settings.connection_timeout_seconds.max(1),
             ))
             .build_unchecked(manager);
         drop(first);
-        Ok(Self { pool, backend })
+        Ok(Self {
+            pool,
+            backend,
+            permits: std::sync::Arc::new(tokio::sync::Semaphore::new(size as usize)),
+        })
     }
 
     /// Which backend this is.
@@ -353,8 +364,18 @@ impl Database {
         F: FnOnce(&mut AnyConnection) -> Result<R, DbError> + Send + 'static,
         R: Send + 'static,
     {
+        let permit = self
+            .permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|e| DbError::Task(e.to_string()))?;
         let db = self.clone();
-        tokio::task::spawn_blocking(move || db.run_blocking(work))
+        tokio::task::spawn_blocking(move || {
+            let result = db.run_blocking(work);
+            drop(permit);
+            result
+        })
             .await
             .map_err(|e| DbError::Task(e.to_string()))?
     }
