@@ -235,11 +235,7 @@ mod tests {
     use super::*;
 
     fn codes(tx: &str, ops: &[&str]) -> ResultCodes {
-        ResultCodes {
-            transaction: tx.into(),
-            operations: ops.iter().map(|s| s.to_string()).collect(),
-            ..ResultCodes::default()
-        }
+        serde_json::from_value(serde_json::json!({"transaction": tx, "operations": ops})).unwrap()
     }
 
     #[test]

@@ -109,29 +109,16 @@ fn now() -> u64 {
 }
 
 fn codes_json(codes: &ResultCodes) -> String {
-    serde_json::json!({"transaction": codes.transaction, "operations": codes.operations})
-        .to_string()
+    serde_json::to_string(codes).expect("result codes serialise")
 }
 
+/// Stored codes; a row written without them (a failure seen by hash) reads as `tx_failed`.
 fn codes_from_json(json: Option<&str>) -> ResultCodes {
-    let value: serde_json::Value = json
-        .and_then(|j| serde_json::from_str(j).ok())
-        .unwrap_or_default();
-    ResultCodes {
-        transaction: value["transaction"]
-            .as_str()
-            .unwrap_or("tx_failed")
-            .to_owned(),
-        operations: value["operations"]
-            .as_array()
-            .map(|ops| {
-                ops.iter()
-                    .filter_map(|o| o.as_str().map(str::to_owned))
-                    .collect()
-            })
-            .unwrap_or_default(),
-        ..ResultCodes::default()
-    }
+    json.and_then(|j| serde_json::from_str(j).ok())
+        .unwrap_or_else(|| ResultCodes {
+            transaction: "tx_failed".into(),
+            ..ResultCodes::default()
+        })
 }
 
 fn stored_outcome(row: &SentTransaction) -> Option<Outcome> {
@@ -158,6 +145,9 @@ enum Submitted {
     Unknown,
 }
 
+/// One sequence counter (and lock) per source account; `None` means "reload from Horizon".
+type Sequences = Arc<Mutex<HashMap<PublicKey, Arc<tokio::sync::Mutex<Option<i64>>>>>>;
+
 /// Sends transactions; shared by all requests.
 #[derive(Clone)]
 pub struct Submitter {
@@ -167,7 +157,7 @@ pub struct Submitter {
     base_fee: u32,
     timeout: u64,
     pending_wait: Duration,
-    sequences: Arc<Mutex<HashMap<PublicKey, Arc<tokio::sync::Mutex<Option<i64>>>>>>,
+    sequences: Sequences,
 }
 
 impl std::fmt::Debug for Submitter {

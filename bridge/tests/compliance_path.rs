@@ -16,10 +16,13 @@ use stellar_toml::StellarTomlSettings;
 
 const COMPLIANCE_KEY: &str = "compliance-internal-key";
 
+/// Answers queued per path: the last one repeats.
+type Answers = Arc<Mutex<HashMap<String, Vec<(u16, String)>>>>;
+
 /// Serves fixed bodies by path, with a queue of (status, body) per path for scripted answers.
 #[derive(Clone, Default)]
 struct Web {
-    files: Arc<Mutex<HashMap<String, Vec<(u16, String)>>>>,
+    files: Answers,
 }
 
 impl Web {
@@ -162,20 +165,12 @@ async fn compliance_payments_are_approved_retried_and_denied() {
     let mut compliance_a_url = String::new();
     let passphrase = stellar_base::Network::STANDALONE;
     let a = compliance::Application::build(compliance_config(
-        &db_a,
-        &key_a,
-        &passphrase,
-        &web_base,
-        true,
+        &db_a, &key_a, passphrase, &web_base, true,
     ))
     .await
     .unwrap();
     let b = compliance::Application::build(compliance_config(
-        &db_b,
-        &key_b,
-        &passphrase,
-        &web_base,
-        true,
+        &db_b, &key_b, passphrase, &web_base, true,
     ))
     .await
     .unwrap();

@@ -208,7 +208,8 @@ async fn bad_input_is_refused_naming_the_field() {
     let bridge = TestBridge::start(service::database::Backend::Sqlite).await;
     let dest = KeyPair::random().public_key().to_string();
     let long_text = "x".repeat(29);
-    let cases: Vec<(Vec<(&str, &str)>, &str, &str)> = vec![
+    type Case<'a> = (Vec<(&'a str, &'a str)>, &'a str, &'a str);
+    let cases: Vec<Case> = vec![
         (vec![("destination", &dest)], "missing_parameter", "amount"),
         (vec![("amount", "1")], "missing_parameter", "destination"),
         (
