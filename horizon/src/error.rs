@@ -74,7 +74,9 @@ pub enum Error {
         /// The problem's `detail`, with `extras.invalid_field` / `extras.reason` when given.
         detail: String,
     },
-    /// The request could not be sent (connection refused, DNS, TLS…): nothing reached Horizon.
+    /// The request could not be completed: connection refused, DNS, TLS, or (for reads) a
+    /// connection dropped mid-answer. From [`crate::HorizonClient::submit`] only when the
+    /// connection was never made, so nothing reached Horizon.
     #[error("cannot reach Horizon: {0}")]
     Transport(String),
     /// Horizon answered something this client cannot read (not JSON, a missing field, too

@@ -24,6 +24,7 @@
 //! ```
 
 mod client;
+mod codes;
 mod error;
 mod resources;
 mod settings;

@@ -5,7 +5,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::*;
-use horizon::{Error, HorizonClient, HorizonSettings, Order, PaymentsQuery};
+use horizon::{Error, HorizonClient, HorizonSettings, Order, PaymentsQuery, ResultCodes};
 use stellar_base::{Asset, KeyPair, Memo};
 
 #[tokio::test]
@@ -122,7 +122,8 @@ async fn failed_submissions_carry_result_codes() {
             assert_eq!(result_codes.transaction, "tx_bad_seq");
             assert!(result_codes.operations.is_empty());
             assert_eq!(envelope_xdr.as_deref(), Some(bad_seq.to_base64().as_str()));
-            assert!(result_xdr.is_some());
+            let decoded = ResultCodes::from_result_xdr(result_xdr.as_deref().unwrap()).unwrap();
+            assert_eq!(&decoded, result_codes);
             assert!(!error.outcome_unknown() && !error.is_retryable());
         }
         other => panic!("expected tx_bad_seq, got {other:?}"),
@@ -136,6 +137,15 @@ async fn failed_submissions_carry_result_codes() {
         }
         other => panic!("expected op_underfunded, got {other:?}"),
     }
+    // It failed in a ledger (fee and sequence spent): found by hash, with the same codes.
+    let failed = horizon
+        .transaction(&underfunded.hash_hex(&network))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!failed.successful);
+    let codes = ResultCodes::from_result_xdr(&failed.result_xdr).unwrap();
+    assert_eq!(codes.operations, ["op_underfunded"]);
 
     match horizon.submit("AAAA not an envelope").await {
         Err(Error::BadRequest { status, title, .. }) => {

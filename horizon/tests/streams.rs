@@ -28,6 +28,9 @@ fn spawn_reader(
 
 const WAIT: Duration = Duration::from_secs(10);
 
+/// Time given to a stream to connect before a payment it must see (cursor `now`).
+const CONNECT: Duration = Duration::from_millis(800);
+
 #[tokio::test]
 async fn live_payments_then_resume_from_a_paging_token() {
     let sandbox = start().await;
@@ -41,7 +44,7 @@ async fn live_payments_then_resume_from_a_paging_token() {
     };
     let mut records = spawn_reader(horizon.stream_payments(live));
     // Let the stream connect, so that "now" is before the payment.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    tokio::time::sleep(CONNECT).await;
 
     let first = pay(&sandbox, &horizon, &alice, &bob, "4", "live").await;
     let record = within(WAIT, records.recv()).await.unwrap().unwrap();
@@ -105,7 +108,7 @@ async fn a_stalled_stream_ends_with_stream_idle() {
         cursor: Some("now".into()),
         ..PaymentsQuery::default()
     }));
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    tokio::time::sleep(CONNECT).await;
     let hash = pay(&sandbox, &horizon, &alice, &bob, "1", "before the stall").await;
     let record = within(WAIT, records.recv()).await.unwrap().unwrap();
     assert_eq!(record.transaction_hash, hash);
