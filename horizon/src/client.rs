@@ -216,12 +216,17 @@ impl HorizonClient {
     /// Payments streamed as Horizon sends them (server-sent events), from `query.cursor`
     /// (`"now"` for new payments only), always in ascending order.
     ///
-    /// The stream does not reconnect: it ends (`None`) when Horizon closes it, and ends after
-    /// yielding an error when the connection fails, when Horizon answers with an error, or
-    /// with [`Error::StreamIdle`] when nothing (not even a keep-alive) arrived for
-    /// `settings.stream_idle_timeout()`. The caller resumes from the last paging token it
-    /// processed. A record that cannot be read is yielded as [`Error::Decode`] and the stream
-    /// goes on.
+    /// The stream does not reconnect: it ends (`None`) when Horizon closes it, and the caller
+    /// resumes from the last paging token it processed. Nothing is sent before the stream is
+    /// first polled.
+    ///
+    /// # Errors
+    /// Yielded as items. The stream ends after yielding [`Error::Timeout`] (no answer within
+    /// `settings.timeout()`), the error Horizon answered instead of a stream,
+    /// [`Error::Transport`] (connection lost), or [`Error::StreamIdle`] (nothing, not even a
+    /// keep-alive, for `settings.stream_idle_timeout()`). A record that cannot be read is
+    /// yielded as [`Error::Decode`] and the stream goes on; an event larger than
+    /// [`crate::MAX_EVENT_BYTES`] ends it with [`Error::Decode`].
     pub fn stream_payments(
         &self,
         query: PaymentsQuery,

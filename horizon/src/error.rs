@@ -181,9 +181,17 @@ pub(crate) fn from_status(status: u16, retry_after: Option<Duration>, body: &[u8
             {
                 detail = format!("{detail} ({field}: {})", reason.as_deref().unwrap_or("?"));
             }
+            let title = match problem {
+                Some(p) if !p.title.is_empty() => p.title,
+                _ => reqwest::StatusCode::from_u16(status)
+                    .ok()
+                    .and_then(|s| s.canonical_reason())
+                    .unwrap_or_default()
+                    .to_owned(),
+            };
             Error::BadRequest {
                 status,
-                title: problem.map(|p| p.title).unwrap_or_default(),
+                title,
                 detail,
             }
         }
@@ -224,6 +232,10 @@ mod tests {
             }
         );
         assert_eq!(from_status(404, None, b""), Error::NotFound);
+        let redirect = from_status(301, None, b"moved");
+        assert!(
+            matches!(redirect, Error::BadRequest { title, .. } if title == "Moved Permanently")
+        );
         assert_eq!(from_status(504, None, b"<html>"), Error::Timeout);
         let wait = Some(Duration::from_secs(3));
         assert_eq!(
