@@ -1,6 +1,7 @@
 //! The bridge server: the payment API for apps (`/payment`, `/authorize`, `/create-keypair`)
 //! on top of an exactly-once submitter.
 
+mod builder;
 mod compliance;
 pub mod config;
 pub mod error;
@@ -59,6 +60,8 @@ pub struct State {
     assets: Vec<Asset>,
     api_key: Option<String>,
     store: Store,
+    base_fee: u32,
+    transaction_timeout: u64,
 }
 
 impl std::fmt::Debug for State {
@@ -252,6 +255,8 @@ impl Application {
             assets,
             api_key: config.api_key.clone(),
             store,
+            base_fee: config.base_fee,
+            transaction_timeout: config.transaction_timeout_seconds,
         });
         let listener = service::http::bind(&config.bind_address, config.port)?;
         let address = service::http::local_addr(&listener);
@@ -264,6 +269,7 @@ impl Application {
                 .wrap(jsonify_errors())
                 .wrap(middleware::from_fn(request_context))
                 .route("/payment", web::post().to(payment::payment))
+                .route("/builder", web::post().to(builder::builder))
                 .route("/create-keypair", web::post().to(create_keypair))
                 .route("/authorize", web::post().to(authorize))
                 .route("/health", web::get().to(health))

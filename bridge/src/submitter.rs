@@ -492,10 +492,12 @@ impl Submitter {
                 result_xdr: Some(record.result_xdr),
             }))
         } else {
-            let codes = ResultCodes {
-                transaction: "tx_failed".into(),
-                ..ResultCodes::default()
-            };
+            // The ledger's own result names the failing operation (e.g. op_underfunded).
+            let codes =
+                ResultCodes::from_result_xdr(&record.result_xdr).unwrap_or_else(|_| ResultCodes {
+                    transaction: "tx_failed".into(),
+                    ..ResultCodes::default()
+                });
             self.store
                 .set_outcome(
                     row.id,

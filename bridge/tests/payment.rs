@@ -332,3 +332,59 @@ async fn bad_input_is_refused_naming_the_field() {
         keys["public_key"].as_str().unwrap()
     );
 }
+
+#[tokio::test]
+async fn path_payments_strict_receive_and_strict_send() {
+    let bridge = TestBridge::start(service::database::Backend::Sqlite).await;
+    let erin = KeyPair::random().public_key();
+    bridge.sandbox.fund(erin).await.unwrap();
+    let erin_s = erin.to_string();
+    // Strict receive: exactly 3 arrive, at most 3.5 leave.
+    let (status, body) = bridge
+        .pay(&[
+            ("destination", &erin_s),
+            ("amount", "3"),
+            ("send_max", "3.5"),
+        ])
+        .await;
+    assert_eq!(status, 200, "{body}");
+    // Strict send: exactly 2 leave, at least 1.9 arrive.
+    let (status, body) = bridge
+        .pay(&[
+            ("destination", &erin_s),
+            ("amount", "2"),
+            ("dest_min", "1.9"),
+        ])
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        bridge.balance(&erin, "native").await.unwrap(),
+        "10005.0000000"
+    );
+    let kinds: Vec<String> = bridge
+        .payments_to(&erin)
+        .await
+        .iter()
+        .map(|p| p["type"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        kinds,
+        ["path_payment_strict_receive", "path_payment_strict_send"]
+    );
+    // A conversion needs an order book the sandbox does not have: the network's answer.
+    let issuer = bridge.issuer.public_key().to_string();
+    let (status, body) = bridge
+        .pay(&[
+            ("destination", &erin_s),
+            ("amount", "1"),
+            ("send_max", "2"),
+            ("send_asset_code", "USD"),
+            ("send_asset_issuer", &issuer),
+        ])
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["code"].as_str().unwrap().starts_with("payment_"),
+        "{body}"
+    );
+}

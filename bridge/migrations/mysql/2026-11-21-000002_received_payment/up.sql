@@ -1,0 +1,31 @@
+CREATE TABLE received_payment (
+  id BIGINT AUTO_INCREMENT PRIMARY KEY,
+  operation_id VARCHAR(255) NOT NULL,
+  processed_at DATETIME NOT NULL,
+  paging_token VARCHAR(255) NOT NULL,
+  status VARCHAR(32) NOT NULL,
+  transaction_id VARCHAR(64) NOT NULL DEFAULT 'N/A',
+  account VARCHAR(56) NOT NULL,
+  kind VARCHAR(64) NOT NULL,
+  from_account VARCHAR(69),
+  to_muxed_id VARCHAR(32),
+  amount VARCHAR(32),
+  asset_code VARCHAR(12),
+  asset_issuer VARCHAR(56),
+  memo_type VARCHAR(16),
+  memo TEXT,
+  route TEXT,
+  data TEXT,
+  raw TEXT NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at BIGINT NOT NULL DEFAULT 0,
+  last_error TEXT,
+  delivered_at DATETIME NULL
+);
+CREATE UNIQUE INDEX received_payment_by_operation_id ON received_payment (operation_id);
+CREATE INDEX received_payment_due ON received_payment (status, next_attempt_at);
+CREATE TABLE receive_cursor (
+  account VARCHAR(56) NOT NULL PRIMARY KEY,
+  paging_token VARCHAR(255) NOT NULL,
+  updated_at DATETIME NOT NULL
+);

@@ -1,0 +1,2 @@
+DROP TABLE receive_cursor;
+DROP TABLE received_payment;
