@@ -376,8 +376,8 @@ impl Database {
             drop(permit);
             result
         })
-            .await
-            .map_err(|e| DbError::Task(e.to_string()))?
+        .await
+        .map_err(|e| DbError::Task(e.to_string()))?
     }
 
     /// Runs `work` on the current thread: for start-up and command-line tasks only.
