@@ -1,0 +1,517 @@
+//! The demo: a sandbox network and two banks, `bank-a.test` and `bank-b.test`, each running
+//! federation, compliance and bridge on embedded SQLite plus a reference back office, and one
+//! compliance payment from `alice*bank-a.test` to `bob*bank-b.test`, narrated step by step.
+//!
+//! Everything runs in this process on 127.0.0.1; the banks' stellar.toml files are served by a
+//! small web server and reached through `[stellar_toml.overrides]`, exactly as a private network
+//! would be configured. The config files are written to the work directory so they can be read
+//! and copied.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use diesel::connection::SimpleConnection;
+use sandbox::{RunningSandbox, Sandbox, SandboxConfig};
+use service::Database;
+use stellar_base::{KeyPair, PublicKey};
+
+/// How to run the demo.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Keep everything running at the end and print how to explore it.
+    pub keep_running: bool,
+    /// Where databases and config files go (a temp dir when `None`).
+    pub work_dir: Option<PathBuf>,
+    /// Time between ledger closes.
+    pub ledger_interval: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            keep_running: false,
+            work_dir: None,
+            ledger_interval: Duration::from_millis(500),
+        }
+    }
+}
+
+fn step(n: u32, text: &str) {
+    println!("\n[{n}] {text}");
+}
+
+fn say(text: impl AsRef<str>) {
+    println!("    {}", text.as_ref());
+}
+
+/// Serves `/{domain}/.well-known/stellar.toml`, as each bank's web server would.
+#[derive(Clone, Default)]
+struct WebHost(Arc<Mutex<HashMap<String, String>>>);
+
+impl WebHost {
+    fn start(&self) -> Result<String, String> {
+        let files = self.0.clone();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+        let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        let server = HttpServer::new(move || {
+            let files = files.clone();
+            App::new().default_service(web::to(move |req: HttpRequest| {
+                let body = files.lock().expect("lock").get(req.path()).cloned();
+                async move {
+                    match body {
+                        Some(body) => HttpResponse::Ok()
+                            .content_type("text/plain")
+                            .insert_header(("Access-Control-Allow-Origin", "*"))
+                            .body(body),
+                        None => HttpResponse::NotFound().finish(),
+                    }
+                }
+            }))
+        })
+        .workers(1)
+        .disable_signals()
+        .listen(listener)
+        .map_err(|e| e.to_string())?
+        .run();
+        tokio::spawn(server);
+        Ok(format!("http://{addr}"))
+    }
+
+    fn set(&self, domain: &str, toml: String) {
+        self.0
+            .lock()
+            .expect("lock")
+            .insert(format!("/{domain}/.well-known/stellar.toml"), toml);
+    }
+}
+
+/// One bank's keys and addresses.
+struct Bank {
+    domain: &'static str,
+    /// The bank's Stellar account (sends for A, receives for B).
+    account: KeyPair,
+    /// Signs compliance requests; `SIGNING_KEY` in stellar.toml.
+    signing: KeyPair,
+    /// Keys the bridge's `X-Payload-Mac`.
+    mac: KeyPair,
+    dir: PathBuf,
+}
+
+fn write(path: &Path, text: &str) -> Result<(), String> {
+    std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn sqlite(dir: &Path, name: &str) -> String {
+    format!("sqlite://{}", dir.join(name).display())
+}
+
+async fn start_federation(
+    bank: &Bank,
+    customer: &str,
+    memo: Option<&str>,
+) -> Result<String, String> {
+    let config = format!(
+        "port = 0\nbind_address = \"127.0.0.1\"\n\n[database]\nurl = \"{}\"\n\n[queries]\n\
+         federation = \"SELECT id, memo_type, memo FROM people WHERE name = ? AND domain = ?\"\n\
+         reverse-federation = \"SELECT name, domain FROM people WHERE id = ?\"\n",
+        sqlite(&bank.dir, "federation.db")
+    );
+    let path = bank.dir.join("federation.cfg");
+    write(&path, &config)?;
+    let config = federation::FederationConfig::load(Some(&path)).map_err(|e| e.to_string())?;
+    let (memo_type, memo) = match memo {
+        Some(m) => ("'text'".to_owned(), format!("'{m}'")),
+        None => ("NULL".to_owned(), "NULL".to_owned()),
+    };
+    let seed = format!(
+        "CREATE TABLE IF NOT EXISTS people (id TEXT, name TEXT, domain TEXT, memo_type TEXT, memo TEXT);
+         DELETE FROM people;
+         INSERT INTO people VALUES ('{}', '{customer}', '{}', {memo_type}, {memo});",
+        bank.account.public_key(),
+        bank.domain
+    );
+    Database::connect(&config.database)
+        .and_then(|db| {
+            db.run_blocking(move |conn| {
+                conn.batch_execute(&seed)?;
+                Ok(())
+            })
+        })
+        .map_err(|e| e.to_string())?;
+    let app = federation::Application::build(config)
+        .await
+        .map_err(|e| e.to_string())?;
+    let url = format!("{}/federation", app.url());
+    app.spawn();
+    Ok(url)
+}
+
+async fn start_back_office(
+    bank: &Bank,
+    config: &str,
+) -> Result<callbacks_example::CallbacksServer, String> {
+    let path = bank.dir.join("callbacks.toml");
+    write(&path, config)?;
+    let config: callbacks_example::Config = toml_from(&path)?;
+    callbacks_example::CallbacksServer::start(config).await
+}
+
+fn toml_from<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, String> {
+    service::config::load_from("DEMO_UNUSED", Some(path), Vec::new()).map_err(|e| e.to_string())
+}
+
+async fn start_compliance(bank: &Bank, config: String) -> Result<(String, String), String> {
+    let path = bank.dir.join("compliance.cfg");
+    write(&path, &config)?;
+    let config = compliance::ComplianceConfig::load(Some(&path)).map_err(|e| e.to_string())?;
+    let app = compliance::Application::build(config)
+        .await
+        .map_err(|e| e.to_string())?;
+    let urls = (app.external_url(), app.internal_url());
+    app.spawn();
+    Ok(urls)
+}
+
+async fn start_bridge(bank: &Bank, config: String) -> Result<String, String> {
+    let path = bank.dir.join("bridge.cfg");
+    write(&path, &config)?;
+    let config = bridge::BridgeConfig::load(Some(&path)).map_err(|e| e.to_string())?;
+    let app = bridge::Application::build(config)
+        .await
+        .map_err(|e| e.to_string())?;
+    let url = app.url();
+    app.spawn();
+    Ok(url)
+}
+
+async fn balance(sandbox: &RunningSandbox, account: &PublicKey) -> String {
+    let url = format!("{}/accounts/{account}", sandbox.url());
+    let body: serde_json::Value = match reqwest::get(url).await {
+        Ok(res) => res.json().await.unwrap_or_default(),
+        Err(_) => return "?".into(),
+    };
+    body["balances"]
+        .as_array()
+        .and_then(|b| b.iter().find(|b| b["asset_type"] == "native"))
+        .and_then(|b| b["balance"].as_str())
+        .unwrap_or("?")
+        .to_owned()
+}
+
+async fn post_form(url: &str, form: &[(&str, &str)]) -> Result<(u16, serde_json::Value), String> {
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(form)
+        .finish();
+    let res = reqwest::Client::new()
+        .post(url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .map_err(|e| format!("{url}: {e}"))?;
+    let status = res.status().as_u16();
+    let text = res.text().await.map_err(|e| e.to_string())?;
+    Ok((
+        status,
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
+    ))
+}
+
+/// Runs the demo.
+///
+/// # Errors
+/// A plain-words reason when any step does not happen as it should.
+pub async fn run(options: Options) -> Result<(), String> {
+    let temp;
+    let root = match &options.work_dir {
+        Some(dir) => dir.clone(),
+        None => {
+            temp = tempfile::tempdir().map_err(|e| e.to_string())?;
+            temp.path().to_path_buf()
+        }
+    };
+    let bank = |domain: &'static str| -> Result<Bank, String> {
+        let dir = root.join(domain);
+        std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+        Ok(Bank {
+            domain,
+            account: KeyPair::random(),
+            signing: KeyPair::random(),
+            mac: KeyPair::random(),
+            dir,
+        })
+    };
+    let (a, b) = (bank("bank-a.test")?, bank("bank-b.test")?);
+
+    step(
+        1,
+        "Starting a sandbox Stellar network (in memory, Horizon-compatible).",
+    );
+    let sandbox = Sandbox::start(SandboxConfig {
+        close_interval: options.ledger_interval,
+        ..SandboxConfig::default()
+    })
+    .await
+    .map_err(|e| e.to_string())?;
+    say(format!(
+        "Horizon at {}  ({})",
+        sandbox.url(),
+        sandbox.passphrase()
+    ));
+
+    step(2, "Funding each bank's account with friendbot.");
+    for bank in [&a, &b] {
+        sandbox
+            .fund(bank.account.public_key())
+            .await
+            .map_err(|e| e.to_string())?;
+        say(format!(
+            "{:12} {}  {} XLM",
+            bank.domain,
+            bank.account.public_key(),
+            balance(&sandbox, &bank.account.public_key()).await
+        ));
+    }
+
+    step(
+        3,
+        "Starting both banks: web server, federation, back office, compliance, bridge.",
+    );
+    let web = WebHost::default();
+    let web_base = web.start()?;
+    let overrides = format!(
+        "[stellar_toml.overrides]\n\"bank-a.test\" = \"{web_base}/bank-a.test/.well-known/stellar.toml\"\n\
+         \"bank-b.test\" = \"{web_base}/bank-b.test/.well-known/stellar.toml\"\n"
+    );
+    let fed_a = start_federation(&a, "alice", None).await?;
+    let fed_b = start_federation(&b, "bob", Some("bob")).await?;
+    write(
+        &a.dir.join("customers.json"),
+        r#"{"alice": {"first_name": "Alice", "last_name": "Smith", "country": "FR"}}"#,
+    )?;
+    let office_a = start_back_office(
+        &a,
+        &format!(
+            "port = 0\ndatabase = \"{}\"\ncustomers_file = \"{}\"\n",
+            a.dir.join("back-office.db").display(),
+            a.dir.join("customers.json").display()
+        ),
+    )
+    .await?;
+    write(
+        &b.dir.join("customers.json"),
+        r#"{"bob": {"name": "Bob Jones", "account": "DE89 3704 0044 0532 0130 00"}}"#,
+    )?;
+    let office_b = start_back_office(
+        &b,
+        &format!(
+            "port = 0\ndatabase = \"{}\"\ncustomers_file = \"{}\"\nmac_key = \"{}\"\n\n[rules]\npending_once = [\"Alice Smith\"]\npending_seconds = 2\n",
+            b.dir.join("back-office.db").display(),
+            b.dir.join("customers.json").display(),
+            b.mac.secret_seed()
+        ),
+    )
+    .await?;
+    let (office_a_url, office_b_url) = (office_a.url(), office_b.url());
+    let credits_b = office_b.credits();
+    office_a.spawn();
+    office_b.spawn();
+
+    let compliance_cfg = |bank: &Bank, office: &str, network: &str| {
+        format!(
+            "external_port = 0\ninternal_port = 0\nexternal_bind_address = \"127.0.0.1\"\n\
+             network_passphrase = \"{network}\"\nneeds_auth = false\n\n[database]\nurl = \"{}\"\n\n\
+             [keys]\nsigning_seed = \"{}\"\n\n[callbacks]\nsanctions = \"{office}/sanctions\"\n\
+             ask_user = \"{office}/ask_user\"\nfetch_info = \"{office}/fetch_info\"\n\n{overrides}",
+            sqlite(&bank.dir, "compliance.db"),
+            bank.signing.secret_seed()
+        )
+    };
+    let network = sandbox.passphrase().to_owned();
+    let (auth_a, internal_a) =
+        start_compliance(&a, compliance_cfg(&a, &office_a_url, &network)).await?;
+    let (auth_b, internal_b) =
+        start_compliance(&b, compliance_cfg(&b, &office_b_url, &network)).await?;
+    for (bank, fed, auth) in [(&a, &fed_a, &auth_a), (&b, &fed_b, &auth_b)] {
+        web.set(
+            bank.domain,
+            format!(
+                "VERSION = \"2.7.0\"\nNETWORK_PASSPHRASE = \"{network}\"\nFEDERATION_SERVER = \"{fed}\"\n\
+                 AUTH_SERVER = \"{auth}\"\nSIGNING_KEY = \"{}\"\nACCOUNTS = [\"{}\"]\n",
+                bank.signing.public_key(),
+                bank.account.public_key()
+            ),
+        );
+    }
+    let bridge_cfg = |bank: &Bank, internal: &str, extra: &str| {
+        format!(
+            "port = 0\nhorizon = \"{}\"\nnetwork_passphrase = \"{network}\"\ncompliance = \"{internal}\"\n\
+             mac_key = \"{}\"\n\n[[assets]]\ncode = \"XLM\"\n\n[database]\nurl = \"{}\"\n\n[accounts]\n{extra}\n\n{overrides}",
+            sandbox.url(),
+            bank.mac.secret_seed(),
+            sqlite(&bank.dir, "bridge.db"),
+        )
+    };
+    let bridge_a = start_bridge(
+        &a,
+        bridge_cfg(
+            &a,
+            &internal_a,
+            &format!("base_seed = \"{}\"", a.account.secret_seed()),
+        ),
+    )
+    .await?;
+    let bridge_b = start_bridge(
+        &b,
+        bridge_cfg(&b, &internal_b, &format!("receiving_account_id = \"{}\"\n\n[callbacks]\nreceive = \"{office_b_url}/receive\"\nerror = \"{office_b_url}/error\"", b.account.public_key()))
+
+    )
+    .await?;
+    for (bank, fed, auth, internal, bridge) in [
+        (&a, &fed_a, &auth_a, &internal_a, &bridge_a),
+        (&b, &fed_b, &auth_b, &internal_b, &bridge_b),
+    ] {
+        say(format!(
+            "{}: federation {fed}  AUTH_SERVER {auth}  compliance (internal) {internal}  bridge {bridge}",
+            bank.domain
+        ));
+    }
+    say(format!("config files written to {}", root.display()));
+
+    step(
+        4,
+        "Bank A looks up bob*bank-b.test: stellar.toml of bank-b.test, then its FEDERATION_SERVER.",
+    );
+    let resolver = stellar_toml::Resolver::new(&stellar_toml::StellarTomlSettings {
+        overrides: [(
+            "bank-b.test".to_owned(),
+            format!("{web_base}/bank-b.test/.well-known/stellar.toml"),
+        )]
+        .into(),
+        ..Default::default()
+    })
+    .map_err(|e| e.to_string())?;
+    let bob = federation::FederationClient::new(resolver)
+        .resolve("bob*bank-b.test")
+        .await
+        .map_err(|e| format!("federation lookup of bob*bank-b.test failed: {e}"))?;
+    say(format!(
+        "bob*bank-b.test → account {}  memo {:?}",
+        bob.account, bob.memo
+    ));
+
+    let before = (
+        balance(&sandbox, &a.account.public_key()).await,
+        balance(&sandbox, &b.account.public_key()).await,
+    );
+    step(
+        5,
+        "Alice's app asks bank A's bridge to pay 25 XLM to bob*bank-b.test with an extra memo.",
+    );
+    let form = [
+        ("id", "demo-payment-1"),
+        ("sender", "alice*bank-a.test"),
+        ("destination", "bob*bank-b.test"),
+        ("amount", "25"),
+        ("extra_memo", "invoice 2026-117"),
+    ];
+    let mut attempt = 0;
+    let (status, body) = loop {
+        attempt += 1;
+        let (status, body) = post_form(&format!("{bridge_a}/payment"), &form).await?;
+        if status == 202 && body["code"] == "pending" && attempt < 5 {
+            let wait = body["data"]["pending"].as_u64().unwrap_or(2);
+            say(format!(
+                "bank B's sanctions check answered \"pending\" (202): bank A's compliance server keeps the signed \
+                 request under the payment id. Waiting {wait} s as told, then repeating the same request (same id)."
+            ));
+            tokio::time::sleep(Duration::from_secs(wait)).await;
+            step(
+                6,
+                "Retrying: bank A's compliance server re-sends the identical signed request (same nonce).",
+            );
+            continue;
+        }
+        break (status, body);
+    };
+    if status != 200 {
+        return Err(format!("the payment was not sent: HTTP {status}: {body}"));
+    }
+    let hash = body["hash"].as_str().unwrap_or_default().to_owned();
+    say(
+        "bank B approved: its compliance server verified bank A's signature (SIGNING_KEY of bank-a.test),",
+    );
+    say(
+        "checked that the memo is the sha256 of the attachment, asked its back office, and stored the approval.",
+    );
+    step(
+        7,
+        "Bank A's bridge set the sequence number and time bounds, signed and submitted.",
+    );
+    say(format!("transaction {hash} in ledger {}", body["ledger"]));
+    let tx: serde_json::Value = reqwest::get(format!("{}/transactions/{hash}", sandbox.url()))
+        .await
+        .map_err(|e| e.to_string())?
+        .json()
+        .await
+        .map_err(|e| e.to_string())?;
+    say(format!(
+        "memo (hash of the attachment): {}",
+        tx["memo"].as_str().unwrap_or("?")
+    ));
+    say(format!(
+        "bank A {} → {} XLM",
+        before.0,
+        balance(&sandbox, &a.account.public_key()).await
+    ));
+    say(format!(
+        "bank B {} → {} XLM",
+        before.1,
+        balance(&sandbox, &b.account.public_key()).await
+    ));
+
+    step(
+        8,
+        "Bank B's bridge sees the payment on its stream, fetches the attachment from its compliance server, and calls its back office.",
+    );
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let credit = loop {
+        let credits = credits_b.for_route("bob").await?;
+        if let Some(credit) = credits.first() {
+            break credit.clone();
+        }
+        if tokio::time::Instant::now() > deadline {
+            return Err("bob was not credited within 60 s: bank B's bridge did not deliver the payment to its back office".into());
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    step(
+        9,
+        &format!(
+            "Bank B's back office credited bob: {} XLM (operation {}), recorded once.",
+            credit.1, credit.0
+        ),
+    );
+
+    if options.keep_running {
+        println!("\nEverything keeps running. Try:");
+        println!("  curl -s '{fed_b}?q=bob*bank-b.test&type=name'");
+        println!(
+            "  curl -s {}/accounts/{}",
+            sandbox.url(),
+            b.account.public_key()
+        );
+        println!(
+            "  curl -s -X POST {bridge_a}/payment -d id=demo-2 -d sender=alice*bank-a.test -d destination=bob*bank-b.test -d amount=5 -d extra_memo=again"
+        );
+        println!("  curl -s '{}/transactions/{hash}'", sandbox.url());
+        println!("Ctrl-C stops everything.");
+        service::http::shutdown_signal().await;
+    } else {
+        println!("\nDone: bob's back office has recorded the credit.");
+    }
+    Ok(())
+}
