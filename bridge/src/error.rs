@@ -203,6 +203,8 @@ pub fn legacy_code(codes: &ResultCodes) -> String {
     match (codes.transaction.as_str(), op) {
         ("tx_failed", Some(op)) => match op {
             "op_over_source_max" => "payment_over_sendmax".into(),
+            // Signatures too weak for the operation: the legacy name is the transaction's.
+            "op_bad_auth" => "transaction_bad_auth".into(),
             "op_low_reserve" => "create_account_low_reserve".into(),
             "op_already_exists" => "create_account_already_exist".into(),
             "op_under_dest_min" => "payment_under_destmin".into(),

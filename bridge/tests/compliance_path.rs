@@ -149,7 +149,7 @@ async fn compliance_payments_are_approved_retried_and_denied() {
             federation: "SELECT id, memo_type, memo FROM people WHERE name = ? AND domain = ?"
                 .into(),
             reverse_federation: None,
-            forward: None,
+            forward: Some("SELECT id, memo_type, memo FROM people WHERE name = :acct".into()),
         },
         tls: None,
         log_format: Default::default(),

@@ -388,3 +388,53 @@ async fn path_payments_strict_receive_and_strict_send() {
         "{body}"
     );
 }
+
+#[tokio::test]
+async fn a_source_that_cannot_sign_alone_gets_bad_auth() {
+    let bridge = TestBridge::start(service::database::Backend::Sqlite).await;
+    let multisig = KeyPair::random();
+    bridge.sandbox.fund(multisig.public_key()).await.unwrap();
+    // Raise the medium threshold above the master key's weight.
+    let res = reqwest::Client::new()
+        .post(format!("{}/builder", bridge.url))
+        .header("x-api-key", API_KEY)
+        .header("content-type", "application/json")
+        .body(
+            serde_json::json!({
+                "source": multisig.public_key().to_string(),
+                "operations": [{"type": "set_options", "body": {"medium_threshold": 2, "high_threshold": 2}}],
+                "signers": [multisig.secret_seed()],
+            })
+            .to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let envelope: serde_json::Value = res.json().await.unwrap();
+    let submitted = reqwest::Client::new()
+        .post(format!("{}/transactions", bridge.sandbox.url()))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(
+            url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("tx", envelope["transaction_envelope"].as_str().unwrap())
+                .finish(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(submitted.status(), 200);
+    let dest = KeyPair::random().public_key().to_string();
+    let (status, body) = bridge
+        .pay(&[
+            ("destination", &dest),
+            ("amount", "5"),
+            ("source", &multisig.secret_seed()),
+        ])
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (400, Some("transaction_bad_auth")),
+        "{body}"
+    );
+    assert!(bridge.account(&dest.parse().unwrap()).await.is_none());
+}
