@@ -112,7 +112,6 @@ fn compliance_config(
             ..StellarTomlSettings::default()
         },
         api_key: Some(COMPLIANCE_KEY.into()),
-        metrics_port: None,
         max_body_bytes: 64 * 1024,
     }
 }

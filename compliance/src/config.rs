@@ -55,9 +55,6 @@ pub struct ComplianceConfig {
     /// When set, the internal port requires it in `X-API-Key` (or `Authorization: Bearer`).
     #[serde(default)]
     pub api_key: Option<String>,
-    /// Port for `/metrics` on loopback (off when absent).
-    #[serde(default)]
-    pub metrics_port: Option<u16>,
     /// Largest accepted request body.
     #[serde(default = "default_max_body_bytes")]
     pub max_body_bytes: usize,

@@ -84,7 +84,8 @@ impl ResponseError for Error {
             Self::AuthServerNotDefined => ("auth_server_not_defined", None, None),
             Self::TransactionNotFound => ("transaction_not_found", None, None),
             Self::Unauthorized => ("unauthorized", None, None),
-            Self::Internal(cause) => ("internal_server_error", Some(cause.clone()), None),
+            // The cause is logged, never sent: the AUTH_SERVER answers other banks.
+            Self::Internal(_) => ("internal_server_error", None, None),
         };
         let body = ErrorBody {
             more_info,

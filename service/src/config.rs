@@ -40,6 +40,21 @@ impl ConfigError {
     }
 }
 
+/// Keys whose own names end in `_file` and hold a path (`[tls] certificate-file`,
+/// `[stellar_toml] extra_ca_file`…): `…__CERTIFICATE_FILE=/etc/cert.pem` sets the path itself
+/// rather than reading a `certificate` key from a file.
+const PATH_KEYS: &[&str] = &[
+    "CERTIFICATE_FILE",
+    "PRIVATE_KEY_FILE",
+    "EXTRA_CA_FILE",
+    "CUSTOMERS_FILE",
+];
+
+fn names_a_path(variable: &str) -> bool {
+    let last = variable.rsplit("__").next().unwrap_or(variable);
+    PATH_KEYS.contains(&last)
+}
+
 /// Loads settings from `file` (if any) and the process environment under `prefix`.
 ///
 /// # Errors
@@ -79,7 +94,7 @@ pub fn load_from<T: DeserializeOwned>(
     let mut plain = HashMap::new();
     for (name, value) in &ours {
         let rest = &name[marker.len()..];
-        if let Some(key) = rest.strip_suffix("_FILE") {
+        if let Some(key) = rest.strip_suffix("_FILE").filter(|_| !names_a_path(rest)) {
             let path = key.split("__").collect::<Vec<_>>().join(".").to_lowercase();
             if ours.contains_key(&format!("{marker}{key}")) {
                 return Err(ConfigError::Invalid(format!(
@@ -190,6 +205,28 @@ mod tests {
         )
         .unwrap();
         assert_eq!(s.database.url.as_deref(), Some("sqlite://secret.db"));
+    }
+
+    #[test]
+    fn keys_that_are_paths_are_not_read_from_files() {
+        #[derive(Debug, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct WithTls {
+            tls: Tls,
+        }
+        #[derive(Debug, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Tls {
+            #[serde(rename = "certificate-file", alias = "certificate_file")]
+            certificate_file: String,
+        }
+        let s: WithTls = load_from(
+            "FEDERATION",
+            None,
+            env(&[("FEDERATION__TLS__CERTIFICATE_FILE", "/etc/cert.pem")]),
+        )
+        .unwrap();
+        assert_eq!(s.tls.certificate_file, "/etc/cert.pem");
     }
 
     #[test]

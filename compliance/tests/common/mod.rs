@@ -222,7 +222,6 @@ pub fn config(
         }),
         stellar_toml: overrides(host, &["bank-a.test", "bank-b.test", "stellar.org"]),
         api_key: Some(API_KEY.into()),
-        metrics_port: None,
         max_body_bytes: 64 * 1024,
     }
 }
