@@ -10,7 +10,8 @@
 #   - `GET /static-ceiling`: an unknown path, answered by a static JSON 404 through the same
 #     middleware stack without touching the database (the ceiling), and
 #   - `GET /federation?type=name&q=userN*bank.test`: name lookups, N random in 1..10 000.
-# It prints requests/s, p50 and p99 latency for each, and the server's RSS after the load.
+# It prints requests/s, p50 and p99 latency for each, the server's CPU time (user + system) and
+# context switches per request during the run, its thread count and RSS after the load.
 #
 # Knobs (environment):
 #   CARGO_TARGET_DIR   where cargo builds (default: the workspace's target/)
@@ -20,6 +21,9 @@
 #   MAX_CONNECTIONS    [database] max_connections (default: unset = the server's default, 10)
 #   THREADS CONNECTIONS DURATION WARMUP   wrk -t/-c/-d and the warm-up run (2 / 64 / 15s / 3s)
 #   RUST_LOG           server log level (default: warn, so per-request info logs do not dominate)
+#   PERF=1             perf record (-F 499 --call-graph dwarf, 5 s) the server during the lookups
+#                      and write the top symbols (inclusive and self) to $PERF_OUT.BACKEND
+#                      (default PERF_OUT=/tmp/bench-federation-perf)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -166,14 +170,47 @@ to_ms() {
     printf "%.2f", n }'
 }
 
+# utime + stime of the server, in clock ticks (fields 14 and 15 of /proc/PID/stat).
+cpu_ticks() {
+  sed 's/^.*) //' "/proc/$SERVER_PID/stat" | awk '{print $12 + $13}'
+}
+# Context switches (voluntary + involuntary) summed over the server's live threads.
+ctx_switches() {
+  cat /proc/"$SERVER_PID"/task/*/status 2>/dev/null \
+    | awk '/^(non)?voluntary_ctxt_switches:/ {n += $2} END {print n + 0}'
+}
+
 RESULTS=()
 run() { # backend endpoint mode
   local backend=$1 endpoint=$2 mode=$3 out rps p50 p99 errors non2xx rss hwm load
   wrk -t"$THREADS" -c"$CONNECTIONS" -d"$WARMUP" -s "$WORK/bench.lua" "$URL" -- "$mode" >/dev/null
   load=$(cut -d' ' -f1-3 /proc/loadavg)
+  local ticks0 ticks1 ctx0 ctx1 total cpu cs threads
+  local perf_pid=
+  ticks0=$(cpu_ticks); ctx0=$(ctx_switches)
+  if [ "${PERF:-}" = 1 ] && [ "$mode" = name ]; then
+    perf record -F 499 --call-graph dwarf -p "$SERVER_PID" -o "$WORK/perf-$backend.data" \
+      -- sleep 5 >/dev/null 2>&1 &
+    perf_pid=$!
+  fi
   out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s "$WORK/bench.lua" "$URL" -- "$mode")
+  ticks1=$(cpu_ticks); ctx1=$(ctx_switches)
+  threads=$(ls "/proc/$SERVER_PID/task" | wc -l)
   printf '%s\n' "$out" >&2
+  if [ -n "$perf_pid" ]; then
+    wait "$perf_pid" || true
+    # Inclusive (children) and self percentages per symbol, the 120 largest.
+    perf report -i "$WORK/perf-$backend.data" --children --sort symbol --stdio -g none 2>/dev/null \
+      | grep -E '^ +[0-9]' | head -120 | cut -c1-200 >"${PERF_OUT:-/tmp/bench-federation-perf}.$backend" || true
+  fi
   rps=$(awk '/^Requests\/sec:/ {printf "%.0f", $2}' <<<"$out")
+  total=$(awk '/ requests in / {print $1}' <<<"$out")
+  # Server CPU (user + system) per request, from /proc/PID/stat: less sensitive to the other
+  # load on the machine than requests/s. Context switches: threads that exited during the run
+  # are not counted (a lower bound).
+  cpu=$(awk -v t="$((ticks1 - ticks0))" -v hz="$(getconf CLK_TCK)" -v n="$total" \
+    'BEGIN { if (n > 0) printf "%.1f", 1e6 * t / hz / n }')
+  cs=$(awk -v c="$((ctx1 - ctx0))" -v n="$total" 'BEGIN { if (n > 0) printf "%.2f", c / n }')
   p50=$(to_ms "$(awk '$1 == "50%" {print $2}' <<<"$out")")
   p99=$(to_ms "$(awk '$1 == "99%" {print $2}' <<<"$out")")
   errors=$(awk '/Socket errors:/ {print}' <<<"$out")
@@ -185,7 +222,7 @@ run() { # backend endpoint mode
     printf 'WARNING: %s non-2xx answers on %s lookups\n' "$non2xx" "$backend" >&2
   fi
   [ -n "$errors" ] && printf 'WARNING: %s\n' "$errors" >&2
-  RESULTS+=("| $endpoint | $backend | $rps | $p50 | $p99 | $rss (peak $hwm) | $load |")
+  RESULTS+=("| $endpoint | $backend | $rps | $p50 | $p99 | $cpu | $cs | $threads | $rss (peak $hwm) | $load |")
   eval "RPS_${backend}_${mode}=$rps"
 }
 
@@ -205,8 +242,8 @@ for backend in $BACKENDS; do
 done
 
 say "results (wrk -t$THREADS -c$CONNECTIONS -d$DURATION, RUST_LOG=$RUST_LOG, max_connections=${MAX_CONNECTIONS:-default})"
-echo "| endpoint | backend | req/s | p50 ms | p99 ms | RSS MiB after load | load avg (1/5/15) |"
-echo "|---|---|---:|---:|---:|---:|---|"
+echo "| endpoint | backend | req/s | p50 ms | p99 ms | server CPU µs/req | ctx switches/req | threads | RSS MiB after load | load avg (1/5/15) |"
+echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---|"
 printf '%s\n' "${RESULTS[@]}"
 for backend in $BACKENDS; do
   s=$(eval "echo \${RPS_${backend}_static:-}"); n=$(eval "echo \${RPS_${backend}_name:-}")
