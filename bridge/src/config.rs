@@ -80,6 +80,10 @@ pub struct BridgeConfig {
     /// Largest accepted request body.
     #[serde(default = "default_max_body_bytes")]
     pub max_body_bytes: usize,
+    /// `[receiving]`: the payment listener's first cursor, stream watchdog and delivery
+    /// retries.
+    #[serde(default)]
+    pub receiving: crate::receive::ReceiveSettings,
 }
 
 /// One `[[assets]]` entry.
@@ -120,6 +124,9 @@ pub struct Accounts {
     /// The account whose incoming payments are delivered to `callbacks.receive`.
     #[serde(default, deserialize_with = "optional_key")]
     pub receiving_account_id: Option<PublicKey>,
+    /// More accounts to watch, each with its own stream and cursor.
+    #[serde(default)]
+    pub receiving_accounts: Vec<PublicKey>,
 }
 
 impl fmt::Debug for Accounts {
@@ -129,6 +136,7 @@ impl fmt::Debug for Accounts {
             .field("authorizing_seed", &self.authorizing_seed)
             .field("issuing_account_id", &self.issuing_account_id)
             .field("receiving_account_id", &self.receiving_account_id)
+            .field("receiving_accounts", &self.receiving_accounts)
             .finish()
     }
 }

@@ -6,6 +6,7 @@ mod compliance;
 pub mod config;
 pub mod error;
 pub mod payment;
+pub mod receive;
 pub mod schema;
 pub mod store;
 pub mod submitter;
@@ -183,9 +184,16 @@ async fn authorize(
     respond(state.submitter.send(&draft, None, None).await)
 }
 
-async fn health(state: web::Data<State>) -> HttpResponse {
+async fn health(
+    state: web::Data<State>,
+    receiving: Option<web::Data<receive::Receiving>>,
+) -> HttpResponse {
     if state.store.database().is_healthy().await {
-        HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
+        let mut body = serde_json::json!({"status": "ok"});
+        if let Some(receiving) = receiving {
+            body["listeners"] = receiving.health().await;
+        }
+        HttpResponse::Ok().json(body)
     } else {
         HttpResponse::ServiceUnavailable().json(ErrorBody::new("unhealthy", "database unreachable"))
     }
@@ -195,6 +203,7 @@ async fn health(state: web::Data<State>) -> HttpResponse {
 pub struct Application {
     server: Server,
     address: SocketAddr,
+    receiving: receive::Receiving,
 }
 
 impl std::fmt::Debug for Application {
@@ -231,6 +240,7 @@ impl Application {
             .map(|a| a.asset())
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| invalid(&e))?;
+        let for_receiving = (horizon.clone(), assets.clone(), store.database().clone());
         let state = web::Data::new(State {
             submitter: Submitter::new(
                 horizon,
@@ -261,6 +271,10 @@ impl Application {
         let listener = service::http::bind(&config.bind_address, config.port)?;
         let address = service::http::local_addr(&listener);
         let max_body = config.max_body_bytes;
+        let (horizon, assets, db) = for_receiving;
+        let receiving =
+            receive::Receiving::start(&config, db, horizon, assets).map_err(|e| invalid(&e))?;
+        let routes = receiving.clone();
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
@@ -274,6 +288,7 @@ impl Application {
                 .route("/authorize", web::post().to(authorize))
                 .route("/health", web::get().to(health))
                 .route("/metrics", web::get().to(service::metrics::render))
+                .configure(|c| routes.configure(c))
                 .default_service(web::to(not_found))
         })
         .disable_signals()
@@ -281,7 +296,16 @@ impl Application {
         .listen(listener)?
         .run();
         tracing::info!(%address, "bridge listening");
-        Ok(Self { server, address })
+        Ok(Self {
+            server,
+            address,
+            receiving,
+        })
+    }
+
+    /// The receiving side (listeners, delivery worker, their store).
+    pub fn receiving(&self) -> receive::Receiving {
+        self.receiving.clone()
     }
 
     /// The base URL.
@@ -300,6 +324,7 @@ impl Application {
         ));
         let result = self.server.await;
         stopper.abort();
+        self.receiving.shutdown().await;
         result
     }
 

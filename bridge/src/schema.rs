@@ -18,3 +18,41 @@ diesel::table! {
         result_codes -> Nullable<Text>,
     }
 }
+
+diesel::table! {
+    /// Every payment the listener saw for a watched account, deliverable or not (see
+    /// `receive::store`).
+    received_payment (id) {
+        id -> BigInt,
+        operation_id -> Text,
+        processed_at -> Timestamp,
+        paging_token -> Text,
+        status -> Text,
+        transaction_id -> Text,
+        account -> Text,
+        kind -> Text,
+        from_account -> Nullable<Text>,
+        to_muxed_id -> Nullable<Text>,
+        amount -> Nullable<Text>,
+        asset_code -> Nullable<Text>,
+        asset_issuer -> Nullable<Text>,
+        memo_type -> Nullable<Text>,
+        memo -> Nullable<Text>,
+        route -> Nullable<Text>,
+        data -> Nullable<Text>,
+        raw -> Text,
+        attempts -> Integer,
+        next_attempt_at -> BigInt,
+        last_error -> Nullable<Text>,
+        delivered_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    /// One row per watched account: the paging token after the last recorded payment.
+    receive_cursor (account) {
+        account -> Text,
+        paging_token -> Text,
+        updated_at -> Timestamp,
+    }
+}

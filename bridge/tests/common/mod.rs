@@ -200,3 +200,221 @@ impl TestBridge {
         assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
     }
 }
+
+// ---- Receiving side -------------------------------------------------------------------------
+
+/// One request a [`BackOffice`] got.
+#[derive(Debug, Clone)]
+pub struct Callback {
+    /// `/receive` or `/error`.
+    pub path: String,
+    /// The exact body.
+    pub body: String,
+    /// The body as a map.
+    pub form: std::collections::HashMap<String, String>,
+    /// `X-Payload-Mac`.
+    pub mac: Option<String>,
+    /// `X_PAYLOAD_MAC`.
+    pub legacy_mac: Option<String>,
+}
+
+/// A local back office for `callbacks.receive` (`/receive`) and `callbacks.error` (`/error`):
+/// keeps every request and answers `/receive` with the status in `status`.
+#[derive(Clone)]
+pub struct BackOffice {
+    pub url: String,
+    pub calls: std::sync::Arc<std::sync::Mutex<Vec<Callback>>>,
+    pub status: std::sync::Arc<std::sync::atomic::AtomicU16>,
+}
+
+impl BackOffice {
+    pub fn start() -> Self {
+        use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+        let calls = std::sync::Arc::new(std::sync::Mutex::new(Vec::<Callback>::new()));
+        let status = std::sync::Arc::new(std::sync::atomic::AtomicU16::new(200));
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (c, s) = (calls.clone(), status.clone());
+        let server = HttpServer::new(move || {
+            let (calls, status) = (c.clone(), s.clone());
+            App::new().default_service(web::to(move |req: HttpRequest, body: web::Bytes| {
+                let header = |name: &str| {
+                    req.headers()
+                        .get(name)
+                        .map(|v| v.to_str().unwrap().to_owned())
+                };
+                let text = String::from_utf8(body.to_vec()).unwrap();
+                let call = Callback {
+                    path: req.path().to_owned(),
+                    form: url::form_urlencoded::parse(text.as_bytes())
+                        .into_owned()
+                        .collect(),
+                    mac: header("x-payload-mac"),
+                    legacy_mac: header("x_payload_mac"),
+                    body: text,
+                };
+                let code = if call.path == "/receive" {
+                    status.load(std::sync::atomic::Ordering::SeqCst)
+                } else {
+                    200
+                };
+                calls.lock().unwrap().push(call);
+                async move {
+                    HttpResponse::build(actix_web::http::StatusCode::from_u16(code).unwrap())
+                        .finish()
+                }
+            }))
+        })
+        .workers(2)
+        .listen(listener)
+        .unwrap()
+        .run();
+        tokio::spawn(server);
+        Self {
+            url: format!("http://{addr}"),
+            calls,
+            status,
+        }
+    }
+
+    /// Answer `/receive` with `status` from now on.
+    pub fn answer(&self, status: u16) {
+        self.status
+            .store(status, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// The requests to `path` so far.
+    pub fn calls_to(&self, path: &str) -> Vec<Callback> {
+        self.calls
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|c| c.path == path)
+            .cloned()
+            .collect()
+    }
+
+    /// Waits (up to `secs`) until `done` holds for the `/receive` calls with a 2xx answer
+    /// window, i.e. all `/receive` calls; panics with `what` on timeout.
+    pub async fn wait_for(&self, secs: u64, what: &str, done: impl Fn(&[Callback]) -> bool) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+        loop {
+            let calls = self.calls.lock().unwrap().clone();
+            if done(&calls) {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "timed out waiting for {what}; got {} calls",
+                calls.len()
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+}
+
+/// `[receiving]` and callbacks for fast tests: `account` watched from the beginning,
+/// callbacks to `office`, retries in milliseconds.
+pub fn receiving_config(config: &mut BridgeConfig, account: &PublicKey, office: &BackOffice) {
+    config.accounts.receiving_account_id = Some(*account);
+    config.callbacks.receive = Some(format!("{}/receive", office.url).parse().unwrap());
+    config.callbacks.error = Some(format!("{}/error", office.url).parse().unwrap());
+    config.receiving.start_cursor = bridge::receive::StartCursor::Beginning;
+    config.receiving.reconnect_min_ms = 20;
+    config.receiving.reconnect_max_ms = 200;
+    config.receiving.retry_initial_ms = 20;
+    config.receiving.retry_max_ms = 100;
+    config.receiving.poll_ms = 20;
+    config.receiving.callback_timeout_ms = 5_000;
+    config.horizon_client.stream_idle_timeout_seconds = 1;
+}
+
+impl TestBridge {
+    /// Like [`TestBridge::start_with`], also returning the receiving side's handle.
+    pub async fn start_receiving(
+        backend: Backend,
+        edit: impl FnOnce(&mut BridgeConfig),
+    ) -> (Self, bridge::receive::Receiving) {
+        let sandbox = Sandbox::start(SandboxConfig::for_tests()).await.unwrap();
+        let (source, issuer) = (KeyPair::random(), KeyPair::random());
+        sandbox.fund(source.public_key()).await.unwrap();
+        sandbox.fund(issuer.public_key()).await.unwrap();
+        let db = TestDatabase::new(backend);
+        let app = Application::build(config(&db, &sandbox, &source, &issuer, edit))
+            .await
+            .unwrap();
+        let (url, receiving) = (app.url(), app.receiving());
+        app.spawn();
+        let bridge = Self {
+            sandbox,
+            url,
+            source,
+            issuer,
+            _db: db,
+        };
+        (bridge, receiving)
+    }
+
+    /// Another bridge on the same database and sandbox (a restart); its receiving handle.
+    pub async fn restart(
+        &self,
+        edit: impl FnOnce(&mut BridgeConfig),
+    ) -> (String, bridge::receive::Receiving) {
+        let app = Application::build(config(
+            &self._db,
+            &self.sandbox,
+            &self.source,
+            &self.issuer,
+            edit,
+        ))
+        .await
+        .unwrap();
+        let (url, receiving) = (app.url(), app.receiving());
+        app.spawn();
+        (url, receiving)
+    }
+
+    /// GETs a path with the API key; status and JSON.
+    pub async fn get(&self, path: &str) -> (u16, serde_json::Value) {
+        let res = reqwest::Client::new()
+            .get(format!("{}{path}", self.url))
+            .header("x-api-key", API_KEY)
+            .send()
+            .await
+            .unwrap();
+        let status = res.status().as_u16();
+        let text = res.text().await.unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
+        )
+    }
+
+    /// Submits `operations` from `from` in one transaction with `memo`, directly to the
+    /// sandbox; panics unless it succeeds.
+    pub async fn submit_ops(
+        &self,
+        from: &KeyPair,
+        memo: stellar_base::Memo,
+        operations: Vec<stellar_base::transaction::Operation>,
+    ) -> String {
+        let account = self.sandbox.account(&from.public_key()).unwrap();
+        let mut builder =
+            stellar_base::TransactionBuilder::new(from.public_key().into(), account.sequence + 1)
+                .time_bounds(0, u64::MAX / 2)
+                .memo(memo);
+        for op in operations {
+            builder = builder.operation(op);
+        }
+        let envelope = builder.sign(&self.sandbox.network(), &[from]).unwrap();
+        let result = self.sandbox.submit(&envelope).await.unwrap();
+        assert!(
+            matches!(
+                result.result,
+                stellar_base::xdr::TransactionResultResult::TxSuccess(_)
+            ),
+            "{result:?}"
+        );
+        envelope.hash_hex(&self.sandbox.network())
+    }
+}

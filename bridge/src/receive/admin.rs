@@ -1,0 +1,183 @@
+//! The operator's side of receiving: `POST /reprocess` and the read-only `/admin/…` views
+//! (legacy paths and paging, plain JSON fields), and the listener part of `/health`. All of
+//! them sit behind the bridge's API key like every other route.
+
+use actix_web::{HttpResponse, web};
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::Receiving;
+use super::store::status;
+use crate::schema::sent_transaction as st;
+
+/// Rows per admin page, as legacy.
+const PAGE: i64 = 10;
+
+/// `?page=N`, from 1.
+#[derive(Debug, Deserialize)]
+pub struct PageQuery {
+    page: Option<String>,
+}
+
+impl PageQuery {
+    fn offset(&self) -> i64 {
+        let page = self
+            .page
+            .as_deref()
+            .and_then(|p| p.trim().parse::<i64>().ok())
+            .unwrap_or(1)
+            .clamp(1, 1_000_000);
+        (page - 1) * PAGE
+    }
+}
+
+fn reprocess_error(message: impl Into<String>) -> HttpResponse {
+    HttpResponse::BadRequest()
+        .json(serde_json::json!({"status": "error", "message": message.into()}))
+}
+
+fn internal(error: impl std::fmt::Display) -> HttpResponse {
+    tracing::error!(%error, "admin request failed");
+    HttpResponse::InternalServerError().json(service::ErrorBody::new(
+        "internal_server_error",
+        "Internal Server Error",
+    ))
+}
+
+/// `POST /reprocess` (form `operation_id`, `force`): delivers a recorded payment again, now,
+/// whatever its status (as legacy, without the asset and direction filter). A `success`
+/// payment needs `force=true`. 200 `{"status":"ok"}` or 400 `{"status":"error","message"}`.
+pub async fn reprocess(
+    receiving: web::Data<Receiving>,
+    form: web::Form<Vec<(String, String)>>,
+) -> HttpResponse {
+    let field = |name: &str| {
+        form.iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.trim().to_owned())
+    };
+    let Some(operation_id) = field("operation_id").filter(|v| !v.is_empty()) else {
+        return reprocess_error("operation_id is required");
+    };
+    let force = field("force").is_some_and(|v| matches!(v.as_str(), "true" | "1" | "on" | "yes"));
+    let Some(deliverer) = receiving.inner.deliverer.as_ref() else {
+        return reprocess_error("callbacks.receive is not configured");
+    };
+    let store = &receiving.inner.store;
+    let payment = match store.by_operation_id(&operation_id).await {
+        Ok(Some(payment)) => payment,
+        Ok(None) => return reprocess_error("Payment has not been processed yet"),
+        Err(e) => return internal(e),
+    };
+    if payment.status == status::SUCCESS && !force {
+        return reprocess_error("Trying to reprocess successful transaction without force");
+    }
+    let outcome = match deliverer.deliver(&payment).await {
+        Ok(sent) => super::store::Outcome::Delivered {
+            route: sent.route,
+            data: sent.data,
+        },
+        Err(error) => super::store::Outcome::Failed { error },
+    };
+    let answer = match &outcome {
+        super::store::Outcome::Failed { error } => reprocess_error(error.clone()),
+        _ => HttpResponse::Ok().json(serde_json::json!({"status": "ok"})),
+    };
+    if let Err(e) = store.finish_attempt(payment.id, outcome).await {
+        return internal(e);
+    }
+    answer
+}
+
+/// `GET /admin/received-payments?page=N`: 10 per page, newest first.
+pub async fn received_payments(
+    receiving: web::Data<Receiving>,
+    query: web::Query<PageQuery>,
+) -> HttpResponse {
+    match receiving.inner.store.page(query.offset(), PAGE).await {
+        Ok(rows) => HttpResponse::Ok().json(rows),
+        Err(e) => internal(e),
+    }
+}
+
+/// `GET /admin/received-payments/{id}` (row id, or operation id):
+/// `{"payment", "operation", "auth_data"}`; 404 when unknown.
+pub async fn received_payment(
+    receiving: web::Data<Receiving>,
+    id: web::Path<String>,
+) -> HttpResponse {
+    let store = &receiving.inner.store;
+    let mut found = match id.parse::<i64>() {
+        Ok(row) => store.by_id(row).await,
+        Err(_) => Ok(None),
+    };
+    if matches!(found, Ok(None)) {
+        found = store.by_operation_id(&id).await;
+    }
+    match found {
+        Ok(Some(payment)) => {
+            let operation = serde_json::from_str::<serde_json::Value>(&payment.raw)
+                .unwrap_or(serde_json::Value::Null);
+            let auth_data = payment
+                .data
+                .as_deref()
+                .and_then(|d| serde_json::from_str::<serde_json::Value>(d).ok());
+            HttpResponse::Ok().json(serde_json::json!({
+                "payment": payment,
+                "operation": operation,
+                "auth_data": auth_data,
+            }))
+        }
+        Ok(None) => HttpResponse::NotFound().finish(),
+        Err(e) => internal(e),
+    }
+}
+
+/// One `sent_transaction` row, with plain JSON fields.
+#[derive(Debug, Serialize, Queryable)]
+pub struct SentRow {
+    id: i64,
+    payment_id: Option<String>,
+    transaction_id: String,
+    status: String,
+    source: String,
+    ledger: Option<i64>,
+    envelope_xdr: String,
+    result_xdr: Option<String>,
+    result_codes: Option<String>,
+}
+
+/// `GET /admin/sent-transactions?page=N`: 10 per page, newest first.
+pub async fn sent_transactions(
+    receiving: web::Data<Receiving>,
+    query: web::Query<PageQuery>,
+) -> HttpResponse {
+    let offset = query.offset();
+    let rows = receiving
+        .inner
+        .store
+        .database()
+        .run(move |conn| {
+            Ok(st::table
+                .order(st::id.desc())
+                .offset(offset)
+                .limit(PAGE)
+                .select((
+                    st::id,
+                    st::payment_id,
+                    st::transaction_id,
+                    st::status,
+                    st::source,
+                    st::ledger,
+                    st::envelope_xdr,
+                    st::result_xdr,
+                    st::result_codes,
+                ))
+                .load::<SentRow>(conn)?)
+        })
+        .await;
+    match rows {
+        Ok(rows) => HttpResponse::Ok().json(rows),
+        Err(e) => internal(e),
+    }
+}

@@ -1,0 +1,286 @@
+//! The delivery worker: posts recorded payments to `callbacks.receive`, separately from
+//! recording them, so that a slow or failing back office never holds up the listener.
+//!
+//! Delivery is at least once: a payment is marked `success` only after a 2xx, so a crash
+//! between the callback and that update delivers it again; the operation id (`id`) is the
+//! idempotency key. Failures are retried with exponential backoff and jitter; after
+//! `max_attempts` the error callback gets the payment and the reason and the payment stays
+//! `failed` until `/reprocess`. Each payment has its own schedule: a failing payment does
+//! not hold later ones back, and up to `delivery_concurrency` callbacks run at once, so the
+//! back office may see payments out of ledger order.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use stellar_base::KeyPair;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use url::Url;
+
+use super::mac::payload_mac;
+use super::settings::ReceiveSettings;
+use super::store::{Outcome, ReceiveStore, ReceivedPayment, now_ms};
+
+/// Payments picked up per round.
+const BATCH: i64 = 256;
+
+/// Where and how payments are delivered.
+#[derive(Debug, Clone)]
+pub struct Deliverer {
+    /// The receive callback.
+    pub receive: Url,
+    /// The error callback, if any.
+    pub error: Option<Url>,
+    /// `<compliance>/receive`, if compliance is configured.
+    pub compliance: Option<Url>,
+    /// API key for the compliance server's internal port.
+    pub compliance_api_key: Option<String>,
+    /// Signs callback bodies.
+    pub mac_key: Option<KeyPair>,
+    /// Timeouts, retries.
+    pub settings: ReceiveSettings,
+    /// HTTP client for callbacks.
+    pub http: reqwest::Client,
+    /// The tables.
+    pub store: ReceiveStore,
+}
+
+/// What a successful delivery sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivered {
+    /// `route`.
+    pub route: String,
+    /// `data` (compliance AuthData), if any.
+    pub data: Option<String>,
+}
+
+impl Deliverer {
+    /// Delivers due payments until `cancel`; `wake` is notified when new ones are recorded.
+    pub async fn run(self: Arc<Self>, wake: Arc<Notify>, cancel: CancellationToken) {
+        let poll = Duration::from_millis(self.settings.poll_ms.max(1));
+        loop {
+            let full = match self.round().await {
+                Ok(n) => n as i64 == BATCH,
+                Err(error) => {
+                    tracing::warn!(%error, "delivery worker: database");
+                    false
+                }
+            };
+            if full {
+                continue;
+            }
+            // Sleep until woken, the next retry is due, or the poll interval passes.
+            let until_due = match self.store.next_due().await {
+                Ok(Some(at)) => Duration::from_millis(u64::try_from(at - now_ms()).unwrap_or(0)),
+                _ => poll,
+            };
+            let wait = until_due.min(poll);
+            tokio::select! {
+                () = cancel.cancelled() => return,
+                () = wake.notified() => {}
+                () = tokio::time::sleep(wait) => {}
+            }
+        }
+    }
+
+    /// One round: every due payment (up to [`BATCH`]), `delivery_concurrency` at a time.
+    async fn round(&self) -> Result<usize, service::DbError> {
+        let due = self.store.due(BATCH).await?;
+        let count = due.len();
+        futures_util::stream::iter(due)
+            .for_each_concurrent(
+                self.settings.delivery_concurrency.max(1),
+                |payment| async move {
+                    let outcome = self.attempt(&payment).await;
+                    if let Err(error) = self.store.finish_attempt(payment.id, outcome).await {
+                        tracing::warn!(%error, id = payment.id, "cannot store a delivery outcome");
+                    }
+                },
+            )
+            .await;
+        Ok(count)
+    }
+
+    /// One attempt, and what it means for the payment's schedule.
+    async fn attempt(&self, payment: &ReceivedPayment) -> Outcome {
+        match self.deliver(payment).await {
+            Ok(sent) => {
+                tracing::info!(operation_id = %payment.operation_id, "payment delivered");
+                Outcome::Delivered {
+                    route: sent.route,
+                    data: sent.data,
+                }
+            }
+            Err(error) => {
+                let attempts = u32::try_from(payment.attempts).unwrap_or(0) + 1;
+                tracing::warn!(operation_id = %payment.operation_id, attempts, %error, "delivery failed");
+                if attempts >= self.settings.max_attempts.max(1) {
+                    self.report_failure(payment, &error).await;
+                    Outcome::Failed { error }
+                } else {
+                    let delay = self.settings.retry_delay(attempts);
+                    Outcome::Retry {
+                        error,
+                        next_attempt_at: now_ms()
+                            .saturating_add(i64::try_from(delay.as_millis()).unwrap_or(i64::MAX)),
+                    }
+                }
+            }
+        }
+    }
+
+    /// Resolves the route (compliance for hash memos) and posts the legacy form.
+    ///
+    /// # Errors
+    /// Why it was not delivered, for `last_error` and the error callback.
+    pub async fn deliver(&self, payment: &ReceivedPayment) -> Result<Delivered, String> {
+        let (route, data) = self.route(payment).await?;
+        let form = form(payment, &route, data.as_deref().unwrap_or(""));
+        let status = self.post(&self.receive, &form).await?;
+        if (200..300).contains(&status) {
+            Ok(Delivered { route, data })
+        } else {
+            Err(format!("receive callback answered {status}"))
+        }
+    }
+
+    /// The route and compliance data: from the attachment for a hash memo when compliance is
+    /// configured, else the route recorded from the memo or muxed id.
+    async fn route(&self, payment: &ReceivedPayment) -> Result<(String, Option<String>), String> {
+        let recorded = payment.route.clone().unwrap_or_default();
+        let (Some(url), Some("hash"), Some(memo)) = (
+            &self.compliance,
+            payment.memo_type.as_deref(),
+            payment.memo.as_deref(),
+        ) else {
+            return Ok((recorded, None));
+        };
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("memo", memo)
+            .finish();
+        let mut request = self
+            .http
+            .post(url.clone())
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body);
+        if let Some(key) = &self.compliance_api_key {
+            request = request.header("x-api-key", key);
+        }
+        let response = request
+            .send()
+            .await
+            .map_err(|e| format!("compliance server unreachable: {e}"))?;
+        let status = response.status().as_u16();
+        let text = read_capped(response).await?;
+        if status != 200 {
+            return Err(format!("compliance /receive answered {status}"));
+        }
+        let answer: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| format!("compliance /receive: not JSON: {e}"))?;
+        let data = answer["data"]
+            .as_str()
+            .ok_or("compliance /receive: no `data`")?
+            .to_owned();
+        Ok((attachment_route(&data)?, Some(data)))
+    }
+
+    /// Posts a form, signed when `mac_key` is set; the HTTP status.
+    async fn post(&self, url: &Url, form: &str) -> Result<u16, String> {
+        let mut request = self
+            .http
+            .post(url.clone())
+            .header("content-type", "application/x-www-form-urlencoded");
+        if let Some(key) = &self.mac_key {
+            let mac = payload_mac(key, form.as_bytes());
+            request = request
+                .header("X-Payload-Mac", &mac)
+                .header("X_PAYLOAD_MAC", mac);
+        }
+        let response = request
+            .body(form.to_owned())
+            .send()
+            .await
+            .map_err(|e| format!("receive callback unreachable: {e}"))?;
+        Ok(response.status().as_u16())
+    }
+
+    /// Tells the error callback that `payment` could not be delivered. Best effort, once: the
+    /// payment itself stays `failed` in the database either way.
+    async fn report_failure(&self, payment: &ReceivedPayment, reason: &str) {
+        let Some(url) = &self.error else {
+            return;
+        };
+        let route = payment.route.clone().unwrap_or_default();
+        let mut form = form(payment, &route, payment.data.as_deref().unwrap_or(""));
+        let extra = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("attempts", &(payment.attempts + 1).to_string())
+            .append_pair("error", reason)
+            .append_pair("status", super::store::status::FAILED)
+            .finish();
+        form = format!("{extra}&{form}");
+        match self.post(url, &form).await {
+            Ok(status) if (200..300).contains(&status) => {}
+            Ok(status) => tracing::error!(status, "error callback refused a failed payment"),
+            Err(error) => tracing::error!(%error, "error callback unreachable"),
+        }
+    }
+}
+
+/// The legacy receive form, keys sorted as Go's `url.Values.Encode` sorts them.
+pub fn form(payment: &ReceivedPayment, route: &str, data: &str) -> String {
+    let text = |v: &Option<String>| v.clone().unwrap_or_default();
+    url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("amount", &text(&payment.amount))
+        .append_pair("asset_code", &text(&payment.asset_code))
+        .append_pair("asset_issuer", &text(&payment.asset_issuer))
+        .append_pair("data", data)
+        .append_pair("from", &text(&payment.from))
+        .append_pair("id", &payment.operation_id)
+        .append_pair("memo", &text(&payment.memo))
+        .append_pair("memo_type", &text(&payment.memo_type))
+        .append_pair("route", route)
+        .append_pair("transaction_id", &payment.transaction_id)
+        .finish()
+}
+
+/// `transaction.route` of the attachment inside compliance AuthData JSON.
+fn attachment_route(auth_data: &str) -> Result<String, String> {
+    let data: serde_json::Value =
+        serde_json::from_str(auth_data).map_err(|e| format!("AuthData is not JSON: {e}"))?;
+    let attachment = data["attachment"]
+        .as_str()
+        .ok_or("AuthData without attachment")?;
+    let attachment: serde_json::Value =
+        serde_json::from_str(attachment).map_err(|e| format!("attachment is not JSON: {e}"))?;
+    Ok(match &attachment["transaction"]["route"] {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Number(n) => n.to_string(),
+        _ => String::new(),
+    })
+}
+
+/// A response body, at most 1 MiB.
+async fn read_capped(mut response: reqwest::Response) -> Result<String, String> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| e.to_string())? {
+        body.extend_from_slice(&chunk);
+        if body.len() > 1024 * 1024 {
+            return Err("compliance answer too large".into());
+        }
+    }
+    String::from_utf8(body).map_err(|_| "compliance answer is not UTF-8".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn route_from_attachment() {
+        let attachment = r#"{"nonce":"1","transaction":{"route":"bob","note":""}}"#;
+        let data = serde_json::json!({"sender": "a*b", "attachment": attachment}).to_string();
+        assert_eq!(attachment_route(&data).unwrap(), "bob");
+        assert!(attachment_route("nope").is_err());
+    }
+}

@@ -1,0 +1,512 @@
+//! `received_payment` and `receive_cursor`: what the listener saw and where it resumes.
+//!
+//! The one rule this module exists for: a payment row and the account's cursor are written in
+//! the same database transaction ([`ReceiveStore::record`]), so a crash leaves either both or
+//! neither. The unique `operation_id` makes recording the same operation twice a no-op.
+
+use diesel::prelude::*;
+use serde::Serialize;
+use service::{Database, DbError};
+
+use crate::schema::{receive_cursor as rc, received_payment as rp};
+
+/// Where a received payment stands (the `status` column).
+pub mod status {
+    /// Recorded and deliverable: waiting for its (next) delivery attempt.
+    pub const PENDING: &str = "pending";
+    /// The receive callback answered 2xx.
+    pub const SUCCESS: &str = "success";
+    /// Every attempt failed; the error callback was called. `/reprocess` delivers it again.
+    pub const FAILED: &str = "failed";
+    /// Sent by the watched account, or to another account: recorded, not delivered.
+    pub const OUTGOING: &str = "outgoing";
+    /// An asset not in `[[assets]]`: recorded, not delivered.
+    pub const ASSET_NOT_ALLOWED: &str = "asset_not_allowed";
+    /// Its transaction failed: no money moved.
+    pub const TRANSACTION_FAILED: &str = "transaction_failed";
+    /// An operation type that moves no money to us.
+    pub const NOT_A_PAYMENT: &str = "not_a_payment";
+    /// Horizon's record could not be read; `raw` and `last_error` say what came. Never
+    /// delivered automatically: an operator looks, then `/reprocess` with `force`.
+    pub const UNPARSEABLE: &str = "unparseable";
+}
+
+/// A payment as the listener records it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NewReceived {
+    /// Horizon's operation id (the idempotency key).
+    pub operation_id: String,
+    /// The record's paging token.
+    pub paging_token: String,
+    /// One of [`status`].
+    pub status: &'static str,
+    /// Transaction hash.
+    pub transaction_id: String,
+    /// The watched account.
+    pub account: String,
+    /// Horizon's operation type.
+    pub kind: String,
+    /// Sender (`from`, `funder`, or the merged account).
+    pub from: Option<String>,
+    /// Muxed destination id, when paid to an `M…` address.
+    pub to_muxed_id: Option<String>,
+    /// Amount received, 7 decimals.
+    pub amount: Option<String>,
+    /// `XLM` for lumens.
+    pub asset_code: Option<String>,
+    /// Empty for lumens.
+    pub asset_issuer: Option<String>,
+    /// `none`, `text`, `id`, `hash` or `return`.
+    pub memo_type: Option<String>,
+    /// As Horizon shows it (base64 for hash and return).
+    pub memo: Option<String>,
+    /// Route known at recording time (text/id memo, or the muxed id).
+    pub route: Option<String>,
+    /// The record as Horizon sent it.
+    pub raw: String,
+    /// Why it is not deliverable, or what could not be read.
+    pub last_error: Option<String>,
+}
+
+/// A stored received payment, as the admin API shows it (plain JSON fields).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Queryable)]
+pub struct ReceivedPayment {
+    /// Row id.
+    pub id: i64,
+    /// Horizon's operation id.
+    pub operation_id: String,
+    /// Paging token.
+    pub paging_token: String,
+    /// One of [`status`].
+    pub status: String,
+    /// Transaction hash.
+    pub transaction_id: String,
+    /// The watched account.
+    pub account: String,
+    /// Operation type.
+    pub kind: String,
+    /// Sender.
+    pub from: Option<String>,
+    /// Muxed destination id.
+    pub to_muxed_id: Option<String>,
+    /// Amount.
+    pub amount: Option<String>,
+    /// Asset code (`XLM` for lumens).
+    pub asset_code: Option<String>,
+    /// Asset issuer.
+    pub asset_issuer: Option<String>,
+    /// Memo type.
+    pub memo_type: Option<String>,
+    /// Memo.
+    pub memo: Option<String>,
+    /// Route (after delivery: the one delivered).
+    pub route: Option<String>,
+    /// Compliance AuthData delivered as `data`.
+    pub data: Option<String>,
+    /// Horizon's record.
+    #[serde(skip)]
+    pub raw: String,
+    /// Delivery attempts so far.
+    pub attempts: i32,
+    /// Unix milliseconds of the next attempt (pending payments).
+    pub next_attempt_at: i64,
+    /// The last delivery error, or why it is not deliverable.
+    pub last_error: Option<String>,
+}
+
+/// Unix time in milliseconds.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+type Columns = (
+    rp::id,
+    rp::operation_id,
+    rp::paging_token,
+    rp::status,
+    rp::transaction_id,
+    rp::account,
+    rp::kind,
+    rp::from_account,
+    rp::to_muxed_id,
+    rp::amount,
+    rp::asset_code,
+    rp::asset_issuer,
+    rp::memo_type,
+    rp::memo,
+    rp::route,
+    rp::data,
+    rp::raw,
+    rp::attempts,
+    rp::next_attempt_at,
+    rp::last_error,
+);
+
+const COLUMNS: Columns = (
+    rp::id,
+    rp::operation_id,
+    rp::paging_token,
+    rp::status,
+    rp::transaction_id,
+    rp::account,
+    rp::kind,
+    rp::from_account,
+    rp::to_muxed_id,
+    rp::amount,
+    rp::asset_code,
+    rp::asset_issuer,
+    rp::memo_type,
+    rp::memo,
+    rp::route,
+    rp::data,
+    rp::raw,
+    rp::attempts,
+    rp::next_attempt_at,
+    rp::last_error,
+);
+
+/// What a delivery attempt changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Accepted by the receive callback, with the route and data it was sent.
+    Delivered {
+        /// Route delivered.
+        route: String,
+        /// Compliance data delivered.
+        data: Option<String>,
+    },
+    /// Failed; try again at `next_attempt_at` (unix ms).
+    Retry {
+        /// Why.
+        error: String,
+        /// When.
+        next_attempt_at: i64,
+    },
+    /// Failed for the last time.
+    Failed {
+        /// Why.
+        error: String,
+    },
+}
+
+/// Access to the receiving tables; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct ReceiveStore {
+    db: Database,
+}
+
+/// Longest value stored in a `VARCHAR(255)` column.
+fn clip(s: &str) -> String {
+    let mut end = s.len().min(255);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s[..end].to_owned()
+}
+
+impl ReceiveStore {
+    /// A store over a migrated database.
+    pub fn new(db: Database) -> Self {
+        Self { db }
+    }
+
+    /// The database.
+    pub fn database(&self) -> &Database {
+        &self.db
+    }
+
+    /// The stored cursor of `account`.
+    ///
+    /// # Errors
+    /// Database failures.
+    pub async fn cursor(&self, account: &str) -> Result<Option<String>, DbError> {
+        let account = account.to_owned();
+        self.db
+            .run(move |conn| {
+                Ok(rc::table
+                    .find(account)
+                    .select(rc::paging_token)
+                    .first::<String>(conn)
+                    .optional()?)
+            })
+            .await
+    }
+
+    /// Stores `account`'s cursor without a payment (first start).
+    ///
+    /// # Errors
+    /// Database failures.
+    pub async fn set_cursor(&self, account: &str, token: &str) -> Result<(), DbError> {
+        let (account, token) = (account.to_owned(), clip(token));
+        self.db
+            .run(move |conn| {
+                conn.transaction(|conn| save_cursor(conn, &account, &token))?;
+                Ok(())
+            })
+            .await
+    }
+
+    /// Records `payments` (in stream order) and moves `account`'s cursor to `cursor`, in one
+    /// transaction. Operations already recorded are left as they are. Returns how many rows
+    /// were new and deliverable.
+    ///
+    /// # Errors
+    /// Database failures; then nothing was written.
+    pub async fn record(
+        &self,
+        account: &str,
+        payments: Vec<NewReceived>,
+        cursor: &str,
+    ) -> Result<usize, DbError> {
+        let (account, cursor) = (account.to_owned(), clip(cursor));
+        self.db
+            .run(move |conn| {
+                conn.transaction(|conn| {
+                    let mut deliverable = 0;
+                    for p in &payments {
+                        let exists = rp::table
+                            .filter(rp::operation_id.eq(clip(&p.operation_id)))
+                            .select(rp::id)
+                            .first::<i64>(conn)
+                            .optional()?
+                            .is_some();
+                        if exists {
+                            continue;
+                        }
+                        diesel::insert_into(rp::table)
+                            .values((
+                                rp::operation_id.eq(clip(&p.operation_id)),
+                                rp::processed_at.eq(diesel::dsl::now),
+                                rp::paging_token.eq(clip(&p.paging_token)),
+                                rp::status.eq(p.status),
+                                rp::transaction_id.eq(clip(&p.transaction_id)),
+                                rp::account.eq(&p.account),
+                                rp::kind.eq(clip(&p.kind)),
+                                rp::from_account.eq(p.from.as_deref().map(clip)),
+                                rp::to_muxed_id.eq(p.to_muxed_id.as_deref().map(clip)),
+                                rp::amount.eq(p.amount.as_deref().map(clip)),
+                                rp::asset_code.eq(p.asset_code.as_deref().map(clip)),
+                                rp::asset_issuer.eq(p.asset_issuer.as_deref().map(clip)),
+                                rp::memo_type.eq(p.memo_type.as_deref().map(clip)),
+                                rp::memo.eq(&p.memo),
+                                rp::route.eq(&p.route),
+                                rp::raw.eq(&p.raw),
+                                rp::last_error.eq(&p.last_error),
+                            ))
+                            .execute(conn)?;
+                        if p.status == status::PENDING {
+                            deliverable += 1;
+                        }
+                    }
+                    save_cursor(conn, &account, &cursor)?;
+                    Ok::<_, DbError>(deliverable)
+                })
+            })
+            .await
+    }
+
+    /// Pending payments due now, oldest first.
+    ///
+    /// # Errors
+    /// Database failures.
+    pub async fn due(&self, limit: i64) -> Result<Vec<ReceivedPayment>, DbError> {
+        let now = now_ms();
+        self.db
+            .run(move |conn| {
+                Ok(rp::table
+                    .filter(rp::status.eq(status::PENDING))
+                    .filter(rp::next_attempt_at.le(now))
+                    .order(rp::id.asc())
+                    .limit(limit)
+                    .select(COLUMNS)
+                    .load::<ReceivedPayment>(conn)?)
+            })
+            .await
+    }
+
+    /// The earliest `next_attempt_at` of a pending payment.
+    ///
+    /// # Errors
+    /// Database failures.
+    pub async fn next_due(&self) -> Result<Option<i64>, DbError> {
+        self.db
+            .run(move |conn| {
+                Ok(rp::table
+                    .filter(rp::status.eq(status::PENDING))
+                    .select(diesel::dsl::min(rp::next_attempt_at))
+                    .first::<Option<i64>>(conn)?)
+            })
+            .await
+    }
+
+    /// Pending payments of `account` (the delivery backlog).
+    ///
+    /// # Errors
+    /// Database failures.
+    pub async fn backlog(&self, account: &str) -> Result<i64, DbError> {
+        let account = account.to_owned();
+        self.db
+            .run(move |conn| {
+                Ok(rp::table
+                    .filter(rp::status.eq(status::PENDING))
+                    .filter(rp::account.eq(account))
+                    .count()
+                    .get_result(conn)?)
+            })
+            .await
+    }
+
+    /// Stores a delivery attempt's outcome.
+    ///
+    /// # Errors
+    /// Database failures.
+    pub async fn finish_attempt(&self, id: i64, outcome: Outcome) -> Result<(), DbError> {
+        self.db
+            .run(move |conn| {
+                let row = rp::table.find(id);
+                let attempts = rp::attempts.eq(rp::attempts + 1);
+                match outcome {
+                    Outcome::Delivered { route, data } => diesel::update(row)
+                        .set((
+                            attempts,
+                            rp::status.eq(status::SUCCESS),
+                            rp::route.eq(route),
+                            rp::data.eq(data),
+                            rp::last_error.eq(None::<String>),
+                            rp::delivered_at.eq(diesel::dsl::now.nullable()),
+                        ))
+                        .execute(conn)?,
+                    Outcome::Retry {
+                        error,
+                        next_attempt_at,
+                    } => diesel::update(row)
+                        .set((
+                            attempts,
+                            rp::last_error.eq(error),
+                            rp::next_attempt_at.eq(next_attempt_at),
+                        ))
+                        .execute(conn)?,
+                    Outcome::Failed { error } => diesel::update(row)
+                        .set((
+                            attempts,
+                            rp::status.eq(status::FAILED),
+                            rp::last_error.eq(error),
+                        ))
+                        .execute(conn)?,
+                };
+                Ok(())
+            })
+            .await
+    }
+
+    /// One payment by row id.
+    ///
+    /// # Errors
+    /// Database failures.
+    pub async fn by_id(&self, id: i64) -> Result<Option<ReceivedPayment>, DbError> {
+        self.db
+            .run(move |conn| {
+                Ok(rp::table
+                    .find(id)
+                    .select(COLUMNS)
+                    .first::<ReceivedPayment>(conn)
+                    .optional()?)
+            })
+            .await
+    }
+
+    /// One payment by operation id.
+    ///
+    /// # Errors
+    /// Database failures.
+    pub async fn by_operation_id(
+        &self,
+        operation_id: &str,
+    ) -> Result<Option<ReceivedPayment>, DbError> {
+        let operation_id = clip(operation_id);
+        self.db
+            .run(move |conn| {
+                Ok(rp::table
+                    .filter(rp::operation_id.eq(operation_id))
+                    .select(COLUMNS)
+                    .first::<ReceivedPayment>(conn)
+                    .optional()?)
+            })
+            .await
+    }
+
+    /// A page of payments, newest first.
+    ///
+    /// # Errors
+    /// Database failures.
+    pub async fn page(&self, offset: i64, limit: i64) -> Result<Vec<ReceivedPayment>, DbError> {
+        self.db
+            .run(move |conn| {
+                Ok(rp::table
+                    .order(rp::id.desc())
+                    .offset(offset)
+                    .limit(limit)
+                    .select(COLUMNS)
+                    .load::<ReceivedPayment>(conn)?)
+            })
+            .await
+    }
+
+    /// Every payment of `account`, oldest first (tests, audits).
+    ///
+    /// # Errors
+    /// Database failures.
+    pub async fn all(&self, account: &str) -> Result<Vec<ReceivedPayment>, DbError> {
+        let account = account.to_owned();
+        self.db
+            .run(move |conn| {
+                Ok(rp::table
+                    .filter(rp::account.eq(account))
+                    .order(rp::id.asc())
+                    .select(COLUMNS)
+                    .load::<ReceivedPayment>(conn)?)
+            })
+            .await
+    }
+
+    /// Marks a payment as being reprocessed (status `pending`, due now, attempts kept).
+    ///
+    /// # Errors
+    /// Database failures.
+    pub async fn set_status(&self, id: i64, new_status: &'static str) -> Result<(), DbError> {
+        self.db
+            .run(move |conn| {
+                diesel::update(rp::table.find(id))
+                    .set(rp::status.eq(new_status))
+                    .execute(conn)?;
+                Ok(())
+            })
+            .await
+    }
+}
+
+fn save_cursor(
+    conn: &mut service::AnyConnection,
+    account: &str,
+    token: &str,
+) -> Result<(), DbError> {
+    let updated = diesel::update(rc::table.find(account))
+        .set((
+            rc::paging_token.eq(token),
+            rc::updated_at.eq(diesel::dsl::now),
+        ))
+        .execute(conn)?;
+    if updated == 0 {
+        diesel::insert_into(rc::table)
+            .values((
+                rc::account.eq(account),
+                rc::paging_token.eq(token),
+                rc::updated_at.eq(diesel::dsl::now),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,428 @@
+//! The receiving side against the sandbox: every recorded kind reaches the back office with
+//! the legacy form and a valid MAC; what is not ours is recorded and not delivered; restarts,
+//! stream faults and failing callbacks lose and duplicate nothing.
+
+mod common;
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use base64::Engine;
+use common::{BackOffice, Callback, TestBridge, receiving_config};
+use hmac::{Hmac, Mac};
+use service::database::Backend;
+use service::testing::backends;
+use sha2::Sha256;
+use stellar_base::transaction::Operation;
+use stellar_base::{AccountAddress, Amount, Asset, KeyPair, Memo};
+
+fn amount(s: &str) -> Amount {
+    s.parse().unwrap()
+}
+
+/// The vector's algorithm: base64(HMAC-SHA256(raw seed bytes, body)).
+fn mac_ok(key: &KeyPair, call: &Callback) -> bool {
+    let mut mac = Hmac::<Sha256>::new_from_slice(&key.seed_bytes()).unwrap();
+    mac.update(call.body.as_bytes());
+    let expected = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
+    call.mac.as_deref() == Some(expected.as_str()) && call.legacy_mac == call.mac
+}
+
+fn delivered_ids(office: &BackOffice) -> Vec<String> {
+    office
+        .calls_to("/receive")
+        .iter()
+        .map(|c| c.form["id"].clone())
+        .collect()
+}
+
+async fn funded(bridge: &TestBridge) -> KeyPair {
+    let key = KeyPair::random();
+    bridge.sandbox.fund(key.public_key()).await.unwrap();
+    key
+}
+
+#[tokio::test]
+async fn every_kind_reaches_the_back_office_signed() {
+    for backend in backends() {
+        every_kind(backend).await;
+    }
+}
+
+async fn every_kind(backend: Backend) {
+    let office = BackOffice::start();
+    let receiver = KeyPair::random();
+    let mac_key = KeyPair::random();
+    let (bridge, _receiving) = TestBridge::start_receiving(backend, |c| {
+        receiving_config(c, &receiver.public_key(), &office);
+        c.mac_key = Some(mac_key.clone());
+    })
+    .await;
+    let me = receiver.public_key();
+    // create_account (friendbot) is the first incoming payment.
+    bridge.sandbox.fund(me).await.unwrap();
+    bridge.trust_usd(&receiver).await;
+    let usd = Asset::credit("USD", bridge.issuer.public_key()).unwrap();
+    let eur = Asset::credit("EUR", bridge.issuer.public_key()).unwrap();
+    let source = bridge.source.clone();
+    let to = AccountAddress::Account(me);
+    let text = bridge
+        .submit_ops(
+            &source,
+            Memo::Text("alice".into()),
+            vec![Operation::payment(to, &Asset::Native, amount("1.5"))],
+        )
+        .await;
+    bridge
+        .submit_ops(
+            &bridge.issuer,
+            Memo::Id(42),
+            vec![Operation::payment(to, &usd, amount("20"))],
+        )
+        .await;
+    bridge
+        .submit_ops(
+            &source,
+            Memo::None,
+            vec![Operation::payment(
+                AccountAddress::Muxed { key: me, id: 77 },
+                &Asset::Native,
+                amount("2"),
+            )],
+        )
+        .await;
+    bridge
+        .submit_ops(
+            &source,
+            Memo::Hash([7; 32]),
+            vec![
+                Operation::path_payment_strict_receive(
+                    &Asset::Native,
+                    amount("5"),
+                    to,
+                    &Asset::Native,
+                    amount("3"),
+                    &[],
+                )
+                .unwrap(),
+                Operation::path_payment_strict_send(
+                    &Asset::Native,
+                    amount("4"),
+                    to,
+                    &Asset::Native,
+                    amount("4"),
+                    &[],
+                )
+                .unwrap(),
+            ],
+        )
+        .await;
+    let merged = funded(&bridge).await;
+    bridge
+        .submit_ops(
+            &merged,
+            Memo::Text("merge".into()),
+            vec![Operation::account_merge(to)],
+        )
+        .await;
+    // Not delivered: outgoing, and an asset not in [[assets]].
+    bridge
+        .submit_ops(
+            &receiver,
+            Memo::None,
+            vec![
+                Operation::payment(source.public_key().into(), &Asset::Native, amount("1")),
+                Operation::change_trust(&eur, amount("1000")),
+            ],
+        )
+        .await;
+    bridge
+        .submit_ops(
+            &bridge.issuer,
+            Memo::None,
+            vec![Operation::payment(to, &eur, amount("5"))],
+        )
+        .await;
+
+    office
+        .wait_for(20, "7 deliveries", |calls| {
+            calls.iter().filter(|c| c.path == "/receive").count() >= 7
+        })
+        .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let calls = office.calls_to("/receive");
+    assert_eq!(calls.len(), 7, "{calls:#?}");
+    for call in &calls {
+        assert!(mac_ok(&mac_key, call), "{backend}: bad MAC on {call:?}");
+        let keys: Vec<&str> = call
+            .body
+            .split('&')
+            .map(|kv| kv.split('=').next().unwrap())
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "amount",
+                "asset_code",
+                "asset_issuer",
+                "data",
+                "from",
+                "id",
+                "memo",
+                "memo_type",
+                "route",
+                "transaction_id"
+            ]
+        );
+    }
+    let f = |i: usize, k: &str| calls[i].form[k].clone();
+    // Order of delivery follows the ledger here (one at a time as they arrive).
+    assert_eq!(f(0, "asset_code"), "XLM");
+    assert_eq!(f(0, "amount"), "10000.0000000");
+    assert_eq!(
+        (
+            f(1, "memo_type").as_str(),
+            f(1, "memo").as_str(),
+            f(1, "route").as_str()
+        ),
+        ("text", "alice", "alice")
+    );
+    assert_eq!(f(1, "amount"), "1.5000000");
+    assert_eq!(f(1, "from"), source.public_key().to_string());
+    assert_eq!(f(1, "transaction_id"), text);
+    assert_eq!(
+        (f(2, "asset_code").as_str(), f(2, "route").as_str()),
+        ("USD", "42")
+    );
+    assert_eq!(f(2, "asset_issuer"), bridge.issuer.public_key().to_string());
+    assert_eq!(
+        (f(3, "memo_type").as_str(), f(3, "route").as_str()),
+        ("none", "77")
+    );
+    assert_eq!(
+        (f(4, "memo_type").as_str(), f(4, "amount").as_str()),
+        ("hash", "3.0000000")
+    );
+    assert_eq!(f(4, "route"), "");
+    assert_eq!(f(5, "amount"), "4.0000000");
+    assert_eq!(f(6, "from"), merged.public_key().to_string());
+    assert_eq!(
+        (f(6, "asset_code").as_str(), f(6, "asset_issuer").as_str()),
+        ("XLM", "")
+    );
+    // 10000 funded, minus the fee of the merge transaction.
+    assert_eq!(f(6, "amount"), "9999.9999900");
+
+    // The rest is recorded with a status.
+    let (status, rows) = bridge.get("/admin/received-payments?page=1").await;
+    assert_eq!(status, 200);
+    let statuses: Vec<&str> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses[0], "asset_not_allowed", "{rows:#}");
+    assert_eq!(statuses[1], "outgoing");
+    assert!(
+        statuses[2..].iter().all(|s| *s == "success"),
+        "{statuses:?}"
+    );
+    let (status, page2) = bridge.get("/admin/received-payments?page=2").await;
+    assert_eq!(status, 200);
+    assert_eq!(page2.as_array().unwrap().len(), 0);
+    let id = rows[0]["id"].as_i64().unwrap();
+    let (status, one) = bridge.get(&format!("/admin/received-payments/{id}")).await;
+    assert_eq!(status, 200);
+    assert_eq!(one["operation"]["asset_code"], "EUR");
+    assert_eq!(bridge.get("/admin/received-payments/999999").await.0, 404);
+    let (status, health) = bridge.get("/health").await;
+    assert_eq!(status, 200);
+    assert_eq!(health["listeners"][0]["state"], "streaming", "{health}");
+    assert_eq!(health["listeners"][0]["delivery_backlog"], 0);
+    let (status, sent) = bridge.get("/admin/sent-transactions?page=1").await;
+    assert_eq!((status, sent.as_array().map(Vec::len)), (200, Some(0)));
+}
+
+/// Sends `count` lumen payments to `to` in transactions of 100 operations.
+async fn flood(bridge: &TestBridge, to: &KeyPair, count: usize) {
+    let ops: Vec<Operation> = (0..count)
+        .map(|_| Operation::payment(to.public_key().into(), &Asset::Native, amount("0.0000001")))
+        .collect();
+    for chunk in ops.chunks(100) {
+        bridge
+            .submit_ops(&bridge.source, Memo::Text("flood".into()), chunk.to_vec())
+            .await;
+    }
+}
+
+#[tokio::test]
+async fn a_crash_mid_stream_loses_and_duplicates_nothing() {
+    for backend in backends() {
+        crash_and_restart(backend).await;
+    }
+}
+
+async fn crash_and_restart(backend: Backend) {
+    let office = BackOffice::start();
+    let receiver = KeyPair::random();
+    let edit = |c: &mut bridge::BridgeConfig| receiving_config(c, &receiver.public_key(), &office);
+    let (bridge, receiving) = TestBridge::start_receiving(backend, edit).await;
+    bridge.sandbox.fund(receiver.public_key()).await.unwrap();
+    let total = 3_000;
+    flood(&bridge, &receiver, total).await;
+    // Crash once part of the stream is recorded.
+    let store = receiving.store().clone();
+    let account = receiver.public_key().to_string();
+    loop {
+        let recorded = store.all(&account).await.unwrap().len();
+        if recorded > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    receiving.abort();
+    let before = store.all(&account).await.unwrap().len();
+    assert!(
+        before < total + 1,
+        "{backend}: crash came too late ({before})"
+    );
+    let (_url, restarted) = bridge.restart(edit).await;
+    office
+        .wait_for(60, "every payment", |calls| {
+            calls
+                .iter()
+                .filter(|c| c.path == "/receive")
+                .map(|c| c.form["id"].clone())
+                .collect::<HashSet<_>>()
+                .len()
+                > total
+        })
+        .await;
+    let rows = restarted.store().all(&account).await.unwrap();
+    assert_eq!(rows.len(), total + 1, "{backend}");
+    let unique: HashSet<_> = rows.iter().map(|r| r.operation_id.clone()).collect();
+    assert_eq!(unique.len(), total + 1);
+    let delivered: HashSet<_> = delivered_ids(&office).into_iter().collect();
+    assert_eq!(delivered, unique);
+    restarted.shutdown().await;
+}
+
+#[tokio::test]
+async fn dropped_and_stalled_streams_lose_nothing() {
+    let office = BackOffice::start();
+    let receiver = KeyPair::random();
+    let (bridge, _receiving) = TestBridge::start_receiving(Backend::Sqlite, |c| {
+        receiving_config(c, &receiver.public_key(), &office);
+        c.receiving.stream_silence_ms = 1_500;
+    })
+    .await;
+    bridge.sandbox.fund(receiver.public_key()).await.unwrap();
+    let faults = bridge.sandbox.faults();
+    for round in 0..4 {
+        flood(&bridge, &receiver, 100).await;
+        match round {
+            0 | 2 => faults.close_streams(),
+            _ => {
+                faults.stall_streams(true);
+                flood(&bridge, &receiver, 50).await;
+                tokio::time::sleep(Duration::from_millis(1_200)).await;
+                faults.stall_streams(false);
+            }
+        }
+    }
+    let total = 4 * 100 + 2 * 50 + 1;
+    office
+        .wait_for(30, "every payment", |calls| {
+            calls
+                .iter()
+                .map(|c| c.form["id"].clone())
+                .collect::<HashSet<_>>()
+                .len()
+                >= total
+        })
+        .await;
+    let (_, health) = bridge.get("/health").await;
+    assert!(
+        health["listeners"][0]["reconnects"].as_u64().unwrap() >= 2,
+        "{health}"
+    );
+}
+
+#[tokio::test]
+async fn a_failing_callback_is_retried_until_it_recovers() {
+    let office = BackOffice::start();
+    office.answer(500);
+    let receiver = KeyPair::random();
+    let (bridge, _receiving) = TestBridge::start_receiving(Backend::Sqlite, |c| {
+        receiving_config(c, &receiver.public_key(), &office);
+        c.receiving.max_attempts = 1_000;
+    })
+    .await;
+    bridge.sandbox.fund(receiver.public_key()).await.unwrap();
+    flood(&bridge, &receiver, 5).await;
+    office
+        .wait_for(10, "retries", |calls| calls.len() >= 20)
+        .await;
+    office.answer(200);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (_, rows) = bridge.get("/admin/received-payments").await;
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), 6);
+    assert!(rows.iter().all(|r| r["status"] == "success"), "{rows:#?}");
+    assert!(rows.iter().all(|r| r["attempts"].as_i64().unwrap() > 1));
+    assert!(office.calls_to("/error").is_empty());
+}
+
+#[tokio::test]
+async fn a_callback_that_never_recovers_ends_in_the_error_callback_and_reprocess() {
+    let office = BackOffice::start();
+    office.answer(503);
+    let receiver = KeyPair::random();
+    let (bridge, _receiving) = TestBridge::start_receiving(Backend::Sqlite, |c| {
+        receiving_config(c, &receiver.public_key(), &office);
+        c.receiving.max_attempts = 3;
+    })
+    .await;
+    bridge.sandbox.fund(receiver.public_key()).await.unwrap();
+    office
+        .wait_for(10, "the error callback", |calls| {
+            calls.iter().any(|c| c.path == "/error")
+        })
+        .await;
+    assert_eq!(office.calls_to("/receive").len(), 3);
+    let error = &office.calls_to("/error")[0];
+    assert_eq!(error.form["error"], "receive callback answered 503");
+    assert_eq!(error.form["attempts"], "3");
+    let id = error.form["id"].clone();
+    let (_, one) = bridge.get(&format!("/admin/received-payments/{id}")).await;
+    assert_eq!(one["payment"]["status"], "failed");
+
+    let (status, body) = bridge.post("/reprocess", &[("operation_id", &id)]).await;
+    assert_eq!(
+        (status, &body["status"]),
+        (400, &serde_json::json!("error"))
+    );
+    office.answer(200);
+    let (status, body) = bridge.post("/reprocess", &[("operation_id", &id)]).await;
+    assert_eq!((status, body), (200, serde_json::json!({"status": "ok"})));
+    assert_eq!(office.calls_to("/receive").len(), 5);
+    let (status, body) = bridge.post("/reprocess", &[("operation_id", &id)]).await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        body["message"],
+        "Trying to reprocess successful transaction without force"
+    );
+    let (status, _) = bridge
+        .post("/reprocess", &[("operation_id", &id), ("force", "true")])
+        .await;
+    assert_eq!(status, 200);
+    let (status, body) = bridge.post("/reprocess", &[("operation_id", "123")]).await;
+    assert_eq!(
+        (status, &body["message"]),
+        (
+            400,
+            &serde_json::json!("Payment has not been processed yet")
+        )
+    );
+}
