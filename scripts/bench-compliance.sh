@@ -1,0 +1,259 @@
+#!/usr/bin/env bash
+# Throughput benchmark of the compliance server's AUTH_SERVER (SEP-3 `POST /`).
+#
+# A benchmark, not a test: it asserts nothing and the numbers depend on the machine. See
+# docs/PERFORMANCE.md for results and how to read them.
+#
+# It builds the release binary, serves the sender's stellar.toml (`stellar.org`, SIGNING_KEY of
+# vectors/compliance-send.json) from a python3 static file server on 127.0.0.1, starts
+# `compliance` with a SQLite database in a temp dir (no callbacks, needs_auth = false, the
+# stellar.org override pointing at that file server), sends the vector once (approved and
+# stored), then runs wrk against
+#   - `GET /static-ceiling` on the external port: an unknown path, answered by the static JSON 404
+#     through the same middleware stack without any work (the ceiling), and
+#   - `POST /` with the vector's `data` and `sig` (form-urlencoded): every request is parsed and
+#     checked (base64, AuthData JSON, transaction XDR, attachment JSON, sha256 of the attachment
+#     against the memo), the sender's cached stellar.toml gives the key, the ed25519 signature is
+#     verified, the transaction hash is computed and the stored approval is read (one database
+#     read): the same request repeated is answered from that approval, 200.
+# It prints requests/s, p50 and p99 latency for each, the server's CPU time (user + system) and
+# context switches per request during the run, its thread count and RSS after the load.
+#
+# The per-core ceiling of the cryptography and parsing alone is measured separately with
+# `cargo bench -p compliance --bench verify` (BENCH_VERIFY=1 runs it at the end).
+#
+# Knobs (environment):
+#   CARGO_TARGET_DIR   where cargo builds (default: the workspace's target/)
+#   SKIP_BUILD=1       use the binary already in $CARGO_TARGET_DIR/release
+#   THREADS CONNECTIONS DURATION WARMUP   wrk -t/-c/-d and the warm-up run (2 / 64 / 15s / 3s)
+#   RUST_LOG           server log level (default: warn, so per-request info logs do not dominate)
+#   BENCH_VERIFY=1     also run `cargo bench -p compliance --bench verify`
+#   PERF=1             perf record (-F 499 --call-graph dwarf, 5 s) the server during the auth run
+#                      and print the top symbols (inclusive and self) to stderr, or to PERF_OUT
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+
+: "${CARGO_TARGET_DIR:=$ROOT/target}"
+export CARGO_TARGET_DIR
+THREADS=${THREADS:-2}
+CONNECTIONS=${CONNECTIONS:-64}
+DURATION=${DURATION:-15s}
+WARMUP=${WARMUP:-3s}
+export RUST_LOG=${RUST_LOG:-warn}
+VECTOR=$ROOT/vectors/compliance-send.json
+
+say() { printf '\n== %s\n' "$*" >&2; }
+die() { printf '\nERROR: %s\n' "$*" >&2; exit 1; }
+
+for tool in wrk python3 curl; do
+  command -v "$tool" >/dev/null || die "$tool is required (apt-get install $tool)"
+done
+
+# --- build ---------------------------------------------------------------------------------
+BIN=$CARGO_TARGET_DIR/release/compliance
+if [ "${SKIP_BUILD:-}" != 1 ]; then
+  say "building: cargo build --release -p compliance --bin compliance (CARGO_TARGET_DIR=$CARGO_TARGET_DIR)"
+  cargo build --release -p compliance --bin compliance >&2
+fi
+[ -x "$BIN" ] || die "no binary at $BIN (unset SKIP_BUILD to build it)"
+
+WORK=$(mktemp -d -t bench-compliance.XXXXXX)
+SERVER_PID=
+TOML_PID=
+cleanup() {
+  for pid in "$SERVER_PID" "$TOML_PID"; do
+    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+      kill "$pid" 2>/dev/null || true
+      wait "$pid" 2>/dev/null || true
+    fi
+  done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# --- the vector: stellar.toml, request body, config -----------------------------------------
+# body.txt: data=…&sig=… form-urlencoded; stellar.toml with the vector's SIGNING_KEY.
+python3 - "$VECTOR" "$WORK" <<'PY'
+import json, os, sys, urllib.parse
+vector, work = sys.argv[1], sys.argv[2]
+v = json.load(open(vector))
+os.makedirs(f"{work}/www/.well-known")
+with open(f"{work}/www/.well-known/stellar.toml", "w") as f:
+    f.write(f'SIGNING_KEY = "{v["signing_key"]}"\n')
+with open(f"{work}/body.txt", "w") as f:
+    f.write(urllib.parse.urlencode({"data": v["data"], "sig": v["sig"]}))
+with open(f"{work}/vector.env", "w") as f:
+    f.write(f'PASSPHRASE="{v["network_passphrase"]}"\nSEED="{v["signing_seed"]}"\n')
+PY
+# shellcheck disable=SC1091
+. "$WORK/vector.env"
+
+TOML_PORT=$(free_port)
+(cd "$WORK/www" && exec python3 -m http.server "$TOML_PORT" --bind 127.0.0.1) \
+  >"$WORK/toml.out" 2>&1 &
+TOML_PID=$!
+for _ in $(seq 50); do
+  curl -fsS "http://127.0.0.1:$TOML_PORT/.well-known/stellar.toml" >/dev/null 2>&1 && break
+  sleep 0.1
+done
+curl -fsS "http://127.0.0.1:$TOML_PORT/.well-known/stellar.toml" >/dev/null \
+  || die "the stellar.toml server did not start: $(cat "$WORK/toml.out")"
+own_fetches=$(grep -c 'GET /.well-known/stellar.toml' "$WORK/toml.out" || true)
+
+cat >"$WORK/compliance.cfg" <<CFG
+external_port = 0
+internal_port = 0
+external_bind_address = "127.0.0.1"
+needs_auth = false
+network_passphrase = "$PASSPHRASE"
+
+[database]
+url = "sqlite://$WORK/compliance.db"
+
+[keys]
+signing_seed = "$SEED"
+
+[stellar_toml.overrides]
+"stellar.org" = "http://127.0.0.1:$TOML_PORT/.well-known/stellar.toml"
+CFG
+
+# --- wrk script ----------------------------------------------------------------------------
+# Both endpoints go through the same request() function so wrk's own per-request cost (it shares
+# the machine with the server) is about the same for the ceiling and the auth requests.
+cat >"$WORK/bench.lua" <<LUA
+local f = assert(io.open("$WORK/body.txt", "rb"))
+local body = f:read("*a")
+f:close()
+local headers = { ["Content-Type"] = "application/x-www-form-urlencoded" }
+function init(args)
+  mode = args[1] or "auth"
+end
+function request()
+  if mode == "static" then
+    return wrk.format("GET", "/static-ceiling")
+  end
+  return wrk.format("POST", "/", headers, body)
+end
+LUA
+
+# --- server --------------------------------------------------------------------------------
+say "starting compliance (stellar.toml of stellar.org from 127.0.0.1:$TOML_PORT)"
+"$BIN" -c "$WORK/compliance.cfg" >"$WORK/server.out" 2>"$WORK/server.err" &
+SERVER_PID=$!
+URL=
+for _ in $(seq 100); do
+  URL=$(sed -n 's/^compliance listening: external \([^ ]*\) internal .*/\1/p' "$WORK/server.out")
+  [ -n "$URL" ] && break
+  kill -0 "$SERVER_PID" 2>/dev/null || break
+  sleep 0.1
+done
+[ -n "$URL" ] || die "the server did not start: $(cat "$WORK/server.err")"
+URL=${URL%/}
+
+# The first request is decided and stored; every later one is a repeat of an approved request.
+for attempt in 1 2; do
+  status=$(curl -sS -o "$WORK/probe.json" -w '%{http_code}' -X POST \
+    -H 'Content-Type: application/x-www-form-urlencoded' --data-binary @"$WORK/body.txt" "$URL/")
+  [ "$status" = 200 ] || die "auth request $attempt answered $status: $(cat "$WORK/probe.json") $(cat "$WORK/server.err")"
+done
+say "probe: $(cat "$WORK/probe.json")"
+
+stop_server() {
+  kill "$SERVER_PID"
+  wait "$SERVER_PID" 2>/dev/null || true
+  SERVER_PID=
+}
+
+# Latency in wrk's notation (12.34us, 1.20ms, 1.01s) → milliseconds.
+to_ms() {
+  awk -v v="$1" 'BEGIN {
+    n = v + 0; u = v; sub(/^[0-9.]+/, "", u)
+    if (u == "us") n /= 1000; else if (u == "s") n *= 1000; else if (u == "m") n *= 60000
+    printf "%.2f", n }'
+}
+
+# utime + stime of the server, in clock ticks (fields 14 and 15 of /proc/PID/stat).
+cpu_ticks() {
+  sed 's/^.*) //' "/proc/$SERVER_PID/stat" | awk '{print $12 + $13}'
+}
+# Context switches (voluntary + involuntary) summed over the server's live threads.
+ctx_switches() {
+  cat /proc/"$SERVER_PID"/task/*/status 2>/dev/null \
+    | awk '/^(non)?voluntary_ctxt_switches:/ {n += $2} END {print n + 0}'
+}
+
+RESULTS=()
+run() { # endpoint mode
+  local endpoint=$1 mode=$2 out rps p50 p99 errors non2xx rss hwm load
+  wrk -t"$THREADS" -c"$CONNECTIONS" -d"$WARMUP" -s "$WORK/bench.lua" "$URL" -- "$mode" >/dev/null
+  load=$(cut -d' ' -f1-3 /proc/loadavg)
+  local ticks0 ticks1 total cpu perf_pid=
+  local ctx0 ctx1 cs threads
+  ticks0=$(cpu_ticks); ctx0=$(ctx_switches)
+  if [ "${PERF:-}" = 1 ] && [ "$mode" = auth ]; then
+    perf record -F 499 --call-graph dwarf -p "$SERVER_PID" -o "$WORK/perf.data" -- sleep 5 \
+      >/dev/null 2>&1 &
+    perf_pid=$!
+  fi
+  out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s "$WORK/bench.lua" "$URL" -- "$mode")
+  ticks1=$(cpu_ticks); ctx1=$(ctx_switches)
+  threads=$(ls "/proc/$SERVER_PID/task" | wc -l)
+  printf '%s\n' "$out" >&2
+  if [ -n "$perf_pid" ]; then
+    wait "$perf_pid" || true
+    # Inclusive (children) and self percentages per symbol, the 120 largest.
+    perf report -i "$WORK/perf.data" --children --sort symbol --stdio -g none 2>/dev/null \
+      | grep -E '^ +[0-9]' | head -120 | cut -c1-200 >"${PERF_OUT:-/dev/stderr}" || true
+  fi
+  rps=$(awk '/^Requests\/sec:/ {printf "%.0f", $2}' <<<"$out")
+  total=$(awk '/ requests in / {print $1}' <<<"$out")
+  # Server CPU (user + system) per request, from /proc/PID/stat: less sensitive to the other
+  # load on the machine than requests/s.
+  cpu=$(awk -v t="$((ticks1 - ticks0))" -v hz="$(getconf CLK_TCK)" -v n="$total" \
+    'BEGIN { if (n > 0) printf "%.1f", 1e6 * t / hz / n }')
+  # Per request; threads that exited during the run are not counted (a lower bound).
+  cs=$(awk -v c="$((ctx1 - ctx0))" -v n="$total" 'BEGIN { if (n > 0) printf "%.2f", c / n }')
+  p50=$(to_ms "$(awk '$1 == "50%" {print $2}' <<<"$out")")
+  p99=$(to_ms "$(awk '$1 == "99%" {print $2}' <<<"$out")")
+  errors=$(awk '/Socket errors:/ {print}' <<<"$out")
+  non2xx=$(awk -F': ' '/Non-2xx or 3xx responses/ {print $2}' <<<"$out")
+  rss=$(awk '/^VmRSS:/ {printf "%.1f", $2 / 1024}' "/proc/$SERVER_PID/status")
+  hwm=$(awk '/^VmHWM:/ {printf "%.1f", $2 / 1024}' "/proc/$SERVER_PID/status")
+  # The ceiling answers 404 by design; an auth request should always answer 200.
+  if [ "$mode" = auth ] && [ -n "$non2xx" ]; then
+    printf 'WARNING: %s non-2xx answers on auth requests\n' "$non2xx" >&2
+  fi
+  [ -n "$errors" ] && printf 'WARNING: %s\n' "$errors" >&2
+  RESULTS+=("| $endpoint | $rps | $p50 | $p99 | $cpu | $cs | $threads | $rss (peak $hwm) | $load |")
+  eval "RPS_${mode}=$rps"
+}
+
+say "static ceiling (GET /static-ceiling)"
+run "static ceiling" static
+say "auth requests (POST / with the vector's data and sig)"
+run "AUTH POST /" auth
+stop_server
+kill "$TOML_PID" 2>/dev/null || true
+wait "$TOML_PID" 2>/dev/null || true
+TOML_PID=
+# One fetch of the stellar.toml is expected (then cached).
+fetches=$(grep -c 'GET /.well-known/stellar.toml' "$WORK/toml.out" || true)
+
+say "results (wrk -t$THREADS -c$CONNECTIONS -d$DURATION, RUST_LOG=$RUST_LOG, SQLite)"
+echo "| endpoint | req/s | p50 ms | p99 ms | server CPU µs/req | ctx switches/req | threads | RSS MiB after load | load avg (1/5/15) |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|---|"
+printf '%s\n' "${RESULTS[@]}"
+awk -v n="$RPS_auth" -v s="$RPS_static" \
+  'BEGIN { if (s > 0) printf "auth / static ceiling = %.2f\n", n / s }'
+echo "stellar.toml fetched by the server: $((fetches - own_fetches)) time(s) (cached afterwards)"
+
+if [ "${BENCH_VERIFY:-}" = 1 ]; then
+  say "per-core ceiling: cargo bench -p compliance --bench verify"
+  cargo bench -p compliance --bench verify
+fi
+exit 0
