@@ -175,10 +175,11 @@ impl Store {
         let id = payment_id.to_owned();
         self.db
             .run(move |conn| {
+                // payment_id is unique: no LIMIT, so SQLite keeps the statement cached.
                 Ok(st::table
                     .filter(st::payment_id.eq(id))
                     .select(columns())
-                    .first::<Row>(conn)
+                    .get_result::<Row>(conn)
                     .optional()?
                     .map(from_row))
             })

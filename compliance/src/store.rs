@@ -56,7 +56,7 @@ impl Store {
                         authorized_transaction::memo,
                         authorized_transaction::data,
                     ))
-                    .first::<Authorized>(conn)
+                    .get_result::<Authorized>(conn)
                     .optional()?)
             })
             .await
@@ -219,7 +219,7 @@ impl Store {
                 Ok(auth_data::table
                     .filter(auth_data::request_id.eq(id))
                     .select((auth_data::domain, auth_data::data))
-                    .first::<(String, String)>(conn)
+                    .get_result::<(String, String)>(conn)
                     .optional()?)
             })
             .await
@@ -250,7 +250,7 @@ impl Store {
                     Err(e) if is_unique_violation(&e) => Ok(auth_data::table
                         .filter(auth_data::request_id.eq(request_id))
                         .select((auth_data::domain, auth_data::data))
-                        .first::<(String, String)>(conn)?),
+                        .get_result::<(String, String)>(conn)?),
                     Err(e) => Err(e.into()),
                 }
             })

@@ -366,18 +366,17 @@ impl Database {
     {
         let permit = self
             .permits
-            .clone()
-            .acquire_owned()
+            .acquire()
             .await
             .map_err(|e| DbError::Task(e.to_string()))?;
         let db = self.clone();
-        tokio::task::spawn_blocking(move || {
-            let result = db.run_blocking(work);
-            drop(permit);
-            result
-        })
-        .await
-        .map_err(|e| DbError::Task(e.to_string()))?
+        let result = tokio::task::spawn_blocking(move || db.run_blocking(work))
+            .await
+            .map_err(|e| DbError::Task(e.to_string()))?;
+        // Released only once the blocking thread is free again, so the next query reuses it
+        // instead of waking another one.
+        drop(permit);
+        result
     }
 
     /// Runs `work` on the current thread: for start-up and command-line tasks only.
