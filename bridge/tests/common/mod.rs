@@ -418,3 +418,21 @@ impl TestBridge {
         envelope.hash_hex(&self.sandbox.network())
     }
 }
+
+impl TestBridge {
+    /// A second bridge (another bank) on the same sandbox with its own fresh database; its
+    /// URL, receiving handle and database guard.
+    pub async fn another(
+        &self,
+        backend: Backend,
+        edit: impl FnOnce(&mut BridgeConfig),
+    ) -> (String, bridge::receive::Receiving, TestDatabase) {
+        let db = TestDatabase::new(backend);
+        let app = Application::build(config(&db, &self.sandbox, &self.source, &self.issuer, edit))
+            .await
+            .unwrap();
+        let (url, receiving) = (app.url(), app.receiving());
+        app.spawn();
+        (url, receiving, db)
+    }
+}
