@@ -1,0 +1,434 @@
+//! `nginx/stellar.conf`, rendered as an operator would, in front of a real federation server and
+//! a stand-in AUTH_SERVER, over TLS with a private CA that our resolver trusts only through
+//! `extra_ca_file`.
+//!
+//! Needs Debian's nginx (`scripts/test.sh` installs it). Without it the test fails: a deployment
+//! file that is never exercised is worse than none.
+
+use std::collections::BTreeMap;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use diesel::connection::SimpleConnection;
+use federation::config::Queries;
+use federation::{Application, FederationClient, FederationConfig};
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+use service::database::{Backend, Database};
+use service::testing::TestDatabase;
+use stellar_base::Memo;
+use stellar_toml::{Resolver, StellarToml, StellarTomlSettings};
+
+const NGINX: &str = "/usr/sbin/nginx";
+const TEMPLATE: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../nginx/stellar.conf"
+));
+const BOB: &str = "GD2GJPL3UOK5LX7TWXOACK2ZPWPFSLBNKL3GTGH6BLBNISK4BGWMFBBG";
+const SIGNING_KEY: &str = "GCYMGWPZ6NC2U7SO6SMXOP5ZLXOEC5SYPKITDMVEONLCHFSCCQR2J4S3";
+
+/// Writes a CA and a `localhost` certificate signed by it; returns (ca, cert, key) paths.
+fn private_pki(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(DnType::CommonName, "nginx test CA");
+    let ca_cert = ca.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca, ca_key);
+    let key = KeyPair::generate().unwrap();
+    let cert = CertificateParams::new(vec!["localhost".to_owned()])
+        .unwrap()
+        .signed_by(&key, &issuer)
+        .unwrap();
+    let paths = (
+        dir.join("ca.pem"),
+        dir.join("cert.pem"),
+        dir.join("key.pem"),
+    );
+    std::fs::write(&paths.0, ca_cert.pem()).unwrap();
+    std::fs::write(&paths.1, cert.pem()).unwrap();
+    std::fs::write(&paths.2, key.serialize_pem()).unwrap();
+    paths
+}
+
+/// A port that was free a moment ago (nginx cannot be told to pick one itself).
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// What the stand-in AUTH_SERVER saw of one request.
+#[derive(Debug, Clone)]
+struct Seen {
+    method: String,
+    path: String,
+    query: String,
+    headers: BTreeMap<String, String>,
+    body: String,
+}
+
+/// A stand-in for the compliance server's external port: records every request, answers 200.
+async fn fake_auth_server() -> (
+    SocketAddr,
+    Arc<Mutex<Vec<Seen>>>,
+    actix_web::dev::ServerHandle,
+) {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let recorder = web::Data::new(seen.clone());
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    let server = HttpServer::new(move || {
+        App::new().app_data(recorder.clone()).default_service(web::to(
+            |req: HttpRequest, body: String, seen: web::Data<Arc<Mutex<Vec<Seen>>>>| async move {
+                let headers = req
+                    .headers()
+                    .iter()
+                    .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned()))
+                    .collect();
+                seen.lock().unwrap().push(Seen {
+                    method: req.method().to_string(),
+                    path: req.path().to_owned(),
+                    query: req.query_string().to_owned(),
+                    headers,
+                    body,
+                });
+                HttpResponse::Ok().json(serde_json::json!({"info_status": "ok", "tx_status": "ok"}))
+            },
+        ))
+    })
+    .workers(1)
+    .disable_signals()
+    .listen(listener)
+    .unwrap()
+    .run();
+    let handle = server.handle();
+    tokio::spawn(server);
+    (address, seen, handle)
+}
+
+/// The federation server on port 0 with bob*bank.test (id memo 42) in a SQLite people table.
+async fn federation_server(db: &TestDatabase) -> (String, Vec<actix_web::dev::ServerHandle>) {
+    Database::connect(&db.settings())
+        .unwrap()
+        .run_blocking(|conn| {
+            conn.batch_execute(&format!(
+                "CREATE TABLE people (id TEXT, name TEXT, domain TEXT, memo_type TEXT, memo TEXT);
+                 INSERT INTO people VALUES ('{BOB}', 'bob', 'bank.test', 'id', '42');"
+            ))?;
+            Ok(())
+        })
+        .unwrap();
+    let app = Application::build(FederationConfig {
+        port: 0,
+        bind_address: "127.0.0.1".into(),
+        database: db.settings(),
+        queries: Queries {
+            federation: "SELECT id, memo_type, memo FROM people WHERE name = ? AND domain = ?"
+                .into(),
+            reverse_federation: None,
+            forward: None,
+        },
+        tls: None,
+        log_format: Default::default(),
+        metrics_port: None,
+        max_body_bytes: 16 * 1024,
+    })
+    .await
+    .unwrap();
+    let url = app.url();
+    (url, app.spawn())
+}
+
+/// The running nginx; killed when dropped, even when an assertion fails.
+struct Nginx {
+    child: Child,
+    error_log: PathBuf,
+}
+
+impl Nginx {
+    fn error_log(&self) -> String {
+        std::fs::read_to_string(&self.error_log).unwrap_or_default()
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Replaces the template's placeholders; fails on any it does not know.
+fn render(template: &str, values: &[(&str, String)]) -> String {
+    let mut text = template.to_owned();
+    for (name, value) in values {
+        let placeholder = format!("@{name}@");
+        assert!(
+            text.contains(&placeholder),
+            "nginx/stellar.conf no longer has {placeholder}"
+        );
+        text = text.replace(&placeholder, value);
+    }
+    // Comments may mention `@NAME@`; directives must not.
+    let leftover: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#') && l.contains('@'))
+        .collect();
+    assert!(
+        leftover.is_empty(),
+        "placeholders the test does not fill (document them in nginx/README.md): {leftover:?}"
+    );
+    text
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nginx_serves_stellar_toml_and_proxies_federation_and_auth_over_tls() {
+    assert!(
+        Path::new(NGINX).exists(),
+        "nginx is not installed: apt-get install nginx (scripts/test.sh installs it)"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    // nginx's workers drop to `nobody` when the test runs as root: they must be able to read
+    // the web root.
+    std::fs::set_permissions(root, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let (ca, cert, key) = private_pki(root);
+
+    let db = TestDatabase::new(Backend::Sqlite);
+    let (federation_url, _federation) = federation_server(&db).await;
+    let (auth_address, seen, auth_handle) = fake_auth_server().await;
+
+    let port = free_port();
+    let public = format!("https://localhost:{port}");
+    let www = root.join("www");
+    std::fs::create_dir_all(www.join(".well-known")).unwrap();
+    std::fs::write(
+        www.join(".well-known/stellar.toml"),
+        format!(
+            "VERSION = \"2.0.0\"\n\
+             NETWORK_PASSPHRASE = \"Test SDF Network ; September 2015\"\n\
+             FEDERATION_SERVER = \"{public}/federation\"\n\
+             AUTH_SERVER = \"{public}/auth\"\n\
+             SIGNING_KEY = \"{SIGNING_KEY}\"\n"
+        ),
+    )
+    .unwrap();
+
+    let server_blocks = render(
+        TEMPLATE,
+        &[
+            ("LISTEN", format!("127.0.0.1:{port}")),
+            ("SERVER_NAME", "localhost".into()),
+            ("CERT", cert.display().to_string()),
+            ("KEY", key.display().to_string()),
+            ("ROOT", www.display().to_string()),
+            ("FEDERATION", federation_url),
+            ("AUTH", format!("http://{auth_address}")),
+        ],
+    );
+    let p = root.display();
+    let conf = root.join("nginx.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "daemon off;\n\
+             worker_processes 1;\n\
+             pid {p}/nginx.pid;\n\
+             error_log {p}/error.log info;\n\
+             events {{ worker_connections 64; }}\n\
+             http {{\n\
+             access_log {p}/access.log;\n\
+             client_body_temp_path {p}/client_body;\n\
+             proxy_temp_path {p}/proxy;\n\
+             fastcgi_temp_path {p}/fastcgi;\n\
+             uwsgi_temp_path {p}/uwsgi;\n\
+             scgi_temp_path {p}/scgi;\n\
+             {server_blocks}\n\
+             }}\n"
+        ),
+    )
+    .unwrap();
+    let error_log = root.join("error.log");
+    let args = |extra: &[&str]| {
+        let mut args = vec![
+            "-c".to_owned(),
+            conf.display().to_string(),
+            "-p".to_owned(),
+            format!("{p}/"),
+            "-e".to_owned(),
+            error_log.display().to_string(),
+        ];
+        args.extend(extra.iter().map(|s| (*s).to_owned()));
+        args
+    };
+
+    // `nginx -t`: the rendered template is a valid configuration.
+    let check = Command::new(NGINX).args(args(&["-t"])).output().unwrap();
+    assert!(
+        check.status.success(),
+        "nginx -t failed:\n{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+
+    let mut nginx = Nginx {
+        child: Command::new(NGINX)
+            .args(args(&[]))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+        error_log,
+    };
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if let Some(status) = nginx.child.try_wait().unwrap() {
+            panic!("nginx exited ({status}):\n{}", nginx.error_log());
+        }
+        assert!(
+            Instant::now() < deadline,
+            "nginx did not listen on {port}:\n{}",
+            nginx.error_log()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    let stellar_toml_url = format!("{public}/.well-known/stellar.toml");
+    let resolver = Resolver::new(&StellarTomlSettings {
+        extra_ca_file: Some(ca),
+        overrides: BTreeMap::from([("bank.test".to_owned(), stellar_toml_url.clone())]),
+        ..StellarTomlSettings::default()
+    })
+    .unwrap();
+    let client = resolver.trusted_client();
+
+    // Without the private CA the certificate is refused: verification is real.
+    let untrusted = Resolver::new(&StellarTomlSettings::default()).unwrap();
+    let refused = untrusted
+        .trusted_client()
+        .get(&stellar_toml_url)
+        .send()
+        .await;
+    assert!(
+        refused.is_err(),
+        "nginx's certificate must not be trusted without the test CA: {refused:?}"
+    );
+
+    // SEP-1: the stellar.toml, with CORS `*` and text/plain.
+    let response = client.get(&stellar_toml_url).send().await.unwrap();
+    assert_eq!(response.status(), 200, "{}", nginx.error_log());
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_owned())
+    };
+    assert_eq!(header("access-control-allow-origin").as_deref(), Some("*"));
+    let content_type = header("content-type").unwrap_or_default();
+    assert!(
+        content_type.starts_with("text/plain"),
+        "content-type: {content_type}"
+    );
+    let toml = StellarToml::parse(&response.text().await.unwrap()).unwrap();
+    assert_eq!(
+        toml.federation_server.as_deref(),
+        Some(format!("{public}/federation").as_str())
+    );
+    // Only that one file is served from the web root.
+    let missing = client
+        .get(format!("{public}/.well-known/other.toml"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+
+    // SEP-2 through nginx: stellar.toml → FEDERATION_SERVER → the federation server.
+    let destination = FederationClient::new(resolver.clone())
+        .resolve("bob*bank.test")
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n{}", nginx.error_log()));
+    assert_eq!(destination.account.to_string(), BOB);
+    assert_eq!(destination.memo, Memo::Id(42));
+    let not_found = client
+        .get(format!("{public}/federation?q=nobody*bank.test&type=name"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        not_found.status(),
+        404,
+        "federation's own 404 passes through"
+    );
+
+    // SEP-3: AUTH_SERVER `/auth` reaches the compliance external port's `/`, with the body and
+    // both spellings of the MAC header.
+    let auth = client
+        .post(format!("{public}/auth"))
+        .header("X-Payload-Mac", "bWFjLW9uZQ==")
+        .header("X_PAYLOAD_MAC", "bWFjLXR3bw==")
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body("data=%7B%22sender%22%3A%22alice%2Abank-a.test%22%7D&sig=c2ln")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(auth.status(), 200, "{}", nginx.error_log());
+    let tx_status = client
+        .get(format!("{public}/auth/tx_status?id=abcd"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(tx_status.status(), 200);
+    {
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen.len(), 2, "{seen:?}");
+        let post = &seen[0];
+        assert_eq!((post.method.as_str(), post.path.as_str()), ("POST", "/"));
+        assert!(post.body.contains("sig=c2ln"), "{post:?}");
+        assert_eq!(
+            post.headers.get("x-payload-mac").map(String::as_str),
+            Some("bWFjLW9uZQ==")
+        );
+        assert_eq!(
+            post.headers.get("x_payload_mac").map(String::as_str),
+            Some("bWFjLXR3bw=="),
+            "underscores_in_headers keeps the legacy header"
+        );
+        assert_eq!(
+            post.headers.get("x-forwarded-proto").map(String::as_str),
+            Some("https")
+        );
+        assert_eq!(
+            (seen[1].path.as_str(), seen[1].query.as_str()),
+            ("/tx_status", "id=abcd")
+        );
+    }
+
+    // Nothing else is public: internal endpoints and health/metrics answer 404 from nginx and
+    // never reach an upstream.
+    for path in [
+        "/send",
+        "/receive",
+        "/payment",
+        "/allow_access",
+        "/health",
+        "/metrics",
+        "/auth/send",
+        "/federation/metrics",
+        "/.well-known/",
+    ] {
+        let response = client.get(format!("{public}{path}")).send().await.unwrap();
+        assert_eq!(response.status(), 404, "{path} must not be public");
+    }
+    assert_eq!(seen.lock().unwrap().len(), 2, "no request leaked upstream");
+
+    drop(nginx);
+    auth_handle.stop(false).await;
+}
