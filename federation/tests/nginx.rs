@@ -432,3 +432,143 @@ async fn nginx_serves_stellar_toml_and_proxies_federation_and_auth_over_tls() {
     drop(nginx);
     auth_handle.stop(false).await;
 }
+
+fn repo_file(path: &str) -> String {
+    let full = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(path);
+    std::fs::read_to_string(&full).unwrap_or_else(|e| panic!("{}: {e}", full.display()))
+}
+
+/// The example and deployed stellar.toml files follow the rules of stellar-toml/examples/README.md.
+#[test]
+fn example_stellar_toml_files_follow_the_rules() {
+    for path in [
+        "stellar-toml/examples/bank-a.stellar.toml",
+        "stellar-toml/examples/bank-b.stellar.toml",
+        "deploy/testnet.stellar.toml",
+        "deploy/mainnet.stellar.toml",
+    ] {
+        let text = repo_file(path);
+        assert!(text.len() <= 100 * 1024, "{path}: over 100 KiB");
+        let toml = StellarToml::parse(&text).unwrap_or_else(|e| panic!("{path}: {e}"));
+        toml.signing_key()
+            .unwrap_or_else(|e| panic!("{path}: SIGNING_KEY: {e}"));
+        assert!(!toml.accounts.is_empty(), "{path}: ACCOUNTS");
+        for account in &toml.accounts {
+            account
+                .parse::<stellar_base::PublicKey>()
+                .unwrap_or_else(|_| panic!("{path}: {account} is not an account id"));
+        }
+        let federation = toml.federation_server.clone().unwrap_or_default();
+        let auth = toml.auth_server.clone().unwrap_or_default();
+        assert!(
+            federation.starts_with("https://") && federation.ends_with("/federation"),
+            "{path}: FEDERATION_SERVER is the public HTTPS URL + /federation: {federation}"
+        );
+        assert!(
+            auth.starts_with("https://") && auth.ends_with("/auth"),
+            "{path}: AUTH_SERVER is nginx's /auth: {auth}"
+        );
+        let passphrase = toml.network_passphrase.clone().unwrap_or_default();
+        let horizon = toml.horizon_url.clone().unwrap_or_default();
+        let testnet = (
+            "Test SDF Network ; September 2015",
+            "https://horizon-testnet.stellar.org",
+        );
+        let mainnet = (
+            "Public Global Stellar Network ; September 2015",
+            "https://horizon.stellar.org",
+        );
+        let expected = if path.contains("mainnet") {
+            mainnet
+        } else {
+            testnet
+        };
+        assert_eq!((passphrase.as_str(), horizon.as_str()), expected, "{path}");
+        assert!(toml.other.contains_key("DOCUMENTATION"), "{path}");
+    }
+    // The two deployments differ in network and keys only, and never share a key.
+    let testnet = StellarToml::parse(&repo_file("deploy/testnet.stellar.toml")).unwrap();
+    let mainnet = StellarToml::parse(&repo_file("deploy/mainnet.stellar.toml")).unwrap();
+    assert_ne!(testnet.signing_key, mainnet.signing_key);
+    assert_eq!(testnet.federation_server, mainnet.federation_server);
+    assert_eq!(testnet.auth_server, mainnet.auth_server);
+    assert!(
+        testnet
+            .accounts
+            .iter()
+            .all(|a| !mainnet.accounts.contains(a))
+    );
+    // Each env file's receiving account is published in its stellar.toml.
+    for (env, toml) in [
+        ("deploy/testnet.env", &testnet),
+        ("deploy/mainnet.env", &mainnet),
+    ] {
+        let receiving = repo_file(env)
+            .lines()
+            .find_map(|l| l.strip_prefix("RECEIVING_ACCOUNT_ID=").map(str::to_owned))
+            .unwrap_or_else(|| panic!("{env}: RECEIVING_ACCOUNT_ID"));
+        assert!(
+            toml.accounts.contains(&receiving),
+            "{env}: {receiving} not in ACCOUNTS"
+        );
+    }
+}
+
+/// docker-compose.yml renders every placeholder of nginx/stellar.conf, and its `FEDERATION__…`
+/// variables are a configuration the federation server accepts (Docker is not run here).
+#[test]
+fn docker_compose_fills_the_template_and_configures_federation() {
+    let compose = repo_file("docker-compose.yml");
+    for line in TEMPLATE
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+    {
+        for (i, part) in line.split('@').enumerate() {
+            if i % 2 == 1 {
+                assert!(
+                    compose.contains(&format!("s|@{part}@|")),
+                    "docker-compose.yml does not replace @{part}@"
+                );
+            }
+        }
+    }
+
+    // `      FEDERATION__KEY: value` lines of the federation service; secrets become files.
+    let dir = tempfile::tempdir().unwrap();
+    let db = TestDatabase::new(Backend::Sqlite);
+    Database::connect(&db.settings())
+        .unwrap()
+        .run_blocking(|conn| {
+            conn.batch_execute(
+                "CREATE TABLE people (id TEXT, name TEXT, domain TEXT, memo_type TEXT, memo TEXT)",
+            )?;
+            Ok(())
+        })
+        .unwrap();
+    let mut env = Vec::new();
+    for line in compose.lines().map(str::trim) {
+        let Some((name, value)) = line.split_once(": ") else {
+            continue;
+        };
+        if !name.starts_with("FEDERATION__") {
+            continue;
+        }
+        let value = value.trim_matches('"').to_owned();
+        let value = match value.strip_prefix("/run/secrets/") {
+            Some(secret) => {
+                assert_eq!(secret, "federation_db_url", "unexpected secret {secret}");
+                let file = dir.path().join(secret);
+                std::fs::write(&file, format!("{}\n", db.settings().url.unwrap())).unwrap();
+                file.display().to_string()
+            }
+            None => value,
+        };
+        env.push((name.to_owned(), value));
+    }
+    assert!(env.len() >= 5, "found {env:?}");
+    let config: FederationConfig = service::config::load_from("FEDERATION", None, env)
+        .unwrap_or_else(|e| panic!("docker-compose.yml's federation environment: {e}"));
+    config.validate().unwrap();
+    assert_eq!(config.bind_address, "0.0.0.0");
+    assert!(config.queries.reverse_federation.is_some());
+}
