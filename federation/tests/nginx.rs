@@ -147,9 +147,11 @@ async fn federation_server(db: &TestDatabase) -> (String, Vec<actix_web::dev::Se
     (url, app.spawn())
 }
 
-/// The running nginx; killed when dropped, even when an assertion fails.
+/// The running nginx; stopped when dropped, even when an assertion fails.
 struct Nginx {
     child: Child,
+    /// `-c … -p … -e …`, to send it signals with `nginx -s`.
+    args: Vec<String>,
     error_log: PathBuf,
 }
 
@@ -161,6 +163,20 @@ impl Nginx {
 
 impl Drop for Nginx {
     fn drop(&mut self) {
+        // Killing the master outright would orphan its workers, which keep the port: ask for a
+        // fast shutdown (the master stops its workers, then exits), and kill only as a fallback.
+        let _ = Command::new(NGINX)
+            .args(&self.args)
+            .args(["-s", "stop"])
+            .stderr(Stdio::null())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -286,6 +302,7 @@ async fn nginx_serves_stellar_toml_and_proxies_federation_and_auth_over_tls() {
             .stderr(Stdio::null())
             .spawn()
             .unwrap(),
+        args: args(&[]),
         error_log,
     };
     let deadline = Instant::now() + Duration::from_secs(15);
