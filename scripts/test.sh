@@ -58,6 +58,8 @@ say "cargo fmt --check"
 cargo fmt --all -- --check
 say "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+say "OpenAPI documents"
+./scripts/check-openapi.sh
 say "cargo test (SQLite, MariaDB, PostgreSQL)"
 export TEST_BACKENDS="${TEST_BACKENDS:-sqlite,mysql,postgres}"
 cargo test --workspace --locked
