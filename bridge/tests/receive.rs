@@ -431,3 +431,46 @@ async fn a_callback_that_never_recovers_ends_in_the_error_callback_and_reprocess
         )
     );
 }
+
+#[tokio::test]
+async fn a_payment_between_two_watched_accounts_is_delivered_once() {
+    let office = BackOffice::start();
+    let (a, b) = (KeyPair::random(), KeyPair::random());
+    let (bridge, receiving) = TestBridge::start_receiving(Backend::Sqlite, |c| {
+        receiving_config(c, &a.public_key(), &office);
+        c.accounts.receiving_accounts = vec![b.public_key(), a.public_key()];
+    })
+    .await;
+    bridge.sandbox.fund(a.public_key()).await.unwrap();
+    bridge.sandbox.fund(b.public_key()).await.unwrap();
+    let hash = bridge
+        .submit_ops(
+            &a,
+            Memo::Text("to b".into()),
+            vec![Operation::payment(
+                b.public_key().into(),
+                &Asset::Native,
+                amount("3"),
+            )],
+        )
+        .await;
+    office
+        .wait_for(20, "three deliveries", |calls| calls.len() >= 3)
+        .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let calls = office.calls_to("/receive");
+    assert_eq!(calls.len(), 3, "{calls:#?}");
+    let paid: Vec<_> = calls
+        .iter()
+        .filter(|c| c.form["transaction_id"] == hash)
+        .collect();
+    assert_eq!(paid.len(), 1);
+    assert_eq!(paid[0].form["route"], "to b");
+    let rows = receiving
+        .store()
+        .all(&b.public_key().to_string())
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 2, "{rows:#?}");
+    assert!(rows.iter().all(|r| r.status == "success"));
+}

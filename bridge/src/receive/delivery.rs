@@ -59,7 +59,7 @@ impl Deliverer {
     /// Delivers due payments until `cancel`; `wake` is notified when new ones are recorded.
     pub async fn run(self: Arc<Self>, wake: Arc<Notify>, cancel: CancellationToken) {
         let poll = Duration::from_millis(self.settings.poll_ms.max(1));
-        loop {
+        while !cancel.is_cancelled() {
             let full = match self.round().await {
                 Ok(n) => n as i64 == BATCH,
                 Err(error) => {
@@ -104,6 +104,18 @@ impl Deliverer {
 
     /// One attempt, and what it means for the payment's schedule.
     async fn attempt(&self, payment: &ReceivedPayment) -> Outcome {
+        let outcome = self.attempt_once(payment).await;
+        let label = match outcome {
+            Outcome::Delivered { .. } => "delivered",
+            Outcome::Retry { .. } => "retry",
+            Outcome::Failed { .. } => "failed",
+        };
+        metrics::counter!("bridge_deliveries_total", "outcome" => label).increment(1);
+        outcome
+    }
+
+    /// The attempt itself.
+    async fn attempt_once(&self, payment: &ReceivedPayment) -> Outcome {
         match self.deliver(payment).await {
             Ok(sent) => {
                 tracing::info!(operation_id = %payment.operation_id, "payment delivered");

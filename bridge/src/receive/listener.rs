@@ -101,6 +101,8 @@ impl Listener {
                     wait
                 }
             };
+            metrics::counter!("bridge_listener_reconnects_total", "account" => self.account.to_string())
+                .increment(1);
             self.update(|s| {
                 s.state = "reconnecting";
                 s.reconnects += 1;
@@ -221,12 +223,18 @@ impl Listener {
         };
         let next = last.paging_token.clone();
         let batch = std::mem::take(rows);
+        let count = batch.len();
         let deliverable = self
             .store
             .record(&self.account.to_string(), batch, &next)
             .await
             .map_err(|e| e.to_string())?;
         *cursor = next.clone();
+        let account = self.account.to_string();
+        metrics::counter!("bridge_received_payments_recorded_total", "account" => account.clone())
+            .increment(count as u64);
+        metrics::gauge!("bridge_listener_last_event_timestamp_seconds", "account" => account)
+            .set(now_ms() as f64 / 1000.0);
         self.update(|s| {
             s.last_event_at = Some(now_ms());
             s.last_paging_token = Some(next);

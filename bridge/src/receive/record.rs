@@ -23,7 +23,7 @@ pub fn classify(record: &PaymentRecord, account: &PublicKey, allowed: &[Asset]) 
         transaction_id: record.transaction_hash.clone(),
         account: account.to_string(),
         kind: record.kind.clone(),
-        raw: record.raw.to_string(),
+        raw: without_transaction(&record.raw),
         to_muxed_id: record.to_muxed_id.clone(),
         ..NewReceived::default()
     };
@@ -84,6 +84,19 @@ pub fn classify(record: &PaymentRecord, account: &PublicKey, allowed: &[Asset]) 
         row.to_muxed_id.as_deref(),
     );
     row
+}
+
+/// The record as Horizon sent it, minus the embedded transaction (its memo is kept in
+/// columns; its envelope would multiply the row's size by the number of operations).
+fn without_transaction(raw: &serde_json::Value) -> String {
+    match raw {
+        serde_json::Value::Object(map) if map.contains_key("transaction") => {
+            let mut map = map.clone();
+            map.remove("transaction");
+            serde_json::Value::Object(map).to_string()
+        }
+        other => other.to_string(),
+    }
 }
 
 /// The route known without compliance: a text or id memo, else the muxed id. A hash memo's

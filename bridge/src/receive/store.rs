@@ -267,14 +267,32 @@ impl ReceiveStore {
                 conn.transaction(|conn| {
                     let mut deliverable = 0;
                     for p in &payments {
-                        let exists = rp::table
+                        let existing = rp::table
                             .filter(rp::operation_id.eq(clip(&p.operation_id)))
-                            .select(rp::id)
-                            .first::<i64>(conn)
-                            .optional()?
-                            .is_some();
-                        if exists {
-                            continue;
+                            .select((rp::id, rp::status))
+                            .first::<(i64, String)>(conn)
+                            .optional()?;
+                        match existing {
+                            // A payment between two watched accounts belongs to the
+                            // receiver: its listener takes over the sender's `outgoing` row.
+                            Some((id, old))
+                                if old == status::OUTGOING && p.status != status::OUTGOING =>
+                            {
+                                diesel::update(rp::table.find(id))
+                                    .set((
+                                        rp::status.eq(p.status),
+                                        rp::account.eq(&p.account),
+                                        rp::route.eq(&p.route),
+                                        rp::last_error.eq(&p.last_error),
+                                    ))
+                                    .execute(conn)?;
+                                if p.status == status::PENDING {
+                                    deliverable += 1;
+                                }
+                                continue;
+                            }
+                            Some(_) => continue,
+                            None => {}
                         }
                         diesel::insert_into(rp::table)
                             .values((
