@@ -88,17 +88,17 @@ impl Deliverer {
     async fn round(&self) -> Result<usize, service::DbError> {
         let due = self.store.due(BATCH).await?;
         let count = due.len();
-        futures_util::stream::iter(due)
-            .for_each_concurrent(
-                self.settings.delivery_concurrency.max(1),
-                |payment| async move {
-                    let outcome = self.attempt(&payment).await;
-                    if let Err(error) = self.store.finish_attempt(payment.id, outcome).await {
-                        tracing::warn!(%error, id = payment.id, "cannot store a delivery outcome");
-                    }
-                },
-            )
-            .await;
+        let mut outcomes = Box::pin(
+            futures_util::stream::iter(due)
+                .map(|payment| async move { (payment.id, self.attempt(&payment).await) })
+                .buffer_unordered(self.settings.delivery_concurrency.max(1))
+                .ready_chunks(64),
+        );
+        // Outcomes are written as they come, several per transaction. Should a write fail,
+        // those payments stay `pending` and are delivered again: at least once.
+        while let Some(group) = outcomes.next().await {
+            self.store.finish_attempts(group).await?;
+        }
         Ok(count)
     }
 

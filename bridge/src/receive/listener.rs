@@ -65,6 +65,15 @@ pub struct Listener {
     pub status: SharedStatus,
 }
 
+/// Stops the stream reader when the stream is given up (or the listener is aborted).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// Why a stream was given up.
 enum Ended {
     /// Horizon closed it, or it was silent: reopen now.
@@ -167,17 +176,28 @@ impl Listener {
             join_transactions: true,
             ..PaymentsQuery::default()
         });
-        let mut chunks = Box::pin(stream.ready_chunks(CHUNK));
+        // A reader task decodes the stream while this one writes to the database, so that a
+        // backlog is recorded in large batches (one transaction each).
+        let (sender, mut receiver) = tokio::sync::mpsc::channel(CHUNK * 2);
+        let _reader = AbortOnDrop(tokio::spawn(async move {
+            let mut stream = std::pin::pin!(stream);
+            while let Some(item) = stream.next().await {
+                if sender.send(item).await.is_err() {
+                    break;
+                }
+            }
+        }));
         let silence = Duration::from_millis(self.settings.stream_silence_ms.max(1));
         loop {
-            let chunk = match tokio::time::timeout(silence, chunks.next()).await {
+            let mut chunk = Vec::with_capacity(CHUNK);
+            match tokio::time::timeout(silence, receiver.recv_many(&mut chunk, CHUNK)).await {
                 Err(_) => {
                     tracing::info!(account = %self.account, "payment stream silent; reopening");
                     return Ended::Closed;
                 }
-                Ok(None) => return Ended::Closed,
-                Ok(Some(chunk)) => chunk,
-            };
+                Ok(0) => return Ended::Closed,
+                Ok(_) => {}
+            }
             let mut rows = Vec::new();
             for item in chunk {
                 match item {

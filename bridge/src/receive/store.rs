@@ -382,40 +382,22 @@ impl ReceiveStore {
     /// # Errors
     /// Database failures.
     pub async fn finish_attempt(&self, id: i64, outcome: Outcome) -> Result<(), DbError> {
+        self.finish_attempts(vec![(id, outcome)]).await
+    }
+
+    /// Stores several attempts' outcomes in one transaction.
+    ///
+    /// # Errors
+    /// Database failures; then nothing was written.
+    pub async fn finish_attempts(&self, outcomes: Vec<(i64, Outcome)>) -> Result<(), DbError> {
         self.db
             .run(move |conn| {
-                let row = rp::table.find(id);
-                let attempts = rp::attempts.eq(rp::attempts + 1);
-                match outcome {
-                    Outcome::Delivered { route, data } => diesel::update(row)
-                        .set((
-                            attempts,
-                            rp::status.eq(status::SUCCESS),
-                            rp::route.eq(route),
-                            rp::data.eq(data),
-                            rp::last_error.eq(None::<String>),
-                            rp::delivered_at.eq(diesel::dsl::now.nullable()),
-                        ))
-                        .execute(conn)?,
-                    Outcome::Retry {
-                        error,
-                        next_attempt_at,
-                    } => diesel::update(row)
-                        .set((
-                            attempts,
-                            rp::last_error.eq(error),
-                            rp::next_attempt_at.eq(next_attempt_at),
-                        ))
-                        .execute(conn)?,
-                    Outcome::Failed { error } => diesel::update(row)
-                        .set((
-                            attempts,
-                            rp::status.eq(status::FAILED),
-                            rp::last_error.eq(error),
-                        ))
-                        .execute(conn)?,
-                };
-                Ok(())
+                conn.transaction(|conn| {
+                    for (id, outcome) in outcomes {
+                        write_outcome(conn, id, outcome)?;
+                    }
+                    Ok::<_, DbError>(())
+                })
             })
             .await
     }
@@ -504,6 +486,45 @@ impl ReceiveStore {
             })
             .await
     }
+}
+
+fn write_outcome(
+    conn: &mut service::AnyConnection,
+    id: i64,
+    outcome: Outcome,
+) -> Result<(), DbError> {
+    let row = rp::table.find(id);
+    let attempts = rp::attempts.eq(rp::attempts + 1);
+    match outcome {
+        Outcome::Delivered { route, data } => diesel::update(row)
+            .set((
+                attempts,
+                rp::status.eq(status::SUCCESS),
+                rp::route.eq(route),
+                rp::data.eq(data),
+                rp::last_error.eq(None::<String>),
+                rp::delivered_at.eq(diesel::dsl::now.nullable()),
+            ))
+            .execute(conn)?,
+        Outcome::Retry {
+            error,
+            next_attempt_at,
+        } => diesel::update(row)
+            .set((
+                attempts,
+                rp::last_error.eq(error),
+                rp::next_attempt_at.eq(next_attempt_at),
+            ))
+            .execute(conn)?,
+        Outcome::Failed { error } => diesel::update(row)
+            .set((
+                attempts,
+                rp::status.eq(status::FAILED),
+                rp::last_error.eq(error),
+            ))
+            .execute(conn)?,
+    };
+    Ok(())
 }
 
 fn save_cursor(
