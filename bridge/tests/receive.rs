@@ -474,3 +474,35 @@ async fn a_payment_between_two_watched_accounts_is_delivered_once() {
     assert_eq!(rows.len(), 2, "{rows:#?}");
     assert!(rows.iter().all(|r| r.status == "success"));
 }
+
+#[tokio::test]
+async fn the_silence_watchdog_reopens_a_stalled_stream() {
+    let office = BackOffice::start();
+    let receiver = KeyPair::random();
+    let (bridge, _receiving) = TestBridge::start_receiving(Backend::Sqlite, |c| {
+        receiving_config(c, &receiver.public_key(), &office);
+        // Only the watchdog can notice: the transport idle timeout is far away.
+        c.horizon_client.stream_idle_timeout_seconds = 60;
+        c.receiving.stream_silence_ms = 400;
+    })
+    .await;
+    bridge.sandbox.fund(receiver.public_key()).await.unwrap();
+    office
+        .wait_for(10, "the first payment", |calls| calls.len() == 1)
+        .await;
+    let faults = bridge.sandbox.faults();
+    faults.stall_streams(true);
+    flood(&bridge, &receiver, 10).await;
+    tokio::time::sleep(Duration::from_millis(1_200)).await;
+    // Still stalled: only the watchdog can have reopened the stream by now.
+    let (_, health) = bridge.get("/health").await;
+    assert!(
+        health["listeners"][0]["reconnects"].as_u64().unwrap() >= 1,
+        "{health}"
+    );
+    assert_eq!(office.calls_to("/receive").len(), 1);
+    faults.stall_streams(false);
+    office
+        .wait_for(10, "every payment", |calls| calls.len() >= 11)
+        .await;
+}
