@@ -506,3 +506,70 @@ async fn the_silence_watchdog_reopens_a_stalled_stream() {
         .wait_for(10, "every payment", |calls| calls.len() >= 11)
         .await;
 }
+
+/// A Horizon whose payments stream (and page) holds one record that cannot be read.
+fn broken_horizon() -> String {
+    use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+    const RECORD: &str = r#"{"id":"8589938689","paging_token":"8589938689","type":3}"#;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = HttpServer::new(|| {
+        App::new().default_service(web::to(|req: HttpRequest| async move {
+            let stream = req
+                .headers()
+                .get("accept")
+                .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
+            if stream {
+                HttpResponse::Ok()
+                    .content_type("text/event-stream")
+                    .body(format!(
+                        "event: open\ndata: \"hello\"\n\nid: 8589938689\ndata: {RECORD}\n\n"
+                    ))
+            } else {
+                HttpResponse::Ok()
+                    .content_type("application/json")
+                    .body(format!(r#"{{"_embedded":{{"records":[{RECORD}]}}}}"#))
+            }
+        }))
+    })
+    .workers(1)
+    .listen(listener)
+    .unwrap()
+    .run();
+    tokio::spawn(server);
+    format!("http://{addr}")
+}
+
+#[tokio::test]
+async fn an_unreadable_record_is_recorded_flagged_and_never_skipped() {
+    let office = BackOffice::start();
+    let receiver = KeyPair::random();
+    let horizon = broken_horizon();
+    let (_bridge, receiving) = TestBridge::start_receiving(Backend::Sqlite, |c| {
+        receiving_config(c, &receiver.public_key(), &office);
+        c.horizon = horizon;
+    })
+    .await;
+    let account = receiver.public_key().to_string();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let rows = loop {
+        let rows = receiving.store().all(&account).await.unwrap();
+        if !rows.is_empty() || std::time::Instant::now() > deadline {
+            break rows;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(rows.len(), 1, "{rows:#?}");
+    assert_eq!(rows[0].status, "unparseable");
+    assert_eq!(rows[0].operation_id, "8589938689");
+    assert!(rows[0].raw.contains(r#""type":3"#), "{}", rows[0].raw);
+    assert!(rows[0].last_error.as_deref().unwrap().contains("type"));
+    assert_eq!(
+        receiving.store().cursor(&account).await.unwrap().as_deref(),
+        Some("8589938689")
+    );
+    // Re-reading it (the stream sends it again after every reconnect) records nothing new.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(receiving.store().all(&account).await.unwrap().len(), 1);
+    assert!(office.calls.lock().unwrap().is_empty());
+}
