@@ -29,7 +29,7 @@ pub fn field<'a>(fields: &'a Fields, name: &str) -> Option<&'a str> {
         .filter(|v| !v.is_empty())
 }
 
-fn amount(fields: &Fields, name: &str) -> Result<Option<Amount>, Error> {
+fn positive_amount(fields: &Fields, name: &str) -> Result<Option<Amount>, Error> {
     field(fields, name)
         .map(|v| {
             v.parse::<Amount>()
@@ -162,10 +162,10 @@ pub async fn payment(
             .clone()
             .ok_or_else(|| Error::missing("source"))?,
     };
-    let amount = amount(&fields, "amount")?.ok_or_else(|| Error::missing("amount"))?;
+    let amount = positive_amount(&fields, "amount")?.ok_or_else(|| Error::missing("amount"))?;
     let dest_asset = asset(&fields, "asset_code", "asset_issuer")?;
-    let send_max = amount_field(&fields, "send_max")?;
-    let dest_min = amount_field(&fields, "dest_min")?;
+    let send_max = positive_amount(&fields, "send_max")?;
+    let dest_min = positive_amount(&fields, "dest_min")?;
     if send_max.is_some() && dest_min.is_some() {
         return Err(Error::invalid(
             "dest_min",
@@ -249,10 +249,6 @@ pub async fn payment(
         }),
     };
     respond(state.submitter.send(&draft, id, digest).await)
-}
-
-fn amount_field(fields: &Fields, name: &str) -> Result<Option<Amount>, Error> {
-    amount(fields, name)
 }
 
 /// The account to pay and the memo its owner requires.
