@@ -2,6 +2,8 @@
 
 #![allow(dead_code, missing_debug_implementations)]
 
+pub mod banks;
+
 use bridge::{Application, BridgeConfig};
 use sandbox::{RunningSandbox, Sandbox, SandboxConfig};
 use service::database::Backend;
