@@ -462,16 +462,23 @@ pub async fn run(options: Options) -> Result<(), String> {
         "memo (hash of the attachment): {}",
         tx["memo"].as_str().unwrap_or("?")
     ));
-    say(format!(
-        "bank A {} → {} XLM",
-        before.0,
-        balance(&sandbox, &a.account.public_key()).await
-    ));
-    say(format!(
-        "bank B {} → {} XLM",
-        before.1,
-        balance(&sandbox, &b.account.public_key()).await
-    ));
+    let after = (
+        balance(&sandbox, &a.account.public_key()).await,
+        balance(&sandbox, &b.account.public_key()).await,
+    );
+    say(format!("bank A {} → {} XLM", before.0, after.0));
+    say(format!("bank B {} → {} XLM", before.1, after.1));
+    let stroops = |s: &str| s.parse::<stellar_base::Amount>().map(|a| a.stroops()).ok();
+    if stroops(&after.1)
+        .zip(stroops(&before.1))
+        .map(|(a, b)| a - b)
+        != Some(250_000_000)
+    {
+        return Err(format!(
+            "bank B's balance should have grown by exactly 25 XLM: {} → {}",
+            before.1, after.1
+        ));
+    }
 
     step(
         8,
