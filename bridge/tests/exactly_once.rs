@@ -105,27 +105,29 @@ async fn a_504_after_apply_is_resolved_by_hash_and_paid_once() {
 
 #[tokio::test]
 async fn a_503_before_apply_is_retried_and_paid_once() {
-    let bridge = TestBridge::start(service::database::Backend::Sqlite).await;
-    let dest = KeyPair::random().public_key();
-    bridge.sandbox.fund(dest).await.unwrap();
-    // Warm the sequence so the 503s hit the submission itself.
-    bridge
-        .pay(&[("destination", &dest.to_string()), ("amount", "1")])
-        .await;
-    bridge.sandbox.faults().fail_next_requests(503, 2);
-    let (status, body) = bridge
-        .pay(&[
-            ("id", "t503"),
-            ("destination", &dest.to_string()),
-            ("amount", "2"),
-        ])
-        .await;
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(
-        bridge.balance(&dest, "native").await.unwrap(),
-        "10003.0000000"
-    );
-    assert_eq!(bridge.payments_to(&dest).await.len(), 2);
+    for backend in backends() {
+        let bridge = TestBridge::start(backend).await;
+        let dest = KeyPair::random().public_key();
+        bridge.sandbox.fund(dest).await.unwrap();
+        // Warm the sequence so the 503s hit the submission itself.
+        bridge
+            .pay(&[("destination", &dest.to_string()), ("amount", "1")])
+            .await;
+        bridge.sandbox.faults().fail_next_requests(503, 2);
+        let (status, body) = bridge
+            .pay(&[
+                ("id", "t503"),
+                ("destination", &dest.to_string()),
+                ("amount", "2"),
+            ])
+            .await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(
+            bridge.balance(&dest, "native").await.unwrap(),
+            "10003.0000000"
+        );
+        assert_eq!(bridge.payments_to(&dest).await.len(), 2);
+    }
 }
 
 #[tokio::test]

@@ -56,346 +56,357 @@ async fn native_payments_create_and_pay_accounts() {
 
 #[tokio::test]
 async fn memos_and_muxed_destinations_reach_the_ledger() {
-    let bridge = TestBridge::start(service::database::Backend::Sqlite).await;
-    let bob = KeyPair::random().public_key();
-    bridge.sandbox.fund(bob).await.unwrap();
-    let hex = "bb706ec78dc0b3b96f5f5e0127e71899ebc4f9cad80ff3003bd4765ae53b6279";
-    let b64 = "u3Bux43As7lvX14BJ+cYmevE+crYD/MAO9R2WuU7Ynk=";
-    for (memo_type, memo, shown) in [
-        ("text", "invoice 42", "invoice 42"),
-        ("id", "18446744073709551615", "18446744073709551615"),
-        ("hash", hex, b64),
-        ("hash", b64, b64),
-        ("return", hex, b64),
-    ] {
+    for backend in backends() {
+        let bridge = TestBridge::start(backend).await;
+        let bob = KeyPair::random().public_key();
+        bridge.sandbox.fund(bob).await.unwrap();
+        let hex = "bb706ec78dc0b3b96f5f5e0127e71899ebc4f9cad80ff3003bd4765ae53b6279";
+        let b64 = "u3Bux43As7lvX14BJ+cYmevE+crYD/MAO9R2WuU7Ynk=";
+        for (memo_type, memo, shown) in [
+            ("text", "invoice 42", "invoice 42"),
+            ("id", "18446744073709551615", "18446744073709551615"),
+            ("hash", hex, b64),
+            ("hash", b64, b64),
+            ("return", hex, b64),
+        ] {
+            let (status, body) = bridge
+                .pay(&[
+                    ("destination", &bob.to_string()),
+                    ("amount", "1"),
+                    ("memo_type", memo_type),
+                    ("memo", memo),
+                ])
+                .await;
+            assert_eq!(status, 200, "{memo_type}: {body}");
+            let tx = bridge.transaction(body["hash"].as_str().unwrap()).await;
+            assert_eq!(
+                (tx["memo_type"].as_str(), tx["memo"].as_str()),
+                (Some(memo_type), Some(shown))
+            );
+        }
+        let muxed = AccountAddress::Muxed { key: bob, id: 77 }.to_string();
         let (status, body) = bridge
-            .pay(&[
-                ("destination", &bob.to_string()),
-                ("amount", "1"),
-                ("memo_type", memo_type),
-                ("memo", memo),
-            ])
+            .pay(&[("destination", &muxed), ("amount", "3")])
             .await;
-        assert_eq!(status, 200, "{memo_type}: {body}");
-        let tx = bridge.transaction(body["hash"].as_str().unwrap()).await;
+        assert_eq!(status, 200, "{body}");
+        let payments = bridge.payments_to(&bob).await;
+        let last = payments.last().unwrap();
         assert_eq!(
-            (tx["memo_type"].as_str(), tx["memo"].as_str()),
-            (Some(memo_type), Some(shown))
+            (last["to_muxed"].as_str(), last["to_muxed_id"].as_str()),
+            (Some(muxed.as_str()), Some("77"))
+        );
+        assert_eq!(
+            bridge.balance(&bob, "native").await.unwrap(),
+            "10008.0000000"
         );
     }
-    let muxed = AccountAddress::Muxed { key: bob, id: 77 }.to_string();
-    let (status, body) = bridge
-        .pay(&[("destination", &muxed), ("amount", "3")])
-        .await;
-    assert_eq!(status, 200, "{body}");
-    let payments = bridge.payments_to(&bob).await;
-    let last = payments.last().unwrap();
-    assert_eq!(
-        (last["to_muxed"].as_str(), last["to_muxed_id"].as_str()),
-        (Some(muxed.as_str()), Some("77"))
-    );
-    assert_eq!(
-        bridge.balance(&bob, "native").await.unwrap(),
-        "10008.0000000"
-    );
 }
 
 #[tokio::test]
 async fn credit_payments_need_trust_and_authorization() {
-    let bridge = TestBridge::start(service::database::Backend::Sqlite).await;
-    let issuer = bridge.issuer.public_key().to_string();
-    let carol = KeyPair::random();
-    let usd = [("asset_code", "USD"), ("asset_issuer", issuer.as_str())];
+    for backend in backends() {
+        let bridge = TestBridge::start(backend).await;
+        let issuer = bridge.issuer.public_key().to_string();
+        let carol = KeyPair::random();
+        let usd = [("asset_code", "USD"), ("asset_issuer", issuer.as_str())];
 
-    // No account yet: a credit payment cannot create one.
-    let mut form = vec![
-        ("destination", carol.public_key().to_string()),
-        ("amount", "5".into()),
-    ];
-    form.extend(usd.iter().map(|(k, v)| (*k, v.to_string())));
-    let form_ref: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let (status, body) = bridge.pay(&form_ref).await;
-    assert_eq!(
-        (status, body["code"].as_str()),
-        (400, Some("invalid_parameter")),
-        "{body}"
-    );
-    assert_eq!(body["data"]["name"], "destination");
+        // No account yet: a credit payment cannot create one.
+        let mut form = vec![
+            ("destination", carol.public_key().to_string()),
+            ("amount", "5".into()),
+        ];
+        form.extend(usd.iter().map(|(k, v)| (*k, v.to_string())));
+        let form_ref: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let (status, body) = bridge.pay(&form_ref).await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (400, Some("invalid_parameter")),
+            "{body}"
+        );
+        assert_eq!(body["data"]["name"], "destination");
 
-    bridge.sandbox.fund(carol.public_key()).await.unwrap();
-    let (status, body) = bridge.pay(&form_ref).await;
-    assert_eq!(
-        (status, body["code"].as_str()),
-        (400, Some("payment_no_trust")),
-        "{body}"
-    );
-    assert_eq!(body["data"]["result_codes"]["operations"][0], "op_no_trust");
+        bridge.sandbox.fund(carol.public_key()).await.unwrap();
+        let (status, body) = bridge.pay(&form_ref).await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (400, Some("payment_no_trust")),
+            "{body}"
+        );
+        assert_eq!(body["data"]["result_codes"]["operations"][0], "op_no_trust");
 
-    bridge.trust_usd(&carol).await;
-    // The issuer pays from its own account (issuing is paying).
-    let issuer_seed = bridge.issuer.secret_seed();
-    let mut from_issuer = form_ref.clone();
-    from_issuer.push(("source", &issuer_seed));
-    let (status, body) = bridge.pay(&from_issuer).await;
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(
-        bridge.balance(&carol.public_key(), "USD").await.unwrap(),
-        "5.0000000"
-    );
+        bridge.trust_usd(&carol).await;
+        // The issuer pays from its own account (issuing is paying).
+        let issuer_seed = bridge.issuer.secret_seed();
+        let mut from_issuer = form_ref.clone();
+        from_issuer.push(("source", &issuer_seed));
+        let (status, body) = bridge.pay(&from_issuer).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(
+            bridge.balance(&carol.public_key(), "USD").await.unwrap(),
+            "5.0000000"
+        );
 
-    // /authorize sets the trustline flags through the configured assets.
-    let (status, body) = bridge
-        .post(
-            "/authorize",
-            &[
-                ("account_id", &carol.public_key().to_string()),
-                ("asset_code", "USD"),
-            ],
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
-    let (status, body) = bridge
-        .post(
-            "/authorize",
-            &[
-                ("account_id", &carol.public_key().to_string()),
-                ("asset_code", "EUR"),
-            ],
-        )
-        .await;
-    assert_eq!(
-        (status, body["code"].as_str()),
-        (400, Some("asset_code_not_allowed"))
-    );
+        // /authorize sets the trustline flags through the configured assets.
+        let (status, body) = bridge
+            .post(
+                "/authorize",
+                &[
+                    ("account_id", &carol.public_key().to_string()),
+                    ("asset_code", "USD"),
+                ],
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        let (status, body) = bridge
+            .post(
+                "/authorize",
+                &[
+                    ("account_id", &carol.public_key().to_string()),
+                    ("asset_code", "EUR"),
+                ],
+            )
+            .await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (400, Some("asset_code_not_allowed"))
+        );
+    }
 }
 
 #[tokio::test]
 async fn failures_are_never_reported_as_success() {
-    let bridge = TestBridge::start(service::database::Backend::Sqlite).await;
-    let dave = KeyPair::random().public_key();
-    bridge.sandbox.fund(dave).await.unwrap();
-    let (status, body) = bridge
-        .pay(&[("destination", &dave.to_string()), ("amount", "50000")])
-        .await;
-    assert_eq!(
-        (status, body["code"].as_str()),
-        (400, Some("payment_underfunded")),
-        "{body}"
-    );
-    assert_eq!(body["data"]["result_codes"]["transaction"], "tx_failed");
-    // The failed transaction consumed its sequence; the next payment still goes through.
-    let (status, body) = bridge
-        .pay(&[("destination", &dave.to_string()), ("amount", "1")])
-        .await;
-    assert_eq!(status, 200, "{body}");
+    for backend in backends() {
+        let bridge = TestBridge::start(backend).await;
+        let dave = KeyPair::random().public_key();
+        bridge.sandbox.fund(dave).await.unwrap();
+        let (status, body) = bridge
+            .pay(&[("destination", &dave.to_string()), ("amount", "50000")])
+            .await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (400, Some("payment_underfunded")),
+            "{body}"
+        );
+        assert_eq!(body["data"]["result_codes"]["transaction"], "tx_failed");
+        // The failed transaction consumed its sequence; the next payment still goes through.
+        let (status, body) = bridge
+            .pay(&[("destination", &dave.to_string()), ("amount", "1")])
+            .await;
+        assert_eq!(status, 200, "{body}");
 
-    let (status, body) = bridge
-        .pay(&[
-            ("destination", &dave.to_string()),
-            ("amount", "1"),
-            ("source", &KeyPair::random().secret_seed()),
-        ])
-        .await;
-    assert_eq!(
-        (status, body["code"].as_str()),
-        (400, Some("source_not_exist")),
-        "{body}"
-    );
+        let (status, body) = bridge
+            .pay(&[
+                ("destination", &dave.to_string()),
+                ("amount", "1"),
+                ("source", &KeyPair::random().secret_seed()),
+            ])
+            .await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (400, Some("source_not_exist")),
+            "{body}"
+        );
+    }
 }
 
 #[tokio::test]
 async fn bad_input_is_refused_naming_the_field() {
-    let bridge = TestBridge::start(service::database::Backend::Sqlite).await;
-    let dest = KeyPair::random().public_key().to_string();
-    let long_text = "x".repeat(29);
-    type Case<'a> = (Vec<(&'a str, &'a str)>, &'a str, &'a str);
-    let cases: Vec<Case> = vec![
-        (vec![("destination", &dest)], "missing_parameter", "amount"),
-        (vec![("amount", "1")], "missing_parameter", "destination"),
-        (
-            vec![("destination", &dest), ("amount", "-1")],
-            "invalid_parameter",
-            "amount",
-        ),
-        (
-            vec![("destination", &dest), ("amount", "0")],
-            "invalid_parameter",
-            "amount",
-        ),
-        (
-            vec![("destination", &dest), ("amount", "1.00000001")],
-            "invalid_parameter",
-            "amount",
-        ),
-        (
-            vec![("destination", &dest), ("amount", "1"), ("source", "SBAD")],
-            "invalid_parameter",
-            "source",
-        ),
-        (
-            vec![
-                ("destination", &dest),
-                ("amount", "1"),
-                ("memo_type", "text"),
-                ("memo", &long_text),
-            ],
-            "invalid_parameter",
-            "memo",
-        ),
-        (
-            vec![
-                ("destination", &dest),
-                ("amount", "1"),
-                ("memo_type", "id"),
-                ("memo", "abc"),
-            ],
-            "invalid_parameter",
-            "memo",
-        ),
-        (
-            vec![
-                ("destination", &dest),
-                ("amount", "1"),
-                ("memo_type", "hash"),
-                ("memo", "abcd"),
-            ],
-            "invalid_parameter",
-            "memo",
-        ),
-        (
-            vec![
-                ("destination", &dest),
-                ("amount", "1"),
-                ("asset_code", "USD"),
-            ],
-            "invalid_parameter",
-            "asset_code",
-        ),
-        (
-            vec![
-                ("destination", &dest),
-                ("amount", "1"),
-                ("send_max", "1"),
-                ("dest_min", "1"),
-            ],
-            "invalid_parameter",
-            "dest_min",
-        ),
-    ];
-    for (form, code, name) in cases {
-        let (status, body) = bridge.pay(&form).await;
+    for backend in backends() {
+        let bridge = TestBridge::start(backend).await;
+        let dest = KeyPair::random().public_key().to_string();
+        let long_text = "x".repeat(29);
+        type Case<'a> = (Vec<(&'a str, &'a str)>, &'a str, &'a str);
+        let cases: Vec<Case> = vec![
+            (vec![("destination", &dest)], "missing_parameter", "amount"),
+            (vec![("amount", "1")], "missing_parameter", "destination"),
+            (
+                vec![("destination", &dest), ("amount", "-1")],
+                "invalid_parameter",
+                "amount",
+            ),
+            (
+                vec![("destination", &dest), ("amount", "0")],
+                "invalid_parameter",
+                "amount",
+            ),
+            (
+                vec![("destination", &dest), ("amount", "1.00000001")],
+                "invalid_parameter",
+                "amount",
+            ),
+            (
+                vec![("destination", &dest), ("amount", "1"), ("source", "SBAD")],
+                "invalid_parameter",
+                "source",
+            ),
+            (
+                vec![
+                    ("destination", &dest),
+                    ("amount", "1"),
+                    ("memo_type", "text"),
+                    ("memo", &long_text),
+                ],
+                "invalid_parameter",
+                "memo",
+            ),
+            (
+                vec![
+                    ("destination", &dest),
+                    ("amount", "1"),
+                    ("memo_type", "id"),
+                    ("memo", "abc"),
+                ],
+                "invalid_parameter",
+                "memo",
+            ),
+            (
+                vec![
+                    ("destination", &dest),
+                    ("amount", "1"),
+                    ("memo_type", "hash"),
+                    ("memo", "abcd"),
+                ],
+                "invalid_parameter",
+                "memo",
+            ),
+            (
+                vec![
+                    ("destination", &dest),
+                    ("amount", "1"),
+                    ("asset_code", "USD"),
+                ],
+                "invalid_parameter",
+                "asset_code",
+            ),
+            (
+                vec![
+                    ("destination", &dest),
+                    ("amount", "1"),
+                    ("send_max", "1"),
+                    ("dest_min", "1"),
+                ],
+                "invalid_parameter",
+                "dest_min",
+            ),
+        ];
+        for (form, code, name) in cases {
+            let (status, body) = bridge.pay(&form).await;
+            assert_eq!(
+                (status, body["code"].as_str()),
+                (400, Some(code)),
+                "{form:?}: {body}"
+            );
+            assert_eq!(body["data"]["name"], name, "{form:?}: {body}");
+        }
+        let (status, body) = bridge
+            .pay(&[("destination", "GBAD"), ("amount", "1")])
+            .await;
         assert_eq!(
             (status, body["code"].as_str()),
-            (400, Some(code)),
-            "{form:?}: {body}"
+            (400, Some("cannot_resolve_destination")),
+            "{body}"
         );
-        assert_eq!(body["data"]["name"], name, "{form:?}: {body}");
-    }
-    let (status, body) = bridge
-        .pay(&[("destination", "GBAD"), ("amount", "1")])
-        .await;
-    assert_eq!(
-        (status, body["code"].as_str()),
-        (400, Some("cannot_resolve_destination")),
-        "{body}"
-    );
-    assert!(bridge.payments_to(&dest.parse().unwrap()).await.is_empty());
+        assert!(bridge.payments_to(&dest.parse().unwrap()).await.is_empty());
 
-    // Without the API key: 403, for forms and for GETs alike.
-    let res = reqwest::Client::new()
-        .post(format!("{}/payment", bridge.url))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!("destination={dest}&amount=1&apiKey=wrong"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 403);
-    let res = reqwest::Client::new()
-        .post(format!("{}/create-keypair", bridge.url))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 403);
-    let res = reqwest::Client::new()
-        .post(format!("{}/create-keypair", bridge.url))
-        .header("x-api-key", API_KEY)
-        .send()
-        .await
-        .unwrap();
-    let keys: serde_json::Value = res.json().await.unwrap();
-    let seed = keys["private_key"].as_str().unwrap();
-    assert_eq!(
-        KeyPair::from_secret_seed(seed)
-            .unwrap()
-            .public_key()
-            .to_string(),
-        keys["public_key"].as_str().unwrap()
-    );
+        // Without the API key: 403, for forms and for GETs alike.
+        let res = reqwest::Client::new()
+            .post(format!("{}/payment", bridge.url))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("destination={dest}&amount=1&apiKey=wrong"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 403);
+        let res = reqwest::Client::new()
+            .post(format!("{}/create-keypair", bridge.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 403);
+        let res = reqwest::Client::new()
+            .post(format!("{}/create-keypair", bridge.url))
+            .header("x-api-key", API_KEY)
+            .send()
+            .await
+            .unwrap();
+        let keys: serde_json::Value = res.json().await.unwrap();
+        let seed = keys["private_key"].as_str().unwrap();
+        assert_eq!(
+            KeyPair::from_secret_seed(seed)
+                .unwrap()
+                .public_key()
+                .to_string(),
+            keys["public_key"].as_str().unwrap()
+        );
+    }
 }
 
 #[tokio::test]
 async fn path_payments_strict_receive_and_strict_send() {
-    let bridge = TestBridge::start(service::database::Backend::Sqlite).await;
-    let erin = KeyPair::random().public_key();
-    bridge.sandbox.fund(erin).await.unwrap();
-    let erin_s = erin.to_string();
-    // Strict receive: exactly 3 arrive, at most 3.5 leave.
-    let (status, body) = bridge
-        .pay(&[
-            ("destination", &erin_s),
-            ("amount", "3"),
-            ("send_max", "3.5"),
-        ])
-        .await;
-    assert_eq!(status, 200, "{body}");
-    // Strict send: exactly 2 leave, at least 1.9 arrive.
-    let (status, body) = bridge
-        .pay(&[
-            ("destination", &erin_s),
-            ("amount", "2"),
-            ("dest_min", "1.9"),
-        ])
-        .await;
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(
-        bridge.balance(&erin, "native").await.unwrap(),
-        "10005.0000000"
-    );
-    let kinds: Vec<String> = bridge
-        .payments_to(&erin)
-        .await
-        .iter()
-        .map(|p| p["type"].as_str().unwrap().to_owned())
-        .collect();
-    assert_eq!(
-        kinds,
-        ["path_payment_strict_receive", "path_payment_strict_send"]
-    );
-    // A conversion needs an order book the sandbox does not have: the network's answer.
-    let issuer = bridge.issuer.public_key().to_string();
-    let (status, body) = bridge
-        .pay(&[
-            ("destination", &erin_s),
-            ("amount", "1"),
-            ("send_max", "2"),
-            ("send_asset_code", "USD"),
-            ("send_asset_issuer", &issuer),
-        ])
-        .await;
-    assert_eq!(status, 400, "{body}");
-    assert!(
-        body["code"].as_str().unwrap().starts_with("payment_"),
-        "{body}"
-    );
+    for backend in backends() {
+        let bridge = TestBridge::start(backend).await;
+        let erin = KeyPair::random().public_key();
+        bridge.sandbox.fund(erin).await.unwrap();
+        let erin_s = erin.to_string();
+        // Strict receive: exactly 3 arrive, at most 3.5 leave.
+        let (status, body) = bridge
+            .pay(&[
+                ("destination", &erin_s),
+                ("amount", "3"),
+                ("send_max", "3.5"),
+            ])
+            .await;
+        assert_eq!(status, 200, "{body}");
+        // Strict send: exactly 2 leave, at least 1.9 arrive.
+        let (status, body) = bridge
+            .pay(&[
+                ("destination", &erin_s),
+                ("amount", "2"),
+                ("dest_min", "1.9"),
+            ])
+            .await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(
+            bridge.balance(&erin, "native").await.unwrap(),
+            "10005.0000000"
+        );
+        let kinds: Vec<String> = bridge
+            .payments_to(&erin)
+            .await
+            .iter()
+            .map(|p| p["type"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(
+            kinds,
+            ["path_payment_strict_receive", "path_payment_strict_send"]
+        );
+        // A conversion needs an order book the sandbox does not have: the network's answer.
+        let issuer = bridge.issuer.public_key().to_string();
+        let (status, body) = bridge
+            .pay(&[
+                ("destination", &erin_s),
+                ("amount", "1"),
+                ("send_max", "2"),
+                ("send_asset_code", "USD"),
+                ("send_asset_issuer", &issuer),
+            ])
+            .await;
+        assert_eq!(status, 400, "{body}");
+        assert!(
+            body["code"].as_str().unwrap().starts_with("payment_"),
+            "{body}"
+        );
+    }
 }
 
 #[tokio::test]
 async fn a_source_that_cannot_sign_alone_gets_bad_auth() {
-    let bridge = TestBridge::start(service::database::Backend::Sqlite).await;
-    let multisig = KeyPair::random();
-    bridge.sandbox.fund(multisig.public_key()).await.unwrap();
-    // Raise the medium threshold above the master key's weight.
-    let res = reqwest::Client::new()
+    for backend in backends() {
+        let bridge = TestBridge::start(backend).await;
+        let multisig = KeyPair::random();
+        bridge.sandbox.fund(multisig.public_key()).await.unwrap();
+        // Raise the medium threshold above the master key's weight.
+        let res = reqwest::Client::new()
         .post(format!("{}/builder", bridge.url))
         .header("x-api-key", API_KEY)
         .header("content-type", "application/json")
@@ -410,31 +421,32 @@ async fn a_source_that_cannot_sign_alone_gets_bad_auth() {
         .send()
         .await
         .unwrap();
-    let envelope: serde_json::Value = res.json().await.unwrap();
-    let submitted = reqwest::Client::new()
-        .post(format!("{}/transactions", bridge.sandbox.url()))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(
-            url::form_urlencoded::Serializer::new(String::new())
-                .append_pair("tx", envelope["transaction_envelope"].as_str().unwrap())
-                .finish(),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(submitted.status(), 200);
-    let dest = KeyPair::random().public_key().to_string();
-    let (status, body) = bridge
-        .pay(&[
-            ("destination", &dest),
-            ("amount", "5"),
-            ("source", &multisig.secret_seed()),
-        ])
-        .await;
-    assert_eq!(
-        (status, body["code"].as_str()),
-        (400, Some("transaction_bad_auth")),
-        "{body}"
-    );
-    assert!(bridge.account(&dest.parse().unwrap()).await.is_none());
+        let envelope: serde_json::Value = res.json().await.unwrap();
+        let submitted = reqwest::Client::new()
+            .post(format!("{}/transactions", bridge.sandbox.url()))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(
+                url::form_urlencoded::Serializer::new(String::new())
+                    .append_pair("tx", envelope["transaction_envelope"].as_str().unwrap())
+                    .finish(),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(submitted.status(), 200);
+        let dest = KeyPair::random().public_key().to_string();
+        let (status, body) = bridge
+            .pay(&[
+                ("destination", &dest),
+                ("amount", "5"),
+                ("source", &multisig.secret_seed()),
+            ])
+            .await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (400, Some("transaction_bad_auth")),
+            "{body}"
+        );
+        assert!(bridge.account(&dest.parse().unwrap()).await.is_none());
+    }
 }
