@@ -110,3 +110,137 @@ pub fn compliance_config(
         max_body_bytes: 64 * 1024,
     }
 }
+
+/// Bank A's bridge (on its own sandbox) wired to compliance A, and compliance B with bank B's
+/// federation (`bob*bank-b.test` → `bob`, memo text `bob`, also by forward `acct=bob`). Bank B's
+/// sanctions answer from `web` at `/b/sanctions`; bank A's customer KYC from `/a/fetch_info`.
+pub struct TwoBanks {
+    /// Serves both stellar.toml files and the scripted callbacks.
+    pub web: Web,
+    /// Bank A's bridge.
+    pub bridge: super::TestBridge,
+    /// Bob's account at bank B (funded).
+    pub bob: stellar_base::PublicKey,
+    /// Compliance B's internal URL (`/receive`).
+    pub b_internal: String,
+    _databases: [TestDatabase; 3],
+}
+
+impl TwoBanks {
+    pub async fn start(backend: service::database::Backend) -> Self {
+        use diesel::connection::SimpleConnection;
+
+        let web = Web::default();
+        let web_base = web.start();
+        let (key_a, key_b) = (KeyPair::random(), KeyPair::random());
+        let databases = [
+            TestDatabase::new(backend),
+            TestDatabase::new(backend),
+            TestDatabase::new(backend),
+        ];
+        let [db_a, db_b, db_fed] = &databases;
+        let bob = KeyPair::random().public_key();
+
+        service::Database::connect(&db_fed.settings())
+            .unwrap()
+            .run_blocking(move |conn| {
+                conn.batch_execute(&format!(
+                    "CREATE TABLE people (id TEXT, name TEXT, domain TEXT, memo_type TEXT, memo TEXT);
+                     INSERT INTO people VALUES ('{bob}', 'bob', 'bank-b.test', 'text', 'bob');"
+                ))?;
+                Ok(())
+            })
+            .unwrap();
+        let fed = federation::Application::build(federation::FederationConfig {
+            port: 0,
+            bind_address: "127.0.0.1".into(),
+            database: db_fed.settings(),
+            queries: federation::config::Queries {
+                federation: "SELECT id, memo_type, memo FROM people WHERE name = ? AND domain = ?"
+                    .into(),
+                reverse_federation: None,
+                forward: Some("SELECT id, memo_type, memo FROM people WHERE name = :acct".into()),
+            },
+            tls: None,
+            log_format: Default::default(),
+            metrics_port: None,
+            max_body_bytes: 16 * 1024,
+        })
+        .await
+        .unwrap();
+        let fed_url = format!("{}/federation", fed.url());
+        fed.spawn();
+
+        // The compliance servers hash for the sandbox's network.
+        let passphrase = stellar_base::Network::STANDALONE;
+        let a = compliance::Application::build(compliance_config(
+            db_a, &key_a, passphrase, &web_base, true,
+        ))
+        .await
+        .unwrap();
+        let b = compliance::Application::build(compliance_config(
+            db_b, &key_b, passphrase, &web_base, true,
+        ))
+        .await
+        .unwrap();
+        let a_internal = a.internal_url();
+        let b_internal = b.internal_url();
+        web.set(
+            "/bank-a.test/.well-known/stellar.toml",
+            &[(
+                200,
+                &format!(
+                    "SIGNING_KEY = \"{}\"\nAUTH_SERVER = \"{}\"\n",
+                    key_a.public_key(),
+                    a.external_url()
+                ),
+            )],
+        );
+        web.set(
+            "/bank-b.test/.well-known/stellar.toml",
+            &[(
+                200,
+                &format!(
+                    "SIGNING_KEY = \"{}\"\nAUTH_SERVER = \"{}\"\nFEDERATION_SERVER = \"{fed_url}\"\n",
+                    key_b.public_key(),
+                    b.external_url()
+                ),
+            )],
+        );
+        web.set("/a/fetch_info", &[(200, r#"{"first_name":"Alice"}"#)]);
+        a.spawn();
+        b.spawn();
+
+        let bridge = super::TestBridge::start_with(backend, |c| {
+            c.compliance = Some(a_internal.parse().unwrap());
+            c.compliance_api_key = Some(COMPLIANCE_KEY.into());
+            c.stellar_toml.overrides = [(
+                "bank-b.test".to_owned(),
+                format!("{web_base}/bank-b.test/.well-known/stellar.toml"),
+            )]
+            .into();
+        })
+        .await;
+        bridge.sandbox.fund(bob).await.unwrap();
+        Self {
+            web,
+            bridge,
+            bob,
+            b_internal,
+            _databases: databases,
+        }
+    }
+
+    /// Alice pays bob 25 XLM through compliance (`extra_memo`), with payment id `id`.
+    pub async fn pay(&self, id: &str) -> (u16, serde_json::Value) {
+        self.bridge
+            .pay(&[
+                ("id", id),
+                ("sender", "alice*bank-a.test"),
+                ("destination", "bob*bank-b.test"),
+                ("amount", "25"),
+                ("extra_memo", "rent"),
+            ])
+            .await
+    }
+}
