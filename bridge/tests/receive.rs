@@ -315,9 +315,15 @@ async fn crash_and_restart(backend: Backend) {
 
 #[tokio::test]
 async fn dropped_and_stalled_streams_lose_nothing() {
+    for backend in backends() {
+        dropped_and_stalled(backend).await;
+    }
+}
+
+async fn dropped_and_stalled(backend: Backend) {
     let office = BackOffice::start();
     let receiver = KeyPair::random();
-    let (bridge, _receiving) = TestBridge::start_receiving(Backend::Sqlite, |c| {
+    let (bridge, _receiving) = TestBridge::start_receiving(backend, |c| {
         receiving_config(c, &receiver.public_key(), &office);
         c.receiving.stream_silence_ms = 1_500;
     })
@@ -350,16 +356,22 @@ async fn dropped_and_stalled_streams_lose_nothing() {
     let (_, health) = bridge.get("/health").await;
     assert!(
         health["listeners"][0]["reconnects"].as_u64().unwrap() >= 2,
-        "{health}"
+        "{backend}: {health}"
     );
 }
 
 #[tokio::test]
 async fn a_failing_callback_is_retried_until_it_recovers() {
+    for backend in backends() {
+        failing_callback_recovers(backend).await;
+    }
+}
+
+async fn failing_callback_recovers(backend: Backend) {
     let office = BackOffice::start();
     office.answer(500);
     let receiver = KeyPair::random();
-    let (bridge, _receiving) = TestBridge::start_receiving(Backend::Sqlite, |c| {
+    let (bridge, _receiving) = TestBridge::start_receiving(backend, |c| {
         receiving_config(c, &receiver.public_key(), &office);
         c.receiving.max_attempts = 1_000;
     })
@@ -370,21 +382,39 @@ async fn a_failing_callback_is_retried_until_it_recovers() {
         .wait_for(10, "retries", |calls| calls.len() >= 20)
         .await;
     office.answer(200);
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let (_, rows) = bridge.get("/admin/received-payments").await;
-    let rows = rows.as_array().unwrap();
-    assert_eq!(rows.len(), 6);
-    assert!(rows.iter().all(|r| r["status"] == "success"), "{rows:#?}");
-    assert!(rows.iter().all(|r| r["attempts"].as_i64().unwrap() > 1));
-    assert!(office.calls_to("/error").is_empty());
+    // Every payment is delivered once the callback recovers.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let rows = loop {
+        let (_, rows) = bridge.get("/admin/received-payments").await;
+        let rows = rows.as_array().unwrap().clone();
+        if rows.len() == 6 && rows.iter().all(|r| r["status"] == "success") {
+            break rows;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{backend}: not all delivered: {rows:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(
+        rows.iter().all(|r| r["attempts"].as_i64().unwrap() > 1),
+        "{backend}: {rows:#?}"
+    );
+    assert!(office.calls_to("/error").is_empty(), "{backend}");
 }
 
 #[tokio::test]
 async fn a_callback_that_never_recovers_ends_in_the_error_callback_and_reprocess() {
+    for backend in backends() {
+        never_recovers(backend).await;
+    }
+}
+
+async fn never_recovers(backend: Backend) {
     let office = BackOffice::start();
     office.answer(503);
     let receiver = KeyPair::random();
-    let (bridge, _receiving) = TestBridge::start_receiving(Backend::Sqlite, |c| {
+    let (bridge, _receiving) = TestBridge::start_receiving(backend, |c| {
         receiving_config(c, &receiver.public_key(), &office);
         c.receiving.max_attempts = 3;
     })
@@ -395,13 +425,24 @@ async fn a_callback_that_never_recovers_ends_in_the_error_callback_and_reprocess
             calls.iter().any(|c| c.path == "/error")
         })
         .await;
-    assert_eq!(office.calls_to("/receive").len(), 3);
+    assert_eq!(office.calls_to("/receive").len(), 3, "{backend}");
     let error = &office.calls_to("/error")[0];
     assert_eq!(error.form["error"], "receive callback answered 503");
     assert_eq!(error.form["attempts"], "3");
     let id = error.form["id"].clone();
-    let (_, one) = bridge.get(&format!("/admin/received-payments/{id}")).await;
-    assert_eq!(one["payment"]["status"], "failed");
+    // The error callback is called before the outcome is written: wait for `failed`.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let (_, one) = bridge.get(&format!("/admin/received-payments/{id}")).await;
+        if one["payment"]["status"] == "failed" {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{backend}: never failed: {one:#}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 
     let (status, body) = bridge.post("/reprocess", &[("operation_id", &id)]).await;
     assert_eq!(
@@ -434,9 +475,15 @@ async fn a_callback_that_never_recovers_ends_in_the_error_callback_and_reprocess
 
 #[tokio::test]
 async fn a_payment_between_two_watched_accounts_is_delivered_once() {
+    for backend in backends() {
+        between_watched_accounts(backend).await;
+    }
+}
+
+async fn between_watched_accounts(backend: Backend) {
     let office = BackOffice::start();
     let (a, b) = (KeyPair::random(), KeyPair::random());
-    let (bridge, receiving) = TestBridge::start_receiving(Backend::Sqlite, |c| {
+    let (bridge, receiving) = TestBridge::start_receiving(backend, |c| {
         receiving_config(c, &a.public_key(), &office);
         c.accounts.receiving_accounts = vec![b.public_key(), a.public_key()];
     })
@@ -459,7 +506,7 @@ async fn a_payment_between_two_watched_accounts_is_delivered_once() {
         .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let calls = office.calls_to("/receive");
-    assert_eq!(calls.len(), 3, "{calls:#?}");
+    assert_eq!(calls.len(), 3, "{backend}: {calls:#?}");
     let paid: Vec<_> = calls
         .iter()
         .filter(|c| c.form["transaction_id"] == hash)
@@ -471,15 +518,21 @@ async fn a_payment_between_two_watched_accounts_is_delivered_once() {
         .all(&b.public_key().to_string())
         .await
         .unwrap();
-    assert_eq!(rows.len(), 2, "{rows:#?}");
-    assert!(rows.iter().all(|r| r.status == "success"));
+    assert_eq!(rows.len(), 2, "{backend}: {rows:#?}");
+    assert!(rows.iter().all(|r| r.status == "success"), "{backend}");
 }
 
 #[tokio::test]
 async fn the_silence_watchdog_reopens_a_stalled_stream() {
+    for backend in backends() {
+        silence_watchdog(backend).await;
+    }
+}
+
+async fn silence_watchdog(backend: Backend) {
     let office = BackOffice::start();
     let receiver = KeyPair::random();
-    let (bridge, _receiving) = TestBridge::start_receiving(Backend::Sqlite, |c| {
+    let (bridge, _receiving) = TestBridge::start_receiving(backend, |c| {
         receiving_config(c, &receiver.public_key(), &office);
         // Only the watchdog can notice: the transport idle timeout is far away.
         c.horizon_client.stream_idle_timeout_seconds = 60;
@@ -493,14 +546,20 @@ async fn the_silence_watchdog_reopens_a_stalled_stream() {
     let faults = bridge.sandbox.faults();
     faults.stall_streams(true);
     flood(&bridge, &receiver, 10).await;
-    tokio::time::sleep(Duration::from_millis(1_200)).await;
-    // Still stalled: only the watchdog can have reopened the stream by now.
-    let (_, health) = bridge.get("/health").await;
-    assert!(
-        health["listeners"][0]["reconnects"].as_u64().unwrap() >= 1,
-        "{health}"
-    );
-    assert_eq!(office.calls_to("/receive").len(), 1);
+    // Still stalled: only the watchdog can reopen the stream.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let (_, health) = bridge.get("/health").await;
+        if health["listeners"][0]["reconnects"].as_u64().unwrap() >= 1 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{backend}: the watchdog never reopened the stream: {health}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(office.calls_to("/receive").len(), 1, "{backend}");
     faults.stall_streams(false);
     office
         .wait_for(10, "every payment", |calls| calls.len() >= 11)
@@ -542,10 +601,16 @@ fn broken_horizon() -> String {
 
 #[tokio::test]
 async fn an_unreadable_record_is_recorded_flagged_and_never_skipped() {
+    for backend in backends() {
+        unreadable_record(backend).await;
+    }
+}
+
+async fn unreadable_record(backend: Backend) {
     let office = BackOffice::start();
     let receiver = KeyPair::random();
     let horizon = broken_horizon();
-    let (_bridge, receiving) = TestBridge::start_receiving(Backend::Sqlite, |c| {
+    let (_bridge, receiving) = TestBridge::start_receiving(backend, |c| {
         receiving_config(c, &receiver.public_key(), &office);
         c.horizon = horizon;
     })
@@ -559,7 +624,7 @@ async fn an_unreadable_record_is_recorded_flagged_and_never_skipped() {
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
-    assert_eq!(rows.len(), 1, "{rows:#?}");
+    assert_eq!(rows.len(), 1, "{backend}: {rows:#?}");
     assert_eq!(rows[0].status, "unparseable");
     assert_eq!(rows[0].operation_id, "8589938689");
     assert!(rows[0].raw.contains(r#""type":3"#), "{}", rows[0].raw);

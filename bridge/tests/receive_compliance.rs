@@ -9,7 +9,12 @@ use service::database::Backend;
 
 #[tokio::test]
 async fn a_compliance_payment_reaches_bank_b_with_route_and_data() {
-    let backend = Backend::Sqlite;
+    for backend in service::testing::backends() {
+        compliance_payment(backend).await;
+    }
+}
+
+async fn compliance_payment(backend: Backend) {
     let banks = TwoBanks::start(backend).await;
     let (web, bridge, bob) = (&banks.web, &banks.bridge, banks.bob);
 
@@ -25,14 +30,14 @@ async fn a_compliance_payment_reaches_bank_b_with_route_and_data() {
         .await;
     web.set("/b/sanctions", &[(200, "")]);
     let (status, body) = banks.pay("c-ok").await;
-    assert_eq!(status, 200, "{body}");
+    assert_eq!(status, 200, "{backend}: {body}");
     office
         .wait_for(20, "bank B's receive callback", |calls| {
             calls.iter().any(|c| c.path == "/receive")
         })
         .await;
     let call = &office.calls_to("/receive")[0];
-    assert_eq!(call.form["route"], "bob");
+    assert_eq!(call.form["route"], "bob", "{backend}");
     assert_eq!(call.form["memo_type"], "hash");
     assert_eq!(call.form["amount"], "25.0000000");
     assert_eq!(call.form["transaction_id"], body["hash"].as_str().unwrap());
