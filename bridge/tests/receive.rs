@@ -36,6 +36,30 @@ fn delivered_ids(office: &BackOffice) -> Vec<String> {
         .collect()
 }
 
+/// Unix seconds of `2026-11-21T10:00:00[.fff]Z`; panics on anything else.
+fn utc_seconds(text: &str) -> i64 {
+    let bad = format!("not an RFC 3339 UTC time: {text:?}");
+    let (date, clock) = text
+        .strip_suffix('Z')
+        .and_then(|t| t.split_once('T'))
+        .expect(&bad);
+    let clock = clock.split('.').next().unwrap();
+    let numbers = |s: &str, sep: char| -> Vec<u8> {
+        s.split(sep)
+            .map(|n| u8::try_from(n.parse::<u32>().expect(&bad) % 100).unwrap())
+            .collect()
+    };
+    let (d, t) = (numbers(date, '-'), numbers(clock, ':'));
+    assert!(d.len() == 3 && t.len() == 3, "{bad}");
+    let year: i32 = date[..4].parse().expect(&bad);
+    let date = time::Date::from_calendar_date(year, time::Month::try_from(d[1]).expect(&bad), d[2])
+        .expect(&bad);
+    let clock = time::Time::from_hms(t[0], t[1], t[2]).expect(&bad);
+    time::PrimitiveDateTime::new(date, clock)
+        .assume_utc()
+        .unix_timestamp()
+}
+
 async fn funded(bridge: &TestBridge) -> KeyPair {
     let key = KeyPair::random();
     bridge.sandbox.fund(key.public_key()).await.unwrap();
@@ -233,6 +257,21 @@ async fn every_kind(backend: Backend) {
         statuses[2..].iter().all(|s| *s == "success"),
         "{statuses:?}"
     );
+    // Timestamps: RFC 3339 in UTC; delivered_at only once delivered.
+    for row in rows.as_array().unwrap() {
+        let processed = utc_seconds(row["processed_at"].as_str().unwrap());
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        assert!(
+            (now - processed).abs() < 600,
+            "{backend}: processed_at is not UTC now: {row:#}"
+        );
+        if row["status"] == "success" {
+            let delivered = utc_seconds(row["delivered_at"].as_str().unwrap());
+            assert!(delivered >= processed, "{backend}: {row:#}");
+        } else {
+            assert!(row["delivered_at"].is_null(), "{backend}: {row:#}");
+        }
+    }
     let (status, page2) = bridge.get("/admin/received-payments?page=2").await;
     assert_eq!(status, 200);
     assert_eq!(page2.as_array().unwrap().len(), 0);
@@ -240,6 +279,8 @@ async fn every_kind(backend: Backend) {
     let (status, one) = bridge.get(&format!("/admin/received-payments/{id}")).await;
     assert_eq!(status, 200);
     assert_eq!(one["operation"]["asset_code"], "EUR");
+    assert_eq!(one["payment"]["processed_at"], rows[0]["processed_at"]);
+    assert!(one["payment"]["delivered_at"].is_null());
     assert_eq!(bridge.get("/admin/received-payments/999999").await.0, 404);
     let (status, health) = bridge.get("/health").await;
     assert_eq!(status, 200);

@@ -7,6 +7,7 @@
 use diesel::prelude::*;
 use serde::Serialize;
 use service::{Database, DbError};
+use time::PrimitiveDateTime;
 
 use crate::schema::{receive_cursor as rc, received_payment as rp};
 
@@ -112,6 +113,59 @@ pub struct ReceivedPayment {
     pub next_attempt_at: i64,
     /// The last delivery error, or why it is not deliverable.
     pub last_error: Option<String>,
+    /// When it was recorded (UTC; RFC 3339 in JSON), the legacy column.
+    #[serde(serialize_with = "rfc3339")]
+    pub processed_at: PrimitiveDateTime,
+    /// When the receive callback accepted it (UTC; RFC 3339 in JSON, `null` until then).
+    #[serde(serialize_with = "rfc3339_or_null")]
+    pub delivered_at: Option<PrimitiveDateTime>,
+}
+
+/// The current time in UTC, to the microsecond (what every backend stores), for the
+/// `TIMESTAMP` columns: written from here rather than with SQL `now()` so that the value is UTC
+/// whatever the database session's time zone.
+pub fn now_utc() -> PrimitiveDateTime {
+    let now = time::OffsetDateTime::now_utc();
+    let now = now
+        .replace_nanosecond(now.nanosecond() / 1_000 * 1_000)
+        .unwrap_or(now);
+    PrimitiveDateTime::new(now.date(), now.time())
+}
+
+/// `2026-11-21T10:00:00Z`, with a fraction of a second when there is one (trailing zeros
+/// dropped, as Go's `time.RFC3339Nano`, which the legacy admin views used).
+pub fn format_rfc3339(t: &PrimitiveDateTime) -> String {
+    let mut text = format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    );
+    let nanos = t.nanosecond();
+    if nanos > 0 {
+        let fraction = format!("{nanos:09}");
+        text.push('.');
+        text.push_str(fraction.trim_end_matches('0'));
+    }
+    text.push('Z');
+    text
+}
+
+fn rfc3339<S: serde::Serializer>(t: &PrimitiveDateTime, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&format_rfc3339(t))
+}
+
+fn rfc3339_or_null<S: serde::Serializer>(
+    t: &Option<PrimitiveDateTime>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match t {
+        Some(t) => s.serialize_str(&format_rfc3339(t)),
+        None => s.serialize_none(),
+    }
 }
 
 /// Unix time in milliseconds.
@@ -143,6 +197,8 @@ type Columns = (
     rp::attempts,
     rp::next_attempt_at,
     rp::last_error,
+    rp::processed_at,
+    rp::delivered_at,
 );
 
 const COLUMNS: Columns = (
@@ -166,6 +222,8 @@ const COLUMNS: Columns = (
     rp::attempts,
     rp::next_attempt_at,
     rp::last_error,
+    rp::processed_at,
+    rp::delivered_at,
 );
 
 /// What a delivery attempt changed.
@@ -262,6 +320,7 @@ impl ReceiveStore {
         cursor: &str,
     ) -> Result<usize, DbError> {
         let (account, cursor) = (account.to_owned(), clip(cursor));
+        let processed_at = now_utc();
         self.db
             .run(move |conn| {
                 conn.transaction(|conn| {
@@ -297,7 +356,7 @@ impl ReceiveStore {
                         diesel::insert_into(rp::table)
                             .values((
                                 rp::operation_id.eq(clip(&p.operation_id)),
-                                rp::processed_at.eq(diesel::dsl::now),
+                                rp::processed_at.eq(processed_at),
                                 rp::paging_token.eq(clip(&p.paging_token)),
                                 rp::status.eq(p.status),
                                 rp::transaction_id.eq(clip(&p.transaction_id)),
@@ -503,7 +562,7 @@ fn write_outcome(
                 rp::route.eq(route),
                 rp::data.eq(data),
                 rp::last_error.eq(None::<String>),
-                rp::delivered_at.eq(diesel::dsl::now.nullable()),
+                rp::delivered_at.eq(Some(now_utc())),
             ))
             .execute(conn)?,
         Outcome::Retry {
@@ -548,4 +607,23 @@ fn save_cursor(
             .execute(conn)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_as_go_writes_it() {
+        let date = time::Date::from_calendar_date(2026, time::Month::November, 21).unwrap();
+        let at = |h, m, s, micro| {
+            PrimitiveDateTime::new(date, time::Time::from_hms_micro(h, m, s, micro).unwrap())
+        };
+        assert_eq!(format_rfc3339(&at(9, 5, 3, 0)), "2026-11-21T09:05:03Z");
+        assert_eq!(
+            format_rfc3339(&at(23, 59, 59, 120_000)),
+            "2026-11-21T23:59:59.12Z"
+        );
+        assert_eq!(now_utc().nanosecond() % 1_000, 0);
+    }
 }
