@@ -240,6 +240,9 @@ impl Application {
             .map(|a| a.asset())
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| invalid(&e))?;
+        receive::check_accounts(&config, &horizon)
+            .await
+            .map_err(|e| invalid(&e))?;
         let for_receiving = (horizon.clone(), assets.clone(), store.database().clone());
         let state = web::Data::new(State {
             submitter: Submitter::new(

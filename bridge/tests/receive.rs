@@ -83,8 +83,7 @@ async fn every_kind(backend: Backend) {
     })
     .await;
     let me = receiver.public_key();
-    // create_account (friendbot) is the first incoming payment.
-    bridge.sandbox.fund(me).await.unwrap();
+    // The create_account made before the bridge started is the first incoming payment.
     bridge.trust_usd(&receiver).await;
     let usd = Asset::credit("USD", bridge.issuer.public_key()).unwrap();
     let eur = Asset::credit("EUR", bridge.issuer.public_key()).unwrap();
@@ -314,7 +313,6 @@ async fn crash_and_restart(backend: Backend) {
     let receiver = KeyPair::random();
     let edit = |c: &mut bridge::BridgeConfig| receiving_config(c, &receiver.public_key(), &office);
     let (bridge, receiving) = TestBridge::start_receiving(backend, edit).await;
-    bridge.sandbox.fund(receiver.public_key()).await.unwrap();
     let total = 3_000;
     flood(&bridge, &receiver, total).await;
     // Crash once part of the stream is recorded.
@@ -369,7 +367,6 @@ async fn dropped_and_stalled(backend: Backend) {
         c.receiving.stream_silence_ms = 1_500;
     })
     .await;
-    bridge.sandbox.fund(receiver.public_key()).await.unwrap();
     let faults = bridge.sandbox.faults();
     for round in 0..4 {
         flood(&bridge, &receiver, 100).await;
@@ -417,7 +414,6 @@ async fn failing_callback_recovers(backend: Backend) {
         c.receiving.max_attempts = 1_000;
     })
     .await;
-    bridge.sandbox.fund(receiver.public_key()).await.unwrap();
     flood(&bridge, &receiver, 5).await;
     office
         .wait_for(10, "retries", |calls| calls.len() >= 20)
@@ -460,7 +456,6 @@ async fn never_recovers(backend: Backend) {
         c.receiving.max_attempts = 3;
     })
     .await;
-    bridge.sandbox.fund(receiver.public_key()).await.unwrap();
     office
         .wait_for(10, "the error callback", |calls| {
             calls.iter().any(|c| c.path == "/error")
@@ -529,8 +524,6 @@ async fn between_watched_accounts(backend: Backend) {
         c.accounts.receiving_accounts = vec![b.public_key(), a.public_key()];
     })
     .await;
-    bridge.sandbox.fund(a.public_key()).await.unwrap();
-    bridge.sandbox.fund(b.public_key()).await.unwrap();
     let hash = bridge
         .submit_ops(
             &a,
@@ -580,7 +573,6 @@ async fn silence_watchdog(backend: Backend) {
         c.receiving.stream_silence_ms = 400;
     })
     .await;
-    bridge.sandbox.fund(receiver.public_key()).await.unwrap();
     office
         .wait_for(10, "the first payment", |calls| calls.len() == 1)
         .await;
@@ -678,4 +670,68 @@ async fn unreadable_record(backend: Backend) {
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(receiving.store().all(&account).await.unwrap().len(), 1);
     assert!(office.calls.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_receiving_account_missing_from_the_network_stops_start_up() {
+    for backend in backends() {
+        missing_account(backend).await;
+    }
+}
+
+async fn missing_account(backend: Backend) {
+    use sandbox::{Sandbox, SandboxConfig};
+    let sandbox = Sandbox::start(SandboxConfig::for_tests()).await.unwrap();
+    let (source, issuer) = (KeyPair::random(), KeyPair::random());
+    sandbox.fund(source.public_key()).await.unwrap();
+    sandbox.fund(issuer.public_key()).await.unwrap();
+    let db = service::testing::TestDatabase::new(backend);
+    let office = BackOffice::start();
+    let (present, missing) = (
+        KeyPair::random().public_key(),
+        KeyPair::random().public_key(),
+    );
+    sandbox.fund(present).await.unwrap();
+    let build = |edit: &dyn Fn(&mut bridge::BridgeConfig)| {
+        let config = common::config(&db, &sandbox, &source, &issuer, |c| {
+            receiving_config(c, &present, &office);
+            edit(c);
+        });
+        bridge::Application::build(config)
+    };
+
+    // One of the watched accounts does not exist: start-up fails, naming it.
+    let error = build(&|c| c.accounts.receiving_accounts = vec![missing])
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains(&missing.to_string()) && error.contains("does not exist"),
+        "{backend}: {error}"
+    );
+    assert!(!error.contains(&present.to_string()), "{backend}: {error}");
+
+    // Without a receive callback the listener does not run, and nothing is checked.
+    let app = build(&|c| {
+        c.accounts.receiving_account_id = Some(missing);
+        c.callbacks.receive = None;
+    })
+    .await
+    .unwrap();
+    app.receiving().shutdown().await;
+
+    // A Horizon that cannot be reached does not prevent start-up (a warning is logged; the
+    // listener reconnects with backoff).
+    let app = build(&|c| {
+        c.accounts.receiving_account_id = Some(missing);
+        c.horizon = "http://127.0.0.1:9".into();
+        c.horizon_client.retries = 0;
+    })
+    .await
+    .unwrap();
+    app.receiving().shutdown().await;
+
+    // Every account exists: it starts.
+    let app = build(&|_| {}).await.unwrap();
+    app.receiving().shutdown().await;
 }

@@ -69,6 +69,46 @@ pub fn watched_accounts(config: &BridgeConfig) -> Vec<PublicKey> {
     accounts
 }
 
+/// The legacy start-up check: when the listener is to run (`callbacks.receive` and at least
+/// one receiving account), every receiving account must exist on the network. A 404 from
+/// Horizon fails start-up with the account named; a Horizon that cannot be asked (down,
+/// slow, answering nonsense) only logs a warning, since the listener reconnects with backoff
+/// once it is back. Each account is given Horizon's read timeout (`[horizon_client]
+/// timeout_seconds`), retries included.
+///
+/// # Errors
+/// The message for the operator, naming the missing account.
+pub async fn check_accounts(config: &BridgeConfig, horizon: &HorizonClient) -> Result<(), String> {
+    if config.callbacks.receive.is_none() {
+        return Ok(());
+    }
+    let limit = horizon.settings().timeout();
+    for account in watched_accounts(config) {
+        match tokio::time::timeout(limit, horizon.account(&account)).await {
+            Ok(Ok(Some(_))) => {}
+            Ok(Ok(None)) => {
+                return Err(format!(
+                    "receiving account {account} does not exist on the network (Horizon {} \
+                     answered 404 for it): create and fund it, or fix [accounts] \
+                     receiving_account_id / receiving_accounts",
+                    horizon.base_url()
+                ));
+            }
+            Ok(Err(error)) => tracing::warn!(
+                %account, %error,
+                "could not check that the receiving account exists; starting anyway (the \
+                 listener reconnects with backoff)"
+            ),
+            Err(_) => tracing::warn!(
+                %account,
+                "Horizon did not answer in time whether the receiving account exists; \
+                 starting anyway (the listener reconnects with backoff)"
+            ),
+        }
+    }
+    Ok(())
+}
+
 impl Receiving {
     /// Starts the listeners and the delivery worker when `callbacks.receive` and at least one
     /// receiving account are configured; otherwise only the admin views work.

@@ -332,7 +332,8 @@ pub fn receiving_config(config: &mut BridgeConfig, account: &PublicKey, office: 
 }
 
 impl TestBridge {
-    /// Like [`TestBridge::start_with`], also returning the receiving side's handle.
+    /// Like [`TestBridge::start_with`], also returning the receiving side's handle. The
+    /// watched accounts are created (funded) before the bridge starts.
     pub async fn start_receiving(
         backend: Backend,
         edit: impl FnOnce(&mut BridgeConfig),
@@ -342,9 +343,15 @@ impl TestBridge {
         sandbox.fund(source.public_key()).await.unwrap();
         sandbox.fund(issuer.public_key()).await.unwrap();
         let db = TestDatabase::new(backend);
-        let app = Application::build(config(&db, &sandbox, &source, &issuer, edit))
-            .await
-            .unwrap();
+        let config = config(&db, &sandbox, &source, &issuer, edit);
+        // The bridge refuses to start for a receiving account that does not exist: create
+        // them first (their create_account is the first payment each one receives).
+        for account in bridge::receive::watched_accounts(&config) {
+            if sandbox.account(&account).is_none() {
+                sandbox.fund(account).await.unwrap();
+            }
+        }
+        let app = Application::build(config).await.unwrap();
         let (url, receiving) = (app.url(), app.receiving());
         app.spawn();
         let bridge = Self {
