@@ -47,8 +47,10 @@ impl Store {
     /// Database failures.
     pub async fn authorized(&self, transaction_id: &str) -> Result<Option<Authorized>, DbError> {
         let id = transaction_id.to_owned();
+        // Every AUTH request asks this first (a repeat is answered from it), and the unique
+        // index makes it a point read: cheap enough for the worker thread on SQLite.
         self.db
-            .run(move |conn| {
+            .read(move |conn| {
                 Ok(authorized_transaction::table
                     .filter(authorized_transaction::transaction_id.eq(id))
                     .select((
@@ -98,7 +100,7 @@ impl Store {
     pub async fn data_by_memo(&self, memo: &str) -> Result<Option<String>, DbError> {
         let memo = memo.to_owned();
         self.db
-            .run(move |conn| {
+            .read(move |conn| {
                 Ok(authorized_transaction::table
                     .filter(authorized_transaction::memo.eq(memo))
                     .select(authorized_transaction::data)
@@ -116,7 +118,7 @@ impl Store {
     pub async fn is_allowed(&self, domain: &str, user_id: &str) -> Result<bool, DbError> {
         let (domain, user_id) = (domain.to_owned(), user_id.to_owned());
         self.db
-            .run(move |conn| {
+            .read(move |conn| {
                 let fi: i64 = allowed_fi::table
                     .filter(allowed_fi::domain.eq(&domain))
                     .count()

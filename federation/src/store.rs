@@ -5,12 +5,11 @@
 //! at start-up also makes a typo fail the start rather than the first customer's payment.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use diesel::sql_types::{Nullable, Text};
 use diesel::{QueryableByName, RunQueryDsl};
-use service::database::{
-    AnyConnection, Database, DbError, named_placeholders, positional_placeholders,
-};
+use service::database::{AnyConnection, Database, DbError, OperatorSql};
 
 use crate::config::Queries;
 
@@ -54,10 +53,8 @@ enum Shape {
 
 #[derive(Debug, Clone)]
 struct AccountQuery {
-    sql: String,
+    sql: Arc<OperatorSql>,
     shape: Shape,
-    /// For forward queries: request parameters in binding order.
-    params: Vec<String>,
 }
 
 /// Why a lookup could not be answered.
@@ -76,7 +73,7 @@ pub(crate) enum LookupError {
 pub(crate) struct Store {
     db: Database,
     name: AccountQuery,
-    reverse: Option<String>,
+    reverse: Option<Arc<OperatorSql>>,
     forward: Option<AccountQuery>,
 }
 
@@ -85,10 +82,7 @@ fn load_accounts(
     query: &AccountQuery,
     args: &[&str],
 ) -> Result<Option<AccountRow>, diesel::result::Error> {
-    let mut q = diesel::sql_query(query.sql.clone()).into_boxed();
-    for arg in args {
-        q = q.bind::<Text, _>(arg.to_string());
-    }
+    let q = query.sql.bind(args);
     Ok(match query.shape {
         Shape::IdAndMemo => q
             .load::<IdMemoRow>(conn)?
@@ -115,39 +109,33 @@ fn load_accounts(
 /// database checks that the columns exist without any row having to match.
 fn has_columns(
     conn: &mut AnyConnection,
-    sql: &str,
+    sql: &OperatorSql,
     columns: &str,
     args: &[&str],
 ) -> Result<(), diesel::result::Error> {
-    let inner = sql.trim().trim_end_matches(';');
-    let mut q = diesel::sql_query(format!(
-        "SELECT {columns} FROM ({inner}) AS federation_probe WHERE 1 = 0"
-    ))
-    .into_boxed();
-    for arg in args {
-        q = q.bind::<Text, _>(arg.to_string());
-    }
-    q.execute(conn).map(drop)
+    sql.wrapped(
+        &format!("SELECT {columns} FROM ("),
+        ") AS federation_probe WHERE 1 = 0",
+    )
+    .bind(args)
+    .execute(conn)
+    .map(drop)
 }
 
 /// Runs an account query once at start-up and finds its shape.
 fn probe_account_query(
     conn: &mut AnyConnection,
     key: &str,
-    sql: String,
-    params: Vec<String>,
-    args: &[&str],
+    sql: OperatorSql,
 ) -> Result<AccountQuery, String> {
-    let mut q = diesel::sql_query(sql.clone()).into_boxed();
-    for arg in args {
-        q = q.bind::<Text, _>(arg.to_string());
-    }
-    q.execute(conn)
+    let blanks = vec![""; sql.placeholders()];
+    sql.bind(&blanks)
+        .execute(conn)
         .map_err(|e| format!("queries.{key} does not run: {e}"))?;
-    let shape = if has_columns(conn, &sql, "id, memo_type, memo", args).is_ok() {
+    let shape = if has_columns(conn, &sql, "id, memo_type, memo", &blanks).is_ok() {
         Shape::IdAndMemo
     } else {
-        has_columns(conn, &sql, "id", args).map_err(|e| {
+        has_columns(conn, &sql, "id", &blanks).map_err(|e| {
             format!(
                 "queries.{key} must return a column `id` (optionally with `memo_type` and \
                  `memo`): {e}"
@@ -155,7 +143,28 @@ fn probe_account_query(
         })?;
         Shape::IdOnly
     };
-    Ok(AccountQuery { sql, shape, params })
+    Ok(AccountQuery {
+        sql: Arc::new(sql),
+        shape,
+    })
+}
+
+/// Checks that the operator's query binds exactly what we pass it.
+fn expect_placeholders(
+    key: &str,
+    sql: &OperatorSql,
+    count: usize,
+    what: &str,
+) -> Result<(), String> {
+    if sql.placeholders() == count {
+        Ok(())
+    } else {
+        Err(format!(
+            "queries.{key} must have {count} `?` placeholder{} ({what}); it has {}",
+            if count == 1 { "" } else { "s" },
+            sql.placeholders()
+        ))
+    }
 }
 
 impl Store {
@@ -164,28 +173,27 @@ impl Store {
     /// # Errors
     /// A message naming the query and the database's complaint.
     pub fn prepare(db: Database, queries: &Queries) -> Result<Self, String> {
-        let backend = db.backend();
-        let name_sql = positional_placeholders(&queries.federation, backend);
+        let name_sql = OperatorSql::positional(&queries.federation);
+        expect_placeholders("federation", &name_sql, 2, "the name, then the domain")?;
         let reverse = queries
             .reverse_federation
             .as_deref()
             .filter(|q| !q.trim().is_empty())
-            .map(|q| positional_placeholders(q, backend));
+            .map(OperatorSql::positional);
+        if let Some(sql) = &reverse {
+            expect_placeholders("reverse-federation", sql, 1, "the account id")?;
+        }
         let forward = queries
             .forward
             .as_deref()
             .filter(|q| !q.trim().is_empty())
-            .map(|q| named_placeholders(q, backend));
+            .map(OperatorSql::named);
         db.run_blocking(|conn| {
-            let name = probe_account_query(conn, "federation", name_sql, Vec::new(), &["", ""])
-                .map_err(DbError::Task)?;
+            let name = probe_account_query(conn, "federation", name_sql).map_err(DbError::Task)?;
             if let Some(sql) = &reverse {
-                diesel::sql_query(sql.clone())
-                    .bind::<Text, _>("")
-                    .execute(conn)
-                    .map_err(|e| {
-                        DbError::Task(format!("queries.reverse-federation does not run: {e}"))
-                    })?;
+                sql.bind(&[""]).execute(conn).map_err(|e| {
+                    DbError::Task(format!("queries.reverse-federation does not run: {e}"))
+                })?;
                 has_columns(conn, sql, "name, domain", &[""]).map_err(|e| {
                     DbError::Task(format!(
                         "queries.reverse-federation must return columns `name` and `domain`: {e}"
@@ -193,19 +201,15 @@ impl Store {
                 })?;
             }
             let forward = match forward {
-                Some((sql, params)) => {
-                    let blanks = vec![""; params.len()];
-                    Some(
-                        probe_account_query(conn, "forward", sql, params, &blanks)
-                            .map_err(DbError::Task)?,
-                    )
+                Some(sql) => {
+                    Some(probe_account_query(conn, "forward", sql).map_err(DbError::Task)?)
                 }
                 None => None,
             };
             Ok(Self {
                 db: db.clone(),
                 name,
-                reverse: reverse.clone(),
+                reverse: reverse.clone().map(Arc::new),
                 forward,
             })
         })
@@ -224,6 +228,9 @@ impl Store {
     }
 
     /// Name lookup: the operator's query gets the name, then the (lower-cased) domain.
+    ///
+    /// Runs through [`Database::read`]: on SQLite on the worker thread itself, which is why
+    /// `docs/federation.md` asks for an indexed query.
     pub async fn by_name(
         &self,
         name: &str,
@@ -233,8 +240,8 @@ impl Store {
         let args = [name.to_owned(), domain.to_owned()];
         Ok(self
             .db
-            .run(move |conn| {
-                let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            .read(move |conn| {
+                let args = [args[0].as_str(), args[1].as_str()];
                 Ok(load_accounts(conn, &query, &args)?)
             })
             .await?)
@@ -251,10 +258,8 @@ impl Store {
         let account_id = account_id.to_owned();
         Ok(self
             .db
-            .run(move |conn| {
-                let rows = diesel::sql_query(sql)
-                    .bind::<Text, _>(account_id)
-                    .load::<NameRow>(conn)?;
+            .read(move |conn| {
+                let rows = sql.bind(&[account_id.as_str()]).load::<NameRow>(conn)?;
                 Ok(rows.into_iter().next().map(|r| (r.name, r.domain)))
             })
             .await?)
@@ -269,7 +274,8 @@ impl Store {
             return Ok(None);
         };
         let args = query
-            .params
+            .sql
+            .parameters()
             .iter()
             .map(|p| {
                 params
@@ -280,7 +286,7 @@ impl Store {
             .collect::<Result<Vec<_>, _>>()?;
         Ok(self
             .db
-            .run(move |conn| {
+            .read(move |conn| {
                 let args: Vec<&str> = args.iter().map(String::as_str).collect();
                 Ok(load_accounts(conn, &query, &args)?)
             })

@@ -287,6 +287,14 @@ async fn start_up_fails_fast_on_queries_that_do_not_run() {
                 },
                 "queries.reverse-federation",
             ),
+            (
+                Queries {
+                    federation: "SELECT id FROM people WHERE name = ?".into(),
+                    reverse_federation: None,
+                    forward: None,
+                },
+                "queries.federation must have 2 `?` placeholders",
+            ),
         ] {
             let err = Application::build(config(&db, queries))
                 .await
