@@ -1,23 +1,27 @@
 //! One listener per watched account: streams `/accounts/{id}/payments?join=transactions`
 //! from the stored cursor and records every record it gets, cursor and rows together.
 //!
+//! Two tasks per stream: a reader decodes the events ([`super::stream`]) into rows
+//! ([`super::record`]) while the listener records the rows it has so far, in batches of up to
+//! [`CHUNK`] per database transaction, so decoding and recording overlap.
+//!
 //! The listener never decides that a record can be skipped: a record Horizon sends that
-//! cannot be read is fetched again as raw JSON and stored as `unparseable`; when even that
-//! fails, the listener stops advancing (it reconnects from the same cursor, with backoff) and
-//! says so in `/health`. Streams that end are reopened, errors back off exponentially, and a
-//! stream that brings no payment for `stream_silence_ms` is reopened as well.
+//! cannot be read is stored as `unparseable`, with the event's text as `raw`; when not even
+//! its id or paging token can be found, the listener stops advancing (it reconnects from the
+//! same cursor, with backoff) and says so in `/health`. Streams that end are reopened, errors
+//! back off exponentially, and a stream that brings no payment for `stream_silence_ms` is
+//! reopened as well.
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use futures_util::StreamExt;
-use horizon::{HorizonClient, Order, PaymentRecord, PaymentsQuery};
+use horizon::{HorizonClient, Order, PaymentsQuery};
 use serde::Serialize;
 use stellar_base::{Asset, PublicKey};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use super::record::classify;
+use super::record::{Record, Tx, classify, describe_unreadable};
 use super::settings::{ReceiveSettings, StartCursor};
 use super::store::{NewReceived, ReceiveStore, now_ms, status};
 
@@ -51,8 +55,8 @@ pub struct Listener {
     pub account: PublicKey,
     /// Horizon.
     pub horizon: HorizonClient,
-    /// Plain HTTP, to re-read a record that cannot be decoded.
-    pub http: reqwest::Client,
+    /// HTTP client for the stream (no whole-request timeout).
+    pub stream_http: reqwest::Client,
     /// The tables.
     pub store: ReceiveStore,
     /// `[[assets]]`.
@@ -170,23 +174,27 @@ impl Listener {
             s.state = "streaming";
             s.last_paging_token = Some(cursor.clone());
         });
-        let stream = self.horizon.stream_payments(PaymentsQuery {
-            account: Some(self.account),
-            cursor: Some(cursor.clone()),
-            join_transactions: true,
-            ..PaymentsQuery::default()
-        });
+        let mut url = self.horizon.base_url().clone();
+        match url.path_segments_mut() {
+            Ok(mut path) => {
+                path.pop_if_empty()
+                    .extend(["accounts", &self.account.to_string(), "payments"]);
+            }
+            Err(()) => return Ended::Failed("Horizon URL cannot have a path".into()),
+        }
+        url.query_pairs_mut()
+            .append_pair("cursor", &cursor)
+            .append_pair("join", "transactions");
         // A reader task decodes the stream while this one writes to the database, so that a
         // backlog is recorded in large batches (one transaction each).
         let (sender, mut receiver) = tokio::sync::mpsc::channel(CHUNK * 2);
-        let _reader = AbortOnDrop(tokio::spawn(async move {
-            let mut stream = std::pin::pin!(stream);
-            while let Some(item) = stream.next().await {
-                if sender.send(item).await.is_err() {
-                    break;
-                }
-            }
-        }));
+        let reader = Reader {
+            account: self.account,
+            horizon: self.horizon.clone(),
+            http: self.stream_http.clone(),
+            assets: self.assets.clone(),
+        };
+        let _reader = AbortOnDrop(tokio::spawn(reader.run(url, sender)));
         let silence = Duration::from_millis(self.settings.stream_silence_ms.max(1));
         loop {
             let mut chunk = Vec::with_capacity(CHUNK);
@@ -198,42 +206,25 @@ impl Listener {
                 Ok(0) => return Ended::Closed,
                 Ok(_) => {}
             }
-            let mut rows = Vec::new();
+            let mut rows = Vec::with_capacity(chunk.len());
+            let mut failure = None;
             for item in chunk {
                 match item {
-                    Ok(record) => rows.push(self.row(record).await),
-                    Err(horizon::Error::Decode(why)) => {
-                        // Record what came before it, then the unreadable record itself.
-                        if let Err(error) = self.save(&mut rows, &mut cursor).await {
-                            return Ended::Failed(error);
-                        }
-                        match self.unreadable(&cursor, &why).await {
-                            Ok(row) => rows.push(row),
-                            Err(error) => return Ended::Failed(error),
-                        }
-                    }
+                    Ok(row) => rows.push(row),
                     Err(error) => {
-                        if let Err(error) = self.save(&mut rows, &mut cursor).await {
-                            return Ended::Failed(error);
-                        }
-                        return Ended::Failed(error.to_string());
+                        failure = Some(error);
+                        break;
                     }
                 }
             }
+            // Record what came before a failure, then give the stream up.
             if let Err(error) = self.save(&mut rows, &mut cursor).await {
                 return Ended::Failed(error);
             }
+            if let Some(error) = failure {
+                return Ended::Failed(error);
+            }
         }
-    }
-
-    /// A row for a record; fetches the transaction if Horizon did not embed it.
-    async fn row(&self, mut record: PaymentRecord) -> NewReceived {
-        if record.transaction.is_none()
-            && let Ok(Some(tx)) = self.horizon.transaction(&record.transaction_hash).await
-        {
-            record.transaction = Some(tx);
-        }
-        classify(&record, &self.account, &self.assets)
     }
 
     /// Records `rows` and moves the cursor to the last one, in one transaction.
@@ -265,46 +256,105 @@ impl Listener {
         }
         Ok(())
     }
+}
 
-    /// The record after `cursor`, which the stream could not decode, as raw JSON, stored as
-    /// `unparseable`. Fails (and the cursor stays) when it cannot even be located.
-    async fn unreadable(&self, cursor: &str, why: &str) -> Result<NewReceived, String> {
-        let mut url = self.horizon.base_url().clone();
-        url.path_segments_mut()
-            .map_err(|()| "Horizon URL cannot have a path")?
-            .pop_if_empty()
-            .extend(["accounts", &self.account.to_string(), "payments"]);
-        url.query_pairs_mut()
-            .append_pair("cursor", cursor)
-            .append_pair("limit", "1")
-            .append_pair("order", "asc")
-            .append_pair("join", "transactions");
-        let fail = |e: &dyn std::fmt::Display| {
-            format!("unreadable record after {cursor}: {why}; re-reading it: {e}")
+/// Reads one stream and turns its events into rows, in order; ends after the first error.
+struct Reader {
+    account: PublicKey,
+    horizon: HorizonClient,
+    http: reqwest::Client,
+    assets: Vec<Asset>,
+}
+
+impl Reader {
+    async fn run(
+        self,
+        url: url::Url,
+        sender: tokio::sync::mpsc::Sender<Result<NewReceived, String>>,
+    ) {
+        let settings = self.horizon.settings();
+        let mut events = match super::stream::open(
+            &self.http,
+            url,
+            settings.timeout(),
+            settings.stream_idle_timeout(),
+        )
+        .await
+        {
+            Ok(events) => events,
+            Err(error) => {
+                let _ = sender.send(Err(error)).await;
+                return;
+            }
         };
-        let page: serde_json::Value = self
-            .http
-            .get(url)
-            .send()
-            .await
-            .map_err(|e| fail(&e))?
-            .json()
-            .await
-            .map_err(|e| fail(&e))?;
-        let raw = page["_embedded"]["records"][0].clone();
-        let text = |name: &str| raw[name].as_str().map(str::to_owned);
-        let token = text("paging_token")
-            .or_else(|| text("id"))
-            .ok_or_else(|| fail(&"it has neither id nor paging_token"))?;
+        loop {
+            let item = match events.next().await {
+                Ok(None) => return,
+                Err(error) => Err(error),
+                // Horizon greets with `event: open`; records are plain messages.
+                Ok(Some(event)) if event.name != "message" => continue,
+                Ok(Some(event)) => self.row(event.id, &event.data).await,
+            };
+            let failed = item.is_err();
+            if sender.send(item).await.is_err() || failed {
+                return;
+            }
+        }
+    }
+
+    /// The row for one event; fetches the transaction if Horizon did not embed it. An event
+    /// that cannot be read becomes an `unparseable` row; `Err` only when it cannot even be
+    /// placed in the stream (no id, no paging token).
+    async fn row(&self, event_id: Option<&str>, data: &[u8]) -> Result<NewReceived, String> {
+        let record = match Record::from_slice(data) {
+            Ok(record) => record,
+            Err(error) => return self.unreadable(event_id, data, &error),
+        };
+        let fetched = match &record.transaction {
+            None => self
+                .horizon
+                .transaction(&record.transaction_hash.0)
+                .await
+                .ok()
+                .flatten(),
+            Some(_) => None,
+        };
+        let mut record = record;
+        if let Some(tx) = &fetched {
+            record.transaction = Some(Tx::from_horizon(tx));
+        }
+        Ok(classify(&record, &self.account, &self.assets))
+    }
+
+    fn unreadable(
+        &self,
+        event_id: Option<&str>,
+        data: &[u8],
+        error: &serde_json::Error,
+    ) -> Result<NewReceived, String> {
+        let known = describe_unreadable(data, error);
+        let token = known
+            .paging_token
+            .clone()
+            .or_else(|| event_id.map(str::to_owned))
+            .or_else(|| known.id.clone())
+            .ok_or_else(|| {
+                format!(
+                    "a record without id or paging token cannot be recorded: {}",
+                    known.why
+                )
+            })?;
+        tracing::warn!(account = %self.account, paging_token = %token, why = %known.why,
+            "unreadable payment record stored as unparseable");
         Ok(NewReceived {
-            operation_id: text("id").unwrap_or_else(|| token.clone()),
+            operation_id: known.id.unwrap_or_else(|| token.clone()),
             paging_token: token,
             status: status::UNPARSEABLE,
-            transaction_id: text("transaction_hash").unwrap_or_else(|| "N/A".into()),
+            transaction_id: known.transaction_hash.unwrap_or_else(|| "N/A".into()),
             account: self.account.to_string(),
-            kind: text("type").unwrap_or_else(|| "unknown".into()),
-            raw: raw.to_string(),
-            last_error: Some(why.to_owned()),
+            kind: known.kind.unwrap_or_else(|| "unknown".into()),
+            raw: String::from_utf8_lossy(data).into_owned(),
+            last_error: Some(known.why),
             ..NewReceived::default()
         })
     }

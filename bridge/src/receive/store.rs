@@ -4,6 +4,8 @@
 //! the same database transaction ([`ReceiveStore::record`]), so a crash leaves either both or
 //! neither. The unique `operation_id` makes recording the same operation twice a no-op.
 
+use std::collections::HashMap;
+
 use diesel::prelude::*;
 use serde::Serialize;
 use service::{Database, DbError};
@@ -63,7 +65,8 @@ pub struct NewReceived {
     pub memo: Option<String>,
     /// Route known at recording time (text/id memo, or the muxed id).
     pub route: Option<String>,
-    /// The record as Horizon sent it.
+    /// What was read of Horizon's record (its operation fields, without the embedded
+    /// transaction); for an unreadable record, the event as received.
     pub raw: String,
     /// Why it is not deliverable, or what could not be read.
     pub last_error: Option<String>,
@@ -104,7 +107,7 @@ pub struct ReceivedPayment {
     pub route: Option<String>,
     /// Compliance AuthData delivered as `data`.
     pub data: Option<String>,
-    /// Horizon's record.
+    /// What was read of Horizon's record (see [`NewReceived::raw`]).
     #[serde(skip)]
     pub raw: String,
     /// Delivery attempts so far.
@@ -256,6 +259,9 @@ pub struct ReceiveStore {
     db: Database,
 }
 
+/// Operation ids looked up per query when recording.
+const LOOKUP: usize = 500;
+
 /// Longest value stored in a `VARCHAR(255)` column.
 fn clip(s: &str) -> String {
     let mut end = s.len().min(255);
@@ -311,6 +317,9 @@ impl ReceiveStore {
     /// transaction. Operations already recorded are left as they are. Returns how many rows
     /// were new and deliverable.
     ///
+    /// One query finds which operations of the batch are already recorded, then the new rows
+    /// are inserted.
+    ///
     /// # Errors
     /// Database failures; then nothing was written.
     pub async fn record(
@@ -325,19 +334,27 @@ impl ReceiveStore {
             .run(move |conn| {
                 conn.transaction(|conn| {
                     let mut deliverable = 0;
+                    let mut existing: HashMap<String, (i64, String)> = HashMap::new();
+                    for ids in payments.chunks(LOOKUP) {
+                        let ids: Vec<String> = ids.iter().map(|p| clip(&p.operation_id)).collect();
+                        let found = rp::table
+                            .filter(rp::operation_id.eq_any(ids))
+                            .select((rp::operation_id, rp::id, rp::status))
+                            .load::<(String, i64, String)>(conn)?;
+                        existing.extend(found.into_iter().map(|(op, id, st)| (op, (id, st))));
+                    }
+                    let mut new = Vec::with_capacity(payments.len());
                     for p in &payments {
-                        let existing = rp::table
-                            .filter(rp::operation_id.eq(clip(&p.operation_id)))
-                            .select((rp::id, rp::status))
-                            .first::<(i64, String)>(conn)
-                            .optional()?;
-                        match existing {
+                        let operation_id = clip(&p.operation_id);
+                        match existing.get(&operation_id) {
                             // A payment between two watched accounts belongs to the
                             // receiver: its listener takes over the sender's `outgoing` row.
                             Some((id, old))
-                                if old == status::OUTGOING && p.status != status::OUTGOING =>
+                                if *id != 0
+                                    && old == status::OUTGOING
+                                    && p.status != status::OUTGOING =>
                             {
-                                diesel::update(rp::table.find(id))
+                                diesel::update(rp::table.find(*id))
                                     .set((
                                         rp::status.eq(p.status),
                                         rp::account.eq(&p.account),
@@ -345,6 +362,7 @@ impl ReceiveStore {
                                         rp::last_error.eq(&p.last_error),
                                     ))
                                     .execute(conn)?;
+                                existing.insert(operation_id, (*id, p.status.to_owned()));
                                 if p.status == status::PENDING {
                                     deliverable += 1;
                                 }
@@ -353,36 +371,57 @@ impl ReceiveStore {
                             Some(_) => continue,
                             None => {}
                         }
-                        diesel::insert_into(rp::table)
-                            .values((
-                                rp::operation_id.eq(clip(&p.operation_id)),
-                                rp::processed_at.eq(processed_at),
-                                rp::paging_token.eq(clip(&p.paging_token)),
-                                rp::status.eq(p.status),
-                                rp::transaction_id.eq(clip(&p.transaction_id)),
-                                rp::account.eq(&p.account),
-                                rp::kind.eq(clip(&p.kind)),
-                                rp::from_account.eq(p.from.as_deref().map(clip)),
-                                rp::to_muxed_id.eq(p.to_muxed_id.as_deref().map(clip)),
-                                rp::amount.eq(p.amount.as_deref().map(clip)),
-                                rp::asset_code.eq(p.asset_code.as_deref().map(clip)),
-                                rp::asset_issuer.eq(p.asset_issuer.as_deref().map(clip)),
-                                rp::memo_type.eq(p.memo_type.as_deref().map(clip)),
-                                rp::memo.eq(&p.memo),
-                                rp::route.eq(&p.route),
-                                rp::raw.eq(&p.raw),
-                                rp::last_error.eq(&p.last_error),
-                            ))
-                            .execute(conn)?;
+                        // The same operation twice in one batch is recorded once.
+                        existing.insert(operation_id.clone(), (0, p.status.to_owned()));
                         if p.status == status::PENDING {
                             deliverable += 1;
                         }
+                        new.push((
+                            rp::operation_id.eq(operation_id),
+                            rp::processed_at.eq(processed_at),
+                            rp::paging_token.eq(clip(&p.paging_token)),
+                            rp::status.eq(p.status),
+                            rp::transaction_id.eq(clip(&p.transaction_id)),
+                            rp::account.eq(&p.account),
+                            rp::kind.eq(clip(&p.kind)),
+                            rp::from_account.eq(p.from.as_deref().map(clip)),
+                            rp::to_muxed_id.eq(p.to_muxed_id.as_deref().map(clip)),
+                            rp::amount.eq(p.amount.as_deref().map(clip)),
+                            rp::asset_code.eq(p.asset_code.as_deref().map(clip)),
+                            rp::asset_issuer.eq(p.asset_issuer.as_deref().map(clip)),
+                            rp::memo_type.eq(p.memo_type.as_deref().map(clip)),
+                            rp::memo.eq(&p.memo),
+                            rp::route.eq(&p.route),
+                            rp::raw.eq(&p.raw),
+                            rp::last_error.eq(&p.last_error),
+                        ));
+                    }
+                    for row in new {
+                        diesel::insert_into(rp::table).values(row).execute(conn)?;
                     }
                     save_cursor(conn, &account, &cursor)?;
                     Ok::<_, DbError>(deliverable)
                 })
             })
             .await
+    }
+
+    /// How many operations are recorded for `account`, whatever their status.
+    ///
+    /// # Errors
+    /// Database failures.
+    pub async fn count(&self, account: &str) -> Result<usize, DbError> {
+        let account = account.to_owned();
+        let count: i64 = self
+            .db
+            .run(move |conn| {
+                Ok(rp::table
+                    .filter(rp::account.eq(account))
+                    .count()
+                    .get_result(conn)?)
+            })
+            .await?;
+        Ok(usize::try_from(count).unwrap_or(0))
     }
 
     /// Pending payments due now, oldest first.

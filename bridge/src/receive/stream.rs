@@ -1,0 +1,270 @@
+//! The payments stream read directly from the wire: server-sent events split in place, each
+//! event's `data` handed out as bytes borrowed from the read buffer.
+//!
+//! The listener used to take Horizon's records through `horizon::HorizonClient`'s stream,
+//! which builds a `serde_json::Value` of every record and a typed copy of its embedded
+//! transaction (the envelope alone is about 10 KB for a 100-operation transaction). Here the
+//! listener decodes each event straight from this buffer into the few fields it needs
+//! ([`super::record::Record`]), skipping the rest without copying it.
+//!
+//! Same rules as the Horizon client's stream: `Accept: text/event-stream`, the answer's
+//! headers within the read timeout, an error status or another content type is an error, the
+//! stream ends on the first transport error, when nothing (not even a keep-alive) comes for
+//! the idle timeout, or on an event larger than [`MAX_EVENT_BYTES`]. Reconnecting is the
+//! listener's job.
+
+use std::borrow::Cow;
+use std::time::Duration;
+
+use url::Url;
+
+/// Largest single event accepted (as the Horizon client): 1 MiB.
+pub const MAX_EVENT_BYTES: usize = 1024 * 1024;
+
+/// One event of the stream.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Event<'a> {
+    /// The `id:` field (Horizon: the record's paging token).
+    pub id: Option<&'a str>,
+    /// The `event:` field; `message` when absent.
+    pub name: &'a str,
+    /// The `data:` lines, joined by `\n`.
+    pub data: Cow<'a, [u8]>,
+}
+
+/// An open stream.
+#[derive(Debug)]
+pub struct EventReader {
+    response: reqwest::Response,
+    idle: Duration,
+    buf: Vec<u8>,
+    /// Bytes at the front of `buf` that belong to events already handed out.
+    consumed: usize,
+    /// Bytes of `buf` already searched for the end of the next event.
+    scanned: usize,
+}
+
+/// Opens `url` as an event stream; the answer's headers must come within `timeout`.
+///
+/// # Errors
+/// Why not, for the listener's `last_error`.
+pub async fn open(
+    http: &reqwest::Client,
+    url: Url,
+    timeout: Duration,
+    idle: Duration,
+) -> Result<EventReader, String> {
+    tracing::debug!(%url, "opening a Horizon stream");
+    let request = http
+        .get(url)
+        .header(reqwest::header::ACCEPT, "text/event-stream")
+        .header(reqwest::header::CACHE_CONTROL, "no-cache")
+        .send();
+    let response = tokio::time::timeout(timeout, request)
+        .await
+        .map_err(|_| "Horizon did not answer the stream request in time".to_owned())?
+        .map_err(|e| format!("Horizon unreachable: {}", chain(&e)))?;
+    let status = response.status();
+    if !status.is_success() {
+        let body = tokio::time::timeout(timeout, response.text())
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .unwrap_or_default();
+        let body: String = body.chars().take(300).collect();
+        return Err(format!("Horizon answered {status} to the stream: {body}"));
+    }
+    let content_type = response
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if !content_type.starts_with("text/event-stream") {
+        return Err(format!("expected an event stream, got {content_type:?}"));
+    }
+    Ok(EventReader {
+        response,
+        idle,
+        buf: Vec::with_capacity(64 * 1024),
+        consumed: 0,
+        scanned: 0,
+    })
+}
+
+/// The error and its causes, on one line.
+fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// Where the event starting at `buf[0]` ends (just after its blank line), searching from
+/// `from`; `None` while incomplete.
+fn event_end(buf: &[u8], from: usize) -> Option<usize> {
+    let mut at = from;
+    while let Some(offset) = buf[at..].iter().position(|&b| b == b'\n') {
+        let newline = at + offset;
+        // A blank line: the previous line ended right before (`\n\n` or `\n\r\n`), or the
+        // event is empty.
+        let blank = newline == 0
+            || buf[newline - 1] == b'\n'
+            || (buf[newline - 1] == b'\r' && (newline == 1 || buf[newline - 2] == b'\n'));
+        if blank {
+            return Some(newline + 1);
+        }
+        at = newline + 1;
+    }
+    None
+}
+
+/// Ranges of one event's fields within `buf[..end]`.
+#[derive(Default)]
+struct Fields {
+    id: Option<(usize, usize)>,
+    name: Option<(usize, usize)>,
+    data: Vec<(usize, usize)>,
+}
+
+fn fields(buf: &[u8], end: usize) -> Fields {
+    let mut fields = Fields::default();
+    let mut start = 0;
+    while start < end {
+        let newline = buf[start..end]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(end, |o| start + o);
+        let mut line_end = newline;
+        if line_end > start && buf[line_end - 1] == b'\r' {
+            line_end -= 1;
+        }
+        let line = &buf[start..line_end];
+        if !line.is_empty() && line[0] != b':' {
+            let colon = line.iter().position(|&b| b == b':').unwrap_or(line.len());
+            let mut value = (start + colon + 1).min(line_end);
+            if value < line_end && buf[value] == b' ' {
+                value += 1;
+            }
+            let range = (value, line_end);
+            match &line[..colon] {
+                b"id" => fields.id = Some(range),
+                b"event" => fields.name = Some(range),
+                b"data" => fields.data.push(range),
+                _ => {}
+            }
+        }
+        start = newline + 1;
+    }
+    fields
+}
+
+impl EventReader {
+    /// The next event that carries data (comments, keep-alives and `retry:` are skipped);
+    /// `None` when Horizon ends the stream.
+    ///
+    /// # Errors
+    /// A transport error, silence for the idle timeout, or an event that is too large.
+    pub async fn next(&mut self) -> Result<Option<Event<'_>>, String> {
+        loop {
+            if self.consumed > 0 {
+                self.buf.drain(..self.consumed);
+                self.consumed = 0;
+            }
+            if let Some(end) = event_end(&self.buf, self.scanned.saturating_sub(2)) {
+                self.consumed = end;
+                self.scanned = 0;
+                let fields = fields(&self.buf, end);
+                if fields.data.is_empty() {
+                    continue;
+                }
+                return Ok(Some(self.event(&fields)));
+            }
+            self.scanned = self.buf.len();
+            if self.buf.len() > MAX_EVENT_BYTES {
+                return Err(format!("an event is larger than {MAX_EVENT_BYTES} bytes"));
+            }
+            match tokio::time::timeout(self.idle, self.response.chunk()).await {
+                Err(_) => return Err("the stream sent nothing for too long".into()),
+                Ok(Err(e)) => return Err(format!("stream broken: {}", chain(&e))),
+                Ok(Ok(None)) => return Ok(None),
+                Ok(Ok(Some(chunk))) => self.buf.extend_from_slice(&chunk),
+            }
+        }
+    }
+
+    fn event(&self, fields: &Fields) -> Event<'_> {
+        let text = |(from, to): (usize, usize)| std::str::from_utf8(&self.buf[from..to]).ok();
+        let data = match fields.data.as_slice() {
+            [(from, to)] => Cow::Borrowed(&self.buf[*from..*to]),
+            lines => {
+                let mut joined = Vec::new();
+                for (i, (from, to)) in lines.iter().enumerate() {
+                    if i > 0 {
+                        joined.push(b'\n');
+                    }
+                    joined.extend_from_slice(&self.buf[*from..*to]);
+                }
+                Cow::Owned(joined)
+            }
+        };
+        Event {
+            id: fields.id.and_then(text),
+            name: fields.name.and_then(text).unwrap_or("message"),
+            data,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn events(text: &str) -> Vec<(Option<String>, String, String)> {
+        let buf = text.as_bytes();
+        let mut out = Vec::new();
+        let mut start = 0;
+        while let Some(end) = event_end(&buf[start..], 0) {
+            let f = fields(&buf[start..], end);
+            if !f.data.is_empty() {
+                let s = |(a, b): (usize, usize)| {
+                    String::from_utf8(buf[start + a..start + b].to_vec()).unwrap()
+                };
+                let data: Vec<String> = f.data.iter().map(|r| s(*r)).collect();
+                out.push((
+                    f.id.map(s),
+                    f.name.map(s).unwrap_or_else(|| "message".into()),
+                    data.join("\n"),
+                ));
+            }
+            start += end;
+        }
+        out
+    }
+
+    #[test]
+    fn horizon_framing() {
+        let text = "retry: 1000\nevent: open\ndata: \"hello\"\n\n: keepalive\n\nid: 12\ndata: {\"a\":1}\n\nid: 13\r\ndata:x\r\ndata: y\r\n\r\nid: 14\ndata: incomplete";
+        assert_eq!(
+            events(text),
+            vec![
+                (None, "open".into(), "\"hello\"".into()),
+                (Some("12".into()), "message".into(), "{\"a\":1}".into()),
+                (Some("13".into()), "message".into(), "x\ny".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn event_end_resumes_where_it_stopped() {
+        let text = b"id: 1\ndata: abc\n";
+        assert_eq!(event_end(text, 0), None);
+        let mut more = text.to_vec();
+        more.extend_from_slice(b"\n");
+        assert_eq!(event_end(&more, text.len() - 2), Some(more.len()));
+        assert_eq!(event_end(b"\n", 0), Some(1));
+    }
+}
