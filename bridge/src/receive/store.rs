@@ -483,16 +483,29 @@ impl ReceiveStore {
         self.finish_attempts(vec![(id, outcome)]).await
     }
 
-    /// Stores several attempts' outcomes in one transaction.
+    /// Stores several attempts' outcomes in one transaction. Deliveries that sent the same
+    /// route and data (e.g. every payment with the same memo) are marked in one statement.
     ///
     /// # Errors
     /// Database failures; then nothing was written.
     pub async fn finish_attempts(&self, outcomes: Vec<(i64, Outcome)>) -> Result<(), DbError> {
+        let now = now_utc();
         self.db
             .run(move |conn| {
                 conn.transaction(|conn| {
+                    let mut delivered: HashMap<(String, Option<String>), Vec<i64>> = HashMap::new();
                     for (id, outcome) in outcomes {
-                        write_outcome(conn, id, outcome)?;
+                        match outcome {
+                            Outcome::Delivered { route, data } => {
+                                delivered.entry((route, data)).or_default().push(id);
+                            }
+                            other => write_outcome(conn, id, other)?,
+                        }
+                    }
+                    for ((route, data), ids) in delivered {
+                        for ids in ids.chunks(LOOKUP) {
+                            write_delivered(conn, ids, &route, data.as_deref(), now)?;
+                        }
                     }
                     Ok::<_, DbError>(())
                 })
@@ -594,16 +607,9 @@ fn write_outcome(
     let row = rp::table.find(id);
     let attempts = rp::attempts.eq(rp::attempts + 1);
     match outcome {
-        Outcome::Delivered { route, data } => diesel::update(row)
-            .set((
-                attempts,
-                rp::status.eq(status::SUCCESS),
-                rp::route.eq(route),
-                rp::data.eq(data),
-                rp::last_error.eq(None::<String>),
-                rp::delivered_at.eq(Some(now_utc())),
-            ))
-            .execute(conn)?,
+        Outcome::Delivered { route, data } => {
+            write_delivered(conn, &[id], &route, data.as_deref(), now_utc())?
+        }
         Outcome::Retry {
             error,
             next_attempt_at,
@@ -623,6 +629,26 @@ fn write_outcome(
             .execute(conn)?,
     };
     Ok(())
+}
+
+/// Marks payments `ids` delivered with `route` and `data`.
+fn write_delivered(
+    conn: &mut service::AnyConnection,
+    ids: &[i64],
+    route: &str,
+    data: Option<&str>,
+    at: PrimitiveDateTime,
+) -> Result<usize, DbError> {
+    Ok(diesel::update(rp::table.filter(rp::id.eq_any(ids)))
+        .set((
+            rp::attempts.eq(rp::attempts + 1),
+            rp::status.eq(status::SUCCESS),
+            rp::route.eq(route),
+            rp::data.eq(data),
+            rp::last_error.eq(None::<String>),
+            rp::delivered_at.eq(Some(at)),
+        ))
+        .execute(conn)?)
 }
 
 fn save_cursor(

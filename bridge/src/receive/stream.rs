@@ -106,9 +106,7 @@ fn chain(error: &dyn std::error::Error) -> String {
 /// Where the event starting at `buf[0]` ends (just after its blank line), searching from
 /// `from`; `None` while incomplete.
 fn event_end(buf: &[u8], from: usize) -> Option<usize> {
-    let mut at = from;
-    while let Some(offset) = buf[at..].iter().position(|&b| b == b'\n') {
-        let newline = at + offset;
+    for newline in memchr::memchr_iter(b'\n', &buf[from..]).map(|offset| from + offset) {
         // A blank line: the previous line ended right before (`\n\n` or `\n\r\n`), or the
         // event is empty.
         let blank = newline == 0
@@ -117,7 +115,6 @@ fn event_end(buf: &[u8], from: usize) -> Option<usize> {
         if blank {
             return Some(newline + 1);
         }
-        at = newline + 1;
     }
     None
 }
@@ -134,17 +131,14 @@ fn fields(buf: &[u8], end: usize) -> Fields {
     let mut fields = Fields::default();
     let mut start = 0;
     while start < end {
-        let newline = buf[start..end]
-            .iter()
-            .position(|&b| b == b'\n')
-            .map_or(end, |o| start + o);
+        let newline = memchr::memchr(b'\n', &buf[start..end]).map_or(end, |o| start + o);
         let mut line_end = newline;
         if line_end > start && buf[line_end - 1] == b'\r' {
             line_end -= 1;
         }
         let line = &buf[start..line_end];
         if !line.is_empty() && line[0] != b':' {
-            let colon = line.iter().position(|&b| b == b':').unwrap_or(line.len());
+            let colon = memchr::memchr(b':', line).unwrap_or(line.len());
             let mut value = (start + colon + 1).min(line_end);
             if value < line_end && buf[value] == b' ' {
                 value += 1;
