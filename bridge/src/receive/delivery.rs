@@ -85,20 +85,38 @@ impl Deliverer {
     }
 
     /// One round: every due payment (up to [`BATCH`]), `delivery_concurrency` at a time.
+    ///
+    /// Outcomes are written while the next callbacks run (not in between), as many per
+    /// transaction as have come meanwhile; the round ends once every outcome is written, so
+    /// the next round never picks up a payment delivered in this one. Should a write fail,
+    /// those payments stay `pending` and are delivered again: at least once.
     async fn round(&self) -> Result<usize, service::DbError> {
         let due = self.store.due(BATCH).await?;
         let count = due.len();
-        let mut outcomes = Box::pin(
-            futures_util::stream::iter(due)
-                .map(|payment| async move { (payment.id, self.attempt(&payment).await) })
-                .buffer_unordered(self.settings.delivery_concurrency.max(1))
-                .ready_chunks(64),
-        );
-        // Outcomes are written as they come, several per transaction. Should a write fail,
-        // those payments stay `pending` and are delivered again: at least once.
-        while let Some(group) = outcomes.next().await {
-            self.store.finish_attempts(group).await?;
-        }
+        let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel();
+        let deliver = async move {
+            let mut outcomes = std::pin::pin!(
+                futures_util::stream::iter(due)
+                    .map(|payment| async move { (payment.id, self.attempt(&payment).await) })
+                    .buffer_unordered(self.settings.delivery_concurrency.max(1))
+            );
+            while let Some(outcome) = outcomes.next().await {
+                // The writer is gone only after a database error: the outcome is lost and the
+                // payment stays pending.
+                let _ = sender.send(outcome);
+            }
+        };
+        let write = async {
+            let mut group = Vec::new();
+            while receiver.recv_many(&mut group, BATCH as usize).await > 0 {
+                self.store
+                    .finish_attempts(std::mem::take(&mut group))
+                    .await?;
+            }
+            Ok::<_, service::DbError>(())
+        };
+        let ((), written) = tokio::join!(deliver, write);
+        written?;
         Ok(count)
     }
 
