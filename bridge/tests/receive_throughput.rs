@@ -130,6 +130,11 @@ async fn a_backlog_is_caught_up_and_delivered() {
         total as f64 / recorded_at.as_secs_f64(),
         total as f64 / delivered_at.as_secs_f64(),
     );
+    // Reconnections cost a re-read of what was in flight: there should be none.
+    eprintln!(
+        "listener reconnections: {}",
+        receiving.health().await[0]["reconnects"]
+    );
     let rows = receiving.store().all(&account).await.unwrap();
     assert_eq!(rows.len(), total);
     assert_eq!(receiving.store().count(&account).await.unwrap(), total);

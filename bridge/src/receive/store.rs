@@ -257,6 +257,10 @@ pub enum Outcome {
 #[derive(Debug, Clone)]
 pub struct ReceiveStore {
     db: Database,
+    /// SQLite only: the receiving side's write transactions take turns here rather than in
+    /// SQLite, whose busy handler sleeps (and which fails at once a transaction that read
+    /// before another connection committed).
+    writes: Option<std::sync::Arc<tokio::sync::Mutex<()>>>,
 }
 
 /// Operation ids looked up per query when recording.
@@ -274,7 +278,17 @@ fn clip(s: &str) -> String {
 impl ReceiveStore {
     /// A store over a migrated database.
     pub fn new(db: Database) -> Self {
-        Self { db }
+        let writes = (db.backend() == service::database::Backend::Sqlite)
+            .then(|| std::sync::Arc::new(tokio::sync::Mutex::new(())));
+        Self { db, writes }
+    }
+
+    /// Held for the length of a write transaction (SQLite only).
+    async fn write_turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        match &self.writes {
+            Some(lock) => Some(lock.lock().await),
+            None => None,
+        }
     }
 
     /// The database.
@@ -305,6 +319,7 @@ impl ReceiveStore {
     /// Database failures.
     pub async fn set_cursor(&self, account: &str, token: &str) -> Result<(), DbError> {
         let (account, token) = (account.to_owned(), clip(token));
+        let _turn = self.write_turn().await;
         self.db
             .run(move |conn| {
                 conn.transaction(|conn| save_cursor(conn, &account, &token))?;
@@ -330,9 +345,14 @@ impl ReceiveStore {
     ) -> Result<usize, DbError> {
         let (account, cursor) = (account.to_owned(), clip(cursor));
         let processed_at = now_utc();
+        let _turn = self.write_turn().await;
         self.db
             .run(move |conn| {
                 conn.transaction(|conn| {
+                    // The cursor first: the transaction writes before it reads, so that on
+                    // SQLite it waits for the write lock instead of failing when another
+                    // connection commits between its first read and its first write.
+                    save_cursor(conn, &account, &cursor)?;
                     let mut deliverable = 0;
                     let mut existing: HashMap<String, (i64, String)> = HashMap::new();
                     for ids in payments.chunks(LOOKUP) {
@@ -399,7 +419,6 @@ impl ReceiveStore {
                     for row in new {
                         diesel::insert_into(rp::table).values(row).execute(conn)?;
                     }
-                    save_cursor(conn, &account, &cursor)?;
                     Ok::<_, DbError>(deliverable)
                 })
             })
@@ -490,6 +509,7 @@ impl ReceiveStore {
     /// Database failures; then nothing was written.
     pub async fn finish_attempts(&self, outcomes: Vec<(i64, Outcome)>) -> Result<(), DbError> {
         let now = now_utc();
+        let _turn = self.write_turn().await;
         self.db
             .run(move |conn| {
                 conn.transaction(|conn| {
@@ -588,6 +608,7 @@ impl ReceiveStore {
     /// # Errors
     /// Database failures.
     pub async fn set_status(&self, id: i64, new_status: &'static str) -> Result<(), DbError> {
+        let _turn = self.write_turn().await;
         self.db
             .run(move |conn| {
                 diesel::update(rp::table.find(id))
