@@ -313,19 +313,26 @@ async fn crash_and_restart(backend: Backend) {
     let receiver = KeyPair::random();
     let edit = |c: &mut bridge::BridgeConfig| receiving_config(c, &receiver.public_key(), &office);
     let (bridge, receiving) = TestBridge::start_receiving(backend, edit).await;
-    let total = 3_000;
-    flood(&bridge, &receiver, total).await;
-    // Crash once part of the stream is recorded.
     let store = receiving.store().clone();
     let account = receiver.public_key().to_string();
-    loop {
-        let recorded = store.all(&account).await.unwrap().len();
-        if recorded > 0 {
-            break;
-        }
+    let recorded = || async { store.count(&account).await.unwrap() };
+    // The account's creation first, then a backlog of thousands held back by the sandbox.
+    while recorded().await == 0 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let faults = bridge.sandbox.faults();
+    faults.stall_streams(true);
+    let total = 3_000;
+    flood(&bridge, &receiver, total).await;
+    // Let the stream flow; crash as soon as part of it is recorded, with the stream stalled
+    // again so that the rest cannot be recorded first, however fast the listener is.
+    faults.stall_streams(false);
+    while recorded().await <= 1 {
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
+    faults.stall_streams(true);
     receiving.abort();
+    faults.stall_streams(false);
     let before = store.all(&account).await.unwrap().len();
     assert!(
         before < total + 1,
