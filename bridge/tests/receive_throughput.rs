@@ -154,7 +154,7 @@ async fn replay(sandbox: &str, account: &stellar_base::PublicKey, total: usize) 
         .unwrap();
     let http = reqwest::Client::new();
     let mut reader =
-        bridge::receive::stream::open(&http, url, Duration::from_secs(10), Duration::from_secs(10))
+        horizon::events::open(&http, url, Duration::from_secs(10), Duration::from_secs(10))
             .await
             .unwrap();
     let mut events: Vec<(u64, web::Bytes)> = Vec::with_capacity(total);

@@ -239,6 +239,26 @@ impl HorizonClient {
         )
     }
 
+    /// Opens the payments stream of `query` as raw events ([`crate::events`]), for callers
+    /// that decode each record themselves; [`HorizonClient::stream_payments`] yields typed
+    /// records instead.
+    ///
+    /// # Errors
+    /// As [`crate::events::open`], with `settings.timeout()` for the answer's headers and
+    /// `settings.stream_idle_timeout()` between chunks.
+    pub async fn payment_events(
+        &self,
+        query: &PaymentsQuery,
+    ) -> Result<crate::events::EventReader, Error> {
+        crate::events::open(
+            &self.http,
+            self.payments_url(query),
+            self.settings.timeout(),
+            self.settings.stream_idle_timeout(),
+        )
+        .await
+    }
+
     /// `GET /fee_stats`.
     ///
     /// # Errors

@@ -1,7 +1,8 @@
 //! A client for Horizon, Stellar's HTTP API, as the bridge server needs it.
 //!
 //! [`HorizonClient`] reads the root, accounts, transactions and their operations, payments
-//! (paged, or streamed as server-sent events) and fee stats, and submits transactions.
+//! (paged, or streamed as server-sent events: typed, or raw through [`events`] for readers that
+//! decode only what they need) and fee stats, and submits transactions.
 //! Everything that can fail returns an [`Error`] that says what the caller may do next:
 //! [`Error::outcome_unknown`] for a submission that may or may not have been applied (ask by
 //! hash, never rebuild), [`Error::is_retryable`] for a request that can simply be sent again.
@@ -28,15 +29,16 @@
 mod client;
 mod codes;
 mod error;
+pub mod events;
 mod resources;
 mod settings;
 mod stream;
 
 pub use client::{HorizonClient, MAX_BODY_BYTES, MAX_RETRY_WAIT};
 pub use error::{Error, ResultCodes};
+pub use events::MAX_EVENT_BYTES;
 pub use resources::{
     Account, Balance, FeeDistribution, FeeStats, Flags, Order, Page, PaymentRecord, PaymentsQuery,
     Root, Signer, SubmitResponse, Thresholds, TransactionRecord,
 };
 pub use settings::HorizonSettings;
-pub use stream::MAX_EVENT_BYTES;

@@ -55,8 +55,6 @@ pub struct Listener {
     pub account: PublicKey,
     /// Horizon.
     pub horizon: HorizonClient,
-    /// HTTP client for the stream (no whole-request timeout).
-    pub stream_http: reqwest::Client,
     /// The tables.
     pub store: ReceiveStore,
     /// `[[assets]]`.
@@ -174,27 +172,21 @@ impl Listener {
             s.state = "streaming";
             s.last_paging_token = Some(cursor.clone());
         });
-        let mut url = self.horizon.base_url().clone();
-        match url.path_segments_mut() {
-            Ok(mut path) => {
-                path.pop_if_empty()
-                    .extend(["accounts", &self.account.to_string(), "payments"]);
-            }
-            Err(()) => return Ended::Failed("Horizon URL cannot have a path".into()),
-        }
-        url.query_pairs_mut()
-            .append_pair("cursor", &cursor)
-            .append_pair("join", "transactions");
+        let query = PaymentsQuery {
+            account: Some(self.account),
+            cursor: Some(cursor.clone()),
+            join_transactions: true,
+            ..PaymentsQuery::default()
+        };
         // A reader task decodes the stream while this one writes to the database, so that a
         // backlog is recorded in large batches (one transaction each).
         let (sender, mut receiver) = tokio::sync::mpsc::channel(CHUNK * 2);
         let reader = Reader {
             account: self.account,
             horizon: self.horizon.clone(),
-            http: self.stream_http.clone(),
             assets: self.assets.clone(),
         };
-        let _reader = AbortOnDrop(tokio::spawn(reader.run(url, sender)));
+        let _reader = AbortOnDrop(tokio::spawn(reader.run(query, sender)));
         let silence = Duration::from_millis(self.settings.stream_silence_ms.max(1));
         loop {
             let mut chunk = Vec::with_capacity(CHUNK);
@@ -262,35 +254,26 @@ impl Listener {
 struct Reader {
     account: PublicKey,
     horizon: HorizonClient,
-    http: reqwest::Client,
     assets: Vec<Asset>,
 }
 
 impl Reader {
     async fn run(
         self,
-        url: url::Url,
+        query: PaymentsQuery,
         sender: tokio::sync::mpsc::Sender<Result<NewReceived, String>>,
     ) {
-        let settings = self.horizon.settings();
-        let mut events = match super::stream::open(
-            &self.http,
-            url,
-            settings.timeout(),
-            settings.stream_idle_timeout(),
-        )
-        .await
-        {
+        let mut events = match self.horizon.payment_events(&query).await {
             Ok(events) => events,
             Err(error) => {
-                let _ = sender.send(Err(error)).await;
+                let _ = sender.send(Err(error.to_string())).await;
                 return;
             }
         };
         loop {
             let item = match events.next().await {
                 Ok(None) => return,
-                Err(error) => Err(error),
+                Err(error) => Err(error.to_string()),
                 // Horizon greets with `event: open`; records are plain messages.
                 Ok(Some(event)) if event.name != "message" => continue,
                 Ok(Some(event)) => self.row(event.id, &event.data).await,

@@ -18,7 +18,6 @@ pub mod mac;
 pub mod record;
 pub mod settings;
 pub mod store;
-pub mod stream;
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -128,15 +127,6 @@ impl Receiving {
             .timeout(Duration::from_millis(settings.callback_timeout_ms.max(1)))
             .build()
             .map_err(|e| format!("callback HTTP client: {e}"))?;
-        // Streams have no whole-request timeout (the listener's idle and silence timers end
-        // them); otherwise as the Horizon client: no proxy, no redirects.
-        let stream_http = reqwest::Client::builder()
-            .no_proxy()
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(horizon.settings().timeout())
-            .user_agent(concat!("bridge/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| format!("Horizon stream HTTP client: {e}"))?;
         let compliance = config
             .compliance
             .as_ref()
@@ -176,7 +166,6 @@ impl Receiving {
                 let listener = Listener {
                     account,
                     horizon: horizon.clone(),
-                    stream_http: stream_http.clone(),
                     store: store.clone(),
                     assets: assets.clone(),
                     settings: settings.clone(),

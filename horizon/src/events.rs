@@ -1,24 +1,27 @@
-//! The payments stream read directly from the wire: server-sent events split in place, each
-//! event's `data` handed out as bytes borrowed from the read buffer.
+//! Server-sent events read straight from the wire: each event is split in place and its `data`
+//! handed out as bytes borrowed from the read buffer.
 //!
-//! The listener used to take Horizon's records through `horizon::HorizonClient`'s stream,
-//! which builds a `serde_json::Value` of every record and a typed copy of its embedded
-//! transaction (the envelope alone is about 10 KB for a 100-operation transaction). Here the
-//! listener decodes each event straight from this buffer into the few fields it needs
-//! ([`super::record::Record`]), skipping the rest without copying it.
+//! A payments stream with `join=transactions` carries each record's whole transaction (the
+//! envelope alone is about 10 KB for a 100-operation transaction), so a reader that builds a
+//! `serde_json::Value` per record spends most of its time copying what nobody reads. Callers
+//! here decode each event's bytes into just the fields they need.
 //!
-//! Same rules as the Horizon client's stream: `Accept: text/event-stream`, the answer's
-//! headers within the read timeout, an error status or another content type is an error, the
-//! stream ends on the first transport error, when nothing (not even a keep-alive) comes for
-//! the idle timeout, or on an event larger than [`MAX_EVENT_BYTES`]. Reconnecting is the
-//! listener's job.
+//! One connection's life: `Accept: text/event-stream`, the answer's headers within the
+//! timeout, an error status (read as Horizon's problem document) or another content type is an
+//! error; the stream ends on the first transport error, when nothing (not even a keep-alive)
+//! comes for the idle timeout, or on an event larger than [`MAX_EVENT_BYTES`]. Reconnecting,
+//! and remembering where to resume, are the caller's job.
 
 use std::borrow::Cow;
 use std::time::Duration;
 
+use reqwest::header::{ACCEPT, CACHE_CONTROL, CONTENT_TYPE};
 use url::Url;
 
-/// Largest single event accepted (as the Horizon client): 1 MiB.
+use crate::Error;
+use crate::client::{read_error, read_response};
+
+/// Largest single event (everything between two blank lines) accepted: 1 MiB.
 pub const MAX_EVENT_BYTES: usize = 1024 * 1024;
 
 /// One event of the stream.
@@ -47,40 +50,41 @@ pub struct EventReader {
 /// Opens `url` as an event stream; the answer's headers must come within `timeout`.
 ///
 /// # Errors
-/// Why not, for the listener's `last_error`.
+/// [`Error::Timeout`], a transport error, the error Horizon answered instead of a stream, or
+/// [`Error::Decode`] for another content type.
 pub async fn open(
     http: &reqwest::Client,
     url: Url,
     timeout: Duration,
     idle: Duration,
-) -> Result<EventReader, String> {
+) -> Result<EventReader, Error> {
     tracing::debug!(%url, "opening a Horizon stream");
     let request = http
         .get(url)
-        .header(reqwest::header::ACCEPT, "text/event-stream")
-        .header(reqwest::header::CACHE_CONTROL, "no-cache")
+        .header(ACCEPT, "text/event-stream")
+        .header(CACHE_CONTROL, "no-cache")
         .send();
     let response = tokio::time::timeout(timeout, request)
         .await
-        .map_err(|_| "Horizon did not answer the stream request in time".to_owned())?
-        .map_err(|e| format!("Horizon unreachable: {}", chain(&e)))?;
-    let status = response.status();
-    if !status.is_success() {
-        let body = tokio::time::timeout(timeout, response.text())
-            .await
-            .ok()
-            .and_then(Result::ok)
-            .unwrap_or_default();
-        let body: String = body.chars().take(300).collect();
-        return Err(format!("Horizon answered {status} to the stream: {body}"));
+        .map_err(|_| Error::Timeout)?
+        .map_err(|e| read_error(&e))?;
+    if !response.status().is_success() {
+        let answer = tokio::time::timeout(timeout, read_response(response, read_error)).await;
+        return Err(match answer {
+            Ok(Err(failure)) => failure.error,
+            Ok(Ok(_)) => Error::Decode("unexpected answer".into()),
+            Err(_) => Error::Timeout,
+        });
     }
     let content_type = response
         .headers()
-        .get(reqwest::header::CONTENT_TYPE)
+        .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
     if !content_type.starts_with("text/event-stream") {
-        return Err(format!("expected an event stream, got {content_type:?}"));
+        return Err(Error::Decode(format!(
+            "expected an event stream, got {content_type:?}"
+        )));
     }
     Ok(EventReader {
         response,
@@ -89,18 +93,6 @@ pub async fn open(
         consumed: 0,
         scanned: 0,
     })
-}
-
-/// The error and its causes, on one line.
-fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// Where the event starting at `buf[0]` ends (just after its blank line), searching from
@@ -161,8 +153,9 @@ impl EventReader {
     /// `None` when Horizon ends the stream.
     ///
     /// # Errors
-    /// A transport error, silence for the idle timeout, or an event that is too large.
-    pub async fn next(&mut self) -> Result<Option<Event<'_>>, String> {
+    /// A transport error, [`Error::StreamIdle`] after silence for the idle timeout, or
+    /// [`Error::Decode`] for an event that is too large.
+    pub async fn next(&mut self) -> Result<Option<Event<'_>>, Error> {
         loop {
             if self.consumed > 0 {
                 self.buf.drain(..self.consumed);
@@ -179,11 +172,13 @@ impl EventReader {
             }
             self.scanned = self.buf.len();
             if self.buf.len() > MAX_EVENT_BYTES {
-                return Err(format!("an event is larger than {MAX_EVENT_BYTES} bytes"));
+                return Err(Error::Decode(format!(
+                    "an event is larger than {MAX_EVENT_BYTES} bytes"
+                )));
             }
             match tokio::time::timeout(self.idle, self.response.chunk()).await {
-                Err(_) => return Err("the stream sent nothing for too long".into()),
-                Ok(Err(e)) => return Err(format!("stream broken: {}", chain(&e))),
+                Err(_) => return Err(Error::StreamIdle),
+                Ok(Err(e)) => return Err(read_error(&e)),
                 Ok(Ok(None)) => return Ok(None),
                 Ok(Ok(Some(chunk))) => self.buf.extend_from_slice(&chunk),
             }
