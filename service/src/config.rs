@@ -141,6 +141,8 @@ mod tests {
     #[serde(deny_unknown_fields)]
     struct Database {
         url: Option<String>,
+        #[serde(default)]
+        sqlite_inline_reads: Option<bool>,
     }
 
     #[derive(Debug, Default, Deserialize)]
@@ -173,11 +175,13 @@ mod tests {
                 ("FEDERATION__PORT", "9000"),
                 ("FEDERATION__DATABASE__URL", "sqlite://b.db"),
                 ("FEDERATION__QUERIES__REVERSE_FEDERATION", "SELECT 1"),
+                ("FEDERATION__DATABASE__SQLITE_INLINE_READS", "false"),
                 ("BRIDGE__PORT", "1"),
             ]),
         )
         .unwrap();
         assert_eq!(s.port, 9000);
+        assert_eq!(s.database.sqlite_inline_reads, Some(false));
         assert_eq!(s.database.url.as_deref(), Some("sqlite://b.db"));
         assert_eq!(s.queries.reverse.as_deref(), Some("SELECT 1"));
     }

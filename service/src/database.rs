@@ -77,6 +77,15 @@ pub struct DatabaseSettings {
     /// Seconds to wait for a pooled connection before failing the request.
     #[serde(default = "default_connection_timeout")]
     pub connection_timeout_seconds: u64,
+    /// SQLite only: run point reads ([`Database::read`]) on the request's own thread when a
+    /// connection is idle. Turn off when the database file is on slow storage (a network
+    /// file system), where even a cached read may wait for the disk.
+    #[serde(default = "default_sqlite_inline_reads")]
+    pub sqlite_inline_reads: bool,
+}
+
+fn default_sqlite_inline_reads() -> bool {
+    true
 }
 
 fn default_max_connections() -> u32 {
@@ -96,6 +105,7 @@ impl DatabaseSettings {
             dsn: None,
             max_connections: default_max_connections(),
             connection_timeout_seconds: default_connection_timeout(),
+            sqlite_inline_reads: default_sqlite_inline_reads(),
         }
     }
 
@@ -157,6 +167,11 @@ impl fmt::Debug for DatabaseSettings {
             .field("url", &self.url.as_ref().map(|_| "<redacted>"))
             .field("dsn", &self.dsn.as_ref().map(|_| "<redacted>"))
             .field("max_connections", &self.max_connections)
+            .field(
+                "connection_timeout_seconds",
+                &self.connection_timeout_seconds,
+            )
+            .field("sqlite_inline_reads", &self.sqlite_inline_reads)
             .finish()
     }
 }
@@ -302,6 +317,8 @@ pub struct BackendMigrations {
 pub struct Database {
     pool: Pool<ConnectionManager>,
     backend: Backend,
+    /// [`Database::read`] may run on the calling thread (SQLite with `sqlite_inline_reads`).
+    inline_reads: bool,
     /// One permit per pooled connection: queries wait here, on the async side, instead of
     /// parking one blocking thread each while they wait for a connection.
     permits: std::sync::Arc<tokio::sync::Semaphore>,
@@ -351,6 +368,7 @@ impl Database {
         Ok(Self {
             pool,
             backend,
+            inline_reads: backend == Backend::Sqlite && settings.sqlite_inline_reads,
             permits: std::sync::Arc::new(tokio::sync::Semaphore::new(size as usize)),
         })
     }
@@ -385,7 +403,7 @@ impl Database {
     }
 
     /// Runs a short indexed read: on SQLite on the calling thread when a pooled connection is
-    /// idle, otherwise as [`Database::run`].
+    /// idle (unless `sqlite_inline_reads` is off), otherwise as [`Database::run`].
     ///
     /// Handing a query to the blocking pool and back costs more CPU than a SQLite point read
     /// (tens of microseconds against a few), and in WAL mode a reader never waits for a writer,
@@ -399,7 +417,7 @@ impl Database {
         F: FnOnce(&mut AnyConnection) -> Result<R, DbError> + Send + 'static,
         R: Send + 'static,
     {
-        if self.backend == Backend::Sqlite
+        if self.inline_reads
             && let Ok(permit) = self.permits.try_acquire()
             && let Some(mut conn) = self.pool.try_get()
         {
@@ -550,6 +568,32 @@ mod tests {
         let db = Database::connect(&DatabaseSettings::from_url(url)).unwrap();
         assert_eq!(db.backend(), Backend::Sqlite);
         assert!(db.is_healthy().await);
+    }
+
+    #[tokio::test]
+    async fn sqlite_point_reads_run_inline_unless_turned_off() {
+        for inline in [true, false] {
+            let dir = tempfile::tempdir().unwrap();
+            let url = format!("sqlite://{}", dir.path().join("t.db").display());
+            let db = Database::connect(&DatabaseSettings {
+                sqlite_inline_reads: inline,
+                ..DatabaseSettings::from_url(url)
+            })
+            .unwrap();
+            // Leaves one idle connection in the pool.
+            db.run(|conn| Ok(conn.batch_execute("SELECT 1")?))
+                .await
+                .unwrap();
+            let caller = std::thread::current().id();
+            let ran_on = db
+                .read(|conn| {
+                    conn.batch_execute("SELECT 1")?;
+                    Ok(std::thread::current().id())
+                })
+                .await
+                .unwrap();
+            assert_eq!(ran_on == caller, inline, "sqlite_inline_reads = {inline}");
+        }
     }
 
     #[test]
