@@ -73,7 +73,8 @@ pub struct NewReceived {
 }
 
 /// A stored received payment, as the admin API shows it (plain JSON fields).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Queryable)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Queryable, Selectable)]
+#[diesel(table_name = rp)]
 pub struct ReceivedPayment {
     /// Row id.
     pub id: i64,
@@ -90,6 +91,7 @@ pub struct ReceivedPayment {
     /// Operation type.
     pub kind: String,
     /// Sender.
+    #[diesel(column_name = from_account)]
     pub from: Option<String>,
     /// Muxed destination id.
     pub to_muxed_id: Option<String>,
@@ -178,56 +180,6 @@ pub fn now_ms() -> i64 {
         .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
         .unwrap_or(0)
 }
-
-type Columns = (
-    rp::id,
-    rp::operation_id,
-    rp::paging_token,
-    rp::status,
-    rp::transaction_id,
-    rp::account,
-    rp::kind,
-    rp::from_account,
-    rp::to_muxed_id,
-    rp::amount,
-    rp::asset_code,
-    rp::asset_issuer,
-    rp::memo_type,
-    rp::memo,
-    rp::route,
-    rp::data,
-    rp::raw,
-    rp::attempts,
-    rp::next_attempt_at,
-    rp::last_error,
-    rp::processed_at,
-    rp::delivered_at,
-);
-
-const COLUMNS: Columns = (
-    rp::id,
-    rp::operation_id,
-    rp::paging_token,
-    rp::status,
-    rp::transaction_id,
-    rp::account,
-    rp::kind,
-    rp::from_account,
-    rp::to_muxed_id,
-    rp::amount,
-    rp::asset_code,
-    rp::asset_issuer,
-    rp::memo_type,
-    rp::memo,
-    rp::route,
-    rp::data,
-    rp::raw,
-    rp::attempts,
-    rp::next_attempt_at,
-    rp::last_error,
-    rp::processed_at,
-    rp::delivered_at,
-);
 
 /// What a delivery attempt changed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -456,7 +408,7 @@ impl ReceiveStore {
                     .filter(rp::next_attempt_at.le(now))
                     .order(rp::id.asc())
                     .limit(limit)
-                    .select(COLUMNS)
+                    .select(ReceivedPayment::as_select())
                     .load::<ReceivedPayment>(conn)?)
             })
             .await
@@ -542,7 +494,7 @@ impl ReceiveStore {
             .run(move |conn| {
                 Ok(rp::table
                     .find(id)
-                    .select(COLUMNS)
+                    .select(ReceivedPayment::as_select())
                     .first::<ReceivedPayment>(conn)
                     .optional()?)
             })
@@ -562,7 +514,7 @@ impl ReceiveStore {
             .run(move |conn| {
                 Ok(rp::table
                     .filter(rp::operation_id.eq(operation_id))
-                    .select(COLUMNS)
+                    .select(ReceivedPayment::as_select())
                     .first::<ReceivedPayment>(conn)
                     .optional()?)
             })
@@ -580,7 +532,7 @@ impl ReceiveStore {
                     .order(rp::id.desc())
                     .offset(offset)
                     .limit(limit)
-                    .select(COLUMNS)
+                    .select(ReceivedPayment::as_select())
                     .load::<ReceivedPayment>(conn)?)
             })
             .await
@@ -597,7 +549,7 @@ impl ReceiveStore {
                 Ok(rp::table
                     .filter(rp::account.eq(account))
                     .order(rp::id.asc())
-                    .select(COLUMNS)
+                    .select(ReceivedPayment::as_select())
                     .load::<ReceivedPayment>(conn)?)
             })
             .await
