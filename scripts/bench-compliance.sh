@@ -169,68 +169,20 @@ stop_server() {
   SERVER_PID=
 }
 
-# Latency in wrk's notation (12.34us, 1.20ms, 1.01s) → milliseconds.
-to_ms() {
-  awk -v v="$1" 'BEGIN {
-    n = v + 0; u = v; sub(/^[0-9.]+/, "", u)
-    if (u == "us") n /= 1000; else if (u == "s") n *= 1000; else if (u == "m") n *= 60000
-    printf "%.2f", n }'
-}
-
-# utime + stime of the server, in clock ticks (fields 14 and 15 of /proc/PID/stat).
-cpu_ticks() {
-  sed 's/^.*) //' "/proc/$SERVER_PID/stat" | awk '{print $12 + $13}'
-}
-# Context switches (voluntary + involuntary) summed over the server's live threads.
-ctx_switches() {
-  cat /proc/"$SERVER_PID"/task/*/status 2>/dev/null \
-    | awk '/^(non)?voluntary_ctxt_switches:/ {n += $2} END {print n + 0}'
-}
+# shellcheck source=lib/wrk-measure.sh
+. "$(dirname "$0")/lib/wrk-measure.sh"
 
 RESULTS=()
 run() { # endpoint mode
-  local endpoint=$1 mode=$2 out rps p50 p99 errors non2xx rss hwm load
-  wrk -t"$THREADS" -c"$CONNECTIONS" -d"$WARMUP" -s "$WORK/bench.lua" "$URL" -- "$mode" >/dev/null
-  load=$(cut -d' ' -f1-3 /proc/loadavg)
-  local ticks0 ticks1 total cpu perf_pid=
-  local ctx0 ctx1 cs threads
-  ticks0=$(cpu_ticks); ctx0=$(ctx_switches)
-  if [ "${PERF:-}" = 1 ] && [ "$mode" = auth ]; then
-    perf record -F 499 --call-graph dwarf -p "$SERVER_PID" -o "$WORK/perf.data" -- sleep 5 \
-      >/dev/null 2>&1 &
-    perf_pid=$!
-  fi
-  out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s "$WORK/bench.lua" "$URL" -- "$mode")
-  ticks1=$(cpu_ticks); ctx1=$(ctx_switches)
-  threads=$(ls "/proc/$SERVER_PID/task" | wc -l)
-  printf '%s\n' "$out" >&2
-  if [ -n "$perf_pid" ]; then
-    wait "$perf_pid" || true
-    # Inclusive (children) and self percentages per symbol, the 120 largest.
-    perf report -i "$WORK/perf.data" --children --sort symbol --stdio -g none 2>/dev/null \
-      | grep -E '^ +[0-9]' | head -120 | cut -c1-200 >"${PERF_OUT:-/dev/stderr}" || true
-  fi
-  rps=$(awk '/^Requests\/sec:/ {printf "%.0f", $2}' <<<"$out")
-  total=$(awk '/ requests in / {print $1}' <<<"$out")
-  # Server CPU (user + system) per request, from /proc/PID/stat: less sensitive to the other
-  # load on the machine than requests/s.
-  cpu=$(awk -v t="$((ticks1 - ticks0))" -v hz="$(getconf CLK_TCK)" -v n="$total" \
-    'BEGIN { if (n > 0) printf "%.1f", 1e6 * t / hz / n }')
-  # Per request; threads that exited during the run are not counted (a lower bound).
-  cs=$(awk -v c="$((ctx1 - ctx0))" -v n="$total" 'BEGIN { if (n > 0) printf "%.2f", c / n }')
-  p50=$(to_ms "$(awk '$1 == "50%" {print $2}' <<<"$out")")
-  p99=$(to_ms "$(awk '$1 == "99%" {print $2}' <<<"$out")")
-  errors=$(awk '/Socket errors:/ {print}' <<<"$out")
-  non2xx=$(awk -F': ' '/Non-2xx or 3xx responses/ {print $2}' <<<"$out")
-  rss=$(awk '/^VmRSS:/ {printf "%.1f", $2 / 1024}' "/proc/$SERVER_PID/status")
-  hwm=$(awk '/^VmHWM:/ {printf "%.1f", $2 / 1024}' "/proc/$SERVER_PID/status")
+  local endpoint=$1 mode=$2 perf_out=
+  if [ "${PERF:-}" = 1 ] && [ "$mode" = auth ]; then perf_out=${PERF_OUT:-/dev/stderr}; fi
+  measure "$mode" "$perf_out"
   # The ceiling answers 404 by design; an auth request should always answer 200.
-  if [ "$mode" = auth ] && [ -n "$non2xx" ]; then
-    printf 'WARNING: %s non-2xx answers on auth requests\n' "$non2xx" >&2
+  if [ "$mode" = auth ] && [ -n "$M_NON2XX" ]; then
+    printf 'WARNING: %s non-2xx answers on auth requests\n' "$M_NON2XX" >&2
   fi
-  [ -n "$errors" ] && printf 'WARNING: %s\n' "$errors" >&2
-  RESULTS+=("| $endpoint | $rps | $p50 | $p99 | $cpu | $cs | $threads | $rss (peak $hwm) | $load |")
-  eval "RPS_${mode}=$rps"
+  RESULTS+=("| $endpoint | $M_RPS | $M_P50 | $M_P99 | $M_CPU | $M_CS | $M_THREADS | $M_RSS (peak $M_HWM) | $M_LOAD |")
+  eval "RPS_${mode}=$M_RPS"
 }
 
 say "static ceiling (GET /static-ceiling)"
