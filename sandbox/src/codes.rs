@@ -1,9 +1,10 @@
 //! Horizon's result code strings (`tx_bad_seq`, `op_underfunded`…) for result XDR.
 //!
-//! Horizon derives these names from the XDR enum names; so does this module, with the few
-//! exceptions Horizon makes spelled out.
+//! The names themselves come from [`stellar_base::result_codes`], shared with the Horizon
+//! client; this module gives them the shape of Horizon's JSON.
 
 use serde::Serialize;
+use stellar_base::result_codes::{inner_transaction_code, operation_codes, transaction_code};
 use stellar_base::xdr;
 
 /// `extras.result_codes` of a failed submission.
@@ -20,114 +21,19 @@ pub struct ResultCodes {
     pub inner_transaction: Option<String>,
 }
 
-/// `CamelCase` → `camel_case`.
-fn snake(name: &str) -> String {
-    let mut out = String::with_capacity(name.len() + 4);
-    for (i, c) in name.chars().enumerate() {
-        if c.is_ascii_uppercase() {
-            if i > 0 {
-                out.push('_');
-            }
-            out.push(c.to_ascii_lowercase());
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-/// The Horizon code of a transaction-level result name such as `TxBadSeq`.
-fn tx_code(name: &str) -> String {
-    match name {
-        "TxNoAccount" => "tx_no_source_account".into(),
-        other => snake(other),
-    }
-}
-
-/// The Horizon code of one operation result.
-pub fn op_code(result: &xdr::OperationResult) -> String {
-    use xdr::OperationResultTr as Tr;
-    let inner = match result {
-        xdr::OperationResult::OpInner(tr) => tr,
-        xdr::OperationResult::OpBadAuth => return "op_bad_auth".into(),
-        xdr::OperationResult::OpNoAccount => return "op_no_source_account".into(),
-        xdr::OperationResult::OpNotSupported => return "op_not_supported".into(),
-        xdr::OperationResult::OpTooManySubentries => return "op_too_many_subentries".into(),
-        xdr::OperationResult::OpExceededWorkLimit => return "op_exceeded_work_limit".into(),
-        xdr::OperationResult::OpTooManySponsoring => return "op_too_many_sponsoring".into(),
-    };
-    let name = match inner {
-        Tr::CreateAccount(r) => r.name(),
-        Tr::Payment(r) => r.name(),
-        Tr::PathPaymentStrictReceive(r) => r.name(),
-        Tr::PathPaymentStrictSend(r) => r.name(),
-        Tr::SetOptions(r) => r.name(),
-        Tr::ChangeTrust(r) => r.name(),
-        Tr::AllowTrust(r) => r.name(),
-        Tr::AccountMerge(r) => r.name(),
-        Tr::ManageData(r) => r.name(),
-        Tr::BumpSequence(r) => r.name(),
-        Tr::SetTrustLineFlags(r) => r.name(),
-        other => other.name(),
-    };
-    match name {
-        "Success" => "op_success".into(),
-        "AlreadyExist" => "op_already_exists".into(),
-        "OverSendmax" => "op_over_source_max".into(),
-        "UnderDestmin" => "op_under_dest_min".into(),
-        "OfferCrossSelf" => "op_cross_self".into(),
-        "NotSupportedYet" => "op_not_supported_yet".into(),
-        "NameNotFound" => "op_data_name_not_found".into(),
-        "InvalidName" => "op_data_invalid_name".into(),
-        "HasSubEntries" => "op_has_sub_entries".into(),
-        "SeqnumTooFar" => "op_seq_num_too_far".into(),
-        "ImmutableSet" => "op_immutable_set".into(),
-        "BadSeq" => "op_bad_seq".into(),
-        "TrustNotRequired" => "op_not_required".into(),
-        other => format!("op_{}", snake(other)),
-    }
-}
-
-fn ops_codes(ops: &[xdr::OperationResult]) -> Option<Vec<String>> {
-    Some(ops.iter().map(op_code).collect())
-}
-
-/// The Horizon codes of an inner (fee-bumped) transaction's result.
-fn inner_codes(result: &xdr::InnerTransactionResultResult) -> ResultCodes {
-    use xdr::InnerTransactionResultResult as R;
-    let operations = match result {
-        R::TxSuccess(ops) | R::TxFailed(ops) => ops_codes(ops),
-        _ => None,
-    };
-    ResultCodes {
-        transaction: tx_code(result.name()),
-        operations,
-        inner_transaction: None,
-    }
-}
-
 /// The Horizon codes of a transaction result.
 pub fn result_codes(result: &xdr::TransactionResult) -> ResultCodes {
     use xdr::TransactionResultResult as R;
-    match &result.result {
-        R::TxSuccess(ops) | R::TxFailed(ops) => ResultCodes {
-            transaction: tx_code(result.result.name()),
-            operations: ops_codes(ops),
-            inner_transaction: None,
-        },
+    let inner_transaction = match &result.result {
         R::TxFeeBumpInnerSuccess(pair) | R::TxFeeBumpInnerFailed(pair) => {
-            let inner = inner_codes(&pair.result.result);
-            ResultCodes {
-                transaction: tx_code(result.result.name()),
-                operations: inner.operations,
-                inner_transaction: Some(inner.transaction),
-            }
+            Some(inner_transaction_code(&pair.result.result))
         }
-        other => ResultCodes {
-            transaction: tx_code(other.name()),
-            operations: None,
-            inner_transaction: None,
-        },
+        _ => None,
+    };
+    ResultCodes {
+        transaction: transaction_code(&result.result),
+        operations: operation_codes(&result.result),
+        inner_transaction,
     }
 }
 
@@ -135,27 +41,46 @@ pub fn result_codes(result: &xdr::TransactionResult) -> ResultCodes {
 mod tests {
     use super::*;
 
+    fn result(result: xdr::TransactionResultResult) -> xdr::TransactionResult {
+        xdr::TransactionResult {
+            fee_charged: 200,
+            result,
+            ext: xdr::TransactionResultExt::V0,
+        }
+    }
+
     #[test]
-    fn names_follow_horizon() {
-        assert_eq!(tx_code("TxBadSeq"), "tx_bad_seq");
-        assert_eq!(tx_code("TxNoAccount"), "tx_no_source_account");
-        assert_eq!(tx_code("TxFeeBumpInnerFailed"), "tx_fee_bump_inner_failed");
-        assert_eq!(tx_code("TxBadAuthExtra"), "tx_bad_auth_extra");
-        let op = xdr::OperationResult::OpInner(xdr::OperationResultTr::CreateAccount(
-            xdr::CreateAccountResult::AlreadyExist,
+    fn a_fee_bump_carries_the_inner_code_and_the_inner_operations() {
+        let underfunded = xdr::OperationResult::OpInner(xdr::OperationResultTr::Payment(
+            xdr::PaymentResult::Underfunded,
         ));
-        assert_eq!(op_code(&op), "op_already_exists");
-        let op = xdr::OperationResult::OpInner(xdr::OperationResultTr::Payment(
-            xdr::PaymentResult::SrcNoTrust,
+        let bumped = result(xdr::TransactionResultResult::TxFeeBumpInnerFailed(
+            xdr::InnerTransactionResultPair {
+                transaction_hash: xdr::Hash([7; 32]),
+                result: xdr::InnerTransactionResult {
+                    fee_charged: 100,
+                    result: xdr::InnerTransactionResultResult::TxFailed(
+                        vec![underfunded].try_into().unwrap(),
+                    ),
+                    ext: xdr::InnerTransactionResultExt::V0,
+                },
+            },
         ));
-        assert_eq!(op_code(&op), "op_src_no_trust");
-        let op = xdr::OperationResult::OpInner(xdr::OperationResultTr::PathPaymentStrictReceive(
-            xdr::PathPaymentStrictReceiveResult::TooFewOffers,
-        ));
-        assert_eq!(op_code(&op), "op_too_few_offers");
         assert_eq!(
-            op_code(&xdr::OperationResult::OpNotSupported),
-            "op_not_supported"
+            result_codes(&bumped),
+            ResultCodes {
+                transaction: "tx_fee_bump_inner_failed".into(),
+                operations: Some(vec!["op_underfunded".into()]),
+                inner_transaction: Some("tx_failed".into()),
+            }
+        );
+        assert_eq!(
+            result_codes(&result(xdr::TransactionResultResult::TxBadSeq)),
+            ResultCodes {
+                transaction: "tx_bad_seq".into(),
+                operations: None,
+                inner_transaction: None,
+            }
         );
     }
 }

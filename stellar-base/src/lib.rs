@@ -11,6 +11,7 @@ pub mod asset;
 pub mod keys;
 pub mod memo;
 pub mod network;
+pub mod result_codes;
 pub mod transaction;
 
 pub use address::FederationAddress;
