@@ -71,19 +71,7 @@ impl std::fmt::Debug for State {
     }
 }
 
-/// Why the server could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum StartupError {
-    /// Bad configuration.
-    #[error("{0}")]
-    Config(String),
-    /// The database is unreachable or could not be migrated.
-    #[error(transparent)]
-    Database(#[from] service::DbError),
-    /// The port could not be bound.
-    #[error(transparent)]
-    Io(#[from] std::io::Error),
-}
+pub use service::StartupError;
 
 /// Connects to the database and applies pending migrations (`--migrate-db`).
 ///

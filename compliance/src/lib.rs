@@ -57,19 +57,7 @@ pub struct State {
     tx_status_auth: Option<BasicAuth>,
 }
 
-/// Why the server could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum StartupError {
-    /// Bad configuration.
-    #[error("{0}")]
-    Config(String),
-    /// The database is unreachable or could not be migrated.
-    #[error(transparent)]
-    Database(#[from] service::DbError),
-    /// A port could not be bound.
-    #[error(transparent)]
-    Io(#[from] std::io::Error),
-}
+pub use service::StartupError;
 
 /// Connects to the database and applies pending migrations (`--migrate-db`).
 ///

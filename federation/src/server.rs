@@ -25,19 +25,7 @@ use crate::config::FederationConfig;
 use crate::protocol::{FederationErrorBody, FederationRecord};
 use crate::store::{AccountRow, LookupError, Store};
 
-/// Why the server could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum StartupError {
-    /// Bad configuration (including a query that does not run).
-    #[error("{0}")]
-    Config(String),
-    /// The database is unreachable.
-    #[error(transparent)]
-    Database(#[from] service::DbError),
-    /// The port could not be bound.
-    #[error(transparent)]
-    Io(#[from] std::io::Error),
-}
+pub use service::StartupError;
 
 /// A federation error, rendered as `{"code","message","error"}`.
 #[derive(Debug, thiserror::Error)]
