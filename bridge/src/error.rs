@@ -226,6 +226,12 @@ impl ResponseError for Error {
     }
 }
 
+impl From<compliance::form::InvalidField> for Error {
+    fn from(e: compliance::form::InvalidField) -> Self {
+        Self::invalid(e.name, e.reason)
+    }
+}
+
 impl From<service::DbError> for Error {
     fn from(e: service::DbError) -> Self {
         Self::internal(e)

@@ -13,21 +13,13 @@ use sha2::{Digest, Sha256};
 use stellar_base::transaction::{Operation, TransactionError, decode_transaction};
 use stellar_base::{AccountAddress, Amount, Asset, KeyPair, Memo, TransactionBuilder, xdr};
 
+use compliance::form::{asset, forward_fields, path};
+
 use crate::State;
 use crate::error::Error;
 use crate::submitter::{Draft, Outcome, SendError};
 
-/// Form fields in order (`path[0][asset_code]`, `forward_destination[fields][x]`…).
-pub type Fields = Vec<(String, String)>;
-
-/// The value of a non-empty field.
-pub fn field<'a>(fields: &'a Fields, name: &str) -> Option<&'a str> {
-    fields
-        .iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
-        .filter(|v| !v.is_empty())
-}
+pub use compliance::form::{Fields, field};
 
 fn positive_amount(fields: &Fields, name: &str) -> Result<Option<Amount>, Error> {
     field(fields, name)
@@ -43,54 +35,6 @@ fn positive_amount(fields: &Fields, name: &str) -> Result<Option<Amount>, Error>
                 })
         })
         .transpose()
-}
-
-fn asset(fields: &Fields, code: &str, issuer: &str) -> Result<Asset, Error> {
-    Asset::from_code_and_issuer(
-        field(fields, code).unwrap_or(""),
-        field(fields, issuer).unwrap_or(""),
-    )
-    .map_err(|e| Error::invalid(code, e.to_string()))
-}
-
-fn path(fields: &Fields) -> Result<Vec<Asset>, Error> {
-    let mut path = Vec::new();
-    for i in 0..5 {
-        let (code, issuer) = (
-            format!("path[{i}][asset_code]"),
-            format!("path[{i}][asset_issuer]"),
-        );
-        if !fields.iter().any(|(k, _)| *k == code || *k == issuer) {
-            break;
-        }
-        path.push(asset(fields, &code, &issuer)?);
-    }
-    Ok(path)
-}
-
-fn forward_fields(fields: &Fields) -> Result<Vec<(String, String)>, Error> {
-    fields
-        .iter()
-        .filter_map(|(k, v)| {
-            k.strip_prefix("forward_destination[fields][")
-                .and_then(|k| k.strip_suffix(']'))
-                .map(|name| (name, v))
-        })
-        .map(|(name, v)| {
-            if name.is_empty()
-                || !name
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b == b'_' || b == b'-')
-            {
-                Err(Error::invalid(
-                    "forward_destination[fields]",
-                    format!("field name {name:?} must match [a-z_-]+"),
-                ))
-            } else {
-                Ok((name.to_owned(), v.clone()))
-            }
-        })
-        .collect()
 }
 
 /// sha256 of the request without the API key: the same payment id with another request is a

@@ -53,6 +53,12 @@ impl Error {
     }
 }
 
+impl From<crate::form::InvalidField> for Error {
+    fn from(e: crate::form::InvalidField) -> Self {
+        Self::invalid(e.name, e.reason)
+    }
+}
+
 impl From<service::DbError> for Error {
     fn from(e: service::DbError) -> Self {
         Self::internal(e)

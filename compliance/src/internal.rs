@@ -9,59 +9,19 @@ use serde::Serialize;
 use stellar_base::address::is_dns_name;
 use stellar_base::transaction::{Operation, to_base64};
 use stellar_base::{
-    AccountAddress, Amount, Asset, FederationAddress, Memo, PublicKey, TransactionBuilder,
+    AccountAddress, Amount, FederationAddress, Memo, PublicKey, TransactionBuilder,
 };
 
 use crate::State;
 use crate::error::Error;
+use crate::form::{Fields, asset, field, forward_fields, path};
 use crate::protocol::{Attachment, AttachmentTransaction, AuthData, AuthResponse, attachment_hash};
 
 /// The largest answer we read from another bank's AUTH_SERVER.
 const MAX_AUTH_RESPONSE_BYTES: usize = 100 * 1024;
 
-/// Form fields, in order, as the legacy bridge sends them (`path[0][asset_code]`…).
-type Fields = Vec<(String, String)>;
-
-fn field<'a>(fields: &'a Fields, name: &str) -> Option<&'a str> {
-    fields
-        .iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
-        .filter(|v| !v.is_empty())
-}
-
 fn required<'a>(fields: &'a Fields, name: &'static str) -> Result<&'a str, Error> {
     field(fields, name).ok_or(Error::MissingParameter(name))
-}
-
-fn asset(fields: &Fields, code: &'static str, issuer: &'static str) -> Result<Asset, Error> {
-    Asset::from_code_and_issuer(
-        field(fields, code).unwrap_or(""),
-        field(fields, issuer).unwrap_or(""),
-    )
-    .map_err(|e| Error::invalid(code, e.to_string()))
-}
-
-/// `path[0..5]`, contiguous; an entry with both fields empty is native.
-fn path(fields: &Fields) -> Result<Vec<Asset>, Error> {
-    let mut path = Vec::new();
-    for i in 0..5 {
-        let code_key = format!("path[{i}][asset_code]");
-        let issuer_key = format!("path[{i}][asset_issuer]");
-        let present = fields
-            .iter()
-            .any(|(k, _)| *k == code_key || *k == issuer_key);
-        if !present {
-            break;
-        }
-        let asset = Asset::from_code_and_issuer(
-            field(fields, &code_key).unwrap_or(""),
-            field(fields, &issuer_key).unwrap_or(""),
-        )
-        .map_err(|e| Error::invalid("path", format!("path[{i}]: {e}")))?;
-        path.push(asset);
-    }
-    Ok(path)
 }
 
 /// Where the payment goes: a federation address, or a forward request to a domain.
@@ -90,25 +50,7 @@ fn target(fields: &Fields) -> Result<Target, Error> {
             "not a domain",
         ));
     }
-    let mut forward = Vec::new();
-    for (key, value) in fields {
-        if let Some(name) = key
-            .strip_prefix("forward_destination[fields][")
-            .and_then(|k| k.strip_suffix(']'))
-        {
-            if name.is_empty()
-                || !name
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b == b'_' || b == b'-')
-            {
-                return Err(Error::invalid(
-                    "forward_destination[fields]",
-                    format!("field name {name:?} must match [a-z_-]+"),
-                ));
-            }
-            forward.push((name.to_owned(), value.clone()));
-        }
-    }
+    let forward = forward_fields(fields)?;
     if forward.is_empty() {
         return Err(Error::MissingParameter("forward_destination[fields]"));
     }

@@ -8,6 +8,7 @@ pub mod callbacks;
 pub mod config;
 pub mod error;
 mod external;
+pub mod form;
 mod internal;
 pub mod protocol;
 pub mod schema;

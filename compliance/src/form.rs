@@ -1,0 +1,157 @@
+//! The legacy bridge's form fields, shared by compliance `/send` and the bridge's `/payment`
+//! (which passes its form on to `/send`): one reading of `path[i][…]` and
+//! `forward_destination[fields][…]` for both.
+
+use stellar_base::Asset;
+
+/// Form fields in order (`path[0][asset_code]`, `forward_destination[fields][x]`…).
+pub type Fields = Vec<(String, String)>;
+
+/// A field that is present but unusable: its name and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidField {
+    /// The field's name (`path` for any path entry).
+    pub name: &'static str,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
+/// The value of a non-empty field.
+pub fn field<'a>(fields: &'a Fields, name: &str) -> Option<&'a str> {
+    fields
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+        .filter(|v| !v.is_empty())
+}
+
+/// The asset named by a code field and an issuer field; both empty means lumens.
+///
+/// # Errors
+/// [`InvalidField`] named after the code field.
+pub fn asset(fields: &Fields, code: &'static str, issuer: &str) -> Result<Asset, InvalidField> {
+    Asset::from_code_and_issuer(
+        field(fields, code).unwrap_or(""),
+        field(fields, issuer).unwrap_or(""),
+    )
+    .map_err(|e| InvalidField {
+        name: code,
+        reason: e.to_string(),
+    })
+}
+
+/// `path[0..5]`, contiguous from 0; an entry with both fields empty is lumens.
+///
+/// # Errors
+/// [`InvalidField`] `path`, saying which entry.
+pub fn path(fields: &Fields) -> Result<Vec<Asset>, InvalidField> {
+    let mut path = Vec::new();
+    for i in 0..5 {
+        let code = format!("path[{i}][asset_code]");
+        let issuer = format!("path[{i}][asset_issuer]");
+        if !fields.iter().any(|(k, _)| *k == code || *k == issuer) {
+            break;
+        }
+        let asset = Asset::from_code_and_issuer(
+            field(fields, &code).unwrap_or(""),
+            field(fields, &issuer).unwrap_or(""),
+        )
+        .map_err(|e| InvalidField {
+            name: "path",
+            reason: format!("path[{i}]: {e}"),
+        })?;
+        path.push(asset);
+    }
+    Ok(path)
+}
+
+/// The `forward_destination[fields][NAME]` pairs, in order (possibly none).
+///
+/// # Errors
+/// [`InvalidField`] `forward_destination[fields]` for a name outside `[a-z_-]+`.
+pub fn forward_fields(fields: &Fields) -> Result<Vec<(String, String)>, InvalidField> {
+    fields
+        .iter()
+        .filter_map(|(k, v)| {
+            k.strip_prefix("forward_destination[fields][")
+                .and_then(|k| k.strip_suffix(']'))
+                .map(|name| (name, v))
+        })
+        .map(|(name, v)| {
+            let valid = !name.is_empty()
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b == b'_' || b == b'-');
+            if valid {
+                Ok((name.to_owned(), v.clone()))
+            } else {
+                Err(InvalidField {
+                    name: "forward_destination[fields]",
+                    reason: format!("field name {name:?} must match [a-z_-]+"),
+                })
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn form(pairs: &[(&str, &str)]) -> Fields {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn paths_are_contiguous_and_name_the_bad_entry() {
+        let issuer = "GBYJZW5XFAI6XV73H5SAIUYK6XZI4CGGVBUBO3ANA2SV7KKDAXTV6AEB";
+        let fields = form(&[
+            ("path[0][asset_code]", ""),
+            ("path[0][asset_issuer]", ""),
+            ("path[1][asset_code]", "USD"),
+            ("path[1][asset_issuer]", issuer),
+            ("path[3][asset_code]", "EUR"),
+        ]);
+        assert_eq!(
+            path(&fields).unwrap(),
+            [
+                Asset::Native,
+                Asset::from_code_and_issuer("USD", issuer).unwrap()
+            ]
+        );
+        let bad = form(&[("path[0][asset_code]", "USD")]);
+        let err = path(&bad).unwrap_err();
+        assert_eq!(err.name, "path");
+        assert!(err.reason.starts_with("path[0]"), "{}", err.reason);
+    }
+
+    #[test]
+    fn forward_field_names_are_checked() {
+        let ok = form(&[
+            ("forward_destination[domain]", "bank.test"),
+            ("forward_destination[fields][acct_no]", "123"),
+        ]);
+        assert_eq!(
+            forward_fields(&ok).unwrap(),
+            [("acct_no".to_owned(), "123".to_owned())]
+        );
+        let bad = form(&[("forward_destination[fields][Acct]", "1")]);
+        assert_eq!(
+            forward_fields(&bad).unwrap_err().name,
+            "forward_destination[fields]"
+        );
+        assert_eq!(
+            asset(
+                &form(&[("asset_code", "TOOLONGASSETCODE")]),
+                "asset_code",
+                "asset_issuer"
+            )
+            .unwrap_err()
+            .name,
+            "asset_code"
+        );
+    }
+}
