@@ -5,7 +5,9 @@ use stellar_base::KeyPair;
 
 use crate::State;
 use crate::error::Error;
-use crate::payment::{Fields, SendAnswer, draft_from_compliance};
+use compliance::protocol::SendResponse;
+
+use crate::payment::{Fields, draft_from_compliance};
 use crate::submitter::Draft;
 
 /// Fields passed on to compliance `/send` as they came.
@@ -82,22 +84,18 @@ pub async fn approve(
             "compliance server answered {status}: {text}"
         )));
     }
-    let answer: SendAnswer = serde_json::from_str(&text)
+    let answer: SendResponse = serde_json::from_str(&text)
         .map_err(|e| Error::internal(format!("compliance server answered {e}")))?;
-    let statuses = [
-        answer.auth_response.info_status.as_str(),
-        answer.auth_response.tx_status.as_str(),
-    ];
-    if statuses.contains(&"denied") {
-        return Err(Error::denied());
-    }
-    if statuses.contains(&"error") {
-        return Err(Error::compliance_error(answer.auth_response.error));
-    }
-    if statuses.contains(&"pending") {
-        return Err(Error::compliance_pending(
-            answer.auth_response.pending.unwrap_or(600),
-        ));
+    // SEP-3's precedence: any denied, then any error, then any pending; both ok is 200.
+    match answer.auth_response.http_status() {
+        403 => return Err(Error::denied()),
+        400 => return Err(Error::compliance_error(answer.auth_response.error)),
+        202 => {
+            return Err(Error::compliance_pending(
+                answer.auth_response.pending.unwrap_or(600),
+            ));
+        }
+        _ => {}
     }
     draft_from_compliance(&answer.transaction_xdr, source.clone())
 }

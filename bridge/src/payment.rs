@@ -8,7 +8,6 @@
 use std::sync::Arc;
 
 use actix_web::{HttpResponse, web};
-use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use stellar_base::transaction::{Operation, TransactionError, decode_transaction};
 use stellar_base::{AccountAddress, Amount, Asset, KeyPair, Memo, TransactionBuilder, xdr};
@@ -221,30 +220,6 @@ async fn resolve(state: &State, fields: &Fields) -> Result<(AccountAddress, Memo
         .await
         .map_err(|e| Error::cannot_resolve(e.to_string()))?;
     Ok((resolved.account.into(), resolved.memo))
-}
-
-/// The compliance server's `/send` answer.
-#[derive(Debug, Deserialize)]
-pub struct SendAnswer {
-    /// The receiver's decision.
-    pub auth_response: AuthResponse,
-    /// The sequence-0 transaction to complete, sign and submit.
-    pub transaction_xdr: String,
-}
-
-/// The receiver's decision, as relayed by our compliance server.
-#[derive(Debug, Deserialize)]
-pub struct AuthResponse {
-    /// KYC decision.
-    pub info_status: String,
-    /// Sanctions decision.
-    pub tx_status: String,
-    /// Seconds before asking again.
-    #[serde(default)]
-    pub pending: Option<u64>,
-    /// Why it cannot be decided.
-    #[serde(default)]
-    pub error: Option<String>,
 }
 
 /// A draft from the compliance server's transaction: we set sequence, fee and time bounds.

@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use actix_web::{HttpResponse, web};
-use serde::Serialize;
 use stellar_base::address::is_dns_name;
 use stellar_base::transaction::{Operation, to_base64};
 use stellar_base::{
@@ -15,7 +14,9 @@ use stellar_base::{
 use crate::State;
 use crate::error::Error;
 use crate::form::{Fields, asset, field, forward_fields, path};
-use crate::protocol::{Attachment, AttachmentTransaction, AuthData, AuthResponse, attachment_hash};
+use crate::protocol::{
+    Attachment, AttachmentTransaction, AuthData, AuthResponse, SendResponse, attachment_hash,
+};
 
 /// The largest answer we read from another bank's AUTH_SERVER.
 const MAX_AUTH_RESPONSE_BYTES: usize = 100 * 1024;
@@ -58,12 +59,6 @@ fn target(fields: &Fields) -> Result<Target, Error> {
         domain: domain.to_ascii_lowercase(),
         fields: forward,
     })
-}
-
-#[derive(Serialize)]
-struct SendResponse {
-    auth_response: AuthResponse,
-    transaction_xdr: String,
 }
 
 /// `POST /send`.

@@ -145,6 +145,16 @@ impl AuthResponse {
     }
 }
 
+/// The internal `/send` answer: the receiver's decision and the sequence-0 transaction for
+/// the bridge to complete, sign and submit (for `pending` and `denied` too, as legacy).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SendResponse {
+    /// The receiver's decision.
+    pub auth_response: AuthResponse,
+    /// Base64 XDR of the transaction, sequence number 0.
+    pub transaction_xdr: String,
+}
+
 /// SEP-4 `tx_status` answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TxStatusResponse {
