@@ -5,6 +5,8 @@
 //! Needs Debian's nginx (`scripts/test.sh` installs it). Without it the test fails: a deployment
 //! file that is never exercised is worse than none.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::unix::fs::PermissionsExt;
@@ -17,7 +19,6 @@ use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use diesel::connection::SimpleConnection;
 use federation::config::Queries;
 use federation::{Application, FederationClient, FederationConfig};
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
 use service::database::{Backend, Database};
 use service::testing::TestDatabase;
 use stellar_base::Memo;
@@ -30,31 +31,6 @@ const TEMPLATE: &str = include_str!(concat!(
 ));
 const BOB: &str = "GD2GJPL3UOK5LX7TWXOACK2ZPWPFSLBNKL3GTGH6BLBNISK4BGWMFBBG";
 const SIGNING_KEY: &str = "GCYMGWPZ6NC2U7SO6SMXOP5ZLXOEC5SYPKITDMVEONLCHFSCCQR2J4S3";
-
-/// Writes a CA and a `localhost` certificate signed by it; returns (ca, cert, key) paths.
-fn private_pki(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.distinguished_name
-        .push(DnType::CommonName, "nginx test CA");
-    let ca_cert = ca.self_signed(&ca_key).unwrap();
-    let issuer = Issuer::new(ca, ca_key);
-    let key = KeyPair::generate().unwrap();
-    let cert = CertificateParams::new(vec!["localhost".to_owned()])
-        .unwrap()
-        .signed_by(&key, &issuer)
-        .unwrap();
-    let paths = (
-        dir.join("ca.pem"),
-        dir.join("cert.pem"),
-        dir.join("key.pem"),
-    );
-    std::fs::write(&paths.0, ca_cert.pem()).unwrap();
-    std::fs::write(&paths.1, cert.pem()).unwrap();
-    std::fs::write(&paths.2, key.serialize_pem()).unwrap();
-    paths
-}
 
 /// A port that was free a moment ago (nginx cannot be told to pick one itself).
 fn free_port() -> u16 {
@@ -217,7 +193,7 @@ async fn nginx_serves_stellar_toml_and_proxies_federation_and_auth_over_tls() {
     // nginx's workers drop to `nobody` when the test runs as root: they must be able to read
     // the web root.
     std::fs::set_permissions(root, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let (ca, cert, key) = private_pki(root);
+    let common::Pki { ca, cert, key } = common::private_pki(root);
 
     let db = TestDatabase::new(Backend::Sqlite);
     let (federation_url, _federation) = federation_server(&db).await;

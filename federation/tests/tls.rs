@@ -1,12 +1,13 @@
 //! In-process TLS from the legacy `[tls]` section, verified by a client that trusts a private
 //! CA only through the `extra_ca_file` option.
 
+mod common;
+
 use std::collections::BTreeMap;
 
 use diesel::connection::SimpleConnection;
 use federation::config::Queries;
 use federation::{Application, FederationConfig};
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
 use service::database::{Backend, Database};
 use service::testing::TestDatabase;
 use service::tls::TlsSettings;
@@ -14,41 +15,17 @@ use stellar_toml::{Resolver, StellarTomlSettings};
 
 const BOB: &str = "GD2GJPL3UOK5LX7TWXOACK2ZPWPFSLBNKL3GTGH6BLBNISK4BGWMFBBG";
 
-/// Writes a CA and a `localhost` certificate signed by it; returns (ca, cert, key) paths.
-fn private_pki(dir: &std::path::Path) -> (std::path::PathBuf, TlsSettings) {
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.distinguished_name
-        .push(DnType::CommonName, "federation test CA");
-    let ca_cert = ca.self_signed(&ca_key).unwrap();
-    let issuer = Issuer::new(ca, ca_key);
-    let key = KeyPair::generate().unwrap();
-    let cert = CertificateParams::new(vec!["localhost".to_owned()])
-        .unwrap()
-        .signed_by(&key, &issuer)
-        .unwrap();
-    let paths = (
-        dir.join("ca.pem"),
-        dir.join("cert.pem"),
-        dir.join("key.pem"),
-    );
-    std::fs::write(&paths.0, ca_cert.pem()).unwrap();
-    std::fs::write(&paths.1, cert.pem()).unwrap();
-    std::fs::write(&paths.2, key.serialize_pem()).unwrap();
-    (
-        paths.0,
-        TlsSettings {
-            certificate_file: paths.1,
-            private_key_file: paths.2,
-        },
-    )
-}
-
 #[tokio::test]
 async fn federation_serves_https_that_the_extra_ca_option_trusts() {
     let dir = tempfile::tempdir().unwrap();
-    let (ca_file, tls) = private_pki(dir.path());
+    let pki = common::private_pki(dir.path());
+    let (ca_file, tls) = (
+        pki.ca,
+        TlsSettings {
+            certificate_file: pki.cert,
+            private_key_file: pki.key,
+        },
+    );
     let db = TestDatabase::new(Backend::Sqlite);
     Database::connect(&db.settings())
         .unwrap()
