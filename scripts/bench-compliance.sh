@@ -33,6 +33,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
+# shellcheck source=lib/bench.sh
+. "$ROOT/scripts/lib/bench.sh"
 
 : "${CARGO_TARGET_DIR:=$ROOT/target}"
 export CARGO_TARGET_DIR
@@ -43,20 +45,10 @@ WARMUP=${WARMUP:-3s}
 export RUST_LOG=${RUST_LOG:-warn}
 VECTOR=$ROOT/vectors/compliance-send.json
 
-say() { printf '\n== %s\n' "$*" >&2; }
-die() { printf '\nERROR: %s\n' "$*" >&2; exit 1; }
-
-for tool in wrk python3 curl; do
-  command -v "$tool" >/dev/null || die "$tool is required (apt-get install $tool)"
-done
+require wrk python3 curl
 
 # --- build ---------------------------------------------------------------------------------
-BIN=$CARGO_TARGET_DIR/release/compliance
-if [ "${SKIP_BUILD:-}" != 1 ]; then
-  say "building: cargo build --release -p compliance --bin compliance (CARGO_TARGET_DIR=$CARGO_TARGET_DIR)"
-  cargo build --release -p compliance --bin compliance >&2
-fi
-[ -x "$BIN" ] || die "no binary at $BIN (unset SKIP_BUILD to build it)"
+BIN=$(release_binary compliance)
 
 WORK=$(mktemp -d -t bench-compliance.XXXXXX)
 SERVER_PID=
@@ -168,9 +160,6 @@ stop_server() {
   wait "$SERVER_PID" 2>/dev/null || true
   SERVER_PID=
 }
-
-# shellcheck source=lib/wrk-measure.sh
-. "$(dirname "$0")/lib/wrk-measure.sh"
 
 RESULTS=()
 run() { # endpoint mode

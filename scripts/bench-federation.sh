@@ -27,6 +27,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
+# shellcheck source=lib/bench.sh
+. "$ROOT/scripts/lib/bench.sh"
 
 : "${CARGO_TARGET_DIR:=$ROOT/target}"
 export CARGO_TARGET_DIR
@@ -41,20 +43,10 @@ ROWS=10000
 # One valid account id for every row: the server checks the id of each answered row.
 ACCOUNT=GD2GJPL3UOK5LX7TWXOACK2ZPWPFSLBNKL3GTGH6BLBNISK4BGWMFBBG
 
-say() { printf '\n== %s\n' "$*" >&2; }
-die() { printf '\nERROR: %s\n' "$*" >&2; exit 1; }
-
-for tool in wrk python3 curl; do
-  command -v "$tool" >/dev/null || die "$tool is required (apt-get install $tool)"
-done
+require wrk python3 curl
 
 # --- build ---------------------------------------------------------------------------------
-BIN=$CARGO_TARGET_DIR/release/federation
-if [ "${SKIP_BUILD:-}" != 1 ]; then
-  say "building: cargo build --release -p federation --bin federation (CARGO_TARGET_DIR=$CARGO_TARGET_DIR)"
-  cargo build --release -p federation --bin federation >&2
-fi
-[ -x "$BIN" ] || die "no binary at $BIN (unset SKIP_BUILD to build it)"
+BIN=$(release_binary federation)
 
 WORK=$(mktemp -d -t bench-federation.XXXXXX)
 SERVER_PID=
@@ -161,9 +153,6 @@ stop_server() {
   wait "$SERVER_PID" 2>/dev/null || true
   SERVER_PID=
 }
-
-# shellcheck source=lib/wrk-measure.sh
-. "$(dirname "$0")/lib/wrk-measure.sh"
 
 RESULTS=()
 run() { # backend endpoint mode

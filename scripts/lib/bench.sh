@@ -1,9 +1,33 @@
-# One measured wrk load against a running server, for the scripts/bench-*.sh scripts (sourced).
+# What the scripts/bench-*.sh scripts share (sourced): messages, the release build, and one
+# measured wrk load against a running server.
 #
-# Expects: THREADS CONNECTIONS WARMUP DURATION (wrk settings), WORK (a temp dir holding
+# measure() expects THREADS CONNECTIONS WARMUP DURATION (wrk settings), WORK (a temp dir holding
 # bench.lua), URL (the server's base URL) and SERVER_PID. The server's CPU and context switches
 # are read from /proc around the load: they depend much less on the rest of the machine's load
 # than requests/s do.
+
+say() { printf '\n== %s\n' "$*" >&2; }
+die() { printf '\nERROR: %s\n' "$*" >&2; exit 1; }
+
+# require TOOL...: stop with the package to install when one is missing.
+require() {
+  local tool
+  for tool in "$@"; do
+    command -v "$tool" >/dev/null || die "$tool is required (apt-get install $tool)"
+  done
+}
+
+# release_binary NAME: the path of the release build of the binary NAME (crate NAME), built
+# first unless SKIP_BUILD=1.
+release_binary() {
+  local bin=$CARGO_TARGET_DIR/release/$1
+  if [ "${SKIP_BUILD:-}" != 1 ]; then
+    say "building: cargo build --release -p $1 --bin $1 (CARGO_TARGET_DIR=$CARGO_TARGET_DIR)"
+    cargo build --release -p "$1" --bin "$1" >&2
+  fi
+  [ -x "$bin" ] || die "no binary at $bin (unset SKIP_BUILD to build it)"
+  printf '%s\n' "$bin"
+}
 
 # Latency in wrk's notation (12.34us, 1.20ms, 1.01s) → milliseconds.
 to_ms() {
