@@ -20,11 +20,47 @@ fn passed_on(key: &str) -> bool {
             | "asset_code"
             | "asset_issuer"
             | "send_max"
+            | "dest_min"
             | "send_asset_code"
             | "send_asset_issuer"
             | "extra_memo"
     ) || key.starts_with("forward_destination[")
         || key.starts_with("path[")
+}
+
+/// What compliance `/send` refusing a request means for the app that posted `/payment`.
+///
+/// Its errors name *its* parameters; most are the app's own fields passed on, some (`id`,
+/// `source`, the API key) are ours to get right, and those are our failure, not the app's.
+fn refused(status: u16, text: &str) -> Error {
+    let Ok(body) = serde_json::from_str::<service::ErrorBody>(text) else {
+        return Error::internal(format!("compliance server answered {status}: {text}"));
+    };
+    let name = body
+        .data
+        .as_ref()
+        .and_then(|d| d["name"].as_str())
+        .map(str::to_owned);
+    let more_info = body
+        .more_info
+        .clone()
+        .unwrap_or_else(|| body.message.clone());
+    match (status, body.code.as_str(), name.as_deref()) {
+        (401 | 403, _, _) => Error::internal(
+            "compliance server refused our API key: set `compliance_api_key` (or \
+             BRIDGE__COMPLIANCE_API_KEY) to the compliance server's internal `api_key`",
+        ),
+        (409, "payment_id_conflict", _) => Error::conflict(),
+        (_, "cannot_resolve_destination", _) => Error::cannot_resolve(more_info),
+        (_, "auth_server_not_defined", _) => Error::auth_server_not_defined(),
+        // Fields we fill in ourselves: a refusal is our bug, not the app's.
+        (_, _, Some("id" | "source")) => Error::internal(format!(
+            "compliance server refused the bridge's own field: {text}"
+        )),
+        (400, "missing_parameter", Some(field)) => Error::missing(field),
+        (400, "invalid_parameter", Some(field)) => Error::invalid(field, more_info),
+        _ => Error::internal(format!("compliance server answered {status}: {text}")),
+    }
 }
 
 /// Asks the receiver; ok → a draft of the approved transaction.
@@ -68,21 +104,7 @@ pub async fn approve(
         .await
         .map_err(|e| Error::internal(format!("compliance server: {e}")))?;
     if status != 200 {
-        // Its own 4xx (bad destination…) is the caller's to fix; pass it on as is.
-        if (400..500).contains(&status)
-            && let Ok(body) = serde_json::from_str::<service::ErrorBody>(&text)
-        {
-            let field = body.code.clone();
-            return Err(match body.code.as_str() {
-                "cannot_resolve_destination" => {
-                    Error::cannot_resolve(body.more_info.unwrap_or(body.message))
-                }
-                _ => Error::invalid(&field, body.more_info.unwrap_or(body.message)),
-            });
-        }
-        return Err(Error::internal(format!(
-            "compliance server answered {status}: {text}"
-        )));
+        return Err(refused(status, &text));
     }
     let answer: SendResponse = serde_json::from_str(&text)
         .map_err(|e| Error::internal(format!("compliance server answered {e}")))?;

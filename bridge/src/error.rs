@@ -67,6 +67,16 @@ impl Error {
         e
     }
 
+    /// 400 `auth_server_not_defined`: the receiver's stellar.toml names no AUTH_SERVER, so it
+    /// cannot take a compliance payment.
+    pub fn auth_server_not_defined() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "auth_server_not_defined",
+            "No AUTH_SERVER defined in stellar.toml file.",
+        )
+    }
+
     /// 400 `cannot_use_memo`.
     pub fn cannot_use_memo() -> Self {
         Self::new(
@@ -153,6 +163,23 @@ impl Error {
             "Horizon is unavailable; nothing was sent. Try again later.",
         );
         e.body.more_info = Some(more_info.into());
+        e
+    }
+
+    /// 500 `not_configured`: the endpoint needs settings that `bridge.cfg` lacks (the
+    /// operator's to fix, not the caller's); `more_info` and `data.missing` name the keys.
+    pub fn not_configured(endpoint: &str, missing: &[&str]) -> Self {
+        let keys = missing.join(", ");
+        tracing::error!(endpoint, missing = %keys, "endpoint called but not configured");
+        let mut e = Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "not_configured",
+            "This endpoint is not configured on this server.",
+        );
+        e.body.more_info = Some(format!(
+            "{endpoint} needs {keys} in the bridge configuration"
+        ));
+        e.body.data = Some(serde_json::json!({ "missing": missing }));
         e
     }
 

@@ -284,6 +284,7 @@ impl Application {
         })
         .disable_signals()
         .shutdown_timeout(30)
+                .wrap(middleware::from_fn(service::http::reject_invalid_utf8))
         .listen(listener)?
         .run();
         tracing::info!(%address, "bridge listening");

@@ -8,11 +8,10 @@
 use std::sync::Arc;
 
 use actix_web::{HttpResponse, web};
-use sha2::{Digest, Sha256};
 use stellar_base::transaction::{Operation, TransactionError, decode_transaction};
 use stellar_base::{AccountAddress, Amount, Asset, KeyPair, Memo, TransactionBuilder, xdr};
 
-use compliance::form::{asset, forward_fields, path};
+use compliance::form::{asset, forward_fields, path, request_digest};
 
 use crate::State;
 use crate::error::Error;
@@ -34,21 +33,6 @@ fn positive_amount(fields: &Fields, name: &str) -> Result<Option<Amount>, Error>
                 })
         })
         .transpose()
-}
-
-/// sha256 of the request without the API key: the same payment id with another request is a
-/// conflict, not a repeat.
-fn digest(fields: &Fields) -> String {
-    let mut pairs: Vec<&(String, String)> = fields.iter().filter(|(k, _)| k != "apiKey").collect();
-    pairs.sort();
-    let mut hasher = Sha256::new();
-    for (k, v) in pairs {
-        hasher.update(k.as_bytes());
-        hasher.update([0]);
-        hasher.update(v.as_bytes());
-        hasher.update([0]);
-    }
-    stellar_base::transaction::to_hex(&hasher.finalize())
 }
 
 fn is_true(fields: &Fields, name: &str) -> bool {
@@ -123,12 +107,22 @@ pub async fn payment(
     )
     .map_err(|e| Error::invalid("memo", e.to_string()))?;
     let id = field(&fields, "id").map(str::to_owned);
-    let digest = Some(digest(&fields));
+    let digest = Some(request_digest(&fields));
 
     let use_compliance =
         field(&fields, "extra_memo").is_some() || is_true(&fields, "use_compliance");
     if use_compliance && state.compliance.is_some() {
         let id = id.ok_or_else(|| Error::missing("id"))?;
+        // A different request under a stored id is refused before the peer hears of it.
+        if let Some(row) = state
+            .store
+            .by_payment_id(&id)
+            .await
+            .map_err(Error::internal)?
+            && row.request_digest != digest
+        {
+            return Err(Error::conflict());
+        }
         let draft = crate::compliance::approve(&state, &fields, &id, &source).await?;
         return respond(state.submitter.send(&draft, Some(id), digest).await);
     }
@@ -149,6 +143,14 @@ pub async fn payment(
         .is_some();
     let is_path = send_max.is_some() || dest_min.is_some();
     let operation = match (exists, &dest_asset, is_path) {
+        // create_account has no muxed destination: the id would be silently dropped.
+        (false, _, _) if matches!(destination, AccountAddress::Muxed { .. }) => {
+            return Err(Error::invalid(
+                "destination",
+                "The muxed account's base account does not exist; create_account cannot carry \
+                 the muxed id. Create the base account first, then pay the M… address.",
+            ));
+        }
         (false, Asset::Native, false) => Operation::create_account(destination.account(), amount),
         (false, _, _) => {
             return Err(Error::invalid(

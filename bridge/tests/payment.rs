@@ -99,6 +99,72 @@ async fn memos_and_muxed_destinations_reach_the_ledger() {
             bridge.balance(&bob, "native").await.unwrap(),
             "10008.0000000"
         );
+
+        // An M… address whose base account does not exist: create_account cannot carry the
+        // muxed id, so nothing is sent rather than an account created and the id dropped.
+        let nobody = KeyPair::random().public_key();
+        let muxed = AccountAddress::Muxed { key: nobody, id: 9 }.to_string();
+        let (status, body) = bridge
+            .pay(&[("destination", &muxed), ("amount", "5")])
+            .await;
+        assert_eq!(
+            (status, body["code"].as_str(), body["data"]["name"].as_str()),
+            (400, Some("invalid_parameter"), Some("destination")),
+            "{body}"
+        );
+        assert!(
+            body["more_info"].as_str().unwrap().contains("muxed"),
+            "{body}"
+        );
+        assert!(
+            bridge.account(&nobody).await.is_none(),
+            "no account was created"
+        );
+    }
+}
+
+#[tokio::test]
+async fn fields_that_are_not_utf8_are_refused_not_mangled() {
+    for backend in backends() {
+        let bridge = TestBridge::start(backend).await;
+        let bob = KeyPair::random().public_key();
+        bridge.sandbox.fund(bob).await.unwrap();
+        let client = reqwest::Client::new();
+        // Two different byte strings that a lossy decoder turns into the same id "\u{fffd}\u{fffd}".
+        for raw in [
+            &b"id=%FF%FE"[..],
+            b"id=\xfe\xff",
+            b"memo_type=text&memo=%C3%28",
+        ] {
+            let mut body = raw.to_vec();
+            body.extend_from_slice(format!("&amount=1&destination={bob}").as_bytes());
+            let res = client
+                .post(format!("{}/payment", bridge.url))
+                .header("x-api-key", common::API_KEY)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), 400);
+            let body: serde_json::Value = res.json().await.unwrap();
+            assert_eq!(body["code"], "invalid_parameter", "{body}");
+            let name = body["data"]["name"].as_str().unwrap();
+            assert!(name == "id" || name == "memo", "{body}");
+        }
+        assert_eq!(
+            bridge.balance(&bob, "native").await.unwrap(),
+            "10000.0000000",
+            "nothing was paid"
+        );
+        // Query strings too.
+        let res = client
+            .get(format!("{}/admin/received-payments?cursor=%FF", bridge.url))
+            .header("x-api-key", common::API_KEY)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 400);
     }
 }
 

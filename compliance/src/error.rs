@@ -25,6 +25,9 @@ pub enum Error {
     /// 400 `auth_server_not_defined`.
     #[error("No AUTH_SERVER defined in stellar.toml file.")]
     AuthServerNotDefined,
+    /// 409 `payment_id_conflict`: the id was used for a different request, which was kept.
+    #[error("This id was already used for a different payment.")]
+    PaymentIdConflict,
     /// 404 `transaction_not_found`.
     #[error("Transaction not found.")]
     TransactionNotFound,
@@ -73,6 +76,7 @@ impl ResponseError for Error {
             | Self::CannotResolveDestination(_)
             | Self::AuthServerNotDefined => StatusCode::BAD_REQUEST,
             Self::TransactionNotFound => StatusCode::NOT_FOUND,
+            Self::PaymentIdConflict => StatusCode::CONFLICT,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -89,6 +93,7 @@ impl ResponseError for Error {
             }
             Self::AuthServerNotDefined => ("auth_server_not_defined", None, None),
             Self::TransactionNotFound => ("transaction_not_found", None, None),
+            Self::PaymentIdConflict => ("payment_id_conflict", None, None),
             Self::Unauthorized => ("unauthorized", None, None),
             // The cause is logged, never sent: the AUTH_SERVER answers other banks.
             Self::Internal(_) => ("internal_server_error", None, None),

@@ -7,6 +7,26 @@ use stellar_base::Asset;
 /// Form fields in order (`path[0][asset_code]`, `forward_destination[fields][x]`…).
 pub type Fields = Vec<(String, String)>;
 
+/// sha256 (hex) of a request's fields, in any order, without the API key and without empty
+/// fields (which every handler reads as absent): the same payment id with another digest is a
+/// different request, answered 409 `payment_id_conflict`, never a resend of the first.
+pub fn request_digest(fields: &Fields) -> String {
+    use sha2::{Digest, Sha256};
+    let mut pairs: Vec<&(String, String)> = fields
+        .iter()
+        .filter(|(k, v)| k != "apiKey" && !v.is_empty())
+        .collect();
+    pairs.sort();
+    let mut hasher = Sha256::new();
+    for (k, v) in pairs {
+        hasher.update(k.as_bytes());
+        hasher.update([0]);
+        hasher.update(v.as_bytes());
+        hasher.update([0]);
+    }
+    stellar_base::transaction::to_hex(&hasher.finalize())
+}
+
 /// A field that is present but unusable: its name and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InvalidField {

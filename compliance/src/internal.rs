@@ -13,10 +13,11 @@ use stellar_base::{
 
 use crate::State;
 use crate::error::Error;
-use crate::form::{Fields, asset, field, forward_fields, path};
+use crate::form::{Fields, asset, field, forward_fields, path, request_digest};
 use crate::protocol::{
     Attachment, AttachmentTransaction, AuthData, AuthResponse, SendResponse, attachment_hash,
 };
+use crate::store::Sent;
 
 /// The largest answer we read from another bank's AUTH_SERVER.
 const MAX_AUTH_RESPONSE_BYTES: usize = 100 * 1024;
@@ -65,8 +66,9 @@ fn target(fields: &Fields) -> Result<Target, Error> {
 pub async fn send(state: web::Data<State>, form: web::Form<Fields>) -> Result<HttpResponse, Error> {
     let fields = form.into_inner();
     let id = required(&fields, "id")?.to_owned();
-    if let Some((domain, data)) = state.store.sent(&id).await? {
-        return resend(&state, &domain, data).await;
+    let digest = request_digest(&fields);
+    if let Some(sent) = state.store.sent(&id).await? {
+        return resend(&state, same_request(sent, &digest)?).await;
     }
 
     let source: PublicKey = required(&fields, "source")?
@@ -75,19 +77,16 @@ pub async fn send(state: web::Data<State>, form: web::Form<Fields>) -> Result<Ht
     let sender: FederationAddress = required(&fields, "sender")?.parse().map_err(
         |e: stellar_base::address::AddressError| Error::invalid("sender", e.to_string()),
     )?;
-    let amount: Amount = required(&fields, "amount")?
-        .parse()
-        .map_err(|e: stellar_base::amount::AmountError| Error::invalid("amount", e.to_string()))?;
-    if !amount.is_positive() {
-        return Err(Error::invalid("amount", "must be greater than zero"));
-    }
+    let amount = positive_amount(&fields, "amount")?.ok_or(Error::MissingParameter("amount"))?;
     let dest_asset = asset(&fields, "asset_code", "asset_issuer")?;
-    let send_max = field(&fields, "send_max")
-        .map(|v| {
-            v.parse::<Amount>()
-                .map_err(|e| Error::invalid("send_max", e.to_string()))
-        })
-        .transpose()?;
+    let send_max = positive_amount(&fields, "send_max")?;
+    let dest_min = positive_amount(&fields, "dest_min")?;
+    if send_max.is_some() && dest_min.is_some() {
+        return Err(Error::invalid(
+            "dest_min",
+            "use send_max (strict receive) or dest_min (strict send), not both",
+        ));
+    }
     let send_asset = asset(&fields, "send_asset_code", "send_asset_issuer")?;
     let path = path(&fields)?;
     let target = target(&fields)?;
@@ -108,18 +107,28 @@ pub async fn send(state: web::Data<State>, form: web::Form<Fields>) -> Result<Ht
     auth_server(&state, &domain).await?;
 
     let to = AccountAddress::Account(destination.account);
-    let operation = match send_max {
-        Some(send_max) => Operation::path_payment_strict_receive(
+    // `amount` is what arrives (payment, strict receive) or what leaves (strict send), as on
+    // the bridge's own `/payment`.
+    let operation = match (send_max, dest_min) {
+        (Some(send_max), _) => Operation::path_payment_strict_receive(
             &send_asset,
             send_max,
             to,
             &dest_asset,
             amount,
             &path,
-        )
-        .map_err(|e| Error::invalid("path", e.to_string()))?,
-        None => Operation::payment(to, &dest_asset, amount),
-    };
+        ),
+        (None, Some(dest_min)) => Operation::path_payment_strict_send(
+            &send_asset,
+            amount,
+            to,
+            &dest_asset,
+            dest_min,
+            &path,
+        ),
+        (None, None) => Ok(Operation::payment(to, &dest_asset, amount)),
+    }
+    .map_err(|e| Error::invalid("path", e.to_string()))?;
     let sender_info = state.callbacks.sender_info(&sender.to_string()).await?;
     let attachment = Attachment {
         nonce: SystemTime::now()
@@ -151,8 +160,33 @@ pub async fn send(state: web::Data<State>, form: web::Form<Fields>) -> Result<Ht
     })
     .expect("AuthData serialises");
     // Stored before it is sent: a retry after `pending` sends these exact bytes (same nonce).
-    let (domain, data) = state.store.save_sent(id, domain, data).await?;
-    resend(&state, &domain, data).await
+    let sent = Sent {
+        domain,
+        data,
+        request_digest: Some(digest.clone()),
+    };
+    // Another request with this id may have been stored first: it wins, if it is this one.
+    let sent = state.store.save_sent(id, sent).await?;
+    resend(&state, same_request(sent, &digest)?).await
+}
+
+/// The stored request, when it is the one being repeated. Rows from before digests were kept
+/// (legacy rows) are resent as the legacy server did.
+fn same_request(sent: Sent, digest: &str) -> Result<Sent, Error> {
+    match &sent.request_digest {
+        Some(stored) if stored != digest => Err(Error::PaymentIdConflict),
+        _ => Ok(sent),
+    }
+}
+
+fn positive_amount(fields: &Fields, name: &'static str) -> Result<Option<Amount>, Error> {
+    field(fields, name)
+        .map(|v| match v.parse::<Amount>() {
+            Ok(amount) if amount.is_positive() => Ok(amount),
+            Ok(_) => Err(Error::invalid(name, "must be greater than zero")),
+            Err(e) => Err(Error::invalid(name, e.to_string())),
+        })
+        .transpose()
 }
 
 /// The receiver's AUTH_SERVER, checked against the outbound policy.
@@ -165,7 +199,9 @@ async fn auth_server(state: &State, domain: &str) -> Result<url::Url, Error> {
 }
 
 /// Signs and POSTs stored AuthData to the receiver's AUTH_SERVER.
-async fn resend(state: &State, domain: &str, data: String) -> Result<HttpResponse, Error> {
+async fn resend(state: &State, sent: Sent) -> Result<HttpResponse, Error> {
+    let Sent { domain, data, .. } = sent;
+    let domain = domain.as_str();
     let auth: AuthData = serde_json::from_str(&data).map_err(Error::internal)?;
     let auth_server = auth_server(state, domain).await?;
     use base64::Engine;

@@ -180,6 +180,7 @@ impl Application {
                 .wrap(jsonify_errors())
                 .wrap(middleware::from_fn(request_context))
                 .route("/", web::post().to(external::authorize))
+                .wrap(middleware::from_fn(service::http::reject_invalid_utf8))
                 .route("/health", web::get().to(health));
             let app = if with_tx_status {
                 app.route("/tx_status", web::get().to(external::tx_status))
@@ -210,6 +211,7 @@ impl Application {
                 .wrap(jsonify_errors())
                 .wrap(middleware::from_fn(request_context))
                 .route("/send", web::post().to(internal::send))
+                .wrap(middleware::from_fn(service::http::reject_invalid_utf8))
                 .route("/receive", web::post().to(internal::receive))
                 .route("/allow_access", web::post().to(internal::allow_access))
                 .route("/remove_access", web::post().to(internal::remove_access))

@@ -39,5 +39,6 @@ diesel::table! {
         domain -> Text,
         #[sql_name = "auth_data"]
         data -> Text,
+        request_digest -> Nullable<Text>,
     }
 }

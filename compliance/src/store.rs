@@ -17,6 +17,18 @@ pub struct Authorized {
     pub data: String,
 }
 
+/// An auth request as sent for a payment id: stored before it is sent, resent as is.
+#[derive(Debug, Clone, PartialEq, Eq, Queryable)]
+pub struct Sent {
+    /// The receiver's domain.
+    pub domain: String,
+    /// The exact AuthData JSON that was signed.
+    pub data: String,
+    /// The digest of the `/send` request; `None` for rows from before digests were kept
+    /// (legacy rows), which are resent as the legacy server did.
+    pub request_digest: Option<String>,
+}
+
 /// Database access for the compliance server; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -210,49 +222,53 @@ impl Store {
             .await
     }
 
-    /// The AuthData sent for a payment id, with the receiver's domain.
+    /// The AuthData sent for a payment id.
     ///
     /// # Errors
     /// Database failures.
-    pub async fn sent(&self, request_id: &str) -> Result<Option<(String, String)>, DbError> {
+    pub async fn sent(&self, request_id: &str) -> Result<Option<Sent>, DbError> {
         let id = request_id.to_owned();
         self.db
             .run(move |conn| {
                 Ok(auth_data::table
                     .filter(auth_data::request_id.eq(id))
-                    .select((auth_data::domain, auth_data::data))
-                    .get_result::<(String, String)>(conn)
+                    .select((
+                        auth_data::domain,
+                        auth_data::data,
+                        auth_data::request_digest,
+                    ))
+                    .get_result::<Sent>(conn)
                     .optional()?)
             })
             .await
     }
 
     /// Stores the AuthData for a payment id before it is sent. When another request stored
-    /// one first, that one wins and is returned, so both send identical data.
+    /// one first, that one wins and is returned: the caller compares digests.
     ///
     /// # Errors
     /// Database failures.
-    pub async fn save_sent(
-        &self,
-        request_id: String,
-        domain: String,
-        data: String,
-    ) -> Result<(String, String), DbError> {
+    pub async fn save_sent(&self, request_id: String, sent: Sent) -> Result<Sent, DbError> {
         self.db
             .run(move |conn| {
                 let inserted = diesel::insert_into(auth_data::table)
                     .values((
                         auth_data::request_id.eq(&request_id),
-                        auth_data::domain.eq(&domain),
-                        auth_data::data.eq(&data),
+                        auth_data::domain.eq(&sent.domain),
+                        auth_data::data.eq(&sent.data),
+                        auth_data::request_digest.eq(&sent.request_digest),
                     ))
                     .execute(conn);
                 match inserted {
-                    Ok(_) => Ok((domain, data)),
+                    Ok(_) => Ok(sent),
                     Err(e) if is_unique_violation(&e) => Ok(auth_data::table
                         .filter(auth_data::request_id.eq(request_id))
-                        .select((auth_data::domain, auth_data::data))
-                        .get_result::<(String, String)>(conn)?),
+                        .select((
+                            auth_data::domain,
+                            auth_data::data,
+                            auth_data::request_digest,
+                        ))
+                        .get_result::<Sent>(conn)?),
                     Err(e) => Err(e.into()),
                 }
             })

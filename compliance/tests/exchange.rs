@@ -94,7 +94,19 @@ async fn pending_is_retried_with_the_same_data_until_approved() {
         .await;
         assert_eq!(status, 404, "{backend}: nothing stored while pending");
 
-        let (_, second) = banks.send("p2", &[("amount", "999")]).await;
+        // The same id with another request is refused and the stored one is left alone.
+        let (status, conflict) = banks.send("p2", &[("amount", "999")]).await;
+        assert_eq!(
+            (status, conflict["code"].as_str()),
+            (409, Some("payment_id_conflict")),
+            "{backend}: {conflict}"
+        );
+        assert_eq!(
+            banks.b.office.calls_to("sanctions").len(),
+            1,
+            "B was not asked"
+        );
+        let (_, second) = banks.send("p2", &[]).await;
         assert_eq!(
             second["auth_response"]["pending"], 600,
             "unparseable pending → 600"
@@ -227,9 +239,47 @@ async fn send_refuses_what_it_cannot_resolve_or_read() {
         (status, body["code"].as_str()),
         (400, Some("cannot_resolve_destination"))
     );
-    banks
-        .host
-        .set("bank-c.test", "VERSION = \"2.0.0\"\n".into());
+    let federation = &banks.federation_url;
+    // Bank C resolves its names but names no AUTH_SERVER: it takes no compliance payments,
+    // and nothing is stored for the request.
+    banks.host.set(
+        "bank-c.test",
+        format!("FEDERATION_SERVER = \"{federation}\"\n"),
+    );
+    let (status, body) = banks
+        .send("c1", &[("destination", "carol*bank-c.test")])
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (400, Some("auth_server_not_defined")),
+        "{body}"
+    );
+    // Strict send carries its minimum; both limits at once is refused naming dest_min.
+    let (status, body) = banks
+        .send(
+            "s1",
+            &[("dest_min", "19"), ("asset_code", ""), ("asset_issuer", "")],
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let tx = decode_transaction(body["transaction_xdr"].as_str().unwrap()).unwrap();
+    assert!(
+        matches!(
+            &tx.operations[0].body,
+            stellar_base::xdr::OperationBody::PathPaymentStrictSend(op)
+                if op.send_amount == 200_000_000 && op.dest_min == 190_000_000
+        ),
+        "{:?}",
+        tx.operations[0].body
+    );
+    let (status, body) = banks
+        .send("s2", &[("dest_min", "19"), ("send_max", "21")])
+        .await;
+    assert_eq!(
+        (status, body["data"]["name"].as_str()),
+        (400, Some("dest_min")),
+        "{body}"
+    );
     let (status, body) = banks
         .send("r2", &[("destination", "bob*nowhere.invalid")])
         .await;

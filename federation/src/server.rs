@@ -232,6 +232,7 @@ impl Application {
                 .app_data(store.clone())
                 .app_data(db_data.clone())
                 .configure(|c| limits(c, max_body))
+                .wrap(middleware::from_fn(service::http::reject_invalid_utf8))
                 .wrap(middleware::from_fn(public_cors))
                 .wrap(DefaultHeaders::new().add(("Cache-Control", "no-store")))
                 .wrap(jsonify_errors())

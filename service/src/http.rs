@@ -136,6 +136,85 @@ pub fn limits(cfg: &mut web::ServiceConfig, max_body_bytes: usize) {
         .app_data(web::QueryConfig::default().error_handler(|e, _| bad(&e)));
 }
 
+/// The first field of a URL-encoded form or query whose name or value is not UTF-8 once
+/// percent-decoded (its name, shown lossily), or `None` when every field is text.
+///
+/// Actix and serde decode such bytes lossily, so `id=%FF%FE` and `id=%FE%FF` would both become
+/// two replacement characters: two different payment ids collapsing into one idempotency key.
+pub fn invalid_utf8_field(encoded: &[u8]) -> Option<String> {
+    fn decode(part: &[u8]) -> Vec<u8> {
+        let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
+        let mut out = Vec::with_capacity(part.len());
+        let mut i = 0;
+        while i < part.len() {
+            let escaped = match part.get(i..i + 3) {
+                Some([b'%', h, l]) => hex(*h).zip(hex(*l)).map(|(h, l)| (h << 4) | l),
+                _ => None,
+            };
+            match (escaped, part[i]) {
+                (Some(byte), _) => {
+                    out.push(byte);
+                    i += 3;
+                }
+                (None, b'+') => {
+                    out.push(b' ');
+                    i += 1;
+                }
+                (None, b) => {
+                    out.push(b);
+                    i += 1;
+                }
+            }
+        }
+        out
+    }
+    encoded
+        .split(|&b| b == b'&')
+        .filter(|pair| !pair.is_empty())
+        .find_map(|pair| {
+            let mut halves = pair.splitn(2, |&b| b == b'=');
+            let name = decode(halves.next().unwrap_or_default());
+            let value = decode(halves.next().unwrap_or_default());
+            let bad = std::str::from_utf8(&name).is_err() || std::str::from_utf8(&value).is_err();
+            bad.then(|| String::from_utf8_lossy(&name).into_owned())
+        })
+}
+
+/// Middleware: 400 `invalid_parameter` for a query string or URL-encoded form body that is not
+/// UTF-8, naming the field, before any handler decodes it lossily.
+///
+/// Mount it inside the API-key check, so that unauthenticated bodies are never read.
+pub async fn reject_invalid_utf8(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let mut bad = invalid_utf8_field(req.query_string().as_bytes());
+    let is_form = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.trim_start()
+                .to_ascii_lowercase()
+                .starts_with("application/x-www-form-urlencoded")
+        });
+    if bad.is_none() && is_form {
+        // Read under the listener's PayloadConfig limit, then hand the same bytes on.
+        let body = req.extract::<web::Bytes>().await?;
+        bad = invalid_utf8_field(&body);
+        req.set_payload(actix_web::dev::Payload::from(body));
+    }
+    if let Some(field) = bad {
+        let body = ErrorBody {
+            more_info: Some(format!("field {field:?} is not valid UTF-8")),
+            data: Some(serde_json::json!({ "name": field })),
+            ..ErrorBody::new("invalid_parameter", "Invalid parameter.")
+        };
+        return Ok(req.into_response(json_error(StatusCode::BAD_REQUEST, &body)));
+    }
+    Ok(next.call(req).await?.map_into_boxed_body())
+}
+
 /// Middleware: a request id (the caller's `X-Request-Id` or a new one) on a tracing span, echoed
 /// in the response, one log line per request, and request metrics by route pattern.
 pub async fn request_context(
@@ -253,6 +332,19 @@ pub async fn stop_on(handles: Vec<ServerHandle>, signal: impl Future<Output = ()
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn invalid_utf8_is_found_after_percent_decoding() {
+        assert_eq!(
+            invalid_utf8_field(b"id=abc&amount=1.5&memo=caf%C3%A9+x"),
+            None
+        );
+        assert_eq!(invalid_utf8_field(b"a=1&id=%FF%FE"), Some("id".into()));
+        assert_eq!(invalid_utf8_field(b"id=\xff"), Some("id".into()));
+        assert_eq!(invalid_utf8_field(b"%FF=1"), Some("\u{fffd}".into()));
+        // A stray percent sign is text, as form_urlencoded reads it.
+        assert_eq!(invalid_utf8_field(b"memo=100%&x=%4"), None);
+    }
     use actix_web::{App, middleware, test};
 
     #[actix_web::test]

@@ -18,16 +18,22 @@ pub type Answers = Arc<Mutex<HashMap<String, Vec<(u16, String)>>>>;
 #[derive(Clone, Default)]
 pub struct Web {
     files: Answers,
+    hits: Arc<Mutex<HashMap<String, usize>>>,
 }
 
 impl Web {
     pub fn start(&self) -> String {
-        let files = self.files.clone();
+        let (files, hits) = (self.files.clone(), self.hits.clone());
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let server = HttpServer::new(move || {
-            let files = files.clone();
+            let (files, hits) = (files.clone(), hits.clone());
             App::new().default_service(web::to(move |req: HttpRequest| {
+                *hits
+                    .lock()
+                    .unwrap()
+                    .entry(req.path().to_owned())
+                    .or_default() += 1;
                 let answer = {
                     let mut files = files.lock().unwrap();
                     match files.get_mut(req.path()) {
@@ -53,6 +59,11 @@ impl Web {
         .run();
         tokio::spawn(server);
         format!("http://{addr}")
+    }
+
+    /// How many requests reached `path` so far.
+    pub fn calls(&self, path: &str) -> usize {
+        self.hits.lock().unwrap().get(path).copied().unwrap_or(0)
     }
 
     pub fn set(&self, path: &str, answers: &[(u16, &str)]) {
@@ -102,6 +113,10 @@ pub fn compliance_config(
                     "bank-b.test".to_owned(),
                     format!("{web_base}/bank-b.test/.well-known/stellar.toml"),
                 ),
+                (
+                    "bank-c.test".to_owned(),
+                    format!("{web_base}/bank-c.test/.well-known/stellar.toml"),
+                ),
             ]
             .into(),
             ..StellarTomlSettings::default()
@@ -121,6 +136,8 @@ pub struct TwoBanks {
     pub bridge: super::TestBridge,
     /// Bob's account at bank B (funded).
     pub bob: stellar_base::PublicKey,
+    /// Compliance A's internal URL (`/send`).
+    pub a_internal: String,
     /// Compliance B's internal URL (`/receive`).
     pub b_internal: String,
     _databases: [TestDatabase; 3],
@@ -146,7 +163,8 @@ impl TwoBanks {
             .run_blocking(move |conn| {
                 conn.batch_execute(&format!(
                     "CREATE TABLE people (id TEXT, name TEXT, domain TEXT, memo_type TEXT, memo TEXT);
-                     INSERT INTO people VALUES ('{bob}', 'bob', 'bank-b.test', 'text', 'bob');"
+                     INSERT INTO people VALUES ('{bob}', 'bob', 'bank-b.test', 'text', 'bob');
+                     INSERT INTO people VALUES ('{bob}', 'carol', 'bank-c.test', 'text', 'carol');"
                 ))?;
                 Ok(())
             })
@@ -207,6 +225,11 @@ impl TwoBanks {
                 ),
             )],
         );
+        // Bank C resolves names but takes no compliance payments: no AUTH_SERVER.
+        web.set(
+            "/bank-c.test/.well-known/stellar.toml",
+            &[(200, &format!("FEDERATION_SERVER = \"{fed_url}\"\n"))],
+        );
         web.set("/a/fetch_info", &[(200, r#"{"first_name":"Alice"}"#)]);
         a.spawn();
         b.spawn();
@@ -226,6 +249,7 @@ impl TwoBanks {
             web,
             bridge,
             bob,
+            a_internal,
             b_internal,
             _databases: databases,
         }

@@ -220,7 +220,10 @@ pub fn config(
             username: "sep4".into(),
             password: "status-password".into(),
         }),
-        stellar_toml: overrides(host, &["bank-a.test", "bank-b.test", "stellar.org"]),
+        stellar_toml: overrides(
+            host,
+            &["bank-a.test", "bank-b.test", "bank-c.test", "stellar.org"],
+        ),
         api_key: Some(API_KEY.into()),
         max_body_bytes: 64 * 1024,
     }
@@ -259,7 +262,8 @@ pub async fn start_federation(backend: Backend) -> (String, TestDatabase) {
             conn.batch_execute(&format!(
                 "CREATE TABLE people (id VARCHAR(56), name VARCHAR(64), domain VARCHAR(64), \
                    memo_type VARCHAR(8), memo VARCHAR(64));
-                 INSERT INTO people VALUES ('{BOB_ACCOUNT}', 'bob', 'bank-b.test', 'text', 'bob');"
+                 INSERT INTO people VALUES ('{BOB_ACCOUNT}', 'bob', 'bank-b.test', 'text', 'bob');
+                 INSERT INTO people VALUES ('{BOB_ACCOUNT}', 'carol', 'bank-c.test', 'text', 'carol');"
             ))?;
             Ok(())
         })
@@ -289,6 +293,10 @@ pub async fn start_federation(backend: Backend) -> (String, TestDatabase) {
 /// Two banks wired together: A sends, B receives.
 pub struct TwoBanks {
     pub host: TomlHost,
+    /// Bank A's paying account (the same on every request, as a repeat must be).
+    pub source: stellar_base::PublicKey,
+    /// Bank B's federation endpoint.
+    pub federation_url: String,
     pub a: Bank,
     pub b: Bank,
     pub _federation: TestDatabase,
@@ -323,6 +331,8 @@ impl TwoBanks {
         );
         Self {
             host,
+            source: KeyPair::random().public_key(),
+            federation_url,
             a,
             b,
             _federation: federation_db,
@@ -331,7 +341,7 @@ impl TwoBanks {
 
     /// POSTs `/send` at bank A.
     pub async fn send(&self, id: &str, extra: &[(&str, &str)]) -> (u16, serde_json::Value) {
-        let source = KeyPair::random().public_key().to_string();
+        let source = self.source.to_string();
         let mut form = vec![
             ("id", id),
             ("source", source.as_str()),

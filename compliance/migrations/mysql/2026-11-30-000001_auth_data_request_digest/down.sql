@@ -1,0 +1,1 @@
+ALTER TABLE auth_data DROP COLUMN request_digest;
