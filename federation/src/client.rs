@@ -88,24 +88,35 @@ impl FederationClient {
             });
         }
         let address: FederationAddress = destination.parse()?;
-        self.lookup_address(&address).await
+        // `q` carries the address as typed: the legacy server matched the domain as given, so
+        // a row stored as `Bank.Test` is found only if it is sent that way.
+        self.lookup_name(&address, destination).await
     }
 
     /// Looks up `name*domain` at the domain's federation server.
     ///
     /// # Errors
     /// A [`FederationError`].
+    ///
+    /// `q` is the address with its domain lower-cased; [`FederationClient::resolve`] sends it
+    /// as typed.
     pub async fn lookup_address(
         &self,
         address: &FederationAddress,
     ) -> Result<Destination, FederationError> {
+        self.lookup_name(address, &address.to_string()).await
+    }
+
+    /// Looks up `address` at its domain's federation server, sending `q` (the same address,
+    /// possibly with another letter case in its domain).
+    async fn lookup_name(
+        &self,
+        address: &FederationAddress,
+        q: &str,
+    ) -> Result<Destination, FederationError> {
         let server = self.federation_server(address.domain()).await?;
         let record = self
-            .query(
-                address.domain(),
-                &server,
-                &[("q", &address.to_string()), ("type", "name")],
-            )
+            .query(address.domain(), &server, &[("q", q), ("type", "name")])
             .await?;
         destination_from(record, Some(address.to_string()))
     }

@@ -5,10 +5,13 @@
 //! response, errors and preflight included, carries `Access-Control-Allow-Origin: *` and
 //! `Cache-Control: no-store`. Errors carry the legacy `code` and `message` plus SEP-2's `error`.
 //!
-//! Matching: the domain is lower-cased before it is bound (domains are case-insensitive); the
-//! name is bound exactly as received, so whether `Bob` finds `bob` is up to the operator's query
-//! and column collation (MySQL's default collation ignores case, SQLite and PostgreSQL do not;
-//! write `lower(name) = lower(?)` to ignore case everywhere).
+//! Matching: the domain is bound as received, as the legacy server did, and when that finds
+//! nothing and it has upper-case letters the query runs once more with it lower-cased (SEP-2
+//! domains are case-insensitive): `bob*Bank.Test` finds a row stored as `Bank.Test` or as
+//! `bank.test`. The name is bound exactly as received, so whether `Bob` finds `bob` is up to the
+//! operator's query and column collation (MySQL's default collation ignores case, SQLite and
+//! PostgreSQL do not; write `lower(name) = lower(?)` to ignore case everywhere). Answers carry
+//! the address with its domain lower-cased.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -127,7 +130,11 @@ async fn lookup(
                     "Please use an address of the form name*domain.com".into(),
                 )
             })?;
-            let row = store.by_name(address.name(), address.domain()).await?;
+            // The domain as sent (`address.domain()` is lower-cased).
+            let domain = q
+                .split_once('*')
+                .map_or(address.domain(), |(_, domain)| domain);
+            let row = store.by_name(address.name(), domain).await?;
             record(address.to_string(), row.ok_or(ServerError::NotFound)?)?
         }
         "id" => {

@@ -466,13 +466,203 @@ async fn the_client_rejects_bad_servers() {
         }
     }
 
-    // A domain that is not overridden may not use plain http.
-    let (toml_url, _h2) =
-        host_stellar_toml("FEDERATION_SERVER = \"http://127.0.0.1:1/federation\"\n".into());
+    // A domain that is not overridden may not use plain http. A live federation server on
+    // plain http, so that nothing but the scheme rule can refuse it:
+    let server = start(Backend::Sqlite, full_queries()).await;
+    let federation_url: url::Url = format!("{}/federation", server.url).parse().unwrap();
+    let alice = ALICE.parse().unwrap();
+    let (toml_url, _h2) = host_stellar_toml(format!("FEDERATION_SERVER = \"{federation_url}\"\n"));
     let client = client_for(&[("ok.test", &toml_url)]);
-    // ok.test is overridden, so http is allowed; the server is down → transport error.
+    // on behalf of an overridden domain it answers (named directly, and through the
+    // domain's stellar.toml: reached, and it knows no alice*ok.test)...
+    let address = client
+        .lookup_account_at(&alice, "ok.test", &federation_url)
+        .await
+        .unwrap();
+    assert_eq!(address.to_string(), "alice*bank.test");
     assert!(matches!(
-        client.resolve("bob*ok.test").await,
-        Err(FederationError::StellarToml(_))
+        client.resolve("alice*ok.test").await,
+        Err(FederationError::NotFound)
     ));
+    // ...and on behalf of a domain that is not overridden the same URL is refused before any
+    // connection is made.
+    let err = client
+        .lookup_account_at(&alice, "plain.test", &federation_url)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            FederationError::StellarToml(stellar_toml::Error::InsecureUrl(u))
+                if u.starts_with("http://127.0.0.1")
+        ),
+        "{err:?}"
+    );
+
+    // An overridden domain whose plain-http federation server is down: the error is the
+    // connection's, not the scheme rule's.
+    let (toml_url, _h3) =
+        host_stellar_toml("FEDERATION_SERVER = \"http://127.0.0.1:1/federation\"\n".into());
+    let client = client_for(&[("down.test", &toml_url)]);
+    let err = client.resolve("bob*down.test").await.unwrap_err();
+    assert!(
+        matches!(&err, FederationError::StellarToml(e)
+            if !matches!(e, stellar_toml::Error::InsecureUrl(_))),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn domains_match_as_given_then_lower_cased() {
+    for backend in backends() {
+        let server = start(backend, full_queries()).await;
+        Database::connect(&server._db.settings())
+            .unwrap()
+            .run_blocking(|conn| {
+                conn.batch_execute(&format!(
+                    "INSERT INTO people VALUES ('{ALICE}', 'erin', 'Bank.Test', 'id', '7')"
+                ))?;
+                Ok(())
+            })
+            .unwrap();
+
+        // A row stored with a mixed-case domain, as the legacy server matched it: the domain
+        // is bound as given first.
+        let (status, _, body) = get(&server, "q=erin*Bank.Test&type=name").await;
+        assert_eq!(status, 200, "{backend}: {body}");
+        assert_eq!(
+            body,
+            serde_json::json!({"stellar_address": "erin*bank.test", "account_id": ALICE, "memo_type": "id", "memo": "7"}),
+            "{backend}"
+        );
+        // A row stored lower-case, asked for in upper case: found by the lower-cased retry.
+        let (status, _, body) = get(&server, "q=alice*BANK.TEST&type=name").await;
+        assert_eq!(status, 200, "{backend}: {body}");
+        assert_eq!(body["account_id"], ALICE, "{backend}");
+        let (status, _, _) = get(&server, "q=nobody*Bank.Test&type=name").await;
+        assert_eq!(status, 404, "{backend}");
+
+        // The client sends the address as typed, so a server that matches the domain as given
+        // (the legacy one, or this one) finds the mixed-case row.
+        let (toml_url, _toml) = host_stellar_toml(format!(
+            "FEDERATION_SERVER = \"{}/federation\"\n",
+            server.url
+        ));
+        let client = client_for(&[("bank.test", &toml_url)]);
+        let erin = client.resolve("erin*Bank.Test").await.unwrap();
+        assert_eq!(
+            (erin.account.to_string().as_str(), &erin.memo),
+            (ALICE, &Memo::Id(7)),
+            "{backend}"
+        );
+        let bob = client.resolve("bob*BANK.test").await.unwrap();
+        assert_eq!(bob.memo, Memo::Id(42), "{backend}");
+    }
+}
+
+#[tokio::test]
+async fn integer_id_and_memo_columns_answer_as_strings() {
+    for backend in backends() {
+        let db = TestDatabase::new(backend);
+        // 9007199254740993 is 2^53 + 1: exact only if never read through a float.
+        let unsigned = match backend {
+            Backend::Mysql => "BIGINT UNSIGNED",
+            Backend::Postgres => "NUMERIC(20, 0)",
+            Backend::Sqlite => "BIGINT",
+        };
+        let big = match backend {
+            Backend::Sqlite => "9223372036854775807",
+            _ => "18446744073709551615",
+        };
+        Database::connect(&db.settings())
+            .unwrap()
+            .run_blocking(move |conn| {
+                conn.batch_execute(&format!(
+                    "CREATE TABLE members (id BIGINT NOT NULL, small INTEGER NOT NULL, \
+                       big {unsigned} NOT NULL, name VARCHAR(64) NOT NULL, \
+                       domain VARCHAR(128) NOT NULL, memo_type VARCHAR(8), account VARCHAR(56)); \
+                     INSERT INTO members VALUES (9007199254740993, 7, {big}, 'zoe', 'bank.test', 'id', '{ALICE}'); \
+                     INSERT INTO members VALUES (12, -3, 0, 'yan', 'bank.test', 'text', NULL);"
+                ))?;
+                Ok(())
+            })
+            .unwrap();
+        let queries = Queries {
+            // The legacy README's single-account shape, with the user's numeric id as memo.
+            federation: format!(
+                "SELECT '{BOB}' AS id, memo_type, id AS memo FROM members \
+                 WHERE name = ? AND domain = ?"
+            ),
+            reverse_federation: Some(
+                "SELECT id AS name, domain FROM members WHERE account = ?".into(),
+            ),
+            forward: Some(format!(
+                "SELECT '{BOB}' AS id, 'text' AS memo_type, small AS memo FROM members \
+                 WHERE name = :name"
+            )),
+        };
+        let app = Application::build(config(&db, queries)).await.unwrap();
+        let server = TestServer {
+            url: app.url(),
+            handles: app.spawn(),
+            _db: db,
+        };
+
+        let (status, _, body) = get(&server, "q=zoe*bank.test&type=name").await;
+        assert_eq!(status, 200, "{backend}: {body}");
+        assert_eq!(
+            body,
+            serde_json::json!({"stellar_address": "zoe*bank.test", "account_id": BOB, "memo_type": "id", "memo": "9007199254740993"}),
+            "{backend}"
+        );
+        // memo_type as configured, whatever the memo column's type.
+        let (status, _, body) = get(&server, "q=yan*bank.test&type=name").await;
+        assert_eq!(status, 200, "{backend}: {body}");
+        assert_eq!(
+            (body["memo_type"].as_str(), body["memo"].as_str()),
+            (Some("text"), Some("12")),
+            "{backend}"
+        );
+        // An INTEGER column through a forward query.
+        let (status, _, body) = get(&server, "type=forward&name=zoe").await;
+        assert_eq!(status, 200, "{backend}: {body}");
+        assert_eq!(
+            (body["memo_type"].as_str(), body["memo"].as_str()),
+            (Some("text"), Some("7")),
+            "{backend}"
+        );
+        let (_, _, body) = get(&server, "type=forward&name=yan").await;
+        assert_eq!(body["memo"], "-3", "{backend}");
+        // An integer used as the name of a reverse answer.
+        let (status, _, body) = get(&server, &format!("q={ALICE}&type=id")).await;
+        assert_eq!(status, 200, "{backend}: {body}");
+        assert_eq!(
+            body["stellar_address"], "9007199254740993*bank.test",
+            "{backend}"
+        );
+
+        // The whole unsigned 64-bit range (BIGINT UNSIGNED on MySQL, NUMERIC(20) on
+        // PostgreSQL; SQLite integers stop at 2^63 - 1).
+        let queries = Queries {
+            federation: format!(
+                "SELECT '{BOB}' AS id, 'id' AS memo_type, big AS memo FROM members \
+                 WHERE name = ? AND domain = ?"
+            ),
+            reverse_federation: None,
+            forward: None,
+        };
+        let app = Application::build(config(&server._db, queries))
+            .await
+            .unwrap();
+        let unsigned_server = TestServer {
+            url: app.url(),
+            handles: app.spawn(),
+            _db: TestDatabase::new(Backend::Sqlite),
+        };
+        let (status, _, body) = get(&unsigned_server, "q=zoe*bank.test&type=name").await;
+        assert_eq!(status, 200, "{backend}: {body}");
+        assert_eq!(body["memo"].as_str(), Some(big), "{backend}");
+        let (_, _, body) = get(&unsigned_server, "q=yan*bank.test&type=name").await;
+        assert_eq!(body["memo"].as_str(), Some("0"), "{backend}");
+    }
 }
