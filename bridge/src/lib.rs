@@ -45,6 +45,10 @@ pub fn migrations() -> BackendMigrations {
         sqlite: SQLITE,
         mysql: MYSQL,
         postgres: POSTGRES,
+        sql: service::migration_sql![
+            "2026-11-21-000001_sent_transaction",
+            "2026-11-21-000002_received_payment",
+        ],
     }
 }
 

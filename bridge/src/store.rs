@@ -126,6 +126,16 @@ fn from_row(r: Row) -> SentTransaction {
     }
 }
 
+impl SentTransaction {
+    /// A row the legacy Go bridge stored (adopted with its database): it has no request digest
+    /// and no time bound (legacy envelopes had none; ours always have one). A repeated
+    /// `/payment` under its id cannot be compared with the first request, so it is answered
+    /// with what was sent under that id, as the legacy bridge did, and never rebuilt.
+    pub fn is_legacy(&self) -> bool {
+        self.request_digest.is_none() && self.max_time == 0
+    }
+}
+
 /// What to store before submitting.
 #[derive(Debug, Clone)]
 pub struct NewSent {

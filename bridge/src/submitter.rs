@@ -224,6 +224,12 @@ impl Submitter {
         };
         loop {
             if let Some(row) = existing.take() {
+                if row.is_legacy() {
+                    // Stored by the legacy bridge: no digest to compare, so the repeat gets
+                    // what was sent under this id (legacy resubmitted the stored envelope);
+                    // never a new transaction.
+                    return self.resume(&row).await?.ok_or(SendError::Conflict);
+                }
                 if row.request_digest != digest {
                     return Err(SendError::Conflict);
                 }

@@ -42,6 +42,7 @@ pub fn migrations() -> BackendMigrations {
         sqlite: SQLITE,
         mysql: MYSQL,
         postgres: POSTGRES,
+        sql: service::migration_sql!["2026-11-21-000001_init"],
     }
 }
 

@@ -14,6 +14,7 @@ use std::fmt;
 use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
+use diesel::migration::{Migration, MigrationSource};
 use diesel::r2d2::{ManageConnection, Pool};
 use diesel::{Connection, MysqlConnection, PgConnection, SqliteConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness};
@@ -21,7 +22,10 @@ use serde::Deserialize;
 
 use crate::config::ConfigError;
 
+pub mod adopt;
+pub mod lockstep;
 mod operator_sql;
+pub mod schema;
 
 pub use operator_sql::{BoundSql, OperatorSql};
 
@@ -310,6 +314,89 @@ pub struct BackendMigrations {
     pub mysql: EmbeddedMigrations,
     /// `migrations/postgres`.
     pub postgres: EmbeddedMigrations,
+    /// The same migrations' `up.sql` texts, for adopting a schema that exists already
+    /// (see [`adopt`]); written with [`migration_sql!`](crate::migration_sql).
+    pub sql: MigrationSql,
+}
+
+/// The `up.sql` of each migration, by directory name, per backend.
+#[derive(Debug, Clone, Copy)]
+pub struct MigrationSql {
+    /// `migrations/sqlite/*/up.sql`.
+    pub sqlite: &'static [(&'static str, &'static str)],
+    /// `migrations/mysql/*/up.sql`.
+    pub mysql: &'static [(&'static str, &'static str)],
+    /// `migrations/postgres/*/up.sql`.
+    pub postgres: &'static [(&'static str, &'static str)],
+}
+
+/// [`MigrationSql`] for migration directories that exist under `migrations/sqlite`,
+/// `migrations/mysql` and `migrations/postgres` of the calling crate (in lockstep, so one list
+/// of directory names). A migration missing from the list is refused at start-up, by name.
+#[macro_export]
+macro_rules! migration_sql {
+    ($($dir:literal),* $(,)?) => {
+        $crate::database::MigrationSql {
+            sqlite: &[$(($dir, include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite/", $dir, "/up.sql"
+            )))),*],
+            mysql: &[$(($dir, include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"), "/migrations/mysql/", $dir, "/up.sql"
+            )))),*],
+            postgres: &[$(($dir, include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"), "/migrations/postgres/", $dir, "/up.sql"
+            )))),*],
+        }
+    };
+}
+
+fn migration_error(e: impl fmt::Display) -> DbError {
+    DbError::Migration(e.to_string())
+}
+
+/// The migrations of `source` not yet recorded in diesel's table, oldest first.
+fn pending<C, DB>(
+    conn: &mut C,
+    source: &EmbeddedMigrations,
+) -> Result<Vec<Box<dyn Migration<DB>>>, DbError>
+where
+    C: MigrationHarness<DB>,
+    DB: diesel::backend::Backend,
+    EmbeddedMigrations: MigrationSource<DB>,
+{
+    let applied: std::collections::HashSet<String> = conn
+        .applied_migrations()
+        .map_err(migration_error)?
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    let mut all = MigrationSource::<DB>::migrations(source).map_err(migration_error)?;
+    all.sort_by_key(|m| m.name().version().to_string());
+    Ok(all
+        .into_iter()
+        .filter(|m| !applied.contains(&m.name().version().to_string()))
+        .collect())
+}
+
+/// Runs migrations in order.
+fn run_all<C, DB>(conn: &mut C, migrations: &[Box<dyn Migration<DB>>]) -> Result<(), DbError>
+where
+    C: MigrationHarness<DB>,
+    DB: diesel::backend::Backend,
+{
+    for m in migrations {
+        conn.run_migration(m.as_ref()).map_err(migration_error)?;
+    }
+    Ok(())
+}
+
+fn names<DB: diesel::backend::Backend>(
+    migrations: &[Box<dyn Migration<DB>>],
+) -> Vec<(String, String)> {
+    migrations
+        .iter()
+        .map(|m| (m.name().to_string(), m.name().version().to_string()))
+        .collect()
 }
 
 /// A connection pool; cheap to clone.
@@ -443,6 +530,11 @@ impl Database {
 
     /// Applies pending migrations and returns the names of those applied.
     ///
+    /// When a pending migration would create a table that exists already (the legacy servers'
+    /// schema, or ours after a crash in the middle of a migration), the pending migrations are
+    /// adopted instead: applied step by step, additively, each step only if needed, and then
+    /// recorded as applied (see [`adopt`]).
+    ///
     /// # Errors
     /// [`DbError::Migration`].
     pub fn migrate(&self, migrations: BackendMigrations) -> Result<Vec<String>, DbError> {
@@ -450,16 +542,76 @@ impl Database {
             sqlite,
             mysql,
             postgres,
+            sql,
         } = migrations;
         self.run_blocking(|conn| {
-            let applied = match conn {
-                AnyConnection::Sqlite(c) => c.run_pending_migrations(sqlite),
-                AnyConnection::Mysql(c) => c.run_pending_migrations(mysql),
-                AnyConnection::Postgresql(c) => c.run_pending_migrations(postgres),
+            let (sources, pending_names) = match conn {
+                AnyConnection::Sqlite(c) => (sql.sqlite, names(&pending(c, &sqlite)?)),
+                AnyConnection::Mysql(c) => (sql.mysql, names(&pending(c, &mysql)?)),
+                AnyConnection::Postgresql(c) => (sql.postgres, names(&pending(c, &postgres)?)),
+            };
+            if pending_names.is_empty() {
+                return Ok(Vec::new());
             }
-            .map_err(|e| DbError::Migration(e.to_string()))?;
-            Ok(applied.iter().map(ToString::to_string).collect())
+            // Every pending migration's SQL, when listed; one not listed is run by diesel
+            // as usual, but cannot be adopted.
+            let with_sql: Vec<adopt::Pending<'_>> = pending_names
+                .iter()
+                .map(|(name, _)| adopt::Pending {
+                    name,
+                    sql: sources
+                        .iter()
+                        .find(|(dir, _)| dir == name)
+                        .map_or("", |&(_, sql)| sql),
+                })
+                .collect();
+            let existing = schema::read(conn)?;
+            let applied: Vec<String> = pending_names.iter().map(|(n, _)| n.clone()).collect();
+            if adopt::needs_adoption(&existing, &with_sql) {
+                if let Some(unlisted) = with_sql.iter().find(|m| m.sql.is_empty()) {
+                    return Err(DbError::Migration(format!(
+                        "an existing schema needs adopting, but migration {} is not listed in \
+                         the server's migration_sql! list (add its directory name there)",
+                        unlisted.name
+                    )));
+                }
+                let versions: Vec<String> = pending_names.iter().map(|(_, v)| v.clone()).collect();
+                // One transaction: on PostgreSQL and SQLite a crash leaves nothing half done;
+                // MySQL commits each DDL statement, and the next start finishes the steps.
+                conn.transaction::<_, DbError, _>(|conn| {
+                    adopt::adopt(conn, &with_sql)?;
+                    adopt::record(conn, &versions)
+                })?;
+                tracing::info!(
+                    migrations = %applied.join(", "),
+                    "existing schema adopted; migrations recorded as applied"
+                );
+                return Ok(applied);
+            }
+            match conn {
+                AnyConnection::Sqlite(c) => {
+                    let todo = pending(c, &sqlite)?;
+                    run_all(c, &todo)
+                }
+                AnyConnection::Mysql(c) => {
+                    let todo = pending(c, &mysql)?;
+                    run_all(c, &todo)
+                }
+                AnyConnection::Postgresql(c) => {
+                    let todo = pending(c, &postgres)?;
+                    run_all(c, &todo)
+                }
+            }?;
+            Ok(applied)
         })
+    }
+
+    /// The tables, columns and indexes of the database (see [`schema::read`]).
+    ///
+    /// # Errors
+    /// Query failures.
+    pub fn schema(&self) -> Result<schema::Schema, DbError> {
+        self.run_blocking(schema::read)
     }
 
     /// True when a trivial query succeeds (for `/health`).
