@@ -84,12 +84,20 @@ impl Body<'_> {
     fn flags(&self, field: &str) -> Result<Option<u32>, Error> {
         match self.value.get(field) {
             None | Some(Value::Null) => Ok(None),
+            // Flags are bits: a sum that overflows, or sets one bit twice, is not a flag set.
             Some(Value::Array(items)) => items
                 .iter()
-                .map(|i| i.as_u64().and_then(|n| u32::try_from(n).ok()))
-                .sum::<Option<u32>>()
+                .try_fold(0u32, |all, i| {
+                    let flag = i.as_u64().and_then(|n| u32::try_from(n).ok())?;
+                    (all & flag == 0).then_some(all | flag)
+                })
                 .map(Some)
-                .ok_or_else(|| Error::invalid(&self.name(field), "must be a list of flag numbers")),
+                .ok_or_else(|| {
+                    Error::invalid(
+                        &self.name(field),
+                        "must be a list of distinct flag numbers (1, 2, 4, 8…)",
+                    )
+                }),
             Some(v) => v
                 .as_u64()
                 .and_then(|n| u32::try_from(n).ok())
@@ -380,13 +388,10 @@ pub async fn builder(state: web::Data<State>, body: web::Bytes) -> Result<HttpRe
                 + 1
         }
     };
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or_default();
+    let (min_time, max_time) = time_bounds(&request, state.builder_timeout)?;
     let mut builder = TransactionBuilder::new(source.into(), sequence)
         .base_fee(state.base_fee)
-        .timeout(now, state.transaction_timeout);
+        .time_bounds(min_time, max_time);
     for op in operations {
         builder = builder.operation(op);
     }
@@ -403,4 +408,61 @@ pub async fn builder(state: web::Data<State>, body: web::Bytes) -> Result<HttpRe
         HttpResponse::Ok()
             .json(serde_json::json!({ "transaction_envelope": envelope.to_base64() })),
     )
+}
+
+/// The envelope's time bounds: `time_bounds.min_time` / `time_bounds.max_time` (Unix seconds;
+/// `max_time` 0 is no upper bound, as the legacy server built), or `timeout` seconds from now,
+/// or the configured `builder_timeout_seconds` from now.
+fn time_bounds(request: &Value, default_timeout: u64) -> Result<(u64, u64), Error> {
+    let number = |v: Option<&Value>, name: &str| -> Result<Option<u64>, Error> {
+        match v {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) if s.is_empty() => Ok(None),
+            Some(v) => v
+                .as_u64()
+                .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+                .map(Some)
+                .ok_or_else(|| Error::invalid(name, "must be a whole number of seconds")),
+        }
+    };
+    let bounds = request.get("time_bounds");
+    let min_time = number(
+        bounds.and_then(|b| b.get("min_time")),
+        "time_bounds[min_time]",
+    )?;
+    let max_time = number(
+        bounds.and_then(|b| b.get("max_time")),
+        "time_bounds[max_time]",
+    )?;
+    let timeout = number(request.get("timeout"), "timeout")?;
+    if max_time.is_some() && timeout.is_some() {
+        return Err(Error::invalid(
+            "timeout",
+            "give time_bounds[max_time] or timeout, not both",
+        ));
+    }
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default();
+    let min_time = min_time.unwrap_or(0);
+    let max_time = match (max_time, timeout) {
+        (Some(max_time), _) => max_time,
+        (None, Some(0)) => return Err(Error::invalid("timeout", "must be at least 1 second")),
+        (None, Some(timeout)) => now.saturating_add(timeout),
+        (None, None) => now.saturating_add(default_timeout),
+    };
+    if max_time != 0 && max_time < min_time {
+        return Err(Error::invalid(
+            "time_bounds[max_time]",
+            "must not be before time_bounds[min_time]",
+        ));
+    }
+    if max_time != 0 && max_time <= now {
+        return Err(Error::invalid(
+            "time_bounds[max_time]",
+            "is already past: the network would refuse the envelope (tx_too_late)",
+        ));
+    }
+    Ok((min_time, max_time))
 }

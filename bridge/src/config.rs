@@ -73,6 +73,10 @@ pub struct BridgeConfig {
     /// makes rebuilding a payment whose outcome was unknown safe.
     #[serde(default = "default_transaction_timeout")]
     pub transaction_timeout_seconds: u64,
+    /// Seconds an envelope built by `/builder` stays valid when the request names no time
+    /// bounds: its users collect signatures from several key holders, often over hours.
+    #[serde(default = "default_builder_timeout")]
+    pub builder_timeout_seconds: u64,
     /// How long a request waits for a submission whose outcome is unknown (Horizon timed
     /// out) before answering 202 `transaction_pending`.
     #[serde(default = "default_pending_wait")]
@@ -165,6 +169,9 @@ fn default_max_fee() -> u32 {
 fn default_transaction_timeout() -> u64 {
     60
 }
+fn default_builder_timeout() -> u64 {
+    86_400
+}
 fn default_pending_wait() -> u64 {
     10
 }
@@ -239,6 +246,12 @@ impl BridgeConfig {
             return Err(ConfigError::setting(
                 "base_fee",
                 "must be at least 100 stroops and at most max_fee",
+            ));
+        }
+        if self.builder_timeout_seconds == 0 {
+            return Err(ConfigError::setting(
+                "builder_timeout_seconds",
+                "must be at least 1 (a request may still ask for no upper bound with max_time 0)",
             ));
         }
         if !(5..=86_400).contains(&self.transaction_timeout_seconds) {

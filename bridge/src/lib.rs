@@ -66,7 +66,7 @@ pub struct State {
     api_key: Option<String>,
     store: Store,
     base_fee: u32,
-    transaction_timeout: u64,
+    builder_timeout: u64,
 }
 
 impl std::fmt::Debug for State {
@@ -138,10 +138,20 @@ async fn authorize(
     form: web::Form<Fields>,
 ) -> Result<HttpResponse, Error> {
     let (Some(key), Some(issuer)) = (state.authorizing_seed.clone(), state.issuing_account) else {
-        return Err(Error::invalid(
-            "asset_code",
-            "authorization needs accounts.authorizing_seed and accounts.issuing_account_id",
-        ));
+        let missing: Vec<&str> = [
+            (
+                state.authorizing_seed.is_none(),
+                "accounts.authorizing_seed",
+            ),
+            (
+                state.issuing_account.is_none(),
+                "accounts.issuing_account_id",
+            ),
+        ]
+        .into_iter()
+        .filter_map(|(absent, key)| absent.then_some(key))
+        .collect();
+        return Err(Error::not_configured("/authorize", &missing));
     };
     let trustor: PublicKey = field(&form, "account_id")
         .ok_or_else(|| Error::missing("account_id"))?
@@ -261,7 +271,7 @@ impl Application {
             api_key: config.api_key.clone(),
             store,
             base_fee: config.base_fee,
-            transaction_timeout: config.transaction_timeout_seconds,
+            builder_timeout: config.builder_timeout_seconds,
         });
         let listener = service::http::bind(&config.bind_address, config.port)?;
         let address = service::http::local_addr(&listener);
@@ -274,6 +284,7 @@ impl Application {
             App::new()
                 .app_data(state.clone())
                 .configure(|c| limits(c, max_body))
+                .wrap(middleware::from_fn(service::http::reject_invalid_utf8))
                 .wrap(middleware::from_fn(require_api_key))
                 .wrap(jsonify_errors())
                 .wrap(middleware::from_fn(request_context))
@@ -288,7 +299,6 @@ impl Application {
         })
         .disable_signals()
         .shutdown_timeout(30)
-                .wrap(middleware::from_fn(service::http::reject_invalid_utf8))
         .listen(listener)?
         .run();
         tracing::info!(%address, "bridge listening");

@@ -42,7 +42,10 @@ pub fn migrations() -> BackendMigrations {
         sqlite: SQLITE,
         mysql: MYSQL,
         postgres: POSTGRES,
-        sql: service::migration_sql!["2026-11-21-000001_init"],
+        sql: service::migration_sql![
+            "2026-11-21-000001_init",
+            "2026-11-30-000001_auth_data_request_digest",
+        ],
     }
 }
 
@@ -177,11 +180,11 @@ impl Application {
             let app = App::new()
                 .app_data(external_state.clone())
                 .configure(|c| limits(c, max_body))
+                .wrap(middleware::from_fn(service::http::reject_invalid_utf8))
                 .wrap(middleware::from_fn(public_cors))
                 .wrap(jsonify_errors())
                 .wrap(middleware::from_fn(request_context))
                 .route("/", web::post().to(external::authorize))
-                .wrap(middleware::from_fn(service::http::reject_invalid_utf8))
                 .route("/health", web::get().to(health));
             let app = if with_tx_status {
                 app.route("/tx_status", web::get().to(external::tx_status))
@@ -208,11 +211,11 @@ impl Application {
                 .app_data(state.clone())
                 .app_data(api_key.clone())
                 .configure(|c| limits(c, max_body))
+                .wrap(middleware::from_fn(service::http::reject_invalid_utf8))
                 .wrap(middleware::from_fn(require_api_key))
                 .wrap(jsonify_errors())
                 .wrap(middleware::from_fn(request_context))
                 .route("/send", web::post().to(internal::send))
-                .wrap(middleware::from_fn(service::http::reject_invalid_utf8))
                 .route("/receive", web::post().to(internal::receive))
                 .route("/allow_access", web::post().to(internal::allow_access))
                 .route("/remove_access", web::post().to(internal::remove_access))

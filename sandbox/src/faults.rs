@@ -19,6 +19,7 @@ struct FaultState {
     failing_requests: Mutex<(u16, u32)>,
     submit_delay_ms: AtomicU64,
     closing_paused: AtomicBool,
+    clock_ahead_secs: AtomicU64,
 }
 
 /// Handle to switch faults on and off.
@@ -34,6 +35,7 @@ impl Default for Faults {
             failing_requests: Mutex::new((0, 0)),
             submit_delay_ms: AtomicU64::new(0),
             closing_paused: AtomicBool::new(false),
+            clock_ahead_secs: AtomicU64::new(0),
         }))
     }
 }
@@ -72,6 +74,12 @@ pub enum Fault {
         /// True to pause, false to resume.
         paused: bool,
     },
+    /// Move the network's clock forward: later ledgers close this many seconds further in the
+    /// future, as if that much time had passed (time bounds expire). It never goes back.
+    AdvanceClock {
+        /// Seconds to add.
+        seconds: u64,
+    },
     /// Switch every fault off.
     Reset,
 }
@@ -88,6 +96,7 @@ impl Faults {
                 self.delay_submissions(Duration::from_millis(millis));
             }
             Fault::PauseClosing { paused } => self.pause_closing(paused),
+            Fault::AdvanceClock { seconds } => self.advance_clock(Duration::from_secs(seconds)),
             Fault::Reset => self.reset(),
         }
     }
@@ -124,7 +133,20 @@ impl Faults {
         self.0.closing_paused.store(paused, Ordering::SeqCst);
     }
 
-    /// Switches every fault off.
+    /// Ledgers close `by` later than the wall clock from now on, as if that much time had
+    /// passed; a test sees time bounds expire without waiting.
+    pub fn advance_clock(&self, by: Duration) {
+        self.0
+            .clock_ahead_secs
+            .fetch_add(by.as_secs(), Ordering::SeqCst);
+    }
+
+    /// How far the network's clock is ahead of the wall clock, in seconds.
+    pub fn clock_ahead_secs(&self) -> u64 {
+        self.0.clock_ahead_secs.load(Ordering::SeqCst)
+    }
+
+    /// Switches every fault off (the clock stays where it is: time never goes back).
     pub fn reset(&self) {
         self.stall_streams(false);
         self.timeout_next_submissions(0);

@@ -137,7 +137,8 @@ impl Shared {
         let (submissions, senders): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
         let (outcomes, sequence) = {
             let mut ledger = self.ledger_mut();
-            let outcomes = ledger.close(submissions, unix_now());
+            let now = unix_now() + self.faults.clock_ahead_secs();
+            let outcomes = ledger.close(submissions, now);
             let sequence = ledger.latest().sequence;
             // Under the lock, so that concurrent closes announce sequences in order.
             self.closed.send_replace(sequence);
