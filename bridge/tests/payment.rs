@@ -355,6 +355,31 @@ async fn bad_input_is_refused_naming_the_field() {
                 "dest_min",
             ),
         ];
+        // Path entries that would be dropped: refused, never a shorter path.
+        let mut cases = cases;
+        for key in [
+            "path[5][asset_code]",
+            "path[-1][asset_code]",
+            "path[99999999][asset_code]",
+            "path[1][asset_code]",
+        ] {
+            cases.push((
+                vec![
+                    ("destination", &dest),
+                    ("amount", "1"),
+                    ("send_max", "2"),
+                    ("path[0][asset_code]", ""),
+                    ("path[0][asset_issuer]", ""),
+                    (key, ""),
+                ],
+                "invalid_parameter",
+                "path",
+            ));
+            // A gap: path[1] missing while path[2] is given.
+            if key == "path[1][asset_code]" {
+                cases.last_mut().unwrap().0[5].0 = "path[2][asset_code]";
+            }
+        }
         for (form, code, name) in cases {
             let (status, body) = bridge.pay(&form).await;
             assert_eq!(

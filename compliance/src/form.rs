@@ -62,27 +62,54 @@ pub fn asset(fields: &Fields, code: &'static str, issuer: &str) -> Result<Asset,
 
 /// `path[0..5]`, contiguous from 0; an entry with both fields empty is lumens.
 ///
+/// Every `path[…]` field must be one of `path[i][asset_code]` / `path[i][asset_issuer]` with
+/// `i` in 0..=4, and the indices must not leave a gap: an entry that would be ignored is an
+/// asset the payer asked for and would not get, so it is refused rather than dropped.
+///
 /// # Errors
 /// [`InvalidField`] `path`, saying which entry.
 pub fn path(fields: &Fields) -> Result<Vec<Asset>, InvalidField> {
-    let mut path = Vec::new();
-    for i in 0..5 {
-        let code = format!("path[{i}][asset_code]");
-        let issuer = format!("path[{i}][asset_issuer]");
-        if !fields.iter().any(|(k, _)| *k == code || *k == issuer) {
-            break;
-        }
-        let asset = Asset::from_code_and_issuer(
-            field(fields, &code).unwrap_or(""),
-            field(fields, &issuer).unwrap_or(""),
-        )
-        .map_err(|e| InvalidField {
-            name: "path",
-            reason: format!("path[{i}]: {e}"),
-        })?;
-        path.push(asset);
+    const MAX: usize = 5;
+    let invalid = |reason: String| InvalidField {
+        name: "path",
+        reason,
+    };
+    let mut given = [false; MAX];
+    for (key, _) in fields.iter().filter(|(k, _)| k.starts_with("path[")) {
+        let index = key
+            .strip_prefix("path[")
+            .and_then(|rest| rest.split_once(']'))
+            .filter(|(_, field)| matches!(*field, "[asset_code]" | "[asset_issuer]"))
+            .and_then(|(i, _)| {
+                (!i.is_empty() && i.bytes().all(|b| b.is_ascii_digit()))
+                    .then(|| i.parse::<usize>().ok())
+                    .flatten()
+            })
+            .filter(|i| *i < MAX)
+            .ok_or_else(|| {
+                invalid(format!(
+                    "{key}: a path has at most {MAX} entries, path[0] to path[4], each with \
+                     [asset_code] and [asset_issuer]"
+                ))
+            })?;
+        given[index] = true;
     }
-    Ok(path)
+    let len = given.iter().take_while(|g| **g).count();
+    if let Some(gap) = given[len..].iter().position(|g| *g) {
+        return Err(invalid(format!(
+            "path[{}] is given but path[{len}] is not: entries are contiguous from path[0]",
+            len + gap
+        )));
+    }
+    (0..len)
+        .map(|i| {
+            Asset::from_code_and_issuer(
+                field(fields, &format!("path[{i}][asset_code]")).unwrap_or(""),
+                field(fields, &format!("path[{i}][asset_issuer]")).unwrap_or(""),
+            )
+            .map_err(|e| invalid(format!("path[{i}]: {e}")))
+        })
+        .collect()
 }
 
 /// The `forward_destination[fields][NAME]` pairs, in order (possibly none).
@@ -133,7 +160,6 @@ mod tests {
             ("path[0][asset_issuer]", ""),
             ("path[1][asset_code]", "USD"),
             ("path[1][asset_issuer]", issuer),
-            ("path[3][asset_code]", "EUR"),
         ]);
         assert_eq!(
             path(&fields).unwrap(),
@@ -142,6 +168,23 @@ mod tests {
                 Asset::from_code_and_issuer("USD", issuer).unwrap()
             ]
         );
+        // Entries that would be dropped are refused, naming the entry.
+        for key in [
+            "path[5][asset_code]",
+            "path[-1][asset_code]",
+            "path[99999999][asset_code]",
+            "path[99999999999999999999999][asset_code]",
+            "path[+1][asset_code]",
+            "path[0][asset]",
+            "path[0]",
+            "path[3][asset_code]",
+        ] {
+            let mut with = fields.clone();
+            with.push((key.to_owned(), "EUR".to_owned()));
+            let err = path(&with).unwrap_err();
+            assert_eq!(err.name, "path", "{key}");
+            assert!(err.reason.contains("path["), "{key}: {}", err.reason);
+        }
         let bad = form(&[("path[0][asset_code]", "USD")]);
         let err = path(&bad).unwrap_err();
         assert_eq!(err.name, "path");
