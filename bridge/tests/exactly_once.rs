@@ -165,3 +165,66 @@ async fn a_submission_stalled_past_its_time_bound_is_rebuilt_only_after_expiry()
     );
     assert_eq!(bridge.payments_to(&dest).await.len(), 1);
 }
+
+/// Someone else uses the source account (another tool holding the same seed, a second bridge):
+/// the sequence the bridge holds is now behind the network's. The next payment meets
+/// `tx_bad_seq`, reloads the sequence from Horizon and lands once; the caller never sees it.
+#[tokio::test]
+async fn a_sequence_moved_behind_the_bridges_back_is_resynced() {
+    for backend in backends() {
+        let bridge = TestBridge::start(backend).await;
+        let dest = KeyPair::random().public_key();
+        bridge.sandbox.fund(dest).await.unwrap();
+        let pay = |id: &'static str| {
+            let dest = dest.to_string();
+            let bridge = &bridge;
+            async move {
+                bridge
+                    .pay(&[("id", id), ("destination", &dest), ("amount", "1")])
+                    .await
+            }
+        };
+        let (status, body) = pay("before").await;
+        assert_eq!(status, 200, "{body}");
+        let held = bridge
+            .sandbox
+            .account(&bridge.source.public_key())
+            .unwrap()
+            .sequence;
+        // Three transactions from the same account, not through the bridge.
+        for _ in 0..3 {
+            bridge
+                .submit_ops(
+                    &bridge.source,
+                    stellar_base::Memo::None,
+                    vec![stellar_base::transaction::Operation::payment(
+                        dest.into(),
+                        &stellar_base::Asset::Native,
+                        "0.5".parse().unwrap(),
+                    )],
+                )
+                .await;
+        }
+        assert_eq!(
+            bridge
+                .sandbox
+                .account(&bridge.source.public_key())
+                .unwrap()
+                .sequence,
+            held + 3
+        );
+        let (status, body) = pay("after").await;
+        assert_eq!(status, 200, "{backend}: {body}");
+        let tx = bridge.transaction(body["hash"].as_str().unwrap()).await;
+        assert_eq!(
+            tx["source_account_sequence"],
+            (held + 4).to_string(),
+            "{tx}"
+        );
+        assert_eq!(
+            bridge.balance(&dest, "native").await.unwrap(),
+            "10003.5000000",
+            "each payment landed once"
+        );
+    }
+}
