@@ -320,3 +320,53 @@ async fn send_refuses_what_it_cannot_resolve_or_read() {
     .await;
     assert_eq!(status, 401);
 }
+
+/// The operator's view: `/health` on both ports, `/metrics` on the internal port only (behind
+/// its key), counting the requests just made by route and status.
+#[tokio::test]
+async fn health_on_both_ports_and_metrics_behind_the_internal_key() {
+    let banks = TwoBanks::start(service::database::Backend::Sqlite, BankOptions::default()).await;
+    let client = reqwest::Client::new();
+    for base in [&banks.a.external, &banks.a.internal] {
+        let res = client.get(format!("{base}/health")).send().await.unwrap();
+        assert_eq!(res.status(), 200, "{base}");
+    }
+    let (status, _) = banks.send("m1", &[]).await;
+    assert_eq!(status, 200);
+    let (status, _) = banks.send("m2", &[("amount", "-1")]).await;
+    assert_eq!(status, 400);
+
+    let metrics = |key: Option<&'static str>| {
+        let mut req = client.get(format!("{}/metrics", banks.a.internal));
+        if let Some(key) = key {
+            req = req.header("x-api-key", key);
+        }
+        async move {
+            let res = req.send().await.unwrap();
+            (res.status().as_u16(), res.text().await.unwrap())
+        }
+    };
+    assert_eq!(metrics(None).await.0, 401, "the key guards /metrics");
+    let (status, text) = metrics(Some(API_KEY)).await;
+    assert_eq!(status, 200);
+    let count = |status: &str| {
+        text.lines()
+            .find(|l| {
+                l.starts_with("http_requests_total{")
+                    && l.contains("route=\"/send\"")
+                    && l.contains(&format!("status=\"{status}\""))
+            })
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|n| n.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // The recorder is process-wide and tests run in parallel: at least ours are counted.
+    assert!(count("200") >= 1.0 && count("400") >= 1.0, "{text}");
+    assert!(text.contains("http_request_duration_seconds"), "{text}");
+    let res = client
+        .get(format!("{}/metrics", banks.a.external))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404, "no metrics on the public port");
+}
