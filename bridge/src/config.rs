@@ -88,6 +88,11 @@ pub struct BridgeConfig {
     /// retries.
     #[serde(default)]
     pub receiving: crate::receive::ReceiveSettings,
+    /// On SIGINT/SIGTERM, how long in-flight requests and receive callbacks may still take
+    /// (default 30, at most 3600). Callbacks still unanswered then are abandoned and their
+    /// payments stay `pending`, delivered after the next start.
+    #[serde(default = "default_shutdown_grace")]
+    pub shutdown_grace_seconds: u64,
 }
 
 /// One `[[assets]]` entry.
@@ -178,6 +183,9 @@ fn default_pending_wait() -> u64 {
 fn default_max_body_bytes() -> usize {
     64 * 1024
 }
+fn default_shutdown_grace() -> u64 {
+    30
+}
 
 fn non_empty<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
     Ok(Option::<String>::deserialize(d)?.filter(|s| !s.trim().is_empty()))
@@ -252,6 +260,12 @@ impl BridgeConfig {
             return Err(ConfigError::setting(
                 "builder_timeout_seconds",
                 "must be at least 1 (a request may still ask for no upper bound with max_time 0)",
+            ));
+        }
+        if self.shutdown_grace_seconds > 3_600 {
+            return Err(ConfigError::setting(
+                "shutdown_grace_seconds",
+                "must be at most 3600",
             ));
         }
         if !(5..=86_400).contains(&self.transaction_timeout_seconds) {

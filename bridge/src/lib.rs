@@ -276,6 +276,7 @@ impl Application {
         let listener = service::http::bind(&config.bind_address, config.port)?;
         let address = service::http::local_addr(&listener);
         let max_body = config.max_body_bytes;
+        let grace = config.shutdown_grace_seconds;
         let (horizon, assets, db) = for_receiving;
         let receiving =
             receive::Receiving::start(&config, db, horizon, assets).map_err(|e| invalid(&e))?;
@@ -298,7 +299,7 @@ impl Application {
                 .default_service(web::to(not_found))
         })
         .disable_signals()
-        .shutdown_timeout(30)
+        .shutdown_timeout(grace)
         .listen(listener)?
         .run();
         tracing::info!(%address, "bridge listening");
@@ -319,18 +320,39 @@ impl Application {
         format!("http://{}", self.address)
     }
 
-    /// Serves until SIGINT/SIGTERM, then drains in-flight requests.
+    /// Serves until SIGINT/SIGTERM, then stops within `shutdown_grace_seconds` (see
+    /// [`Application::run_until`]).
     ///
     /// # Errors
     /// When the listener fails.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let stopper = tokio::spawn(service::http::stop_on(
-            vec![self.server.handle()],
-            service::http::shutdown_signal(),
-        ));
-        let result = self.server.await;
-        stopper.abort();
-        self.receiving.shutdown().await;
+        self.run_until(service::http::shutdown_signal()).await
+    }
+
+    /// Serves until `signal`, then stops the HTTP side (in-flight requests may finish) and the
+    /// receiving side (listeners at once; receive callbacks in flight may finish) together,
+    /// both within `shutdown_grace_seconds`; callbacks still unanswered then leave their
+    /// payments `pending` for the next start.
+    ///
+    /// # Errors
+    /// When the listener fails.
+    pub async fn run_until(
+        self,
+        signal: impl std::future::Future<Output = ()>,
+    ) -> std::io::Result<()> {
+        let handle = self.server.handle();
+        let mut server = std::pin::pin!(self.server);
+        tokio::select! {
+            result = &mut server => {
+                self.receiving.shutdown().await;
+                return result;
+            }
+            () = signal => {}
+        }
+        tracing::info!("stopping: HTTP requests and receive callbacks in flight may finish");
+        let ((), result, ()) =
+            tokio::join!(handle.stop(true), &mut server, self.receiving.shutdown());
+        tracing::info!("stopped");
         result
     }
 

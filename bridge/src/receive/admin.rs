@@ -77,10 +77,23 @@ pub async fn reprocess(
             route: sent.route,
             data: sent.data,
         },
+        // A payment the worker still retries stays in its schedule (e.g. its memo could not
+        // be read yet); any other is `failed`, as legacy.
+        Err(error) if payment.status == status::PENDING => {
+            let attempts = u32::try_from(payment.attempts).unwrap_or(0) + 1;
+            let delay = deliverer.settings.retry_delay(attempts);
+            super::store::Outcome::Retry {
+                error,
+                next_attempt_at: super::store::now_ms()
+                    .saturating_add(i64::try_from(delay.as_millis()).unwrap_or(i64::MAX)),
+            }
+        }
         Err(error) => super::store::Outcome::Failed { error },
     };
     let answer = match &outcome {
-        super::store::Outcome::Failed { error } => reprocess_error(error.clone()),
+        super::store::Outcome::Failed { error } | super::store::Outcome::Retry { error, .. } => {
+            reprocess_error(error.clone())
+        }
         _ => HttpResponse::Ok().json(serde_json::json!({"status": "ok"})),
     };
     if let Err(e) = store.finish_attempt(payment.id, outcome).await {

@@ -8,19 +8,30 @@
 //! `failed` until `/reprocess`. Each payment has its own schedule: a failing payment does
 //! not hold later ones back, and up to `delivery_concurrency` callbacks run at once, so the
 //! back office may see payments out of ledger order.
+//!
+//! A payment is never delivered without its memo: one recorded without its transaction (Horizon
+//! did not embed it and could not serve it then) has its transaction read first, and while that
+//! fails the attempt fails and is retried like a refused callback.
+//!
+//! Stopping has two steps ([`Stop`]): once `stop` is cancelled no new attempt starts; once
+//! `abandon` is (after the shutdown grace) the attempts still in flight are dropped unanswered
+//! and their payments stay `pending`, for the next start. Outcomes already known are written
+//! either way.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use stellar_base::KeyPair;
+use horizon::HorizonClient;
+use stellar_base::{Asset, KeyPair, PublicKey};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use url::Url;
 
 use super::mac::payload_mac;
+use super::record::with_transaction;
 use super::settings::ReceiveSettings;
-use super::store::{Outcome, ReceiveStore, ReceivedPayment, now_ms};
+use super::store::{Outcome, ReceiveStore, ReceivedPayment, now_ms, status};
 
 /// Payments picked up per round.
 const BATCH: i64 = 256;
@@ -44,6 +55,19 @@ pub struct Deliverer {
     pub http: reqwest::Client,
     /// The tables.
     pub store: ReceiveStore,
+    /// Reads the transaction of a payment recorded without it.
+    pub horizon: HorizonClient,
+    /// `[[assets]]`, to classify such a payment once its transaction is read.
+    pub assets: Vec<Asset>,
+}
+
+/// The two steps of stopping the worker.
+#[derive(Debug, Clone, Default)]
+pub struct Stop {
+    /// No new delivery attempt starts.
+    pub stop: CancellationToken,
+    /// Attempts in flight are dropped; their payments stay `pending`.
+    pub abandon: CancellationToken,
 }
 
 /// What a successful delivery sent.
@@ -56,11 +80,12 @@ pub struct Delivered {
 }
 
 impl Deliverer {
-    /// Delivers due payments until `cancel`; `wake` is notified when new ones are recorded.
-    pub async fn run(self: Arc<Self>, wake: Arc<Notify>, cancel: CancellationToken) {
+    /// Delivers due payments until stopped; `wake` is notified when new ones are recorded.
+    pub async fn run(self: Arc<Self>, wake: Arc<Notify>, stop: Stop) {
         let poll = Duration::from_millis(self.settings.poll_ms.max(1));
+        let cancel = &stop.stop;
         while !cancel.is_cancelled() {
-            let full = match self.round().await {
+            let full = match self.round(&stop).await {
                 Ok(n) => n as i64 == BATCH,
                 Err(error) => {
                     tracing::warn!(%error, "delivery worker: database");
@@ -71,7 +96,11 @@ impl Deliverer {
                 continue;
             }
             // Sleep until woken, the next retry is due, or the poll interval passes.
-            let until_due = match self.store.next_due().await {
+            let next_due = tokio::select! {
+                () = cancel.cancelled() => return,
+                next = self.store.next_due() => next,
+            };
+            let until_due = match next_due {
                 Ok(Some(at)) => Duration::from_millis(u64::try_from(at - now_ms()).unwrap_or(0)),
                 _ => poll,
             };
@@ -84,26 +113,48 @@ impl Deliverer {
         }
     }
 
-    /// One round: every due payment (up to [`BATCH`]), `delivery_concurrency` at a time.
+    /// One round: every due payment (up to [`BATCH`]), `delivery_concurrency` at a time,
+    /// until `stop`: then no further attempt starts, and those in flight are dropped once
+    /// `abandon` is cancelled too (their payments stay as they were: `pending`).
     ///
     /// Outcomes are written while the next callbacks run (not in between), as many per
     /// transaction as have come meanwhile; the round ends once every outcome is written, so
     /// the next round never picks up a payment delivered in this one. Should a write fail,
     /// those payments stay `pending` and are delivered again: at least once.
-    async fn round(&self) -> Result<usize, service::DbError> {
+    async fn round(&self, stop: &Stop) -> Result<usize, service::DbError> {
         let due = self.store.due(BATCH).await?;
         let count = due.len();
         let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel();
+        let abandon = &stop.abandon;
         let deliver = async move {
             let mut outcomes = std::pin::pin!(
                 futures_util::stream::iter(due)
-                    .map(|payment| async move { (payment.id, self.attempt(&payment).await) })
+                    .take_until(stop.stop.cancelled())
+                    .map(|payment| async move {
+                        tokio::select! {
+                            biased;
+                            () = abandon.cancelled() => None,
+                            outcome = self.attempt(&payment) => Some((payment.id, outcome)),
+                        }
+                    })
                     .buffer_unordered(self.settings.delivery_concurrency.max(1))
             );
+            let mut abandoned = 0_usize;
             while let Some(outcome) = outcomes.next().await {
+                let Some(outcome) = outcome else {
+                    abandoned += 1;
+                    continue;
+                };
                 // The writer is gone only after a database error: the outcome is lost and the
                 // payment stays pending.
                 let _ = sender.send(outcome);
+            }
+            if abandoned > 0 {
+                tracing::warn!(
+                    abandoned,
+                    "shutdown grace over: deliveries still in flight abandoned; those payments \
+                     stay pending and are delivered after the next start"
+                );
             }
         };
         let write = async {
@@ -165,6 +216,13 @@ impl Deliverer {
     /// # Errors
     /// Why it was not delivered, for `last_error` and the error callback.
     pub async fn deliver(&self, payment: &ReceivedPayment) -> Result<Delivered, String> {
+        let read;
+        let payment = if payment.memo_type.is_none() {
+            read = self.read_transaction(payment).await?;
+            &read
+        } else {
+            payment
+        };
         let (route, data) = self.route(payment).await?;
         let form = form(payment, &route, data.as_deref().unwrap_or(""));
         let status = self.post(&self.receive, &form).await?;
@@ -173,6 +231,44 @@ impl Deliverer {
         } else {
             Err(format!("receive callback answered {status}"))
         }
+    }
+
+    /// A payment recorded without its transaction (its memo unknown): reads the transaction
+    /// from Horizon, stores what it tells (memo, route, a merge's amount) and returns the
+    /// payment as it now stands.
+    ///
+    /// # Errors
+    /// While the transaction cannot be read, or when the payment turns out not to be ours to
+    /// deliver: it is never delivered without its memo.
+    async fn read_transaction(&self, payment: &ReceivedPayment) -> Result<ReceivedPayment, String> {
+        let hash = &payment.transaction_id;
+        let unknown = |why: String| format!("memo unknown: transaction {hash} {why}");
+        let transaction = match self.horizon.transaction(hash).await {
+            Ok(Some(transaction)) => transaction,
+            Ok(None) => return Err(unknown("not found on Horizon".into())),
+            Err(error) => return Err(unknown(format!("could not be read: {error}"))),
+        };
+        let account: PublicKey = payment
+            .account
+            .parse()
+            .map_err(|_| unknown(format!("of an unknown account {:?}", payment.account)))?;
+        let row = with_transaction(&payment.raw, &transaction, &account, &self.assets)
+            .map_err(|e| format!("not deliverable: {e}"))?;
+        let (new_status, why) = (row.status, row.last_error.clone());
+        let stored = self
+            .store
+            .complete(payment.id, row)
+            .await
+            .map_err(|e| format!("storing the transaction's memo: {e}"))?
+            .ok_or("the payment is gone")?;
+        if new_status != status::PENDING {
+            return Err(format!(
+                "not deliverable once its transaction was read: {new_status}: {}",
+                why.unwrap_or_default()
+            ));
+        }
+        tracing::info!(operation_id = %payment.operation_id, "transaction read: memo known");
+        Ok(stored)
     }
 
     /// The route and compliance data: from the attachment for a hash memo when compliance is

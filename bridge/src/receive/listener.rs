@@ -49,7 +49,7 @@ pub struct ListenerStatus {
 pub type SharedStatus = Arc<Mutex<ListenerStatus>>;
 
 /// Everything one listener needs.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Listener {
     /// The watched account.
     pub account: PublicKey,
@@ -293,20 +293,38 @@ impl Reader {
             Ok(record) => record,
             Err(error) => return self.unreadable(event_id, data, &error),
         };
+        // Not embedded: asked for once here (the client retries per `[horizon_client]`); if
+        // that fails the payment is recorded with its memo unknown, and the delivery worker
+        // reads the transaction, with backoff, before delivering it. The stream is not held.
+        let mut failure = None;
         let fetched = match &record.transaction {
-            None => self
-                .horizon
-                .transaction(&record.transaction_hash.0)
-                .await
-                .ok()
-                .flatten(),
+            None => match self.horizon.transaction(&record.transaction_hash.0).await {
+                Ok(Some(tx)) => Some(tx),
+                Ok(None) => {
+                    failure = Some("not found".to_owned());
+                    None
+                }
+                Err(error) => {
+                    failure = Some(error.to_string());
+                    None
+                }
+            },
             Some(_) => None,
         };
         let mut record = record;
         if let Some(tx) = &fetched {
             record.transaction = Some(Tx::from_horizon(tx));
         }
-        Ok(classify(&record, &self.account, &self.assets))
+        let mut row = classify(&record, &self.account, &self.assets);
+        if let Some(why) = failure {
+            tracing::warn!(account = %self.account, operation_id = %row.operation_id,
+                transaction = %row.transaction_id, error = %why,
+                "could not read the transaction of a payment; its memo is read before delivery");
+            if let Some(error) = &mut row.last_error {
+                error.push_str(&format!(" (reading it failed: {why})"));
+            }
+        }
+        Ok(row)
     }
 
     fn unreadable(

@@ -9,7 +9,10 @@
 //!
 //! [`Receiving`] owns the tasks: started by `Application::build`, stopped through a
 //! cancellation token on shutdown. Because the cursor is saved with every recorded payment,
-//! stopping (or crashing) at any point loses nothing.
+//! stopping (or crashing) at any point loses nothing. Each task runs under a supervisor: one
+//! that panics is logged and started again (after a pause), never left dead. On shutdown the
+//! listeners stop at once and the delivery worker starts nothing new; callbacks in flight get
+//! `shutdown_grace_seconds`, then are abandoned and their payments stay `pending`.
 
 pub mod admin;
 pub mod delivery;
@@ -23,6 +26,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use actix_web::web;
+use futures_util::FutureExt;
 use horizon::HorizonClient;
 use service::Database;
 use stellar_base::{Asset, PublicKey};
@@ -34,7 +38,7 @@ pub use settings::{ReceiveSettings, StartCursor};
 pub use store::{ReceiveStore, ReceivedPayment};
 
 use crate::BridgeConfig;
-use delivery::Deliverer;
+use delivery::{Deliverer, Stop};
 use listener::{Listener, ListenerStatus, SharedStatus};
 
 /// The receiving side: its tasks, its store, and what `/health` reports. Cheap to clone.
@@ -48,8 +52,58 @@ struct Inner {
     store: ReceiveStore,
     deliverer: Option<Arc<Deliverer>>,
     statuses: Vec<SharedStatus>,
-    cancel: CancellationToken,
+    stop: Stop,
+    grace: Duration,
     tasks: Mutex<Vec<JoinHandle<()>>>,
+}
+
+/// Once the grace is over and in-flight callbacks are abandoned, how long the tasks may still
+/// take to write the outcomes they have (database work) before they are aborted.
+const FLUSH: Duration = Duration::from_secs(5);
+
+/// Waits for every task (each polled until it ends, not after).
+async fn join_all(tasks: &mut [JoinHandle<()>]) {
+    futures_util::future::join_all(tasks.iter_mut()).await;
+}
+
+/// First pause before a task that panicked is started again; doubled up to [`RESTART_MAX`].
+const RESTART_MIN: Duration = Duration::from_millis(100);
+const RESTART_MAX: Duration = Duration::from_secs(30);
+
+/// Runs `make(token)` until `cancel`, starting it again whenever it panics or ends early:
+/// a receiving task is never silently gone. Each restart is logged as an error and counted
+/// in `bridge_receiving_task_restarts_total{task}`.
+pub async fn supervise<F, Fut>(task: &'static str, cancel: CancellationToken, make: F)
+where
+    F: Fn(CancellationToken) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let mut pause = RESTART_MIN;
+    loop {
+        let run = std::panic::AssertUnwindSafe(make(cancel.child_token())).catch_unwind();
+        let why = match run.await {
+            Ok(()) if cancel.is_cancelled() => return,
+            Ok(()) => "ended on its own".to_owned(),
+            Err(panic) => {
+                let text = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "a panic".into());
+                format!("panicked: {text}")
+            }
+        };
+        if cancel.is_cancelled() {
+            return;
+        }
+        tracing::error!(task, %why, ?pause, "receiving task died; starting it again");
+        metrics::counter!("bridge_receiving_task_restarts_total", "task" => task).increment(1);
+        tokio::select! {
+            () = cancel.cancelled() => return,
+            () = tokio::time::sleep(pause) => {}
+        }
+        pause = (pause * 2).min(RESTART_MAX);
+    }
 }
 
 /// The accounts to watch: `accounts.receiving_account_id` and `accounts.receiving_accounts`,
@@ -121,6 +175,8 @@ impl Receiving {
         horizon: HorizonClient,
         assets: Vec<Asset>,
     ) -> Result<Self, String> {
+        // The recorder before the first payment is counted (not at the first HTTP request).
+        service::metrics::handle();
         let settings = config.receiving.clone();
         let store = ReceiveStore::new(db);
         let http = reqwest::Client::builder()
@@ -149,9 +205,11 @@ impl Receiving {
                 settings: settings.clone(),
                 http: http.clone(),
                 store: store.clone(),
+                horizon: horizon.clone(),
+                assets: assets.clone(),
             })
         });
-        let cancel = CancellationToken::new();
+        let stop = Stop::default();
         let mut tasks = Vec::new();
         let mut statuses = Vec::new();
         if let Some(deliverer) = &deliverer {
@@ -173,12 +231,25 @@ impl Receiving {
                     status,
                 };
                 tracing::info!(%account, "listening for payments");
-                tasks.push(tokio::spawn(listener.run(cancel.child_token())));
+                tasks.push(tokio::spawn(supervise(
+                    "listener",
+                    stop.stop.clone(),
+                    move |cancel| listener.clone().run(cancel),
+                )));
             }
             if !statuses.is_empty() {
-                tasks.push(tokio::spawn(
-                    deliverer.clone().run(wake, cancel.child_token()),
-                ));
+                let (deliverer, abandon) = (deliverer.clone(), stop.abandon.clone());
+                tasks.push(tokio::spawn(supervise(
+                    "delivery",
+                    stop.stop.clone(),
+                    move |cancel| {
+                        let stop = Stop {
+                            stop: cancel,
+                            abandon: abandon.clone(),
+                        };
+                        deliverer.clone().run(wake.clone(), stop)
+                    },
+                )));
             }
         }
         Ok(Self {
@@ -186,7 +257,8 @@ impl Receiving {
                 store,
                 deliverer,
                 statuses,
-                cancel,
+                stop,
+                grace: Duration::from_secs(config.shutdown_grace_seconds),
                 tasks: Mutex::new(tasks),
             }),
         })
@@ -232,18 +304,36 @@ impl Receiving {
         serde_json::Value::Array(accounts)
     }
 
-    /// Stops the tasks at the next await point and waits for them; nothing needs saving.
+    /// Stops the tasks and waits for them, `shutdown_grace_seconds` at most (plus the time to
+    /// write outcomes already known): the listeners stop at once (nothing needs saving), the
+    /// delivery worker starts no new callback, and those still unanswered when the grace is
+    /// over are abandoned, their payments left `pending` for the next start.
     pub async fn shutdown(&self) {
-        self.inner.cancel.cancel();
-        let tasks = std::mem::take(
+        self.inner.stop.stop.cancel();
+        let mut tasks = std::mem::take(
             &mut *self
                 .inner
                 .tasks
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner),
         );
-        for task in tasks {
-            let _ = task.await;
+        if tokio::time::timeout(self.inner.grace, join_all(&mut tasks))
+            .await
+            .is_ok()
+        {
+            return;
+        }
+        self.inner.stop.abandon.cancel();
+        // Those that ended during the first wait have given their output: not polled again.
+        tasks.retain(|task| !task.is_finished());
+        if tokio::time::timeout(FLUSH, join_all(&mut tasks))
+            .await
+            .is_err()
+        {
+            tracing::error!("receiving tasks did not stop after the grace; aborting them");
+            for task in &tasks {
+                task.abort();
+            }
         }
     }
 
@@ -258,5 +348,40 @@ impl Receiving {
         {
             task.abort();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_task_that_dies_is_started_again_until_cancelled() {
+        let runs = Arc::new(AtomicUsize::new(0));
+        let cancel = CancellationToken::new();
+        let counted = runs.clone();
+        let task = tokio::spawn(supervise("test", cancel.clone(), move |token| {
+            let run = counted.fetch_add(1, Ordering::SeqCst);
+            async move {
+                match run {
+                    0 => panic!("first run dies"),
+                    1 => {} // the second ends on its own
+                    _ => token.cancelled().await,
+                }
+            }
+        }));
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while runs.load(Ordering::SeqCst) < 3 {
+            assert!(std::time::Instant::now() < deadline, "not restarted");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        cancel.cancel();
+        tokio::time::timeout(Duration::from_secs(5), task)
+            .await
+            .expect("the supervisor stops when cancelled")
+            .expect("the panic stays inside the supervisor");
+        assert_eq!(runs.load(Ordering::SeqCst), 3);
     }
 }

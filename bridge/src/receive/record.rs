@@ -269,7 +269,7 @@ pub fn classify(record: &Record<'_>, account: &PublicKey, allowed: &[Asset]) -> 
     match read(record, account) {
         Ok(read) => {
             row.from = Some(read.from);
-            row.amount = Some(read.amount.to_string());
+            row.amount = read.amount.map(|a| a.to_string());
             let (code, issuer) = match &read.asset {
                 Asset::Native => ("XLM".to_owned(), String::new()),
                 other => (
@@ -312,9 +312,10 @@ pub fn classify(record: &Record<'_>, account: &PublicKey, allowed: &[Asset]) -> 
             row.last_error = Some(why);
         }
     }
+    // Deliverable, but not before the memo (and a merge's amount) is known: the delivery
+    // worker reads the transaction first ([`with_transaction`]) and never delivers without.
     if row.status == status::PENDING && record.transaction.is_none() {
-        row.status = status::UNPARSEABLE;
-        row.last_error = Some("the record has no embedded transaction (memo unknown)".into());
+        row.last_error = Some(MEMO_UNKNOWN.into());
     }
     row.route = initial_route(
         row.memo_type.as_deref(),
@@ -322,6 +323,27 @@ pub fn classify(record: &Record<'_>, account: &PublicKey, allowed: &[Asset]) -> 
         row.to_muxed_id.as_deref(),
     );
     row
+}
+
+/// `last_error` of a payment recorded without its transaction.
+pub const MEMO_UNKNOWN: &str =
+    "memo not read yet: Horizon did not give the transaction; it is read before delivery";
+
+/// The row for a stored record (`raw`, as [`classify`] wrote it) once its transaction has been
+/// read from Horizon: memo, route and (for a merge) amount filled in.
+///
+/// # Errors
+/// When `raw` is not a record this listener stored (an `unparseable` event).
+pub fn with_transaction(
+    raw: &str,
+    transaction: &TransactionRecord,
+    account: &PublicKey,
+    allowed: &[Asset],
+) -> Result<NewReceived, String> {
+    let mut record = Record::from_slice(raw.as_bytes())
+        .map_err(|e| format!("the stored Horizon record cannot be read: {e}"))?;
+    record.transaction = Some(Tx::from_horizon(transaction));
+    Ok(classify(&record, account, allowed))
 }
 
 /// The route known without compliance: a text or id memo, else the muxed id. A hash memo's
@@ -343,7 +365,8 @@ struct Read {
     from: String,
     to: String,
     to_us: bool,
-    amount: Amount,
+    /// `None` only for a merge whose transaction is not known yet.
+    amount: Option<Amount>,
     asset: Asset,
 }
 
@@ -372,7 +395,7 @@ fn read(record: &Record<'_>, us: &PublicKey) -> Result<Read, Unparsed> {
         "payment" | "path_payment_strict_receive" | "path_payment_strict_send" => (
             account(&record.from, "from")?,
             account(&record.to, "to")?,
-            amount(&record.amount, "amount")?,
+            Some(amount(&record.amount, "amount")?),
             record
                 .asset()
                 .ok_or_else(|| Unparsed::Malformed("unreadable asset".into()))?,
@@ -380,13 +403,16 @@ fn read(record: &Record<'_>, us: &PublicKey) -> Result<Read, Unparsed> {
         "create_account" => (
             account(&record.funder, "funder")?,
             account(&record.account, "account")?,
-            amount(&record.starting_balance, "starting_balance")?,
+            Some(amount(&record.starting_balance, "starting_balance")?),
             Asset::Native,
         ),
         "account_merge" => (
             account(&record.account, "account")?,
             account(&record.into, "into")?,
-            merged_amount(record).map_err(Unparsed::Malformed)?,
+            match record.transaction {
+                None => None,
+                Some(_) => Some(merged_amount(record).map_err(Unparsed::Malformed)?),
+            },
             Asset::Native,
         ),
         _ => return Err(Unparsed::NotAPayment),
@@ -566,6 +592,56 @@ mod tests {
         assert_eq!(stored["amount"], "2.0000000");
         assert!(stored.get("transaction").is_none() && stored.get("_links").is_none());
         assert!(row.raw.len() < 1_000, "{}", row.raw);
+    }
+
+    #[test]
+    fn without_its_transaction_a_payment_waits_for_its_memo() {
+        let (me, other) = (
+            KeyPair::random().public_key(),
+            KeyPair::random().public_key(),
+        );
+        let raw = json!({"id": "5", "paging_token": "5", "type": "payment",
+            "transaction_hash": "ab", "transaction_successful": true,
+            "source_account": other.to_string(), "from": other.to_string(),
+            "to": me.to_string(), "amount": "2.0000000", "asset_type": "native"});
+        let row = read_row(&raw, &me, &[Asset::Native]);
+        assert_eq!(row.status, status::PENDING);
+        assert_eq!((row.memo_type, row.memo, row.route), (None, None, None));
+        assert_eq!(row.last_error.as_deref(), Some(MEMO_UNKNOWN));
+        // Once the transaction is read, the stored record gives the full row.
+        let horizon: TransactionRecord =
+            serde_json::from_value(tx("text", Some("alice"), "")).unwrap();
+        let full = with_transaction(&row.raw, &horizon, &me, &[Asset::Native]).unwrap();
+        assert_eq!(full.status, status::PENDING);
+        assert_eq!(full.memo.as_deref(), Some("alice"));
+        assert_eq!(full.route.as_deref(), Some("alice"));
+        assert_eq!(full.amount.as_deref(), Some("2.0000000"));
+        assert_eq!(full.last_error, None);
+        // What was never a record cannot be completed.
+        assert!(with_transaction(r#"{"type":3}"#, &horizon, &me, &[Asset::Native]).is_err());
+
+        // A merge's amount is in the transaction's result: unknown until it is read.
+        let merge = json!({"id": "12884905985", "paging_token": "12884905985",
+            "type": "account_merge", "transaction_hash": "ab", "transaction_successful": true,
+            "source_account": other.to_string(), "account": other.to_string(),
+            "into": me.to_string()});
+        let row = read_row(&merge, &me, &[Asset::Native]);
+        assert_eq!((row.status, row.amount), (status::PENDING, None));
+        let ops: VecM<OperationResult> = vec![OperationResult::OpInner(
+            OperationResultTr::AccountMerge(AccountMergeResult::Success(30_000_000)),
+        )]
+        .try_into()
+        .unwrap();
+        let result = TransactionResult {
+            fee_charged: 100,
+            result: TransactionResultResult::TxSuccess(ops),
+            ext: TransactionResultExt::V0,
+        };
+        let xdr = result.to_xdr_base64(Limits::none()).unwrap();
+        let horizon: TransactionRecord = serde_json::from_value(tx("id", Some("9"), &xdr)).unwrap();
+        let full = with_transaction(&row.raw, &horizon, &me, &[Asset::Native]).unwrap();
+        assert_eq!(full.amount.as_deref(), Some("3.0000000"));
+        assert_eq!(full.route.as_deref(), Some("9"));
     }
 
     #[test]

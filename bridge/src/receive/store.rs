@@ -555,6 +555,46 @@ impl ReceiveStore {
             .await
     }
 
+    /// Fills in what reading a payment's transaction told (memo, route, a merge's amount) and,
+    /// when it turns out not to be deliverable, its status; the payment as it now stands.
+    ///
+    /// # Errors
+    /// Database failures; then nothing was written.
+    pub async fn complete(
+        &self,
+        id: i64,
+        read: NewReceived,
+    ) -> Result<Option<ReceivedPayment>, DbError> {
+        let _turn = self.write_turn().await;
+        self.db
+            .run(move |conn| {
+                conn.transaction(|conn| {
+                    diesel::update(rp::table.find(id))
+                        .set((
+                            rp::memo_type.eq(read.memo_type.as_deref().map(clip)),
+                            rp::memo.eq(&read.memo),
+                            rp::route.eq(&read.route),
+                            rp::amount.eq(read.amount.as_deref().map(clip)),
+                            rp::last_error.eq(&read.last_error),
+                        ))
+                        .execute(conn)?;
+                    if read.status != status::PENDING {
+                        diesel::update(rp::table.find(id))
+                            .set(rp::status.eq(read.status))
+                            .execute(conn)?;
+                    }
+                    Ok::<_, DbError>(
+                        rp::table
+                            .find(id)
+                            .select(ReceivedPayment::as_select())
+                            .first::<ReceivedPayment>(conn)
+                            .optional()?,
+                    )
+                })
+            })
+            .await
+    }
+
     /// Marks a payment as being reprocessed (status `pending`, due now, attempts kept).
     ///
     /// # Errors
