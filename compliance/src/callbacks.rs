@@ -38,21 +38,11 @@ pub struct Callbacks {
     urls: Urls,
 }
 
+/// The callback's answer, at most [`MAX_CALLBACK_BYTES`] however it is sent.
 async fn read_body(name: &str, response: reqwest::Response) -> Result<Vec<u8>, Error> {
-    if response
-        .content_length()
-        .is_some_and(|n| n > MAX_CALLBACK_BYTES as u64)
-    {
-        return Err(Error::internal(format!("{name} callback answer too large")));
-    }
-    let body = response
-        .bytes()
+    stellar_toml::http::read_capped(response, MAX_CALLBACK_BYTES)
         .await
-        .map_err(|e| Error::internal(format!("{name} callback: {e}")))?;
-    if body.len() > MAX_CALLBACK_BYTES {
-        return Err(Error::internal(format!("{name} callback answer too large")));
-    }
-    Ok(body.to_vec())
+        .map_err(|e| Error::internal(format!("{name} callback: {e}")))
 }
 
 impl Callbacks {

@@ -11,6 +11,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use stellar_base::PublicKey;
+use stellar_toml::http::{Backoff, BodyError, read_capped};
 use url::Url;
 
 use crate::error::from_status;
@@ -326,10 +327,11 @@ impl HorizonClient {
     /// Exponential backoff from `retry_backoff`, at least `Retry-After`, at most
     /// [`MAX_RETRY_WAIT`].
     fn backoff(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
-        let exponential = self
-            .settings
-            .retry_backoff()
-            .saturating_mul(1 << attempt.min(16));
+        let exponential = Backoff {
+            first: self.settings.retry_backoff(),
+            max: MAX_RETRY_WAIT,
+        }
+        .delay(attempt);
         exponential
             .max(retry_after.unwrap_or_default())
             .min(MAX_RETRY_WAIT)
@@ -349,17 +351,7 @@ fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, Error> {
     serde_json::from_slice(body).map_err(|e| Error::Decode(e.to_string()))
 }
 
-/// A reqwest error and its sources, e.g. "error sending request: connection refused".
-pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
+pub(crate) use stellar_toml::http::error_chain;
 
 /// A read's transport failure: all retryable.
 pub(crate) fn read_error(error: &reqwest::Error) -> Error {
@@ -404,22 +396,13 @@ pub(crate) async fn read_response(
 
 /// The whole body, at most [`MAX_BODY_BYTES`].
 async fn read_body(
-    mut response: reqwest::Response,
+    response: reqwest::Response,
     on_error: fn(&reqwest::Error) -> Error,
 ) -> Result<Vec<u8>, Error> {
-    let too_large = || Error::Decode(format!("response body larger than {MAX_BODY_BYTES} bytes"));
-    if response
-        .content_length()
-        .is_some_and(|n| n > MAX_BODY_BYTES as u64)
-    {
-        return Err(too_large());
-    }
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(|e| on_error(&e))? {
-        if body.len() + chunk.len() > MAX_BODY_BYTES {
-            return Err(too_large());
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
+    read_capped(response, MAX_BODY_BYTES)
+        .await
+        .map_err(|e| match e {
+            BodyError::TooLarge(too_large) => Error::Decode(format!("response body {too_large}")),
+            BodyError::Transport(e) => on_error(&e),
+        })
 }

@@ -62,6 +62,7 @@
 mod document;
 mod error;
 pub mod guard;
+pub mod http;
 mod resolver;
 mod settings;
 

@@ -19,6 +19,7 @@ use tokio::time::Instant;
 use url::{Host, Url};
 
 use crate::guard::{GuardedDns, Refused, is_public_ip};
+use crate::http::{BodyError, TooLarge, error_chain};
 use crate::{Error, StellarToml, StellarTomlSettings};
 
 /// The SEP-1 size limit for a stellar.toml, also used for federation answers.
@@ -504,17 +505,10 @@ fn base_builder(extra_roots: &[Certificate], connect_timeout: Duration) -> Clien
 fn build(builder: ClientBuilder) -> Result<Client, Error> {
     builder
         .build()
-        .map_err(|e| Error::Config(format!("cannot build the HTTP client: {}", chain(&e))))
+        .map_err(|e| Error::Config(format!("cannot build the HTTP client: {}", error_chain(&e))))
 }
 
-async fn read_capped(mut response: Response, max_bytes: usize) -> Result<FetchedResponse, Error> {
-    let too_large = Error::TooLarge { limit: max_bytes };
-    if response
-        .content_length()
-        .is_some_and(|len| len > max_bytes as u64)
-    {
-        return Err(too_large);
-    }
+async fn read_capped(response: Response, max_bytes: usize) -> Result<FetchedResponse, Error> {
     let status = response.status().as_u16();
     let content_type = response
         .headers()
@@ -522,13 +516,12 @@ async fn read_capped(mut response: Response, max_bytes: usize) -> Result<Fetched
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     let url = response.url().clone();
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(transport_error)? {
-        if body.len() + chunk.len() > max_bytes {
-            return Err(too_large);
-        }
-        body.extend_from_slice(&chunk);
-    }
+    let body = crate::http::read_capped(response, max_bytes)
+        .await
+        .map_err(|e| match e {
+            BodyError::TooLarge(TooLarge { limit }) => Error::TooLarge { limit },
+            BodyError::Transport(e) => transport_error(e),
+        })?;
     Ok(FetchedResponse {
         status,
         content_type,
@@ -550,19 +543,5 @@ fn transport_error(error: reqwest::Error) -> Error {
         }
         source = e.source();
     }
-    Error::Transport(chain(&error))
-}
-
-fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(e) = source {
-        let next = e.to_string();
-        if !text.contains(&next) {
-            text.push_str(": ");
-            text.push_str(&next);
-        }
-        source = e.source();
-    }
-    text
+    Error::Transport(error_chain(&error))
 }
