@@ -30,17 +30,18 @@ pub struct BridgeConfig {
     /// Base URL of the compliance server's internal port.
     #[serde(default, deserialize_with = "optional_url")]
     pub compliance: Option<Url>,
-    /// API key for the compliance server's internal port, when it requires one.
-    #[serde(default)]
+    /// API key for the compliance server's internal port, when it requires one (empty: none).
+    #[serde(default, deserialize_with = "non_empty")]
     pub compliance_api_key: Option<String>,
     /// When set (15+ characters), every endpoint requires it (`apiKey` form field, `X-API-Key`
-    /// or `Authorization: Bearer`).
-    #[serde(default)]
+    /// or `Authorization: Bearer`). Empty (`api_key = ""`, as in the legacy example) means no
+    /// key, as it did for the legacy server; start-up then warns.
+    #[serde(default, deserialize_with = "non_empty")]
     pub api_key: Option<String>,
     /// `S…` seed whose raw bytes key the `X-Payload-Mac` of receive callbacks.
     #[serde(default, deserialize_with = "optional_seed")]
     pub mac_key: Option<KeyPair>,
-    /// `text` or `json`.
+    /// `json`, or text for anything else (as legacy).
     #[serde(default)]
     pub log_format: LogFormat,
     /// Legacy; accepted and ignored.
@@ -275,5 +276,44 @@ impl BridgeConfig {
             ));
         }
         Ok(())
+    }
+
+    /// What is accepted (the legacy server accepted it) but weak; the server logs each line
+    /// at start-up.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        if self.api_key.is_none() {
+            let exposure = if service::config::is_loopback(&self.bind_address) {
+                "any process on this host"
+            } else {
+                "anyone who can reach the port"
+            };
+            warnings.push(format!(
+                "api_key is not set: {exposure} can call every endpoint, /payment included, \
+                 without a key; set api_key (15+ characters)"
+            ));
+        }
+        let accounts = &self.accounts;
+        match (&accounts.authorizing_seed, &accounts.issuing_account_id) {
+            (Some(_), None) => warnings.push(
+                "accounts.authorizing_seed is set but accounts.issuing_account_id is not: \
+                 /authorize will answer 500 not_configured until it is"
+                    .into(),
+            ),
+            (None, Some(_)) => warnings.push(
+                "accounts.issuing_account_id is set but accounts.authorizing_seed is not: \
+                 /authorize will answer 500 not_configured until it is"
+                    .into(),
+            ),
+            _ => {}
+        }
+        if self.callbacks.receive.is_some() && self.mac_key.is_none() {
+            warnings.push(
+                "callbacks.receive is set without mac_key: the back office cannot tell the \
+                 bridge's callbacks from anyone else's; set mac_key"
+                    .into(),
+            );
+        }
+        warnings
     }
 }

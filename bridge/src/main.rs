@@ -30,6 +30,9 @@ async fn main() -> ExitCode {
         }
     };
     service::telemetry::init(config.log_format);
+    for warning in config.warnings() {
+        tracing::warn!("{warning}");
+    }
     if args.migrate_db {
         return match bridge::migrate(&config).await {
             Ok(applied) => {

@@ -33,6 +33,9 @@ async fn main() -> ExitCode {
         }
     };
     service::telemetry::init(config.log_format);
+    for warning in config.warnings() {
+        tracing::warn!("{warning}");
+    }
     if args.migrate_db {
         return match compliance::migrate(&config).await {
             Ok(applied) => {

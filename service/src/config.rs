@@ -40,6 +40,16 @@ impl ConfigError {
     }
 }
 
+/// Whether a bind address (`127.0.0.1`, `::1`, `[::1]`, `localhost`) only listens on this host;
+/// used to word start-up warnings about endpoints without a key.
+pub fn is_loopback(address: &str) -> bool {
+    let host = address.trim().trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 /// Keys whose own names end in `_file` and hold a path (`[tls] certificate-file`,
 /// `[stellar_toml] extra_ca_file`…): `…__CERTIFICATE_FILE=/etc/cert.pem` sets the path itself
 /// rather than reading a `certificate` key from a file.
@@ -184,6 +194,16 @@ mod tests {
         assert_eq!(s.database.sqlite_inline_reads, Some(false));
         assert_eq!(s.database.url.as_deref(), Some("sqlite://b.db"));
         assert_eq!(s.queries.reverse.as_deref(), Some("SELECT 1"));
+    }
+
+    #[test]
+    fn loopback_addresses() {
+        for address in ["127.0.0.1", "::1", "[::1]", "localhost", "127.0.0.2"] {
+            assert!(is_loopback(address), "{address}");
+        }
+        for address in ["0.0.0.0", "::", "10.0.0.1", "bank.example"] {
+            assert!(!is_loopback(address), "{address}");
+        }
     }
 
     #[test]
