@@ -3,8 +3,6 @@
 //! Every operation is validated on its own, and an error names the operation and the field
 //! (`operations[1][body][amount]`), where the legacy server answered 500 for most bad input.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use actix_web::{HttpResponse, web};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -441,10 +439,7 @@ fn time_bounds(request: &Value, default_timeout: u64) -> Result<(u64, u64), Erro
             "give time_bounds[max_time] or timeout, not both",
         ));
     }
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or_default();
+    let now = stellar_base::transaction::unix_now();
     let min_time = min_time.unwrap_or(0);
     let max_time = match (max_time, timeout) {
         (Some(max_time), _) => max_time,

@@ -13,10 +13,10 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use horizon::{Error as HorizonError, HorizonClient, ResultCodes};
-use stellar_base::transaction::{Envelope, TransactionError};
+use stellar_base::transaction::{Envelope, TransactionError, unix_now};
 use stellar_base::{KeyPair, Network, PublicKey, xdr};
 
 use crate::store::{NewSent, SentStatus, SentTransaction, Store};
@@ -99,13 +99,6 @@ pub enum SendError {
     /// Storage failed.
     #[error(transparent)]
     Database(#[from] service::DbError),
-}
-
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or_default()
 }
 
 fn codes_json(codes: &ResultCodes) -> String {
@@ -287,7 +280,7 @@ impl Submitter {
     }
 
     fn expired(&self, max_time: i64) -> bool {
-        max_time > 0 && now() > max_time as u64 + EXPIRY_GRACE.as_secs()
+        max_time > 0 && unix_now() > max_time as u64 + EXPIRY_GRACE.as_secs()
     }
 
     async fn invalidate_sequence(&self, row: &SentTransaction) {
@@ -318,7 +311,7 @@ impl Submitter {
                     account.sequence
                 }
             };
-            let max_time = now() + self.timeout;
+            let max_time = unix_now() + self.timeout;
             let tx = (draft.build)(current + 1, self.base_fee, max_time)?;
             let mut envelope = Envelope::from_transaction(tx);
             for signer in &draft.signers {

@@ -54,12 +54,7 @@ pub fn root_keypair(passphrase: &str) -> KeyPair {
     KeyPair::from_seed_bytes(Sha256::digest(passphrase.as_bytes()).into())
 }
 
-/// Current unix time in seconds.
-pub fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
+pub use stellar_base::transaction::unix_now;
 
 impl Ledger {
     /// A ledger whose genesis (ledger 1) gives every lumen to the root account.

@@ -333,18 +333,6 @@ pub async fn stop_on(handles: Vec<ServerHandle>, signal: impl Future<Output = ()
 mod tests {
     use super::*;
 
-    #[test]
-    fn invalid_utf8_is_found_after_percent_decoding() {
-        assert_eq!(
-            invalid_utf8_field(b"id=abc&amount=1.5&memo=caf%C3%A9+x"),
-            None
-        );
-        assert_eq!(invalid_utf8_field(b"a=1&id=%FF%FE"), Some("id".into()));
-        assert_eq!(invalid_utf8_field(b"id=\xff"), Some("id".into()));
-        assert_eq!(invalid_utf8_field(b"%FF=1"), Some("\u{fffd}".into()));
-        // A stray percent sign is text, as form_urlencoded reads it.
-        assert_eq!(invalid_utf8_field(b"memo=100%&x=%4"), None);
-    }
     use actix_web::{App, middleware, test};
 
     #[actix_web::test]
@@ -413,5 +401,23 @@ mod tests {
             res.headers().get("access-control-allow-origin").unwrap(),
             "*"
         );
+    }
+}
+
+#[cfg(test)]
+mod utf8_tests {
+    use super::invalid_utf8_field;
+
+    #[test]
+    fn invalid_utf8_is_found_after_percent_decoding() {
+        assert_eq!(
+            invalid_utf8_field(b"id=abc&amount=1.5&memo=caf%C3%A9+x"),
+            None
+        );
+        assert_eq!(invalid_utf8_field(b"a=1&id=%FF%FE"), Some("id".into()));
+        assert_eq!(invalid_utf8_field(b"id=\xff"), Some("id".into()));
+        assert_eq!(invalid_utf8_field(b"%FF=1"), Some("\u{fffd}".into()));
+        // A stray percent sign is text, as form_urlencoded reads it.
+        assert_eq!(invalid_utf8_field(b"memo=100%&x=%4"), None);
     }
 }

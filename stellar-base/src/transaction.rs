@@ -116,6 +116,13 @@ pub fn v0_to_v1(tx: &xdr::TransactionV0) -> xdr::Transaction {
     }
 }
 
+/// Now, in Unix seconds: what time bounds are compared with (0 if the clock is before 1970).
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
 /// A transaction envelope: v0, v1 or fee bump, with its signatures.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Envelope(xdr::TransactionEnvelope);

@@ -386,15 +386,11 @@ fn attachment_route(auth_data: &str) -> Result<String, String> {
     })
 }
 
-/// A response body, at most 1 MiB.
-async fn read_capped(mut response: reqwest::Response) -> Result<String, String> {
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(|e| e.to_string())? {
-        body.extend_from_slice(&chunk);
-        if body.len() > 1024 * 1024 {
-            return Err("compliance answer too large".into());
-        }
-    }
+/// A response body, at most 1 MiB however it is sent.
+async fn read_capped(response: reqwest::Response) -> Result<String, String> {
+    let body = stellar_toml::http::read_capped(response, 1024 * 1024)
+        .await
+        .map_err(|e| format!("compliance answer: {e}"))?;
     String::from_utf8(body).map_err(|_| "compliance answer is not UTF-8".into())
 }
 
