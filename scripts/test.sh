@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# The whole test suite: formatting, lints, and every test on SQLite, MariaDB and PostgreSQL.
+# The whole test suite: formatting, lints, docs, dependency checks, and every test on SQLite,
+# MariaDB and PostgreSQL.
 #
-# It installs what it needs (Debian packages, the pinned Python SDK for interop tests) and starts
-# MariaDB and PostgreSQL when they are installed but stopped. When something cannot be installed
-# or started it says exactly what and stops: no backend is ever skipped silently.
+# It installs what it needs (Debian packages, cargo-deny and cargo-machete from crates.io, the
+# pinned Python SDK for interop tests) and starts MariaDB and PostgreSQL when they are installed
+# but stopped. When something cannot be installed or started it says exactly what and stops: no
+# backend is ever skipped silently. The one check that can be skipped is `cargo deny`'s
+# advisories, when the RustSec database cannot be fetched from github.com; the script then says
+# so in a WARNING (REQUIRE_ADVISORIES=1 makes that an error).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -47,6 +51,18 @@ if [ -z "${TEST_POSTGRES_URL:-}" ] && ! pg_up; then
   pg_up || die "PostgreSQL is not reachable at 127.0.0.1:5432 as postgres with trust auth; start it (pg_ctlcluster --skip-systemctl-redirect 15 main start) or set TEST_POSTGRES_URL"
 fi
 
+# --- Cargo tools for the documentation and dependency checks --------------------------------
+# Installed from crates.io when missing; the versions are the ones deny.toml and the
+# [package.metadata.cargo-machete] sections are written for.
+cargo_tool() { # <command> <crate> <version requirement>
+  command -v "$1" >/dev/null && return
+  say "installing $2 $3 from crates.io (once; a few minutes)"
+  cargo install --locked "$2" --version "$3" \
+    || die "$1 is missing and could not be installed: cargo install --locked $2 --version '$3'"
+}
+cargo_tool cargo-deny cargo-deny '^0.20'
+cargo_tool cargo-machete cargo-machete '^0.9'
+
 # --- The official Python SDK, for interop tests ---------------------------------------------
 if ! python3 -c 'import stellar_sdk, sys; sys.exit(stellar_sdk.__version__ != "16.1.1")' 2>/dev/null; then
   say "installing stellar-sdk==16.1.1 from PyPI"
@@ -58,6 +74,23 @@ say "cargo fmt --check"
 cargo fmt --all -- --check
 say "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+say "cargo doc -D warnings"
+RUSTDOCFLAGS="${RUSTDOCFLAGS:-} -D warnings" cargo doc --workspace --no-deps --locked
+say "cargo machete (unused dependencies)"
+cargo machete
+say "cargo deny (licenses, bans and duplicate versions, sources, advisories)"
+# The advisory database (RustSec) is a git repository on github.com. Without it the other
+# checks still run and the skip is said out loud; REQUIRE_ADVISORIES=1 makes it an error.
+if cargo deny --log-level error fetch db; then
+  cargo deny --locked check
+else
+  if [ "${REQUIRE_ADVISORIES:-0}" = 1 ]; then
+    die "advisories: the RustSec advisory database (https://github.com/rustsec/advisory-db) could not be fetched (see above) and REQUIRE_ADVISORIES=1"
+  fi
+  printf '\nWARNING: advisories NOT checked: the RustSec advisory database could not be fetched (see above).\n' >&2
+  printf 'WARNING: checking licenses, bans (duplicate versions) and sources only; run `cargo deny check advisories` where github.com is reachable.\n\n' >&2
+  cargo deny --locked check licenses bans sources
+fi
 say "OpenAPI documents"
 ./scripts/check-openapi.sh
 say "cargo test (SQLite, MariaDB, PostgreSQL)"

@@ -1,9 +1,9 @@
 //! One listener per watched account: streams `/accounts/{id}/payments?join=transactions`
 //! from the stored cursor and records every record it gets, cursor and rows together.
 //!
-//! Two tasks per stream: a reader decodes the events ([`super::stream`]) into rows
+//! Two tasks per stream: a reader decodes the events ([`horizon::events`]) into rows
 //! ([`super::record`]) while the listener records the rows it has so far, in batches of up to
-//! [`CHUNK`] per database transaction, so decoding and recording overlap.
+//! `CHUNK` (500) per database transaction, so decoding and recording overlap.
 //!
 //! The listener never decides that a record can be skipped: a record Horizon sends that
 //! cannot be read is stored as `unparseable`, with the event's text as `raw`; when not even
