@@ -6,8 +6,8 @@
 //! are applied one by one, each only if what it creates is missing, and only additively:
 //!
 //! * a missing table is created, as the migration says;
-//! * a missing column is added, with a default so that existing rows get a value (on
-//!   PostgreSQL the default is dropped again, so the column ends as the migration defines it);
+//! * a missing column is added, with a default so that existing rows (and rows a legacy
+//!   server writes after a rollback) get a value;
 //! * a column narrower than ours (`int` where we have `BIGINT`, `varchar(255)` where we have
 //!   `TEXT`) is widened to our type: every stored value is kept as it is;
 //! * a missing index is created; a unique index that the stored rows would violate is created
@@ -318,24 +318,25 @@ fn add_column(
         )));
     }
     let needs_default = upper.contains("NOT NULL") && !upper.contains("DEFAULT");
-    let sql = match backend {
-        // MySQL gives existing rows the type's implicit default ('' or 0); a TEXT column may
-        // not have a DEFAULT there.
-        Backend::Mysql => format!("ALTER TABLE {table} ADD COLUMN {definition}"),
-        _ if needs_default => format!(
+    tracing::info!(%table, %column, "adding column");
+    if needs_default {
+        // The default stays: existing rows get it, and so do rows that a legacy server writes
+        // after a rollback (it does not know the column).
+        let with_default = format!(
             "ALTER TABLE {table} ADD COLUMN {definition} DEFAULT {}",
             zero_default(definition)
-        ),
-        _ => format!("ALTER TABLE {table} ADD COLUMN {definition}"),
-    };
-    tracing::info!(%table, %column, "adding column");
-    conn.batch_execute(&sql)?;
-    if backend == Backend::Postgres && needs_default {
-        // Existing rows keep the value; new rows must say theirs, as in a fresh database.
-        conn.batch_execute(&format!(
-            "ALTER TABLE {table} ALTER COLUMN {column} DROP DEFAULT"
-        ))?;
+        );
+        match conn.batch_execute(&with_default) {
+            Ok(()) => return Ok(()),
+            // MySQL before 8.0.13 allows no DEFAULT on TEXT columns: existing rows then get
+            // the type's implicit default ('').
+            Err(e) if backend == Backend::Mysql => {
+                tracing::debug!(error = %e, "column default refused; adding it without");
+            }
+            Err(e) => return Err(e.into()),
+        }
     }
+    conn.batch_execute(&format!("ALTER TABLE {table} ADD COLUMN {definition}"))?;
     Ok(())
 }
 
