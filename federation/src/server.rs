@@ -276,6 +276,15 @@ impl Application {
             None => (None, None),
         };
         tracing::info!(%address, tls = is_tls, "federation server listening");
+        if !is_tls && !service::config::is_loopback(&config.bind_address) {
+            // The legacy server started the same way; say what it takes to be reachable.
+            tracing::warn!(
+                %address,
+                "federation is served over plain HTTP on a non-loopback interface, but SEP-2 \
+                 clients reach FEDERATION_SERVER only over https: put a TLS proxy in front \
+                 (docs/deployment.md) or configure [tls]"
+            );
+        }
         Ok(Self {
             server,
             address,
