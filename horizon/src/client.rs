@@ -6,22 +6,19 @@
 
 use std::time::Duration;
 
-use reqwest::header::{ACCEPT, CONTENT_TYPE, RETRY_AFTER};
+use reqwest::header::{ACCEPT, CONTENT_TYPE};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use stellar_base::PublicKey;
-use stellar_toml::http::{Backoff, BodyError, read_capped};
+use stellar_toml::http::Backoff;
 use url::Url;
 
-use crate::error::from_status;
+use crate::response::{Failure, error_chain, read_error, read_response, submit_error};
 use crate::{
     Account, Error, FeeStats, HorizonSettings, Page, PaymentRecord, PaymentsQuery, Root,
     SubmitResponse, TransactionRecord,
 };
-
-/// Largest response body read into memory (5 MiB); a larger one is [`Error::Decode`].
-pub const MAX_BODY_BYTES: usize = 5 * 1024 * 1024;
 
 /// Longest wait between two read attempts, whatever `Retry-After` says.
 pub const MAX_RETRY_WAIT: Duration = Duration::from_secs(10);
@@ -34,21 +31,6 @@ pub struct HorizonClient {
     http: reqwest::Client,
     base: Url,
     settings: HorizonSettings,
-}
-
-/// A failed attempt, with the server's `Retry-After` for the retry loop.
-pub(crate) struct Failure {
-    pub(crate) error: Error,
-    retry_after: Option<Duration>,
-}
-
-impl From<Error> for Failure {
-    fn from(error: Error) -> Self {
-        Self {
-            error,
-            retry_after: None,
-        }
-    }
 }
 
 /// A collection page as Horizon sends it; only the records are read.
@@ -349,60 +331,4 @@ fn found<T>(result: Result<T, Error>) -> Result<Option<T>, Error> {
 
 fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, Error> {
     serde_json::from_slice(body).map_err(|e| Error::Decode(e.to_string()))
-}
-
-pub(crate) use stellar_toml::http::error_chain;
-
-/// A read's transport failure: all retryable.
-pub(crate) fn read_error(error: &reqwest::Error) -> Error {
-    if error.is_timeout() {
-        Error::Timeout
-    } else {
-        Error::Transport(error_chain(error))
-    }
-}
-
-/// A submission's transport failure: unknown outcome unless the connection was never made.
-fn submit_error(error: &reqwest::Error) -> Error {
-    if error.is_connect() || error.is_builder() {
-        Error::Transport(error_chain(error))
-    } else {
-        Error::Timeout
-    }
-}
-
-/// The body of a 2xx answer, or the error an other answer stands for.
-pub(crate) async fn read_response(
-    response: reqwest::Response,
-    on_error: fn(&reqwest::Error) -> Error,
-) -> Result<Vec<u8>, Failure> {
-    let status = response.status();
-    let retry_after = response
-        .headers()
-        .get(RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(Duration::from_secs);
-    if status.is_success() {
-        return Ok(read_body(response, on_error).await?);
-    }
-    // The status decides; an unreadable error body only loses the detail.
-    let body = read_body(response, on_error).await.unwrap_or_default();
-    Err(Failure {
-        error: from_status(status.as_u16(), retry_after, &body),
-        retry_after,
-    })
-}
-
-/// The whole body, at most [`MAX_BODY_BYTES`].
-async fn read_body(
-    response: reqwest::Response,
-    on_error: fn(&reqwest::Error) -> Error,
-) -> Result<Vec<u8>, Error> {
-    read_capped(response, MAX_BODY_BYTES)
-        .await
-        .map_err(|e| match e {
-            BodyError::TooLarge(too_large) => Error::Decode(format!("response body {too_large}")),
-            BodyError::Transport(e) => on_error(&e),
-        })
 }

@@ -19,7 +19,7 @@ use reqwest::header::{ACCEPT, CACHE_CONTROL, CONTENT_TYPE};
 use url::Url;
 
 use crate::Error;
-use crate::client::{read_error, read_response};
+use crate::response::{read_error, read_response};
 
 /// Largest single event (everything between two blank lines) accepted: 1 MiB.
 pub const MAX_EVENT_BYTES: usize = 1024 * 1024;

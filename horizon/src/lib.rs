@@ -31,14 +31,16 @@ mod codes;
 mod error;
 pub mod events;
 mod resources;
+mod response;
 mod settings;
 mod stream;
 
-pub use client::{HorizonClient, MAX_BODY_BYTES, MAX_RETRY_WAIT};
+pub use client::{HorizonClient, MAX_RETRY_WAIT};
 pub use error::{Error, ResultCodes};
 pub use events::MAX_EVENT_BYTES;
 pub use resources::{
     Account, Balance, FeeDistribution, FeeStats, Flags, Order, Page, PaymentRecord, PaymentsQuery,
     Root, Signer, SubmitResponse, Thresholds, TransactionRecord,
 };
+pub use response::MAX_BODY_BYTES;
 pub use settings::HorizonSettings;
