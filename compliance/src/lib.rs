@@ -15,14 +15,16 @@ pub mod schema;
 pub mod store;
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
-use actix_web::dev::{Server, ServerHandle};
-use actix_web::middleware::{self, Next};
-use actix_web::{App, HttpResponse, HttpServer, web};
+use actix_web::dev::ServerHandle;
+use actix_web::middleware::Next;
+use actix_web::{HttpResponse, web};
 use diesel_migrations::{EmbeddedMigrations, embed_migrations};
-use service::Database;
-use service::database::BackendMigrations;
-use service::http::{ErrorBody, jsonify_errors, limits, not_found, public_cors, request_context};
+use service::database::{BackendMigrations, DatabaseSettings};
+use service::http::{ErrorBody, Health, public_cors};
+use service::server::{Running, ServerConfig};
+use service::telemetry::LogFormat;
 use stellar_base::{KeyPair, Network};
 use stellar_toml::Resolver;
 
@@ -64,27 +66,16 @@ pub struct State {
 
 pub use service::StartupError;
 
+/// How long requests in flight may take to finish once the server is told to stop.
+const GRACE_SECONDS: u64 = 10;
+
 /// Connects to the database and applies pending migrations (`--migrate-db`).
 ///
 /// # Errors
 /// When the database is unreachable or a migration fails.
 pub async fn migrate(config: &ComplianceConfig) -> Result<Vec<String>, StartupError> {
-    let settings = config.database.clone();
-    let applied = tokio::task::spawn_blocking(move || {
-        let db = Database::connect(&settings)?;
-        db.migrate(migrations())
-    })
-    .await
-    .map_err(|e| StartupError::Config(e.to_string()))??;
+    let (_, applied) = service::server::open_database::<Application>(&config.database).await?;
     Ok(applied)
-}
-
-async fn health(state: web::Data<State>) -> HttpResponse {
-    if state.store.database().is_healthy().await {
-        HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
-    } else {
-        HttpResponse::ServiceUnavailable().json(ErrorBody::new("unhealthy", "database unreachable"))
-    }
 }
 
 /// Refuses internal requests without the configured API key.
@@ -114,12 +105,10 @@ struct ApiKey(Option<String>);
 
 /// A running compliance server: both ports bound, not yet awaited.
 pub struct Application {
-    external: Server,
-    internal: Server,
+    running: Running,
     external_address: SocketAddr,
     internal_address: SocketAddr,
     tls: bool,
-    handles: Vec<ServerHandle>,
 }
 
 impl std::fmt::Debug for Application {
@@ -141,16 +130,7 @@ impl Application {
         config
             .validate()
             .map_err(|e| StartupError::Config(e.to_string()))?;
-        let db = {
-            let settings = config.database.clone();
-            tokio::task::spawn_blocking(move || {
-                let db = Database::connect(&settings)?;
-                db.migrate(migrations())?;
-                Ok::<_, service::DbError>(db)
-            })
-            .await
-            .map_err(|e| StartupError::Config(e.to_string()))??
-        };
+        let (db, _) = service::server::open_database::<Self>(&config.database).await?;
         let resolver =
             Resolver::new(&config.stellar_toml).map_err(|e| StartupError::Config(e.to_string()))?;
         let tls = config
@@ -159,6 +139,7 @@ impl Application {
             .map(service::tls::server_config)
             .transpose()
             .map_err(|e| StartupError::Config(e.to_string()))?;
+        let health = Health::new(db.clone());
         let state = web::Data::new(State {
             store: Store::new(db),
             federation: federation::FederationClient::new(resolver.clone()),
@@ -175,67 +156,43 @@ impl Application {
             service::http::bind(&config.external_bind_address, config.external_port)?;
         let external_address = service::http::local_addr(&external_listener);
         let with_tx_status = config.tx_status_auth.is_some();
-        let external_state = state.clone();
-        let external = HttpServer::new(move || {
-            let app = App::new()
+        let (external_state, external_health) = (state.clone(), health.clone());
+        let is_tls = tls.is_some();
+        let external = move || {
+            let app = service::http::app(max_body, external_health.clone(), public_cors)
                 .app_data(external_state.clone())
-                .configure(|c| limits(c, max_body))
-                .wrap(middleware::from_fn(service::http::reject_invalid_utf8))
-                .wrap(middleware::from_fn(public_cors))
-                .wrap(jsonify_errors())
-                .wrap(middleware::from_fn(request_context))
-                .route("/", web::post().to(external::authorize))
-                .route("/health", web::get().to(health));
-            let app = if with_tx_status {
+                .route("/", web::post().to(external::authorize));
+            if with_tx_status {
                 app.route("/tx_status", web::get().to(external::tx_status))
             } else {
                 app
-            };
-            app.default_service(web::to(not_found))
-        })
-        .disable_signals()
-        .shutdown_timeout(10);
-        let is_tls = tls.is_some();
-        let external = match tls {
-            Some(tls) => external.listen_rustls_0_23(external_listener, tls)?,
-            None => external.listen(external_listener)?,
-        }
-        .run();
+            }
+        };
+        let external = service::http::serve(external, external_listener, tls, GRACE_SECONDS)?;
 
         let internal_listener =
             service::http::bind(&config.internal_bind_address, config.internal_port)?;
         let internal_address = service::http::local_addr(&internal_listener);
         let api_key = web::Data::new(ApiKey(config.api_key.clone()));
-        let internal = HttpServer::new(move || {
-            App::new()
+        let internal = move || {
+            service::http::app(max_body, health.clone(), require_api_key)
                 .app_data(state.clone())
                 .app_data(api_key.clone())
-                .configure(|c| limits(c, max_body))
-                .wrap(middleware::from_fn(service::http::reject_invalid_utf8))
-                .wrap(middleware::from_fn(require_api_key))
-                .wrap(jsonify_errors())
-                .wrap(middleware::from_fn(request_context))
                 .route("/send", web::post().to(internal::send))
                 .route("/receive", web::post().to(internal::receive))
                 .route("/allow_access", web::post().to(internal::allow_access))
                 .route("/remove_access", web::post().to(internal::remove_access))
-                .route("/health", web::get().to(health))
                 .route("/metrics", web::get().to(service::metrics::render))
-                .default_service(web::to(not_found))
-        })
-        .disable_signals()
-        .shutdown_timeout(10)
-        .listen(internal_listener)?
-        .run();
+        };
+        let internal = service::http::serve(internal, internal_listener, None, GRACE_SECONDS)?;
         tracing::info!(%external_address, %internal_address, tls = is_tls, "compliance server listening");
-        let handles = vec![external.handle(), internal.handle()];
         Ok(Self {
-            external,
-            internal,
+            running: Running::new(Duration::from_secs(GRACE_SECONDS))
+                .listener(external)
+                .listener(internal),
             external_address,
             internal_address,
             tls: is_tls,
-            handles,
         })
     }
 
@@ -250,24 +207,60 @@ impl Application {
         format!("http://{}", self.internal_address)
     }
 
-    /// Serves until SIGINT/SIGTERM, then drains in-flight requests.
+    /// Serves until SIGINT/SIGTERM, then drains in-flight requests on both ports (see
+    /// [`Running::run_until`]).
     ///
     /// # Errors
     /// When a listener fails.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let stopper = tokio::spawn(service::http::stop_on(
-            self.handles.clone(),
-            service::http::shutdown_signal(),
-        ));
-        let result = tokio::try_join!(self.external, self.internal).map(|_| ());
-        stopper.abort();
-        result
+        self.running.run_until_stopped().await
     }
 
     /// Spawns both servers on the current runtime (tests, embedding).
     pub fn spawn(self) -> Vec<ServerHandle> {
-        tokio::spawn(self.external);
-        tokio::spawn(self.internal);
-        self.handles
+        self.running.spawn()
+    }
+}
+
+impl service::server::Server for Application {
+    const NAME: &'static str = "compliance";
+    type Config = ComplianceConfig;
+
+    fn migrations() -> Option<BackendMigrations> {
+        Some(migrations())
+    }
+
+    fn build(config: ComplianceConfig) -> impl Future<Output = Result<Self, StartupError>> {
+        Self::build(config)
+    }
+
+    fn listening(&self) -> String {
+        format!(
+            "compliance listening: external {} internal {}",
+            self.external_url(),
+            self.internal_url()
+        )
+    }
+
+    fn into_running(self) -> Running {
+        self.running
+    }
+}
+
+impl ServerConfig for ComplianceConfig {
+    fn load(file: Option<&std::path::Path>) -> Result<Self, service::ConfigError> {
+        Self::load(file)
+    }
+
+    fn log_format(&self) -> LogFormat {
+        self.log_format
+    }
+
+    fn database(&self) -> &DatabaseSettings {
+        &self.database
+    }
+
+    fn warnings(&self) -> Vec<String> {
+        Self::warnings(self)
     }
 }

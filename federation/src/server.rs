@@ -15,13 +15,18 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::time::Duration;
 
-use actix_web::dev::{Server, ServerHandle};
+use actix_web::body::BoxBody;
+use actix_web::dev::{ServerHandle, ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
-use actix_web::middleware::{self, DefaultHeaders};
+use actix_web::http::header::{CACHE_CONTROL, HeaderValue};
+use actix_web::middleware::Next;
 use actix_web::{App, HttpResponse, HttpServer, ResponseError, web};
-use service::Database;
-use service::http::{ErrorBody, jsonify_errors, limits, not_found, public_cors, request_context};
+use service::database::{BackendMigrations, DatabaseSettings};
+use service::http::{Health, public_cors};
+use service::server::{Running, ServerConfig};
+use service::telemetry::LogFormat;
 use stellar_base::{FederationAddress, Memo, PublicKey};
 
 use crate::config::FederationConfig;
@@ -177,22 +182,29 @@ async fn lookup(
     Ok(HttpResponse::Ok().json(answer))
 }
 
-async fn health(db: web::Data<Database>) -> HttpResponse {
-    if db.is_healthy().await {
-        HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
-    } else {
-        HttpResponse::ServiceUnavailable().json(ErrorBody::new("unhealthy", "database unreachable"))
+/// How long requests in flight may take to finish once the server is told to stop.
+const GRACE_SECONDS: u64 = 10;
+
+/// The public listener's gate: CORS, and `Cache-Control: no-store` on every answer (a lookup
+/// must not be cached past a change of the operator's table).
+async fn public_no_store(
+    req: ServiceRequest,
+    next: Next<BoxBody>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let mut res = public_cors(req, next).await?;
+    if !res.headers().contains_key(CACHE_CONTROL) {
+        res.headers_mut()
+            .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
+    Ok(res)
 }
 
 /// A running federation server: bound, with its address known, not yet awaited.
 pub struct Application {
-    server: Server,
+    running: Running,
     address: SocketAddr,
     metrics_address: Option<SocketAddr>,
     tls: bool,
-    handles: Vec<ServerHandle>,
-    metrics_server: Option<Server>,
 }
 
 impl std::fmt::Debug for Application {
@@ -210,14 +222,10 @@ impl Application {
         config
             .validate()
             .map_err(|e| StartupError::Config(e.to_string()))?;
-        let db = {
-            let settings = config.database.clone();
-            tokio::task::spawn_blocking(move || Database::connect(&settings))
-                .await
-                .map_err(|e| StartupError::Config(e.to_string()))??
-        };
+        let (db, _) = service::server::open_database::<Self>(&config.database).await?;
+        let health = Health::new(db.clone());
         let store = {
-            let (db, queries) = (db.clone(), config.queries.clone());
+            let queries = config.queries.clone();
             tokio::task::spawn_blocking(move || Store::prepare(db, &queries))
                 .await
                 .map_err(|e| StartupError::Config(e.to_string()))?
@@ -232,49 +240,29 @@ impl Application {
         let listener = service::http::bind(&config.bind_address, config.port)?;
         let address = service::http::local_addr(&listener);
         let store = web::Data::new(store);
-        let db_data = web::Data::new(db);
         let max_body = config.max_body_bytes;
         let factory = move || {
-            App::new()
+            service::http::app(max_body, health.clone(), public_no_store)
                 .app_data(store.clone())
-                .app_data(db_data.clone())
-                .configure(|c| limits(c, max_body))
-                .wrap(middleware::from_fn(service::http::reject_invalid_utf8))
-                .wrap(middleware::from_fn(public_cors))
-                .wrap(DefaultHeaders::new().add(("Cache-Control", "no-store")))
-                .wrap(jsonify_errors())
-                .wrap(middleware::from_fn(request_context))
                 .route("/federation", web::get().to(lookup))
                 .route("/federation/", web::get().to(lookup))
-                .route("/health", web::get().to(health))
-                .default_service(web::to(not_found))
         };
-        let http = HttpServer::new(factory)
-            .disable_signals()
-            .shutdown_timeout(10);
         let is_tls = tls.is_some();
-        let server = match tls {
-            Some(tls) => http.listen_rustls_0_23(listener, tls)?,
-            None => http.listen(listener)?,
+        let server = service::http::serve(factory, listener, tls, GRACE_SECONDS)?;
+        let mut running = Running::new(Duration::from_secs(GRACE_SECONDS)).listener(server);
+        let mut metrics_address = None;
+        if let Some(port) = config.metrics_port {
+            let listener = service::http::bind("127.0.0.1", port)?;
+            metrics_address = Some(service::http::local_addr(&listener));
+            let server = HttpServer::new(|| {
+                App::new().route("/metrics", web::get().to(service::metrics::render))
+            })
+            .disable_signals()
+            .workers(1)
+            .listen(listener)?
+            .run();
+            running = running.listener(server);
         }
-        .run();
-        let mut handles = vec![server.handle()];
-        let (metrics_server, metrics_address) = match config.metrics_port {
-            Some(port) => {
-                let listener = service::http::bind("127.0.0.1", port)?;
-                let addr = service::http::local_addr(&listener);
-                let server = HttpServer::new(|| {
-                    App::new().route("/metrics", web::get().to(service::metrics::render))
-                })
-                .disable_signals()
-                .workers(1)
-                .listen(listener)?
-                .run();
-                handles.push(server.handle());
-                (Some(server), Some(addr))
-            }
-            None => (None, None),
-        };
         tracing::info!(%address, tls = is_tls, "federation server listening");
         if !is_tls && !service::config::is_loopback(&config.bind_address) {
             // The legacy server started the same way; say what it takes to be reachable.
@@ -286,12 +274,10 @@ impl Application {
             );
         }
         Ok(Self {
-            server,
+            running,
             address,
             metrics_address,
             tls: is_tls,
-            handles,
-            metrics_server,
         })
     }
 
@@ -313,34 +299,57 @@ impl Application {
 
     /// Handles to stop the listeners (tests use this; the binary stops on signals).
     pub fn handles(&self) -> Vec<ServerHandle> {
-        self.handles.clone()
+        self.running.handles()
     }
 
-    /// Serves until SIGINT/SIGTERM, then drains in-flight requests.
+    /// Serves until SIGINT/SIGTERM, then drains in-flight requests (see
+    /// [`Running::run_until`]).
     ///
     /// # Errors
     /// When a listener fails.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let stopper = tokio::spawn(service::http::stop_on(
-            self.handles.clone(),
-            service::http::shutdown_signal(),
-        ));
-        let result = match self.metrics_server {
-            Some(metrics) => tokio::try_join!(self.server, metrics).map(|_| ()),
-            None => self.server.await,
-        };
-        stopper.abort();
-        result
+        self.running.run_until_stopped().await
     }
 
     /// Spawns the server on the current runtime (for tests and embedding).
     pub fn spawn(self) -> Vec<ServerHandle> {
-        let handles = self.handles.clone();
-        let server = self.server;
-        tokio::spawn(server);
-        if let Some(metrics) = self.metrics_server {
-            tokio::spawn(metrics);
-        }
-        handles
+        self.running.spawn()
+    }
+}
+
+impl service::server::Server for Application {
+    const NAME: &'static str = "federation";
+    const NO_MIGRATIONS: &'static str =
+        "it reads the operator's own tables and has none to migrate";
+    type Config = FederationConfig;
+
+    fn migrations() -> Option<BackendMigrations> {
+        None
+    }
+
+    fn build(config: FederationConfig) -> impl Future<Output = Result<Self, StartupError>> {
+        Self::build(config)
+    }
+
+    fn listening(&self) -> String {
+        format!("federation listening on {}", self.url())
+    }
+
+    fn into_running(self) -> Running {
+        self.running
+    }
+}
+
+impl ServerConfig for FederationConfig {
+    fn load(file: Option<&std::path::Path>) -> Result<Self, service::ConfigError> {
+        Self::load(file)
+    }
+
+    fn log_format(&self) -> LogFormat {
+        self.log_format
+    }
+
+    fn database(&self) -> &DatabaseSettings {
+        &self.database
     }
 }

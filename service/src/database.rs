@@ -460,6 +460,31 @@ impl Database {
         })
     }
 
+    /// Connects and, given a server's migrations, applies the pending ones (adopting an
+    /// existing schema as [`Database::migrate`] does), on the blocking pool: how every server
+    /// opens its database at start-up and for `--migrate-db`. Returns the pool and the names of
+    /// the migrations applied (none without `migrations`).
+    ///
+    /// # Errors
+    /// As [`Database::connect`] and [`Database::migrate`]; [`DbError::Task`] if the blocking
+    /// task dies.
+    pub async fn open(
+        settings: &DatabaseSettings,
+        migrations: Option<BackendMigrations>,
+    ) -> Result<(Self, Vec<String>), DbError> {
+        let settings = settings.clone();
+        tokio::task::spawn_blocking(move || {
+            let db = Self::connect(&settings)?;
+            let applied = match migrations {
+                Some(migrations) => db.migrate(migrations)?,
+                None => Vec::new(),
+            };
+            Ok((db, applied))
+        })
+        .await
+        .map_err(|e| DbError::Task(e.to_string()))?
+    }
+
     /// Which backend this is.
     pub fn backend(&self) -> Backend {
         self.backend

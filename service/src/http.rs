@@ -1,16 +1,20 @@
-//! HTTP scaffolding every server mounts: the JSON error shape (also for actix's own errors),
-//! body limits, request ids with one log line per request, CORS for public listeners, binding
-//! (port 0 works) and graceful shutdown.
+//! HTTP scaffolding every server mounts: [`app`], the application each listener starts from
+//! (the JSON error shape, also for actix's own errors; body limits; request ids with one log
+//! line per request; CORS for public listeners; `/health`), [`serve`], binding (port 0 works)
+//! and the shutdown signal.
 
 use std::net::{SocketAddr, TcpListener};
 use std::time::Instant;
 
+use std::pin::Pin;
+use std::sync::Arc;
+
 use actix_web::body::{BoxBody, MessageBody};
-use actix_web::dev::{ServerHandle, ServiceRequest, ServiceResponse};
+use actix_web::dev::{Server, ServerHandle, ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
-use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers, Next};
-use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+use actix_web::middleware::{self, ErrorHandlerResponse, ErrorHandlers, Next};
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer, ResponseError, web};
 use serde::Serialize;
 use tracing::Instrument;
 
@@ -280,6 +284,142 @@ pub async fn public_cors(
     Ok(res)
 }
 
+/// The application every listener of every server starts from: body limits with JSON answers
+/// ([`limits`]), the JSON 404 ([`not_found`]), `GET /health` ([`health`]) and the middleware
+/// stack, outermost first:
+///
+/// 1. [`request_context`]: request id, one log line, request metrics;
+/// 2. [`jsonify_errors`]: actix's own errors as [`ErrorBody`] JSON;
+/// 3. `gate`: [`public_cors`] on a public listener, the server's API-key check on an internal
+///    one (anything with the same signature; the federation adds `Cache-Control` to CORS);
+/// 4. [`reject_invalid_utf8`]: inside the gate, so unauthenticated bodies are never read.
+///
+/// The server adds its own routes (and `/metrics` where the listener is not public).
+pub fn app<F, Fut>(
+    max_body_bytes: usize,
+    health: web::Data<Health>,
+    gate: F,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+>
+where
+    F: Fn(ServiceRequest, Next<BoxBody>) -> Fut + 'static,
+    Fut: Future<Output = Result<ServiceResponse<BoxBody>, actix_web::Error>> + 'static,
+{
+    App::new()
+        .app_data(health)
+        .configure(|c| limits(c, max_body_bytes))
+        .wrap(middleware::from_fn(reject_invalid_utf8))
+        .wrap(middleware::from_fn(gate))
+        .wrap(jsonify_errors())
+        .wrap(middleware::from_fn(request_context))
+        .route("/health", web::get().to(health_handler))
+        .default_service(web::to(not_found))
+}
+
+type Check = dyn Fn() -> Pin<Box<dyn Future<Output = serde_json::Value>>> + Send + Sync;
+
+/// What `GET /health` reports: the database, and any parts a server adds (the bridge's
+/// listeners).
+#[derive(Clone)]
+pub struct Health {
+    database: crate::Database,
+    parts: Vec<(&'static str, Arc<Check>)>,
+}
+
+impl std::fmt::Debug for Health {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let parts: Vec<&str> = self.parts.iter().map(|(name, _)| *name).collect();
+        write!(f, "Health({:?}, {parts:?})", self.database)
+    }
+}
+
+impl Health {
+    /// Health of `database` alone.
+    pub fn new(database: crate::Database) -> web::Data<Self> {
+        web::Data::new(Self {
+            database,
+            parts: Vec::new(),
+        })
+    }
+
+    /// Health of `database`, with `name` in the answer reporting what `part` returns.
+    pub fn with<P, Fut>(database: crate::Database, name: &'static str, part: P) -> web::Data<Self>
+    where
+        P: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = serde_json::Value> + 'static,
+    {
+        let check: Arc<Check> = Arc::new(move || Box::pin(part()));
+        web::Data::new(Self {
+            database,
+            parts: vec![(name, check)],
+        })
+    }
+
+    /// `{"status":"ok", …parts}` when a trivial query succeeds, else `None`.
+    pub async fn report(&self) -> Option<serde_json::Value> {
+        if !self.database.is_healthy().await {
+            return None;
+        }
+        let mut body = serde_json::json!({"status": "ok"});
+        for (name, part) in &self.parts {
+            body[*name] = part().await;
+        }
+        Some(body)
+    }
+}
+
+/// `GET /health`: 200 with [`Health::report`], or 503 `unhealthy` when the database does not
+/// answer. Mounted by [`app`] on every listener.
+pub async fn health_handler(health: web::Data<Health>) -> HttpResponse {
+    match health.report().await {
+        Some(body) => HttpResponse::Ok().json(body),
+        None => json_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &ErrorBody::new("unhealthy", "database unreachable"),
+        ),
+    }
+}
+
+/// Starts an HTTP server on `listener` (HTTPS with `tls`), without actix's own signal handling
+/// (see [`crate::server::Running`]), letting requests in flight finish for up to
+/// `grace_seconds` when stopped.
+///
+/// # Errors
+/// When the listener cannot be used.
+pub fn serve<F, T, B>(
+    factory: F,
+    listener: TcpListener,
+    tls: Option<rustls::ServerConfig>,
+    grace_seconds: u64,
+) -> std::io::Result<Server>
+where
+    F: Fn() -> App<T> + Send + Clone + 'static,
+    T: ServiceFactory<
+            ServiceRequest,
+            Config = (),
+            Response = ServiceResponse<B>,
+            Error = actix_web::Error,
+            InitError = (),
+        > + 'static,
+    B: MessageBody + 'static,
+{
+    let http = HttpServer::new(factory)
+        .disable_signals()
+        .shutdown_timeout(grace_seconds);
+    Ok(match tls {
+        Some(tls) => http.listen_rustls_0_23(listener, tls)?,
+        None => http.listen(listener)?,
+    }
+    .run())
+}
+
 /// Binds a TCP listener; port 0 picks a free port, read it back with `local_addr`.
 ///
 /// # Errors
@@ -320,6 +460,7 @@ pub async fn shutdown_signal() {
     }
     tracing::info!("shutdown requested: draining in-flight requests");
 }
+
 
 /// Stops servers gracefully (in-flight requests finish) when `signal` completes.
 pub async fn stop_on(handles: Vec<ServerHandle>, signal: impl Future<Output = ()>) {

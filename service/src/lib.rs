@@ -1,6 +1,7 @@
 //! What the federation, compliance and bridge servers share, so each of them is only its own
 //! protocol: command-line flags, layered configuration, the three-backend database layer, the
-//! HTTP scaffolding (listeners, TLS, JSON errors, limits, health, metrics) and shutdown.
+//! HTTP scaffolding (listeners, TLS, JSON errors, limits, health, metrics) and the scaffold of
+//! the binaries themselves ([`server`]: `main`, run until a signal, stop within a bound).
 
 pub mod auth;
 pub mod cli;
@@ -8,6 +9,7 @@ pub mod config;
 pub mod database;
 pub mod http;
 pub mod metrics;
+pub mod server;
 pub mod startup;
 pub mod telemetry;
 pub mod testing;
