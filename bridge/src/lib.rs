@@ -13,16 +13,18 @@ pub mod submitter;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix_web::body::BoxBody;
-use actix_web::dev::{Server, ServerHandle, ServiceRequest, ServiceResponse};
-use actix_web::middleware::{self, Next};
-use actix_web::{App, HttpResponse, HttpServer, ResponseError, web};
+use actix_web::dev::{ServerHandle, ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
+use actix_web::{HttpResponse, ResponseError, web};
 use diesel_migrations::{EmbeddedMigrations, embed_migrations};
 use horizon::HorizonClient;
-use service::Database;
-use service::database::BackendMigrations;
-use service::http::{ErrorBody, jsonify_errors, limits, not_found, request_context};
+use service::database::{BackendMigrations, DatabaseSettings};
+use service::http::Health;
+use service::server::{Running, ServerConfig};
+use service::telemetry::LogFormat;
 use stellar_base::transaction::{Operation, flags};
 use stellar_base::{Asset, KeyPair, Network, PublicKey, TransactionBuilder};
 use stellar_toml::Resolver;
@@ -82,12 +84,8 @@ pub use service::StartupError;
 /// # Errors
 /// When the database is unreachable or a migration fails.
 pub async fn migrate(config: &BridgeConfig) -> Result<Vec<String>, StartupError> {
-    let settings = config.database.clone();
-    Ok(
-        tokio::task::spawn_blocking(move || Database::connect(&settings)?.migrate(migrations()))
-            .await
-            .map_err(|e| StartupError::Config(e.to_string()))??,
-    )
+    let (_, applied) = service::server::open_database::<Application>(&config.database).await?;
+    Ok(applied)
 }
 
 /// Requires the API key, when one is configured, on every endpoint but `/health`: from
@@ -186,24 +184,9 @@ async fn authorize(
     respond(state.submitter.send(&draft, None, None).await)
 }
 
-async fn health(
-    state: web::Data<State>,
-    receiving: Option<web::Data<receive::Receiving>>,
-) -> HttpResponse {
-    if state.store.database().is_healthy().await {
-        let mut body = serde_json::json!({"status": "ok"});
-        if let Some(receiving) = receiving {
-            body["listeners"] = receiving.health().await;
-        }
-        HttpResponse::Ok().json(body)
-    } else {
-        HttpResponse::ServiceUnavailable().json(ErrorBody::new("unhealthy", "database unreachable"))
-    }
-}
-
 /// A running bridge: bound, not yet awaited.
 pub struct Application {
-    server: Server,
+    running: Running,
     address: SocketAddr,
     receiving: receive::Receiving,
 }
@@ -222,16 +205,7 @@ impl Application {
     pub async fn build(config: BridgeConfig) -> Result<Self, StartupError> {
         let invalid = |e: &dyn std::fmt::Display| StartupError::Config(e.to_string());
         config.validate().map_err(|e| invalid(&e))?;
-        let db = {
-            let settings = config.database.clone();
-            tokio::task::spawn_blocking(move || {
-                let db = Database::connect(&settings)?;
-                db.migrate(migrations())?;
-                Ok::<_, service::DbError>(db)
-            })
-            .await
-            .map_err(|e| invalid(&e))??
-        };
+        let (db, _) = service::server::open_database::<Self>(&config.database).await?;
         let store = Store::new(db);
         let resolver = Resolver::new(&config.stellar_toml).map_err(|e| invalid(&e))?;
         let horizon =
@@ -246,6 +220,7 @@ impl Application {
             .await
             .map_err(|e| invalid(&e))?;
         let for_receiving = (horizon.clone(), assets.clone(), store.database().clone());
+        let db_for_health = store.database().clone();
         let state = web::Data::new(State {
             submitter: Submitter::new(
                 horizon,
@@ -281,30 +256,28 @@ impl Application {
         let receiving =
             receive::Receiving::start(&config, db, horizon, assets).map_err(|e| invalid(&e))?;
         let routes = receiving.clone();
-        let server = HttpServer::new(move || {
-            App::new()
+        let listeners = receiving.clone();
+        let health = Health::with(db_for_health, "listeners", move || {
+            let receiving = listeners.clone();
+            async move { receiving.health().await }
+        });
+        let factory = move || {
+            service::http::app(max_body, health.clone(), require_api_key)
                 .app_data(state.clone())
-                .configure(|c| limits(c, max_body))
-                .wrap(middleware::from_fn(service::http::reject_invalid_utf8))
-                .wrap(middleware::from_fn(require_api_key))
-                .wrap(jsonify_errors())
-                .wrap(middleware::from_fn(request_context))
                 .route("/payment", web::post().to(payment::payment))
                 .route("/builder", web::post().to(builder::builder))
                 .route("/create-keypair", web::post().to(create_keypair))
                 .route("/authorize", web::post().to(authorize))
-                .route("/health", web::get().to(health))
                 .route("/metrics", web::get().to(service::metrics::render))
                 .configure(|c| routes.configure(c))
-                .default_service(web::to(not_found))
-        })
-        .disable_signals()
-        .shutdown_timeout(grace)
-        .listen(listener)?
-        .run();
+        };
+        let server = service::http::serve(factory, listener, None, grace)?;
         tracing::info!(%address, "bridge listening");
+        let stopping = receiving.clone();
         Ok(Self {
-            server,
+            running: Running::new(Duration::from_secs(grace))
+                .listener(server)
+                .worker(async move { stopping.shutdown().await }),
             address,
             receiving,
         })
@@ -326,13 +299,13 @@ impl Application {
     /// # Errors
     /// When the listener fails.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.run_until(service::http::shutdown_signal()).await
+        self.running.run_until_stopped().await
     }
 
     /// Serves until `signal`, then stops the HTTP side (in-flight requests may finish) and the
     /// receiving side (listeners at once; receive callbacks in flight may finish) together,
-    /// both within `shutdown_grace_seconds`; callbacks still unanswered then leave their
-    /// payments `pending` for the next start.
+    /// both within `shutdown_grace_seconds` ([`Running::run_until`]); callbacks still
+    /// unanswered then leave their payments `pending` for the next start.
     ///
     /// # Errors
     /// When the listener fails.
@@ -340,26 +313,50 @@ impl Application {
         self,
         signal: impl std::future::Future<Output = ()>,
     ) -> std::io::Result<()> {
-        let handle = self.server.handle();
-        let mut server = std::pin::pin!(self.server);
-        tokio::select! {
-            result = &mut server => {
-                self.receiving.shutdown().await;
-                return result;
-            }
-            () = signal => {}
-        }
-        tracing::info!("stopping: HTTP requests and receive callbacks in flight may finish");
-        let ((), result, ()) =
-            tokio::join!(handle.stop(true), &mut server, self.receiving.shutdown());
-        tracing::info!("stopped");
-        result
+        self.running.run_until(signal).await
     }
 
     /// Spawns the server on the current runtime (tests, embedding).
-    pub fn spawn(self) -> ServerHandle {
-        let handle = self.server.handle();
-        tokio::spawn(self.server);
-        handle
+    pub fn spawn(self) -> Vec<ServerHandle> {
+        self.running.spawn()
+    }
+}
+
+impl service::server::Server for Application {
+    const NAME: &'static str = "bridge";
+    type Config = BridgeConfig;
+
+    fn migrations() -> Option<BackendMigrations> {
+        Some(migrations())
+    }
+
+    fn build(config: BridgeConfig) -> impl Future<Output = Result<Self, StartupError>> {
+        Self::build(config)
+    }
+
+    fn listening(&self) -> String {
+        format!("bridge listening on {}", self.url())
+    }
+
+    fn into_running(self) -> Running {
+        self.running
+    }
+}
+
+impl ServerConfig for BridgeConfig {
+    fn load(file: Option<&std::path::Path>) -> Result<Self, service::ConfigError> {
+        Self::load(file)
+    }
+
+    fn log_format(&self) -> LogFormat {
+        self.log_format
+    }
+
+    fn database(&self) -> &DatabaseSettings {
+        &self.database
+    }
+
+    fn warnings(&self) -> Vec<String> {
+        Self::warnings(self)
     }
 }
