@@ -461,7 +461,6 @@ pub async fn shutdown_signal() {
     tracing::info!("shutdown requested: draining in-flight requests");
 }
 
-
 /// Stops servers gracefully (in-flight requests finish) when `signal` completes.
 pub async fn stop_on(handles: Vec<ServerHandle>, signal: impl Future<Output = ()>) {
     signal.await;
