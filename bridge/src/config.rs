@@ -88,7 +88,7 @@ pub struct BridgeConfig {
     /// `[receiving]`: the payment listener's first cursor, stream watchdog and delivery
     /// retries.
     #[serde(default)]
-    pub receiving: crate::receive::ReceiveSettings,
+    pub receiving: crate::receive::settings::ReceiveSettings,
     /// On SIGINT/SIGTERM, how long in-flight requests and receive callbacks may still take
     /// (default 30, at most 3600). Callbacks still unanswered then are abandoned and their
     /// payments stay `pending`, delivered after the next start.

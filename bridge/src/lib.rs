@@ -1,41 +1,38 @@
 //! The bridge server: the payment API for apps (`/payment`, `/authorize`, `/create-keypair`)
 //! on top of an exactly-once submitter.
+//!
+//! Two sides, each a folder with its handlers, workers and store: [`send`] (what apps send,
+//! exactly once) and [`receive`] (payments to our accounts, delivered to the back office).
+//! Both read compliance's internal API through [`compliance_client`].
 
-mod builder;
-mod compliance;
+mod admin;
+pub mod compliance_client;
 pub mod config;
 pub mod error;
-pub mod payment;
 pub mod receive;
 pub mod schema;
-pub mod store;
-pub mod submitter;
+pub mod send;
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::body::BoxBody;
 use actix_web::dev::{ServerHandle, ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
-use actix_web::{HttpResponse, ResponseError, web};
+use actix_web::{ResponseError, web};
 use diesel_migrations::{EmbeddedMigrations, embed_migrations};
 use horizon::HorizonClient;
 use service::database::{BackendMigrations, DatabaseSettings};
 use service::http::Health;
 use service::server::{Running, ServerConfig};
 use service::telemetry::LogFormat;
-use stellar_base::transaction::{Operation, flags};
-use stellar_base::{Asset, KeyPair, Network, PublicKey, TransactionBuilder};
 use stellar_toml::Resolver;
-use url::Url;
 
 pub use config::BridgeConfig;
 
 use crate::error::Error;
-use crate::payment::{Fields, field, respond};
-use crate::store::Store;
-use crate::submitter::{Draft, Submitter};
+use crate::send::Sending;
+use crate::send::store::Store;
 
 const SQLITE: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 const MYSQL: EmbeddedMigrations = embed_migrations!("migrations/mysql");
@@ -54,21 +51,10 @@ pub fn migrations() -> BackendMigrations {
     }
 }
 
-/// What the handlers share.
+/// What the API-key check reads (each side has its own state: [`Sending`],
+/// [`receive::Receiving`]).
 pub struct State {
-    submitter: Submitter,
-    federation: federation::FederationClient,
-    http: reqwest::Client,
-    compliance: Option<Url>,
-    compliance_api_key: Option<String>,
-    base_seed: Option<KeyPair>,
-    authorizing_seed: Option<KeyPair>,
-    issuing_account: Option<PublicKey>,
-    assets: Vec<Asset>,
     api_key: Option<String>,
-    store: Store,
-    base_fee: u32,
-    builder_timeout: u64,
 }
 
 impl std::fmt::Debug for State {
@@ -121,69 +107,6 @@ async fn require_api_key(
     }
 }
 
-/// `POST /create-keypair`: a fresh random key pair.
-async fn create_keypair() -> HttpResponse {
-    let key = KeyPair::random();
-    HttpResponse::Ok().json(serde_json::json!({
-        "public_key": key.public_key().to_string(),
-        "private_key": key.secret_seed(),
-    }))
-}
-
-/// `POST /authorize`: authorizes `account_id`'s trustline to one of our assets.
-async fn authorize(
-    state: web::Data<State>,
-    form: web::Form<Fields>,
-) -> Result<HttpResponse, Error> {
-    let (Some(key), Some(issuer)) = (state.authorizing_seed.clone(), state.issuing_account) else {
-        let missing: Vec<&str> = [
-            (
-                state.authorizing_seed.is_none(),
-                "accounts.authorizing_seed",
-            ),
-            (
-                state.issuing_account.is_none(),
-                "accounts.issuing_account_id",
-            ),
-        ]
-        .into_iter()
-        .filter_map(|(absent, key)| absent.then_some(key))
-        .collect();
-        return Err(Error::not_configured("/authorize", &missing));
-    };
-    let trustor: PublicKey = field(&form, "account_id")
-        .ok_or_else(|| Error::missing("account_id"))?
-        .parse()
-        .map_err(|_| {
-            Error::invalid(
-                "account_id",
-                "Account ID must start with `G` and contain 56 alphanum characters.",
-            )
-        })?;
-    let code = field(&form, "asset_code").ok_or_else(|| Error::missing("asset_code"))?;
-    let asset =
-        Asset::credit(code, issuer).map_err(|e| Error::invalid("asset_code", e.to_string()))?;
-    if !state.assets.contains(&asset) {
-        return Err(Error::asset_not_allowed());
-    }
-    let source = key.public_key();
-    let operation =
-        Operation::set_trust_line_flags(trustor, &asset, 0, flags::TRUSTLINE_AUTHORIZED)
-            .with_source(issuer.into());
-    let draft = Draft {
-        source,
-        signers: vec![key],
-        build: Arc::new(move |sequence, fee, max_time| {
-            TransactionBuilder::new(source.into(), sequence)
-                .base_fee(fee)
-                .time_bounds(0, max_time)
-                .operation(operation.clone())
-                .build()
-        }),
-    };
-    respond(state.submitter.send(&draft, None, None).await)
-}
-
 /// A running bridge: bound, not yet awaited.
 pub struct Application {
     running: Running,
@@ -220,33 +143,9 @@ impl Application {
             .await
             .map_err(|e| invalid(&e))?;
         let for_receiving = (horizon.clone(), assets.clone(), store.database().clone());
-        let db_for_health = store.database().clone();
+        let sending = Sending::new(&config, store.clone(), horizon, &resolver, assets);
         let state = web::Data::new(State {
-            submitter: Submitter::new(
-                horizon,
-                Network::new(config.network_passphrase.clone()),
-                store.clone(),
-                config.base_fee,
-                config.transaction_timeout_seconds,
-                std::time::Duration::from_secs(config.pending_wait_seconds),
-            ),
-            federation: federation::FederationClient::new(resolver.clone()),
-            http: resolver.trusted_client(),
-            compliance: config.compliance.clone().map(|mut url| {
-                if !url.path().ends_with('/') {
-                    url.set_path(&format!("{}/", url.path()));
-                }
-                url
-            }),
-            compliance_api_key: config.compliance_api_key.clone(),
-            base_seed: config.accounts.base_seed.clone(),
-            authorizing_seed: config.accounts.authorizing_seed.clone(),
-            issuing_account: config.accounts.issuing_account_id,
-            assets,
             api_key: config.api_key.clone(),
-            store,
-            base_fee: config.base_fee,
-            builder_timeout: config.builder_timeout_seconds,
         });
         let listener = service::http::bind(&config.bind_address, config.port)?;
         let address = service::http::local_addr(&listener);
@@ -257,17 +156,14 @@ impl Application {
             receive::Receiving::start(&config, db, horizon, assets).map_err(|e| invalid(&e))?;
         let routes = receiving.clone();
         let listeners = receiving.clone();
-        let health = Health::with(db_for_health, "listeners", move || {
+        let health = Health::with(store.database().clone(), "listeners", move || {
             let receiving = listeners.clone();
             async move { receiving.health().await }
         });
         let factory = move || {
             service::http::app(max_body, health.clone(), require_api_key)
                 .app_data(state.clone())
-                .route("/payment", web::post().to(payment::payment))
-                .route("/builder", web::post().to(builder::builder))
-                .route("/create-keypair", web::post().to(create_keypair))
-                .route("/authorize", web::post().to(authorize))
+                .configure(|c| send::configure(&sending, c))
                 .route("/metrics", web::get().to(service::metrics::render))
                 .configure(|c| routes.configure(c))
         };

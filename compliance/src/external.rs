@@ -107,12 +107,45 @@ fn status_of(decision: &Decision) -> Status {
 }
 
 /// `POST /`: decide an auth request.
+///
+/// # Errors
+/// An invalid or unverifiable request (400); the back office failing (500).
 pub async fn authorize(
     state: web::Data<State>,
     form: web::Form<HashMap<String, String>>,
 ) -> Result<HttpResponse, Error> {
     let request = check(&form)?;
+    verify_signature(&state, &request).await?;
+    let transaction_id = to_hex(&transaction_hash(&request.tx, &state.network));
+    // A repeat of an approved request: the same answer, no second row, no second decision.
+    if let Some(stored) = state.store.authorized(&transaction_id).await?
+        && stored.data == request.data
+    {
+        return Ok(answer(approval(dest_info(&state, &request).await?)));
+    }
+    let tx_decision = state
+        .callbacks
+        .sanctions(&request.attachment.sender_info_json())
+        .await?;
+    let info_decision = info_decision(&state, &request).await?;
+    let mut response = combine(&tx_decision, &info_decision);
+    if response.http_status() == 200 {
+        response.dest_info = dest_info(&state, &request).await?;
+        record_approval(&state, &request, transaction_id).await?;
+    } else {
+        tracing::info!(
+            %transaction_id,
+            sender = %request.sender,
+            info = ?response.info_status,
+            tx = ?response.tx_status,
+            "payment not authorized"
+        );
+    }
+    Ok(answer(response))
+}
 
+/// The request is signed with the `SIGNING_KEY` of the sender's stellar.toml.
+async fn verify_signature(state: &State, request: &CheckedRequest) -> Result<(), Error> {
     let toml = state
         .resolver
         .stellar_toml(request.sender.domain())
@@ -132,111 +165,112 @@ pub async fn authorize(
     if !key.verify(request.data.as_bytes(), &request.signature) {
         return Err(Error::invalid("sig", "Invalid signature."));
     }
+    Ok(())
+}
 
-    let transaction_id = to_hex(&transaction_hash(&request.tx, &state.network));
-    let dest_info = |state: web::Data<State>, route: String, need: bool| async move {
-        if need {
-            state.callbacks.fetch_info(&route).await
-        } else {
-            Ok(None)
-        }
-    };
-
-    // A repeat of an approved request: the same answer, no second row, no second decision.
-    if let Some(stored) = state.store.authorized(&transaction_id).await?
-        && stored.data == request.data
-    {
-        let info = dest_info(
-            state.clone(),
-            request.attachment.transaction.route.clone(),
-            request.auth.need_info,
-        )
-        .await?;
-        return Ok(HttpResponse::Ok().json(AuthResponse {
-            info_status: Status::Ok,
-            tx_status: Status::Ok,
-            dest_info: info,
-            pending: None,
-            error: None,
-        }));
+/// The KYC decision: ok unless the sender asks for the receiver's info; then the back
+/// office's `ask_user`, or else the allow list.
+async fn info_decision(state: &State, request: &CheckedRequest) -> Result<Decision, Error> {
+    if !request.auth.need_info {
+        return Ok(Decision::Ok);
     }
-
-    let sender_info = request.attachment.sender_info_json();
-    let tx_decision = state.callbacks.sanctions(&sender_info).await?;
-    let info_decision = if !request.auth.need_info {
-        Decision::Ok
-    } else if state.callbacks.has_ask_user() {
+    if state.callbacks.has_ask_user() {
         let (amount, asset) = first_payment(&request.tx);
         let amount = amount.to_string();
         let code = asset.code().unwrap_or("").to_owned();
         let issuer = asset.issuer().map(|i| i.to_string()).unwrap_or_default();
-        state
+        return state
             .callbacks
             .ask_user(&[
                 ("amount", &amount),
                 ("asset_code", &code),
                 ("asset_issuer", &issuer),
-                ("sender", &sender_info),
+                ("sender", &request.attachment.sender_info_json()),
                 ("note", &request.attachment.transaction.note),
             ])
-            .await?
-    } else if state
+            .await;
+    }
+    let allowed = state
         .store
         .is_allowed(request.sender.domain(), request.sender.name())
-        .await?
-    {
+        .await?;
+    Ok(if allowed {
         Decision::Ok
     } else {
         Decision::Denied
-    };
+    })
+}
 
-    let mut response = AuthResponse {
-        info_status: status_of(&info_decision),
-        tx_status: status_of(&tx_decision),
+/// The receiving customer's KYC, when the sender asked for it.
+async fn dest_info(state: &State, request: &CheckedRequest) -> Result<Option<String>, Error> {
+    if request.auth.need_info {
+        state
+            .callbacks
+            .fetch_info(&request.attachment.transaction.route)
+            .await
+    } else {
+        Ok(None)
+    }
+}
+
+/// Both decisions ok.
+fn approval(dest_info: Option<String>) -> AuthResponse {
+    AuthResponse {
+        info_status: Status::Ok,
+        tx_status: Status::Ok,
+        dest_info,
+        pending: None,
+        error: None,
+    }
+}
+
+/// The answer of two decisions: the longest wait of those pending, the first error.
+fn combine(tx_decision: &Decision, info_decision: &Decision) -> AuthResponse {
+    let both = [tx_decision, info_decision];
+    AuthResponse {
+        info_status: status_of(info_decision),
+        tx_status: status_of(tx_decision),
         dest_info: None,
-        pending: [&tx_decision, &info_decision]
+        pending: both
             .iter()
             .filter_map(|d| match d {
                 Decision::Pending(s) => Some(*s),
                 _ => None,
             })
             .max(),
-        error: [&tx_decision, &info_decision].iter().find_map(|d| match d {
+        error: both.iter().find_map(|d| match d {
             Decision::Error(e) => Some(e.clone().unwrap_or_else(|| "rejected".into())),
             _ => None,
         }),
-    };
-    if response.http_status() == 200 {
-        response.dest_info = dest_info(
-            state.clone(),
-            request.attachment.transaction.route.clone(),
-            request.auth.need_info,
+    }
+}
+
+/// Stores an approval before it is answered: `/receive` finds its AuthData by memo.
+async fn record_approval(
+    state: &State,
+    request: &CheckedRequest,
+    transaction_id: String,
+) -> Result<(), Error> {
+    state
+        .store
+        .save_authorized(
+            Authorized {
+                transaction_id: transaction_id.clone(),
+                memo: BASE64.encode(request.memo),
+                data: request.data.clone(),
+            },
+            request.auth.tx.clone(),
         )
         .await?;
-        state
-            .store
-            .save_authorized(
-                Authorized {
-                    transaction_id: transaction_id.clone(),
-                    memo: BASE64.encode(request.memo),
-                    data: request.data.clone(),
-                },
-                request.auth.tx.clone(),
-            )
-            .await?;
-        tracing::info!(%transaction_id, sender = %request.sender, "payment authorized");
-    } else {
-        tracing::info!(
-            %transaction_id,
-            sender = %request.sender,
-            info = ?response.info_status,
-            tx = ?response.tx_status,
-            "payment not authorized"
-        );
-    }
+    tracing::info!(%transaction_id, sender = %request.sender, "payment authorized");
+    Ok(())
+}
+
+/// The response with the HTTP status SEP-3 prescribes.
+fn answer(response: AuthResponse) -> HttpResponse {
     let status = actix_web::http::StatusCode::from_u16(response.http_status())
         .expect("SEP-3 statuses are valid");
-    Ok(HttpResponse::build(status).json(response))
+    HttpResponse::build(status).json(response)
 }
 
 /// `GET /tx_status?id=` (SEP-4), behind basic auth.

@@ -15,7 +15,8 @@ use crate::State;
 use crate::error::Error;
 use crate::form::{Fields, asset, field, forward_fields, path, request_digest};
 use crate::protocol::{
-    Attachment, AttachmentTransaction, AuthData, AuthResponse, SendResponse, attachment_hash,
+    Attachment, AttachmentTransaction, AuthData, AuthResponse, ReceiveResponse, SendResponse,
+    attachment_hash,
 };
 use crate::store::Sent;
 
@@ -252,7 +253,7 @@ pub async fn receive(
         .data_by_memo(memo)
         .await?
         .ok_or(Error::TransactionNotFound)?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "data": data })))
+    Ok(HttpResponse::Ok().json(ReceiveResponse { data }))
 }
 
 /// `POST /allow_access`.

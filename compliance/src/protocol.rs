@@ -155,6 +155,13 @@ pub struct SendResponse {
     pub transaction_xdr: String,
 }
 
+/// The internal `/receive` answer: the AuthData of an approved transaction, found by its memo.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReceiveResponse {
+    /// The AuthData JSON, as the sending bank signed it.
+    pub data: String,
+}
+
 /// SEP-4 `tx_status` answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TxStatusResponse {

@@ -3,32 +3,21 @@
 //! them sit behind the bridge's API key like every other route.
 
 use actix_web::{HttpResponse, web};
-use diesel::prelude::*;
-use serde::{Deserialize, Serialize};
 
-use super::Receiving;
-use super::store::status;
-use crate::schema::sent_transaction as st;
+use std::sync::Arc;
 
-/// Rows per admin page, as legacy.
-const PAGE: i64 = 10;
+use super::delivery::Deliverer;
+use super::store::ReceiveStore;
+use super::store::ReceivedStatus;
+use crate::admin::{PAGE, PageQuery, internal};
 
-/// `?page=N`, from 1.
-#[derive(Debug, Deserialize)]
-pub struct PageQuery {
-    page: Option<String>,
-}
-
-impl PageQuery {
-    fn offset(&self) -> i64 {
-        let page = self
-            .page
-            .as_deref()
-            .and_then(|p| p.trim().parse::<i64>().ok())
-            .unwrap_or(1)
-            .clamp(1, 1_000_000);
-        (page - 1) * PAGE
-    }
+/// What the admin handlers read: the receiving side's store and its delivery worker.
+#[derive(Debug, Clone)]
+pub struct Admin {
+    /// The receiving tables.
+    pub store: ReceiveStore,
+    /// Delivers again on `/reprocess`; `None` without `callbacks.receive`.
+    pub deliverer: Option<Arc<Deliverer>>,
 }
 
 fn reprocess_error(message: impl Into<String>) -> HttpResponse {
@@ -36,19 +25,11 @@ fn reprocess_error(message: impl Into<String>) -> HttpResponse {
         .json(serde_json::json!({"status": "error", "message": message.into()}))
 }
 
-fn internal(error: impl std::fmt::Display) -> HttpResponse {
-    tracing::error!(%error, "admin request failed");
-    HttpResponse::InternalServerError().json(service::ErrorBody::new(
-        "internal_server_error",
-        "Internal Server Error",
-    ))
-}
-
 /// `POST /reprocess` (form `operation_id`, `force`): delivers a recorded payment again, now,
 /// whatever its status (as legacy, without the asset and direction filter). A `success`
 /// payment needs `force=true`. 200 `{"status":"ok"}` or 400 `{"status":"error","message"}`.
 pub async fn reprocess(
-    receiving: web::Data<Receiving>,
+    admin: web::Data<Admin>,
     form: web::Form<Vec<(String, String)>>,
 ) -> HttpResponse {
     let field = |name: &str| {
@@ -60,16 +41,16 @@ pub async fn reprocess(
         return reprocess_error("operation_id is required");
     };
     let force = field("force").is_some_and(|v| matches!(v.as_str(), "true" | "1" | "on" | "yes"));
-    let Some(deliverer) = receiving.inner.deliverer.as_ref() else {
+    let Some(deliverer) = admin.deliverer.as_ref() else {
         return reprocess_error("callbacks.receive is not configured");
     };
-    let store = &receiving.inner.store;
+    let store = &admin.store;
     let payment = match store.by_operation_id(&operation_id).await {
         Ok(Some(payment)) => payment,
         Ok(None) => return reprocess_error("Payment has not been processed yet"),
         Err(e) => return internal(e),
     };
-    if payment.status == status::SUCCESS && !force {
+    if payment.status == ReceivedStatus::Success && !force {
         return reprocess_error("Trying to reprocess successful transaction without force");
     }
     let outcome = match deliverer.deliver(&payment).await {
@@ -79,7 +60,7 @@ pub async fn reprocess(
         },
         // A payment the worker still retries stays in its schedule (e.g. its memo could not
         // be read yet); any other is `failed`, as legacy.
-        Err(error) if payment.status == status::PENDING => {
+        Err(error) if payment.status == ReceivedStatus::Pending => {
             let attempts = u32::try_from(payment.attempts).unwrap_or(0) + 1;
             let delay = deliverer.settings.retry_delay(attempts);
             super::store::Outcome::Retry {
@@ -104,10 +85,10 @@ pub async fn reprocess(
 
 /// `GET /admin/received-payments?page=N`: 10 per page, newest first.
 pub async fn received_payments(
-    receiving: web::Data<Receiving>,
+    admin: web::Data<Admin>,
     query: web::Query<PageQuery>,
 ) -> HttpResponse {
-    match receiving.inner.store.page(query.offset(), PAGE).await {
+    match admin.store.page(query.offset(), PAGE).await {
         Ok(rows) => HttpResponse::Ok().json(rows),
         Err(e) => internal(e),
     }
@@ -115,11 +96,8 @@ pub async fn received_payments(
 
 /// `GET /admin/received-payments/{id}` (row id, or operation id):
 /// `{"payment", "operation", "auth_data"}`; 404 when unknown.
-pub async fn received_payment(
-    receiving: web::Data<Receiving>,
-    id: web::Path<String>,
-) -> HttpResponse {
-    let store = &receiving.inner.store;
+pub async fn received_payment(admin: web::Data<Admin>, id: web::Path<String>) -> HttpResponse {
+    let store = &admin.store;
     let mut found = match id.parse::<i64>() {
         Ok(row) => store.by_id(row).await,
         Err(_) => Ok(None),
@@ -142,55 +120,6 @@ pub async fn received_payment(
             }))
         }
         Ok(None) => HttpResponse::NotFound().finish(),
-        Err(e) => internal(e),
-    }
-}
-
-/// One `sent_transaction` row, with plain JSON fields.
-#[derive(Debug, Serialize, Queryable)]
-pub struct SentRow {
-    id: i64,
-    payment_id: Option<String>,
-    transaction_id: String,
-    status: String,
-    source: String,
-    ledger: Option<i64>,
-    envelope_xdr: String,
-    result_xdr: Option<String>,
-    result_codes: Option<String>,
-}
-
-/// `GET /admin/sent-transactions?page=N`: 10 per page, newest first.
-pub async fn sent_transactions(
-    receiving: web::Data<Receiving>,
-    query: web::Query<PageQuery>,
-) -> HttpResponse {
-    let offset = query.offset();
-    let rows = receiving
-        .inner
-        .store
-        .database()
-        .run(move |conn| {
-            Ok(st::table
-                .order(st::id.desc())
-                .offset(offset)
-                .limit(PAGE)
-                .select((
-                    st::id,
-                    st::payment_id,
-                    st::transaction_id,
-                    st::status,
-                    st::source,
-                    st::ledger,
-                    st::envelope_xdr,
-                    st::result_xdr,
-                    st::result_codes,
-                ))
-                .load::<SentRow>(conn)?)
-        })
-        .await;
-    match rows {
-        Ok(rows) => HttpResponse::Ok().json(rows),
         Err(e) => internal(e),
     }
 }

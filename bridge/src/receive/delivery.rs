@@ -31,7 +31,9 @@ use url::Url;
 use super::mac::payload_mac;
 use super::record::with_transaction;
 use super::settings::ReceiveSettings;
-use super::store::{Outcome, ReceiveStore, ReceivedPayment, now_ms, status};
+use super::store::{Outcome, ReceiveStore, ReceivedPayment, ReceivedStatus, now_ms};
+use crate::compliance_client::ComplianceClient;
+use compliance::protocol::{Attachment, AuthData};
 
 /// Payments picked up per round.
 const BATCH: i64 = 256;
@@ -43,10 +45,8 @@ pub struct Deliverer {
     pub receive: Url,
     /// The error callback, if any.
     pub error: Option<Url>,
-    /// `<compliance>/receive`, if compliance is configured.
-    pub compliance: Option<Url>,
-    /// API key for the compliance server's internal port.
-    pub compliance_api_key: Option<String>,
+    /// Our compliance server (for hash memos), if configured.
+    pub compliance: Option<ComplianceClient>,
     /// Signs callback bodies.
     pub mac_key: Option<KeyPair>,
     /// Timeouts, retries.
@@ -254,14 +254,14 @@ impl Deliverer {
             .map_err(|_| unknown(format!("of an unknown account {:?}", payment.account)))?;
         let row = with_transaction(&payment.raw, &transaction, &account, &self.assets)
             .map_err(|e| format!("not deliverable: {e}"))?;
-        let (new_status, why) = (row.status, row.last_error.clone());
+        let (new_status, why) = (row.status.clone(), row.last_error.clone());
         let stored = self
             .store
             .complete(payment.id, row)
             .await
             .map_err(|e| format!("storing the transaction's memo: {e}"))?
             .ok_or("the payment is gone")?;
-        if new_status != status::PENDING {
+        if new_status != ReceivedStatus::Pending {
             return Err(format!(
                 "not deliverable once its transaction was read: {new_status}: {}",
                 why.unwrap_or_default()
@@ -275,39 +275,18 @@ impl Deliverer {
     /// configured, else the route recorded from the memo or muxed id.
     async fn route(&self, payment: &ReceivedPayment) -> Result<(String, Option<String>), String> {
         let recorded = payment.route.clone().unwrap_or_default();
-        let (Some(url), Some("hash"), Some(memo)) = (
+        let (Some(compliance), Some("hash"), Some(memo)) = (
             &self.compliance,
             payment.memo_type.as_deref(),
             payment.memo.as_deref(),
         ) else {
             return Ok((recorded, None));
         };
-        let body = url::form_urlencoded::Serializer::new(String::new())
-            .append_pair("memo", memo)
-            .finish();
-        let mut request = self
-            .http
-            .post(url.clone())
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(body);
-        if let Some(key) = &self.compliance_api_key {
-            request = request.header("x-api-key", key);
-        }
-        let response = request
-            .send()
+        let data = compliance
+            .receive(memo)
             .await
-            .map_err(|e| format!("compliance server unreachable: {e}"))?;
-        let status = response.status().as_u16();
-        let text = read_capped(response).await?;
-        if status != 200 {
-            return Err(format!("compliance /receive answered {status}"));
-        }
-        let answer: serde_json::Value = serde_json::from_str(&text)
-            .map_err(|e| format!("compliance /receive: not JSON: {e}"))?;
-        let data = answer["data"]
-            .as_str()
-            .ok_or("compliance /receive: no `data`")?
-            .to_owned();
+            .map_err(|e| e.to_string())?
+            .data;
         Ok((attachment_route(&data)?, Some(data)))
     }
 
@@ -342,7 +321,7 @@ impl Deliverer {
         let extra = url::form_urlencoded::Serializer::new(String::new())
             .append_pair("attempts", &(payment.attempts + 1).to_string())
             .append_pair("error", reason)
-            .append_pair("status", super::store::status::FAILED)
+            .append_pair("status", ReceivedStatus::Failed.as_str())
             .finish();
         form = format!("{extra}&{form}");
         match self.post(url, &form).await {
@@ -372,26 +351,11 @@ pub fn form(payment: &ReceivedPayment, route: &str, data: &str) -> String {
 
 /// `transaction.route` of the attachment inside compliance AuthData JSON.
 fn attachment_route(auth_data: &str) -> Result<String, String> {
-    let data: serde_json::Value =
-        serde_json::from_str(auth_data).map_err(|e| format!("AuthData is not JSON: {e}"))?;
-    let attachment = data["attachment"]
-        .as_str()
-        .ok_or("AuthData without attachment")?;
-    let attachment: serde_json::Value =
-        serde_json::from_str(attachment).map_err(|e| format!("attachment is not JSON: {e}"))?;
-    Ok(match &attachment["transaction"]["route"] {
-        serde_json::Value::String(s) => s.clone(),
-        serde_json::Value::Number(n) => n.to_string(),
-        _ => String::new(),
-    })
-}
-
-/// A response body, at most 1 MiB however it is sent.
-async fn read_capped(response: reqwest::Response) -> Result<String, String> {
-    let body = stellar_toml::http::read_capped(response, 1024 * 1024)
-        .await
-        .map_err(|e| format!("compliance answer: {e}"))?;
-    String::from_utf8(body).map_err(|_| "compliance answer is not UTF-8".into())
+    let data: AuthData =
+        serde_json::from_str(auth_data).map_err(|e| format!("AuthData is not readable: {e}"))?;
+    let attachment: Attachment = serde_json::from_str(&data.attachment)
+        .map_err(|e| format!("attachment is not readable: {e}"))?;
+    Ok(attachment.transaction.route)
 }
 
 #[cfg(test)]
@@ -400,9 +364,14 @@ mod tests {
 
     #[test]
     fn route_from_attachment() {
+        let data = |attachment: &str| {
+            serde_json::json!({"sender": "a*b", "need_info": false, "tx": "", "attachment": attachment})
+                .to_string()
+        };
         let attachment = r#"{"nonce":"1","transaction":{"route":"bob","note":""}}"#;
-        let data = serde_json::json!({"sender": "a*b", "attachment": attachment}).to_string();
-        assert_eq!(attachment_route(&data).unwrap(), "bob");
+        assert_eq!(attachment_route(&data(attachment)).unwrap(), "bob");
+        let numeric = r#"{"nonce":"1","transaction":{"route":15}}"#;
+        assert_eq!(attachment_route(&data(numeric)).unwrap(), "15");
         assert!(attachment_route("nope").is_err());
     }
 }

@@ -23,7 +23,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::record::{Record, Tx, classify, describe_unreadable};
 use super::settings::{ReceiveSettings, StartCursor};
-use super::store::{NewReceived, ReceiveStore, now_ms, status};
+use super::store::{NewReceived, ReceiveStore, ReceivedStatus, now_ms};
 
 /// Records recorded per database transaction at most.
 const CHUNK: usize = 500;
@@ -350,7 +350,7 @@ impl Reader {
         Ok(NewReceived {
             operation_id: known.id.unwrap_or_else(|| token.clone()),
             paging_token: token,
-            status: status::UNPARSEABLE,
+            status: ReceivedStatus::Unparseable,
             transaction_id: known.transaction_hash.unwrap_or_else(|| "N/A".into()),
             account: self.account.to_string(),
             kind: known.kind.unwrap_or_else(|| "unknown".into()),

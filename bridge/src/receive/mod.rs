@@ -38,6 +38,7 @@ pub use settings::{ReceiveSettings, StartCursor};
 pub use store::{ReceiveStore, ReceivedPayment};
 
 use crate::BridgeConfig;
+use crate::compliance_client::ComplianceClient;
 use delivery::{Deliverer, Stop};
 use listener::{Listener, ListenerStatus, SharedStatus};
 
@@ -183,24 +184,14 @@ impl Receiving {
             .timeout(Duration::from_millis(settings.callback_timeout_ms.max(1)))
             .build()
             .map_err(|e| format!("callback HTTP client: {e}"))?;
-        let compliance = config
-            .compliance
-            .as_ref()
-            .map(|base| {
-                let mut base = base.clone();
-                if !base.path().ends_with('/') {
-                    base.set_path(&format!("{}/", base.path()));
-                }
-                base.join("receive")
-            })
-            .transpose()
-            .map_err(|e| format!("compliance URL: {e}"))?;
+        let compliance = config.compliance.as_ref().map(|base| {
+            ComplianceClient::new(base, config.compliance_api_key.clone(), http.clone())
+        });
         let deliverer = config.callbacks.receive.clone().map(|receive| {
             Arc::new(Deliverer {
                 receive,
                 error: config.callbacks.error.clone(),
-                compliance,
-                compliance_api_key: config.compliance_api_key.clone(),
+                compliance: compliance.clone(),
                 mac_key: config.mac_key.clone(),
                 settings: settings.clone(),
                 http: http.clone(),
@@ -269,10 +260,14 @@ impl Receiving {
         &self.inner.store
     }
 
-    /// Registers `/reprocess`, `/admin/received-payments[/{id}]` and
-    /// `/admin/sent-transactions`.
+    /// Registers `/reprocess` and `/admin/received-payments[/{id}]`.
     pub fn configure(&self, cfg: &mut web::ServiceConfig) {
+        let admin = admin::Admin {
+            store: self.inner.store.clone(),
+            deliverer: self.inner.deliverer.clone(),
+        };
         cfg.app_data(web::Data::new(self.clone()))
+            .app_data(web::Data::new(admin))
             .route("/reprocess", web::post().to(admin::reprocess))
             .route(
                 "/admin/received-payments",
@@ -281,10 +276,6 @@ impl Receiving {
             .route(
                 "/admin/received-payments/{id}",
                 web::get().to(admin::received_payment),
-            )
-            .route(
-                "/admin/sent-transactions",
-                web::get().to(admin::sent_transactions),
             );
     }
 

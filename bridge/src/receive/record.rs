@@ -17,7 +17,7 @@ use stellar_base::xdr::{
 };
 use stellar_base::{Amount, Asset, PublicKey};
 
-use super::store::{NewReceived, status};
+use super::store::{NewReceived, ReceivedStatus};
 
 /// A JSON string (or number: muxed ids are u64 and some servers send them as numbers),
 /// borrowed from the input when it has no escapes.
@@ -254,7 +254,7 @@ pub fn classify(record: &Record<'_>, account: &PublicKey, allowed: &[Asset]) -> 
     let mut row = NewReceived {
         operation_id: record.id.as_str().to_owned(),
         paging_token: record.paging_token.as_str().to_owned(),
-        status: status::PENDING,
+        status: ReceivedStatus::Pending,
         transaction_id: record.transaction_hash.as_str().to_owned(),
         account: account.to_string(),
         kind: record.kind.as_str().to_owned(),
@@ -281,40 +281,40 @@ pub fn classify(record: &Record<'_>, account: &PublicKey, allowed: &[Asset]) -> 
             row.asset_issuer = Some(issuer);
             let (status, why) = if !record.transaction_successful {
                 (
-                    status::TRANSACTION_FAILED,
+                    ReceivedStatus::TransactionFailed,
                     "the transaction failed".to_owned(),
                 )
             } else if !read.to_us {
                 (
-                    status::OUTGOING,
+                    ReceivedStatus::Outgoing,
                     format!("not received by the watched account (to {})", read.to),
                 )
             } else if !allowed.contains(&read.asset) {
                 (
-                    status::ASSET_NOT_ALLOWED,
+                    ReceivedStatus::AssetNotAllowed,
                     format!("asset {} is not in [[assets]]", read.asset),
                 )
             } else {
-                (status::PENDING, String::new())
+                (ReceivedStatus::Pending, String::new())
             };
             row.status = status;
             row.last_error = (!why.is_empty()).then_some(why);
         }
         Err(Unparsed::NotAPayment) => {
-            row.status = status::NOT_A_PAYMENT;
+            row.status = ReceivedStatus::NotAPayment;
             row.last_error = Some(format!(
                 "operation type {} moves no payment",
                 record.kind.as_str()
             ));
         }
         Err(Unparsed::Malformed(why)) => {
-            row.status = status::UNPARSEABLE;
+            row.status = ReceivedStatus::Unparseable;
             row.last_error = Some(why);
         }
     }
     // Deliverable, but not before the memo (and a merge's amount) is known: the delivery
     // worker reads the transaction first ([`with_transaction`]) and never delivers without.
-    if row.status == status::PENDING && record.transaction.is_none() {
+    if row.status == ReceivedStatus::Pending && record.transaction.is_none() {
         row.last_error = Some(MEMO_UNKNOWN.into());
     }
     row.route = initial_route(
@@ -505,24 +505,24 @@ mod tests {
             "asset_code": "USD", "asset_issuer": issuer.to_string(),
             "transaction": tx("text", Some("alice"), "")});
         let row = read_row(&base, &me, std::slice::from_ref(&usd));
-        assert_eq!(row.status, status::PENDING);
+        assert_eq!(row.status, ReceivedStatus::Pending);
         assert_eq!(row.route.as_deref(), Some("alice"));
         assert_eq!(row.amount.as_deref(), Some("1.5000000"));
         assert_eq!(row.from, Some(other.to_string()));
         let row = read_row(&base, &other, std::slice::from_ref(&usd));
-        assert_eq!(row.status, status::OUTGOING);
+        assert_eq!(row.status, ReceivedStatus::Outgoing);
         let row = read_row(&base, &me, &[Asset::Native]);
-        assert_eq!(row.status, status::ASSET_NOT_ALLOWED);
+        assert_eq!(row.status, ReceivedStatus::AssetNotAllowed);
         let mut failed = base.clone();
         failed["transaction_successful"] = json!(false);
         assert_eq!(
             read_row(&failed, &me, std::slice::from_ref(&usd)).status,
-            status::TRANSACTION_FAILED
+            ReceivedStatus::TransactionFailed
         );
         let mut broken = base.clone();
         broken["amount"] = json!("1e5");
         let row = read_row(&broken, &me, std::slice::from_ref(&usd));
-        assert_eq!(row.status, status::UNPARSEABLE);
+        assert_eq!(row.status, ReceivedStatus::Unparseable);
         assert!(row.last_error.unwrap().contains("amount"));
         let mut muxed = base;
         muxed["to_muxed_id"] = json!("77");
@@ -558,7 +558,7 @@ mod tests {
             "source_account": gone.to_string(), "account": gone.to_string(),
             "into": me.to_string(), "transaction": tx("id", Some("42"), &xdr)});
         let row = read_row(&raw, &me, &[Asset::Native]);
-        assert_eq!(row.status, status::PENDING, "{:?}", row.last_error);
+        assert_eq!(row.status, ReceivedStatus::Pending, "{:?}", row.last_error);
         assert_eq!(row.amount.as_deref(), Some("9.9999500"));
         assert_eq!(row.asset_code.as_deref(), Some("XLM"));
         assert_eq!(row.route.as_deref(), Some("42"));
@@ -566,7 +566,7 @@ mod tests {
         no_result["transaction"] = tx("id", Some("42"), "AAAA");
         assert_eq!(
             read_row(&no_result, &me, &[Asset::Native]).status,
-            status::UNPARSEABLE
+            ReceivedStatus::Unparseable
         );
     }
 
@@ -584,7 +584,7 @@ mod tests {
             "amount": "2.0000000", "asset_type": "native", "transaction_successful": null,
             "_links": {"self": {"href": "http://h/operations/5"}}, "transaction": tx});
         let row = read_row(&raw, &me, &[Asset::Native]);
-        assert_eq!(row.status, status::PENDING, "{:?}", row.last_error);
+        assert_eq!(row.status, ReceivedStatus::Pending, "{:?}", row.last_error);
         assert_eq!(row.memo.as_deref(), Some("café \"1\""));
         assert_eq!(row.to_muxed_id.as_deref(), Some("18446744073709551615"));
         // The stored record: what was read, without the transaction and the links.
@@ -605,14 +605,14 @@ mod tests {
             "source_account": other.to_string(), "from": other.to_string(),
             "to": me.to_string(), "amount": "2.0000000", "asset_type": "native"});
         let row = read_row(&raw, &me, &[Asset::Native]);
-        assert_eq!(row.status, status::PENDING);
+        assert_eq!(row.status, ReceivedStatus::Pending);
         assert_eq!((row.memo_type, row.memo, row.route), (None, None, None));
         assert_eq!(row.last_error.as_deref(), Some(MEMO_UNKNOWN));
         // Once the transaction is read, the stored record gives the full row.
         let horizon: TransactionRecord =
             serde_json::from_value(tx("text", Some("alice"), "")).unwrap();
         let full = with_transaction(&row.raw, &horizon, &me, &[Asset::Native]).unwrap();
-        assert_eq!(full.status, status::PENDING);
+        assert_eq!(full.status, ReceivedStatus::Pending);
         assert_eq!(full.memo.as_deref(), Some("alice"));
         assert_eq!(full.route.as_deref(), Some("alice"));
         assert_eq!(full.amount.as_deref(), Some("2.0000000"));
@@ -626,7 +626,7 @@ mod tests {
             "source_account": other.to_string(), "account": other.to_string(),
             "into": me.to_string()});
         let row = read_row(&merge, &me, &[Asset::Native]);
-        assert_eq!((row.status, row.amount), (status::PENDING, None));
+        assert_eq!((row.status, row.amount), (ReceivedStatus::Pending, None));
         let ops: VecM<OperationResult> = vec![OperationResult::OpInner(
             OperationResultTr::AccountMerge(AccountMergeResult::Success(30_000_000)),
         )]

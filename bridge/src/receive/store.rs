@@ -13,36 +13,106 @@ use time::PrimitiveDateTime;
 
 use crate::schema::{receive_cursor as rc, received_payment as rp};
 
-/// Where a received payment stands (the `status` column).
-pub mod status {
+/// Where a received payment stands (the `status` column), like [`SentStatus`] for sent
+/// transactions.
+///
+/// [`SentStatus`]: crate::send::store::SentStatus
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum ReceivedStatus {
     /// Recorded and deliverable: waiting for its (next) delivery attempt.
-    pub const PENDING: &str = "pending";
+    #[default]
+    Pending,
     /// The receive callback answered 2xx.
-    pub const SUCCESS: &str = "success";
+    Success,
     /// Every attempt failed; the error callback was called. `/reprocess` delivers it again.
-    pub const FAILED: &str = "failed";
+    Failed,
     /// Sent by the watched account, or to another account: recorded, not delivered.
-    pub const OUTGOING: &str = "outgoing";
+    Outgoing,
     /// An asset not in `[[assets]]`: recorded, not delivered.
-    pub const ASSET_NOT_ALLOWED: &str = "asset_not_allowed";
+    AssetNotAllowed,
     /// Its transaction failed: no money moved.
-    pub const TRANSACTION_FAILED: &str = "transaction_failed";
+    TransactionFailed,
     /// An operation type that moves no money to us.
-    pub const NOT_A_PAYMENT: &str = "not_a_payment";
+    NotAPayment,
     /// Horizon's record could not be read; `raw` and `last_error` say what came. Never
     /// delivered automatically: an operator looks, then `/reprocess` with `force`.
-    pub const UNPARSEABLE: &str = "unparseable";
+    Unparseable,
+    /// A status the legacy bridge wrote (`Success`, `Processing...`, an error message), kept
+    /// and shown as it is; never delivered automatically.
+    Legacy(String),
+}
+
+impl ReceivedStatus {
+    /// The column value.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Pending => "pending",
+            Self::Success => "success",
+            Self::Failed => "failed",
+            Self::Outgoing => "outgoing",
+            Self::AssetNotAllowed => "asset_not_allowed",
+            Self::TransactionFailed => "transaction_failed",
+            Self::NotAPayment => "not_a_payment",
+            Self::Unparseable => "unparseable",
+            Self::Legacy(status) => status,
+        }
+    }
+}
+
+impl From<String> for ReceivedStatus {
+    fn from(s: String) -> Self {
+        match s.as_str() {
+            "pending" => Self::Pending,
+            "success" => Self::Success,
+            "failed" => Self::Failed,
+            "outgoing" => Self::Outgoing,
+            "asset_not_allowed" => Self::AssetNotAllowed,
+            "transaction_failed" => Self::TransactionFailed,
+            "not_a_payment" => Self::NotAPayment,
+            "unparseable" => Self::Unparseable,
+            _ => Self::Legacy(s),
+        }
+    }
+}
+
+impl From<ReceivedStatus> for String {
+    fn from(status: ReceivedStatus) -> Self {
+        match status {
+            ReceivedStatus::Legacy(status) => status,
+            known => known.as_str().to_owned(),
+        }
+    }
+}
+
+impl std::fmt::Display for ReceivedStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<&str> for ReceivedStatus {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl Serialize for ReceivedStatus {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
 }
 
 /// A payment as the listener records it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Insertable)]
+#[diesel(table_name = rp)]
 pub struct NewReceived {
     /// Horizon's operation id (the idempotency key).
     pub operation_id: String,
     /// The record's paging token.
     pub paging_token: String,
-    /// One of [`status`].
-    pub status: &'static str,
+    /// Where it stands.
+    #[diesel(serialize_as = String)]
+    pub status: ReceivedStatus,
     /// Transaction hash.
     pub transaction_id: String,
     /// The watched account.
@@ -50,6 +120,7 @@ pub struct NewReceived {
     /// Horizon's operation type.
     pub kind: String,
     /// Sender (`from`, `funder`, or the merged account).
+    #[diesel(column_name = from_account)]
     pub from: Option<String>,
     /// Muxed destination id, when paid to an `M…` address.
     pub to_muxed_id: Option<String>,
@@ -72,6 +143,26 @@ pub struct NewReceived {
     pub last_error: Option<String>,
 }
 
+impl NewReceived {
+    /// The row as stored: values of `VARCHAR(255)` columns clipped to fit.
+    fn clipped(&self) -> Self {
+        let clip_opt = |v: &Option<String>| v.as_deref().map(clip);
+        Self {
+            operation_id: clip(&self.operation_id),
+            paging_token: clip(&self.paging_token),
+            transaction_id: clip(&self.transaction_id),
+            kind: clip(&self.kind),
+            from: clip_opt(&self.from),
+            to_muxed_id: clip_opt(&self.to_muxed_id),
+            amount: clip_opt(&self.amount),
+            asset_code: clip_opt(&self.asset_code),
+            asset_issuer: clip_opt(&self.asset_issuer),
+            memo_type: clip_opt(&self.memo_type),
+            ..self.clone()
+        }
+    }
+}
+
 /// A stored received payment, as the admin API shows it (plain JSON fields).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Queryable, Selectable)]
 #[diesel(table_name = rp)]
@@ -82,8 +173,9 @@ pub struct ReceivedPayment {
     pub operation_id: String,
     /// Paging token.
     pub paging_token: String,
-    /// One of [`status`].
-    pub status: String,
+    /// Where it stands.
+    #[diesel(deserialize_as = String)]
+    pub status: ReceivedStatus,
     /// Transaction hash.
     pub transaction_id: String,
     /// The watched account.
@@ -306,14 +398,15 @@ impl ReceiveStore {
                     // connection commits between its first read and its first write.
                     save_cursor(conn, &account, &cursor)?;
                     let mut deliverable = 0;
-                    let mut existing: HashMap<String, (i64, String)> = HashMap::new();
+                    let mut existing: HashMap<String, (i64, ReceivedStatus)> = HashMap::new();
                     for ids in payments.chunks(LOOKUP) {
                         let ids: Vec<String> = ids.iter().map(|p| clip(&p.operation_id)).collect();
                         let found = rp::table
                             .filter(rp::operation_id.eq_any(ids))
                             .select((rp::operation_id, rp::id, rp::status))
                             .load::<(String, i64, String)>(conn)?;
-                        existing.extend(found.into_iter().map(|(op, id, st)| (op, (id, st))));
+                        existing
+                            .extend(found.into_iter().map(|(op, id, st)| (op, (id, st.into()))));
                     }
                     let mut new = Vec::with_capacity(payments.len());
                     for p in &payments {
@@ -323,19 +416,19 @@ impl ReceiveStore {
                             // receiver: its listener takes over the sender's `outgoing` row.
                             Some((id, old))
                                 if *id != 0
-                                    && old == status::OUTGOING
-                                    && p.status != status::OUTGOING =>
+                                    && *old == ReceivedStatus::Outgoing
+                                    && p.status != ReceivedStatus::Outgoing =>
                             {
                                 diesel::update(rp::table.find(*id))
                                     .set((
-                                        rp::status.eq(p.status),
+                                        rp::status.eq(p.status.as_str()),
                                         rp::account.eq(&p.account),
                                         rp::route.eq(&p.route),
                                         rp::last_error.eq(&p.last_error),
                                     ))
                                     .execute(conn)?;
-                                existing.insert(operation_id, (*id, p.status.to_owned()));
-                                if p.status == status::PENDING {
+                                existing.insert(operation_id, (*id, p.status.clone()));
+                                if p.status == ReceivedStatus::Pending {
                                     deliverable += 1;
                                 }
                                 continue;
@@ -344,32 +437,16 @@ impl ReceiveStore {
                             None => {}
                         }
                         // The same operation twice in one batch is recorded once.
-                        existing.insert(operation_id.clone(), (0, p.status.to_owned()));
-                        if p.status == status::PENDING {
+                        existing.insert(operation_id, (0, p.status.clone()));
+                        if p.status == ReceivedStatus::Pending {
                             deliverable += 1;
                         }
-                        new.push((
-                            rp::operation_id.eq(operation_id),
-                            rp::processed_at.eq(processed_at),
-                            rp::paging_token.eq(clip(&p.paging_token)),
-                            rp::status.eq(p.status),
-                            rp::transaction_id.eq(clip(&p.transaction_id)),
-                            rp::account.eq(&p.account),
-                            rp::kind.eq(clip(&p.kind)),
-                            rp::from_account.eq(p.from.as_deref().map(clip)),
-                            rp::to_muxed_id.eq(p.to_muxed_id.as_deref().map(clip)),
-                            rp::amount.eq(p.amount.as_deref().map(clip)),
-                            rp::asset_code.eq(p.asset_code.as_deref().map(clip)),
-                            rp::asset_issuer.eq(p.asset_issuer.as_deref().map(clip)),
-                            rp::memo_type.eq(p.memo_type.as_deref().map(clip)),
-                            rp::memo.eq(&p.memo),
-                            rp::route.eq(&p.route),
-                            rp::raw.eq(&p.raw),
-                            rp::last_error.eq(&p.last_error),
-                        ));
+                        new.push(p.clipped());
                     }
                     for row in new {
-                        diesel::insert_into(rp::table).values(row).execute(conn)?;
+                        diesel::insert_into(rp::table)
+                            .values((row, rp::processed_at.eq(processed_at)))
+                            .execute(conn)?;
                     }
                     Ok::<_, DbError>(deliverable)
                 })
@@ -404,7 +481,7 @@ impl ReceiveStore {
         self.db
             .run(move |conn| {
                 Ok(rp::table
-                    .filter(rp::status.eq(status::PENDING))
+                    .filter(rp::status.eq(ReceivedStatus::Pending.as_str()))
                     .filter(rp::next_attempt_at.le(now))
                     .order(rp::id.asc())
                     .limit(limit)
@@ -422,7 +499,7 @@ impl ReceiveStore {
         self.db
             .run(move |conn| {
                 Ok(rp::table
-                    .filter(rp::status.eq(status::PENDING))
+                    .filter(rp::status.eq(ReceivedStatus::Pending.as_str()))
                     .select(diesel::dsl::min(rp::next_attempt_at))
                     .first::<Option<i64>>(conn)?)
             })
@@ -438,7 +515,7 @@ impl ReceiveStore {
         self.db
             .run(move |conn| {
                 Ok(rp::table
-                    .filter(rp::status.eq(status::PENDING))
+                    .filter(rp::status.eq(ReceivedStatus::Pending.as_str()))
                     .filter(rp::account.eq(account))
                     .count()
                     .get_result(conn)?)
@@ -578,9 +655,9 @@ impl ReceiveStore {
                             rp::last_error.eq(&read.last_error),
                         ))
                         .execute(conn)?;
-                    if read.status != status::PENDING {
+                    if read.status != ReceivedStatus::Pending {
                         diesel::update(rp::table.find(id))
-                            .set(rp::status.eq(read.status))
+                            .set(rp::status.eq(read.status.as_str()))
                             .execute(conn)?;
                     }
                     Ok::<_, DbError>(
@@ -599,12 +676,12 @@ impl ReceiveStore {
     ///
     /// # Errors
     /// Database failures.
-    pub async fn set_status(&self, id: i64, new_status: &'static str) -> Result<(), DbError> {
+    pub async fn set_status(&self, id: i64, new_status: ReceivedStatus) -> Result<(), DbError> {
         let _turn = self.write_turn().await;
         self.db
             .run(move |conn| {
                 diesel::update(rp::table.find(id))
-                    .set(rp::status.eq(new_status))
+                    .set(rp::status.eq(String::from(new_status)))
                     .execute(conn)?;
                 Ok(())
             })
@@ -636,7 +713,7 @@ fn write_outcome(
         Outcome::Failed { error } => diesel::update(row)
             .set((
                 attempts,
-                rp::status.eq(status::FAILED),
+                rp::status.eq(ReceivedStatus::Failed.as_str()),
                 rp::last_error.eq(error),
             ))
             .execute(conn)?,
@@ -655,7 +732,7 @@ fn write_delivered(
     Ok(diesel::update(rp::table.filter(rp::id.eq_any(ids)))
         .set((
             rp::attempts.eq(rp::attempts + 1),
-            rp::status.eq(status::SUCCESS),
+            rp::status.eq(ReceivedStatus::Success.as_str()),
             rp::route.eq(route),
             rp::data.eq(data),
             rp::last_error.eq(None::<String>),

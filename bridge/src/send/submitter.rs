@@ -16,10 +16,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use horizon::{Error as HorizonError, HorizonClient, ResultCodes};
-use stellar_base::transaction::{Envelope, TransactionError, unix_now};
-use stellar_base::{KeyPair, Network, PublicKey, xdr};
+use stellar_base::transaction::{Envelope, Operation, TransactionError, unix_now};
+use stellar_base::{KeyPair, Memo, Network, PublicKey, TransactionBuilder, xdr};
 
-use crate::store::{NewSent, SentStatus, SentTransaction, Store};
+use super::store::{NewSent, SentStatus, SentTransaction, Store};
 
 /// After a transaction's upper time bound, how long to keep expecting it (ledger close and
 /// Horizon ingestion lag) before declaring that it can never land.
@@ -43,6 +43,25 @@ pub struct Draft {
     pub signers: Vec<KeyPair>,
     /// The transaction without sequence and time bounds.
     pub build: Build,
+}
+
+impl Draft {
+    /// A transaction of one operation from `signer`'s account, signed by it.
+    pub fn one_operation(signer: KeyPair, memo: Memo, operation: Operation) -> Self {
+        let source = signer.public_key();
+        Self {
+            source,
+            signers: vec![signer],
+            build: Arc::new(move |sequence, fee, max_time| {
+                TransactionBuilder::new(source.into(), sequence)
+                    .base_fee(fee)
+                    .memo(memo.clone())
+                    .time_bounds(0, max_time)
+                    .operation(operation.clone())
+                    .build()
+            }),
+        }
+    }
 }
 
 impl std::fmt::Debug for Draft {
@@ -128,6 +147,22 @@ fn stored_outcome(row: &SentTransaction) -> Option<Outcome> {
             result_xdr: row.result_xdr.clone(),
         }),
         SentStatus::Sending | SentStatus::Pending => None,
+    }
+}
+
+/// A draft built and signed, not yet stored.
+struct Signed {
+    hash: String,
+    envelope_xdr: String,
+    max_time: i64,
+}
+
+/// Whether a final outcome used the transaction's sequence number: it was applied
+/// (successfully or with `tx_failed`), not rejected before.
+fn used_sequence(outcome: &Outcome) -> bool {
+    match outcome {
+        Outcome::Failed { result_codes, .. } => result_codes.transaction == "tx_failed",
+        _ => true,
     }
 }
 
@@ -289,6 +324,9 @@ impl Submitter {
         }
     }
 
+    /// Builds, signs, stores and submits a new envelope for `draft` (under `row` when one
+    /// exists) while holding the source account's sequence; a stale sequence is reloaded and
+    /// the payment built again, [`BAD_SEQ_ATTEMPTS`] times at most.
     async fn build_and_submit(
         &self,
         draft: &Draft,
@@ -299,86 +337,102 @@ impl Submitter {
         let lock = self.sequence_lock(draft.source);
         let mut sequence = lock.lock().await;
         for _ in 0..BAD_SEQ_ATTEMPTS {
-            let current = match *sequence {
-                Some(s) => s,
-                None => {
-                    let account = self
-                        .horizon
-                        .account(&draft.source)
-                        .await
-                        .map_err(|e| SendError::Unavailable(e.to_string()))?
-                        .ok_or(SendError::SourceNotFound(draft.source))?;
-                    account.sequence
-                }
-            };
-            let max_time = unix_now() + self.timeout;
-            let tx = (draft.build)(current + 1, self.base_fee, max_time)?;
-            let mut envelope = Envelope::from_transaction(tx);
-            for signer in &draft.signers {
-                envelope.sign(signer, &self.network)?;
-            }
-            let hash = envelope.hash_hex(&self.network);
-            let envelope_xdr = envelope.to_base64();
+            let next = self.next_sequence(*sequence, draft.source).await?;
+            let signed = self.sign(draft, next)?;
             let stored = match row.take() {
-                Some(existing) => {
+                Some(existing) => self.replace_envelope(existing, signed).await?,
+                None => {
+                    let new = NewSent::sending(
+                        payment_id.clone(),
+                        signed.hash,
+                        draft.source.to_string(),
+                        signed.envelope_xdr,
+                        digest.clone(),
+                        signed.max_time,
+                    );
                     self.store
-                        .replace_envelope(
-                            existing.id,
-                            hash.clone(),
-                            envelope_xdr.clone(),
-                            max_time as i64,
-                        )
-                        .await?;
-                    SentTransaction {
-                        hash,
-                        envelope_xdr,
-                        max_time: max_time as i64,
-                        status: SentStatus::Sending,
-                        ..existing
-                    }
+                        .insert(new)
+                        .await?
+                        .map_err(|_| SendError::Conflict)?
                 }
-                None => match self
-                    .store
-                    .insert(NewSent {
-                        payment_id: payment_id.clone(),
-                        hash,
-                        source: draft.source.to_string(),
-                        envelope_xdr,
-                        request_digest: digest.clone(),
-                        max_time: max_time as i64,
-                    })
-                    .await?
-                {
-                    Ok(stored) => stored,
-                    Err(_) => return Err(SendError::Conflict),
-                },
             };
-            *sequence = Some(current + 1);
-            match self.submit_envelope(&stored).await {
-                Ok(Submitted::Final(outcome)) => {
-                    if matches!(&outcome, Outcome::Failed { result_codes, .. } if result_codes.transaction != "tx_failed")
-                    {
-                        // Rejected before being applied: the sequence was not used.
-                        *sequence = None;
-                    }
-                    return Ok(outcome);
-                }
-                Ok(Submitted::BadSequence) => {
-                    *sequence = None;
-                    row = Some(stored);
-                }
-                Ok(Submitted::Unknown) => {
-                    *sequence = None;
+            *sequence = Some(next);
+            let submitted = self.submit_envelope(&stored).await;
+            // Unless the network applied the transaction (successful or not), the sequence
+            // is in doubt: reload it next time.
+            if !matches!(&submitted, Ok(Submitted::Final(outcome)) if used_sequence(outcome)) {
+                *sequence = None;
+            }
+            match submitted? {
+                Submitted::Final(outcome) => return Ok(outcome),
+                Submitted::BadSequence => row = Some(stored),
+                Submitted::Unknown => {
                     drop(sequence);
                     return self.await_outcome(&stored).await;
-                }
-                Err(e) => {
-                    *sequence = None;
-                    return Err(e);
                 }
             }
         }
         let row = row.expect("a bad sequence leaves the row to retry");
+        self.give_up_on_sequence(row).await
+    }
+
+    /// The sequence number of the source's next transaction: one after the last we used, or
+    /// after the account's current one on the network.
+    async fn next_sequence(&self, last: Option<i64>, source: PublicKey) -> Result<i64, SendError> {
+        let current = match last {
+            Some(s) => s,
+            None => {
+                self.horizon
+                    .account(&source)
+                    .await
+                    .map_err(|e| SendError::Unavailable(e.to_string()))?
+                    .ok_or(SendError::SourceNotFound(source))?
+                    .sequence
+            }
+        };
+        Ok(current + 1)
+    }
+
+    /// The draft built with `sequence`, our fee and a time bound `timeout` from now, signed.
+    fn sign(&self, draft: &Draft, sequence: i64) -> Result<Signed, SendError> {
+        let max_time = unix_now() + self.timeout;
+        let tx = (draft.build)(sequence, self.base_fee, max_time)?;
+        let mut envelope = Envelope::from_transaction(tx);
+        for signer in &draft.signers {
+            envelope.sign(signer, &self.network)?;
+        }
+        Ok(Signed {
+            hash: envelope.hash_hex(&self.network),
+            envelope_xdr: envelope.to_base64(),
+            max_time: max_time as i64,
+        })
+    }
+
+    /// Stores a new envelope in place of one that can never be applied.
+    async fn replace_envelope(
+        &self,
+        existing: SentTransaction,
+        signed: Signed,
+    ) -> Result<SentTransaction, SendError> {
+        self.store
+            .replace_envelope(
+                existing.id,
+                signed.hash.clone(),
+                signed.envelope_xdr.clone(),
+                signed.max_time,
+            )
+            .await?;
+        Ok(SentTransaction {
+            hash: signed.hash,
+            envelope_xdr: signed.envelope_xdr,
+            max_time: signed.max_time,
+            status: SentStatus::Sending,
+            ..existing
+        })
+    }
+
+    /// After [`BAD_SEQ_ATTEMPTS`] stale sequences: the payment failed with `tx_bad_seq`.
+    async fn give_up_on_sequence(&self, row: SentTransaction) -> Result<Outcome, SendError> {
         let codes = ResultCodes {
             transaction: "tx_bad_seq".into(),
             ..ResultCodes::default()

@@ -3,12 +3,14 @@
 
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use serde::Serialize;
 use service::{Database, DbError};
 
 use crate::schema::sent_transaction as st;
 
-/// Where a sent transaction stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Where a sent transaction stands (the `status` column).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum SentStatus {
     /// Stored, being submitted (or the process stopped while submitting).
     Sending,
@@ -30,9 +32,12 @@ impl SentStatus {
             Self::Failure => "failure",
         }
     }
+}
 
-    fn parse(s: &str) -> Self {
-        match s {
+/// Read from the column; anything else is a transaction whose submission never finished.
+impl From<String> for SentStatus {
+    fn from(s: String) -> Self {
+        match s.as_str() {
             "success" => Self::Success,
             "failure" => Self::Failure,
             "pending" => Self::Pending,
@@ -41,16 +46,27 @@ impl SentStatus {
     }
 }
 
-/// One row.
-#[derive(Debug, Clone, PartialEq, Eq)]
+impl From<SentStatus> for String {
+    fn from(status: SentStatus) -> Self {
+        status.as_str().to_owned()
+    }
+}
+
+/// One row, as the submitter reads it and `/admin/sent-transactions` shows it (plain JSON
+/// fields, without the bookkeeping of exactly-once sending).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Queryable, Selectable)]
+#[diesel(table_name = st)]
 pub struct SentTransaction {
     /// Row id.
     pub id: i64,
     /// The caller's payment id.
     pub payment_id: Option<String>,
     /// Hex transaction hash.
+    #[diesel(column_name = transaction_id)]
+    #[serde(rename = "transaction_id")]
     pub hash: String,
     /// Status.
+    #[diesel(deserialize_as = String)]
     pub status: SentStatus,
     /// Source account.
     pub source: String,
@@ -61,69 +77,13 @@ pub struct SentTransaction {
     /// Result XDR, when known.
     pub result_xdr: Option<String>,
     /// sha256 of the request that created it (a different request under the same id is 409).
+    #[serde(skip)]
     pub request_digest: Option<String>,
     /// The transaction's upper time bound (unix seconds).
+    #[serde(skip)]
     pub max_time: i64,
     /// Horizon's `result_codes` JSON, for failures.
     pub result_codes: Option<String>,
-}
-
-type Row = (
-    i64,
-    Option<String>,
-    String,
-    String,
-    String,
-    Option<i64>,
-    String,
-    Option<String>,
-    Option<String>,
-    i64,
-    Option<String>,
-);
-
-fn columns() -> (
-    st::id,
-    st::payment_id,
-    st::transaction_id,
-    st::status,
-    st::source,
-    st::ledger,
-    st::envelope_xdr,
-    st::result_xdr,
-    st::request_digest,
-    st::max_time,
-    st::result_codes,
-) {
-    (
-        st::id,
-        st::payment_id,
-        st::transaction_id,
-        st::status,
-        st::source,
-        st::ledger,
-        st::envelope_xdr,
-        st::result_xdr,
-        st::request_digest,
-        st::max_time,
-        st::result_codes,
-    )
-}
-
-fn from_row(r: Row) -> SentTransaction {
-    SentTransaction {
-        id: r.0,
-        payment_id: r.1,
-        hash: r.2,
-        status: SentStatus::parse(&r.3),
-        source: r.4,
-        ledger: r.5,
-        envelope_xdr: r.6,
-        result_xdr: r.7,
-        request_digest: r.8,
-        max_time: r.9,
-        result_codes: r.10,
-    }
 }
 
 impl SentTransaction {
@@ -136,13 +96,18 @@ impl SentTransaction {
     }
 }
 
-/// What to store before submitting.
-#[derive(Debug, Clone)]
+/// What to store before submitting (status `sending`).
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = st)]
 pub struct NewSent {
     /// The caller's id.
     pub payment_id: Option<String>,
     /// Hex hash.
+    #[diesel(column_name = transaction_id)]
     pub hash: String,
+    /// Always [`SentStatus::Sending`] (see [`NewSent::sending`]).
+    #[diesel(serialize_as = String)]
+    pub status: SentStatus,
     /// Source account.
     pub source: String,
     /// Signed envelope.
@@ -151,6 +116,28 @@ pub struct NewSent {
     pub request_digest: Option<String>,
     /// Upper time bound.
     pub max_time: i64,
+}
+
+impl NewSent {
+    /// A signed envelope about to be submitted.
+    pub fn sending(
+        payment_id: Option<String>,
+        hash: String,
+        source: String,
+        envelope_xdr: String,
+        request_digest: Option<String>,
+        max_time: i64,
+    ) -> Self {
+        Self {
+            payment_id,
+            hash,
+            status: SentStatus::Sending,
+            source,
+            envelope_xdr,
+            request_digest,
+            max_time,
+        }
+    }
 }
 
 /// An insert under a payment id that another request stored first.
@@ -188,10 +175,26 @@ impl Store {
                 // payment_id is unique: no LIMIT, so SQLite keeps the statement cached.
                 Ok(st::table
                     .filter(st::payment_id.eq(id))
-                    .select(columns())
-                    .get_result::<Row>(conn)
-                    .optional()?
-                    .map(from_row))
+                    .select(SentTransaction::as_select())
+                    .get_result(conn)
+                    .optional()?)
+            })
+            .await
+    }
+
+    /// A page of sent transactions, newest first (`/admin/sent-transactions`).
+    ///
+    /// # Errors
+    /// Database failures.
+    pub async fn page(&self, offset: i64, limit: i64) -> Result<Vec<SentTransaction>, DbError> {
+        self.db
+            .run(move |conn| {
+                Ok(st::table
+                    .order(st::id.desc())
+                    .offset(offset)
+                    .limit(limit)
+                    .select(SentTransaction::as_select())
+                    .load(conn)?)
             })
             .await
     }
@@ -207,30 +210,21 @@ impl Store {
     ) -> Result<Result<SentTransaction, AlreadyStored>, DbError> {
         self.db
             .run(move |conn| {
-                let inserted = diesel::insert_into(st::table)
-                    .values((
-                        st::payment_id.eq(&new.payment_id),
-                        st::transaction_id.eq(&new.hash),
-                        st::status.eq(SentStatus::Sending.as_str()),
-                        st::source.eq(&new.source),
-                        st::submitted_at.eq(diesel::dsl::now),
-                        st::envelope_xdr.eq(&new.envelope_xdr),
-                        st::request_digest.eq(&new.request_digest),
-                        st::max_time.eq(new.max_time),
-                    ))
-                    .execute(conn);
                 let query = st::table
-                    .select(columns())
+                    .select(SentTransaction::as_select())
                     .order(st::id.desc())
                     .into_boxed();
                 let query = match &new.payment_id {
                     Some(id) => query.filter(st::payment_id.eq(id.clone())),
                     None => query.filter(st::transaction_id.eq(new.hash.clone())),
                 };
+                let inserted = diesel::insert_into(st::table)
+                    .values((new, st::submitted_at.eq(diesel::dsl::now)))
+                    .execute(conn);
                 match inserted {
-                    Ok(_) => Ok(Ok(from_row(query.first::<Row>(conn)?))),
+                    Ok(_) => Ok(Ok(query.first(conn)?)),
                     Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => {
-                        Ok(Err(AlreadyStored(from_row(query.first::<Row>(conn)?))))
+                        Ok(Err(AlreadyStored(query.first(conn)?)))
                     }
                     Err(e) => Err(e.into()),
                 }

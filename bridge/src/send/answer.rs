@@ -1,0 +1,42 @@
+//! The HTTP answer of every sending endpoint: a submitter outcome as the legacy JSON.
+
+use actix_web::HttpResponse;
+
+use super::submitter::{Outcome, SendError};
+use crate::error::Error;
+
+/// Turns a submitter result into the HTTP answer: 200 with the hash and ledger, or the error
+/// that says what became of the transaction.
+///
+/// # Errors
+/// A failed or pending transaction, or why nothing was sent.
+pub fn respond(result: Result<Outcome, SendError>) -> Result<HttpResponse, Error> {
+    match result {
+        Ok(Outcome::Success {
+            hash,
+            ledger,
+            envelope_xdr,
+            result_xdr,
+        }) => Ok(HttpResponse::Ok().json(serde_json::json!({
+            "hash": hash,
+            "ledger": ledger,
+            "envelope_xdr": envelope_xdr,
+            "result_xdr": result_xdr,
+        }))),
+        Ok(Outcome::Failed {
+            hash,
+            result_codes,
+            result_xdr,
+        }) => Err(Error::transaction_failed(
+            &hash,
+            &result_codes,
+            result_xdr.as_deref(),
+        )),
+        Ok(Outcome::Pending { hash }) => Err(Error::transaction_pending(&hash)),
+        Err(SendError::Conflict) => Err(Error::conflict()),
+        Err(SendError::SourceNotFound(_)) => Err(Error::source_not_exist()),
+        Err(SendError::Build(e)) => Err(Error::invalid("transaction", e.to_string())),
+        Err(SendError::Unavailable(e)) => Err(Error::unavailable(e)),
+        Err(SendError::Database(e)) => Err(Error::internal(e)),
+    }
+}

@@ -1,0 +1,146 @@
+//! The compliance path of `/payment`: ask the receiving bank through our compliance server's
+//! `/send`, and turn its decision into an answer or a draft to sign.
+
+use std::sync::Arc;
+
+use compliance::form::Fields;
+use compliance::protocol::SendResponse;
+use stellar_base::transaction::{TransactionError, decode_transaction};
+use stellar_base::{AccountAddress, KeyPair, xdr};
+
+use super::submitter::Draft;
+use crate::compliance_client::{ComplianceCallError, ComplianceClient};
+use crate::error::Error;
+
+/// Fields passed on to compliance `/send` as they came.
+fn passed_on(key: &str) -> bool {
+    matches!(
+        key,
+        "sender"
+            | "destination"
+            | "amount"
+            | "asset_code"
+            | "asset_issuer"
+            | "send_max"
+            | "dest_min"
+            | "send_asset_code"
+            | "send_asset_issuer"
+            | "extra_memo"
+    ) || key.starts_with("forward_destination[")
+        || key.starts_with("path[")
+}
+
+/// What compliance `/send` refusing a request means for the app that posted `/payment`.
+///
+/// Its errors name *its* parameters; most are the app's own fields passed on, some (`id`,
+/// `source`, the API key) are ours to get right, and those are our failure, not the app's.
+fn refused(status: u16, text: &str) -> Error {
+    let Ok(body) = serde_json::from_str::<service::ErrorBody>(text) else {
+        return Error::internal(format!("compliance server answered {status}: {text}"));
+    };
+    let name = body
+        .data
+        .as_ref()
+        .and_then(|d| d["name"].as_str())
+        .map(str::to_owned);
+    let more_info = body
+        .more_info
+        .clone()
+        .unwrap_or_else(|| body.message.clone());
+    match (status, body.code.as_str(), name.as_deref()) {
+        (401 | 403, _, _) => Error::internal(
+            "compliance server refused our API key: set `compliance_api_key` (or \
+             BRIDGE__COMPLIANCE_API_KEY) to the compliance server's internal `api_key`",
+        ),
+        (409, "payment_id_conflict", _) => Error::conflict(),
+        (_, "cannot_resolve_destination", _) => Error::cannot_resolve(more_info),
+        (_, "auth_server_not_defined", _) => Error::auth_server_not_defined(),
+        // Fields we fill in ourselves: a refusal is our bug, not the app's.
+        (_, _, Some("id" | "source")) => Error::internal(format!(
+            "compliance server refused the bridge's own field: {text}"
+        )),
+        (400, "missing_parameter", Some(field)) => Error::missing(field),
+        (400, "invalid_parameter", Some(field)) => Error::invalid(field, more_info),
+        _ => Error::internal(format!("compliance server answered {status}: {text}")),
+    }
+}
+
+/// Asks the receiver; ok → a draft of the approved transaction.
+///
+/// # Errors
+/// 202 `pending`, 403 `denied`, 400 `compliance_error`, or 500 when compliance fails.
+pub async fn approve(
+    compliance: &ComplianceClient,
+    fields: &Fields,
+    id: &str,
+    source: &KeyPair,
+) -> Result<Draft, Error> {
+    let answer = ask_receiver(compliance, fields, id, source).await?;
+    decision(&answer)?;
+    draft_from_compliance(&answer.transaction_xdr, source.clone())
+}
+
+/// Compliance `/send` with our `id` and `source` and the app's fields passed on.
+async fn ask_receiver(
+    compliance: &ComplianceClient,
+    fields: &Fields,
+    id: &str,
+    source: &KeyPair,
+) -> Result<SendResponse, Error> {
+    let public = source.public_key().to_string();
+    let ours = [("id", id), ("source", public.as_str())];
+    let passed = fields
+        .iter()
+        .filter(|(k, v)| passed_on(k) && !v.is_empty())
+        .map(|(k, v)| (k.as_str(), v.as_str()));
+    compliance
+        .send(ours.into_iter().chain(passed))
+        .await
+        .map_err(|e| match e {
+            ComplianceCallError::Refused { status, body, .. } => refused(status, &body),
+            other => Error::internal(other.to_string()),
+        })
+}
+
+/// The receiver's decision, in SEP-3's precedence: any denied, then any error, then any
+/// pending; both ok is approval.
+fn decision(answer: &SendResponse) -> Result<(), Error> {
+    let auth = &answer.auth_response;
+    match auth.http_status() {
+        403 => Err(Error::denied()),
+        400 => Err(Error::compliance_error(auth.error.clone())),
+        202 => Err(Error::compliance_pending(auth.pending.unwrap_or(600))),
+        _ => Ok(()),
+    }
+}
+
+/// A draft from the compliance server's transaction: we set sequence, fee and time bounds.
+///
+/// # Errors
+/// When the transaction is not ours to sign.
+pub fn draft_from_compliance(xdr_base64: &str, source: KeyPair) -> Result<Draft, Error> {
+    let tx = decode_transaction(xdr_base64).map_err(Error::internal)?;
+    let account = source.public_key();
+    if AccountAddress::from_muxed_account(&tx.source_account).account() != account {
+        return Err(Error::internal(
+            "compliance built a transaction for another source",
+        ));
+    }
+    let operations = tx.operations.len() as u32;
+    Ok(Draft {
+        source: account,
+        signers: vec![source],
+        build: Arc::new(move |sequence, fee, max_time| {
+            let mut tx = tx.clone();
+            tx.seq_num = xdr::SequenceNumber(sequence);
+            tx.fee = fee
+                .checked_mul(operations)
+                .ok_or_else(|| TransactionError::InvalidOperation("fee overflows".into()))?;
+            tx.cond = xdr::Preconditions::Time(xdr::TimeBounds {
+                min_time: xdr::TimePoint(0),
+                max_time: xdr::TimePoint(max_time),
+            });
+            Ok(tx)
+        }),
+    })
+}

@@ -1,0 +1,42 @@
+//! The sending side of the bridge: what apps ask us to put on the network, sent exactly once.
+//!
+//! - [`payment`]: `POST /payment`, the legacy form resolved (federation), built, signed and
+//!   sent; with compliance, the receiving bank approves first through [`compliance`].
+//! - [`builder`]: `POST /builder`, a signed envelope from the legacy JSON, not submitted.
+//! - [`accounts`]: `POST /create-keypair` and `POST /authorize` (a trustline to our asset).
+//! - [`submitter`]: one sequence per source account, the envelope stored before it is
+//!   submitted, unknown outcomes looked up by hash: exactly once per payment id.
+//! - [`store`]: `sent_transaction`, the submitter's table, and [`admin`]'s
+//!   `/admin/sent-transactions` view of it.
+//! - [`answer`]: a submitter outcome as the HTTP answer every sending endpoint gives.
+//!
+//! [`Sending`] ([`sending`]) holds what the handlers share; `Application::build` makes it and
+//! mounts the routes with [`configure`], as it does for the receiving side.
+
+pub mod accounts;
+pub mod admin;
+pub mod answer;
+pub mod builder;
+pub mod compliance;
+pub mod payment;
+pub mod sending;
+pub mod store;
+pub mod submitter;
+
+use actix_web::web;
+
+pub use sending::Sending;
+
+/// Registers `/payment`, `/builder`, `/create-keypair`, `/authorize` and
+/// `/admin/sent-transactions`, which share `sending`.
+pub fn configure(sending: &Sending, cfg: &mut web::ServiceConfig) {
+    cfg.app_data(web::Data::new(sending.clone()))
+        .route("/payment", web::post().to(payment::payment))
+        .route("/builder", web::post().to(builder::builder))
+        .route("/create-keypair", web::post().to(accounts::create_keypair))
+        .route("/authorize", web::post().to(accounts::authorize))
+        .route(
+            "/admin/sent-transactions",
+            web::get().to(admin::sent_transactions),
+        );
+}

@@ -1,0 +1,279 @@
+//! `POST /payment`: the legacy form, resolved, built, signed and sent exactly once.
+//!
+//! Destinations are a `G…` or `M…` account, a `name*domain` resolved with federation, or a
+//! forward destination; the resolved account (and its federation memo) is what the transaction
+//! pays. With `compliance` configured and `extra_memo` or `use_compliance`, the receiving bank
+//! approves first through our compliance server.
+
+use actix_web::{HttpResponse, web};
+use compliance::form::{Fields, asset, field, forward_fields, path, request_digest};
+use stellar_base::transaction::Operation;
+use stellar_base::{AccountAddress, Amount, Asset, KeyPair, Memo};
+
+use super::answer::respond;
+use super::compliance::approve;
+use super::sending::Sending;
+use super::store::Store;
+use super::submitter::Draft;
+use crate::compliance_client::ComplianceClient;
+use crate::error::Error;
+
+/// A `/payment` form, read and checked (before any network access).
+struct PaymentRequest {
+    /// Who pays and signs: `source`, or `accounts.base_seed`.
+    source: KeyPair,
+    amount: Amount,
+    /// The asset the destination receives.
+    dest_asset: Asset,
+    /// Strict receive: at most this much of `send_asset`.
+    send_max: Option<Amount>,
+    /// Strict send: at least this much of `dest_asset`.
+    dest_min: Option<Amount>,
+    send_asset: Asset,
+    path: Vec<Asset>,
+    /// `memo_type` and `memo`.
+    memo: Memo,
+    /// The app's payment id: the same id is sent once.
+    id: Option<String>,
+    /// sha256 of the form: a different request under a stored id is 409.
+    digest: Option<String>,
+    /// `extra_memo` or `use_compliance`: the receiving bank approves first.
+    wants_compliance: bool,
+}
+
+/// `POST /payment`.
+///
+/// # Errors
+/// The request's invalid fields; the receiver's refusal; what became of the transaction.
+pub async fn payment(
+    sending: web::Data<Sending>,
+    form: web::Form<Fields>,
+) -> Result<HttpResponse, Error> {
+    let fields = form.into_inner();
+    let request = PaymentRequest::read(&fields, sending.base_seed.as_ref())?;
+    if request.wants_compliance
+        && let Some(compliance) = &sending.compliance
+    {
+        return with_compliance(&sending, compliance, &fields, request).await;
+    }
+    let (destination, memo) = destination_and_memo(&sending, &fields, request.memo.clone()).await?;
+    let exists = account_exists(&sending, &destination).await?;
+    let operation = operation(&request, destination, exists)?;
+    let draft = Draft::one_operation(request.source, memo, operation);
+    respond(
+        sending
+            .submitter
+            .send(&draft, request.id, request.digest)
+            .await,
+    )
+}
+
+impl PaymentRequest {
+    /// Reads the form; `base_seed` pays when it names no `source`.
+    fn read(fields: &Fields, base_seed: Option<&KeyPair>) -> Result<Self, Error> {
+        let source = match field(fields, "source") {
+            Some(seed) => KeyPair::from_secret_seed(seed).map_err(|_| {
+                Error::invalid(
+                    "source",
+                    "Account secret must start with `S` and contain 56 alphanum characters.",
+                )
+            })?,
+            None => base_seed.cloned().ok_or_else(|| Error::missing("source"))?,
+        };
+        let amount = positive_amount(fields, "amount")?.ok_or_else(|| Error::missing("amount"))?;
+        let dest_asset = asset(fields, "asset_code", "asset_issuer")?;
+        let send_max = positive_amount(fields, "send_max")?;
+        let dest_min = positive_amount(fields, "dest_min")?;
+        if send_max.is_some() && dest_min.is_some() {
+            return Err(Error::invalid(
+                "dest_min",
+                "use send_max (strict receive) or dest_min (strict send), not both",
+            ));
+        }
+        let send_asset = asset(fields, "send_asset_code", "send_asset_issuer")?;
+        let path = path(fields)?;
+        let memo = Memo::parse(
+            field(fields, "memo_type").unwrap_or(""),
+            field(fields, "memo").unwrap_or(""),
+        )
+        .map_err(|e| Error::invalid("memo", e.to_string()))?;
+        Ok(Self {
+            source,
+            amount,
+            dest_asset,
+            send_max,
+            dest_min,
+            send_asset,
+            path,
+            memo,
+            id: field(fields, "id").map(str::to_owned),
+            digest: Some(request_digest(fields)),
+            wants_compliance: field(fields, "extra_memo").is_some()
+                || is_true(fields, "use_compliance"),
+        })
+    }
+}
+
+fn positive_amount(fields: &Fields, name: &str) -> Result<Option<Amount>, Error> {
+    field(fields, name)
+        .map(|v| {
+            v.parse::<Amount>()
+                .ok()
+                .filter(|a| a.is_positive())
+                .ok_or_else(|| {
+                    Error::invalid(
+                        name,
+                        "Amount must be positive and have up to 7 decimal places.",
+                    )
+                })
+        })
+        .transpose()
+}
+
+fn is_true(fields: &Fields, name: &str) -> bool {
+    matches!(field(fields, name), Some("true" | "1" | "on" | "yes"))
+}
+
+/// The compliance path: the receiving bank approves through our compliance server, which
+/// builds the transaction; we sign and send it under the app's `id` (required here).
+async fn with_compliance(
+    sending: &Sending,
+    compliance: &ComplianceClient,
+    fields: &Fields,
+    request: PaymentRequest,
+) -> Result<HttpResponse, Error> {
+    let id = request.id.ok_or_else(|| Error::missing("id"))?;
+    refuse_reused_id(&sending.store, &id, request.digest.as_deref()).await?;
+    let draft = approve(compliance, fields, &id, &request.source).await?;
+    respond(
+        sending
+            .submitter
+            .send(&draft, Some(id), request.digest)
+            .await,
+    )
+}
+
+/// A different request under a stored id is refused before the receiving bank hears of it.
+/// A legacy row kept no request to compare: the submitter answers it with its stored outcome.
+async fn refuse_reused_id(store: &Store, id: &str, digest: Option<&str>) -> Result<(), Error> {
+    match store.by_payment_id(id).await.map_err(Error::internal)? {
+        Some(row) if !row.is_legacy() && row.request_digest.as_deref() != digest => {
+            Err(Error::conflict())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Where the money goes and the memo it carries: the request's memo or the one the
+/// destination's federation answer requires, not both.
+async fn destination_and_memo(
+    sending: &Sending,
+    fields: &Fields,
+    request_memo: Memo,
+) -> Result<(AccountAddress, Memo), Error> {
+    let (destination, federation_memo) = resolve(sending, fields).await?;
+    let memo = match (federation_memo, request_memo) {
+        (Memo::None, memo) => memo,
+        (memo, Memo::None) => memo,
+        _ => return Err(Error::cannot_use_memo()),
+    };
+    Ok((destination, memo))
+}
+
+/// The account to pay and the memo its owner requires.
+async fn resolve(sending: &Sending, fields: &Fields) -> Result<(AccountAddress, Memo), Error> {
+    if let Some(destination) = field(fields, "destination") {
+        // An M… account is paid as is: the muxed id travels in the operation, not a memo.
+        if let Ok(account) = destination.parse::<AccountAddress>() {
+            return Ok((account, Memo::None));
+        }
+        let resolved = sending
+            .federation
+            .resolve(destination)
+            .await
+            .map_err(|e| Error::cannot_resolve(e.to_string()))?;
+        return Ok((resolved.account.into(), resolved.memo));
+    }
+    let domain = field(fields, "forward_destination[domain]")
+        .ok_or_else(|| Error::missing("destination"))?;
+    let forward = forward_fields(fields)?;
+    if forward.is_empty() {
+        return Err(Error::missing("forward_destination[fields]"));
+    }
+    let resolved = sending
+        .federation
+        .forward(&domain.to_ascii_lowercase(), &forward)
+        .await
+        .map_err(|e| Error::cannot_resolve(e.to_string()))?;
+    Ok((resolved.account.into(), resolved.memo))
+}
+
+/// Whether the destination's account exists (else only lumens can create it).
+async fn account_exists(sending: &Sending, destination: &AccountAddress) -> Result<bool, Error> {
+    Ok(sending
+        .submitter
+        .horizon()
+        .account(&destination.account())
+        .await
+        .map_err(|e| Error::unavailable(e.to_string()))?
+        .is_some())
+}
+
+/// The operation: `create_account` for a new account paid in lumens, else a payment, or a
+/// path payment with `send_max` (strict receive) or `dest_min` (strict send).
+fn operation(
+    request: &PaymentRequest,
+    destination: AccountAddress,
+    exists: bool,
+) -> Result<Operation, Error> {
+    let is_path = request.send_max.is_some() || request.dest_min.is_some();
+    match (exists, &request.dest_asset, is_path) {
+        // create_account has no muxed destination: the id would be silently dropped.
+        (false, _, _) if matches!(destination, AccountAddress::Muxed { .. }) => {
+            Err(Error::invalid(
+                "destination",
+                "The muxed account's base account does not exist; create_account cannot carry \
+                 the muxed id. Create the base account first, then pay the M… address.",
+            ))
+        }
+        (false, Asset::Native, false) => Ok(Operation::create_account(
+            destination.account(),
+            request.amount,
+        )),
+        (false, _, _) => Err(Error::invalid(
+            "destination",
+            "Can not send custom asset or path payment to inactive destination.",
+        )),
+        (true, _, false) => Ok(Operation::payment(
+            destination,
+            &request.dest_asset,
+            request.amount,
+        )),
+        (true, _, true) => path_payment(request, destination),
+    }
+}
+
+/// A path payment: strict receive with `send_max`, strict send with `dest_min`.
+fn path_payment(request: &PaymentRequest, destination: AccountAddress) -> Result<Operation, Error> {
+    let r = request;
+    match (r.send_max, r.dest_min) {
+        (Some(send_max), _) => Operation::path_payment_strict_receive(
+            &r.send_asset,
+            send_max,
+            destination,
+            &r.dest_asset,
+            r.amount,
+            &r.path,
+        ),
+        (None, Some(dest_min)) => Operation::path_payment_strict_send(
+            &r.send_asset,
+            r.amount,
+            destination,
+            &r.dest_asset,
+            dest_min,
+            &r.path,
+        ),
+        (None, None) => unreachable!("a path payment has send_max or dest_min"),
+    }
+    .map_err(|e| Error::invalid("path", e.to_string()))
+}
