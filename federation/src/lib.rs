@@ -7,6 +7,8 @@ pub mod config;
 pub mod protocol;
 pub mod server;
 mod store;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use client::{FederationClient, FederationError};
 pub use config::FederationConfig;

@@ -23,6 +23,7 @@ use serde::Deserialize;
 use crate::config::ConfigError;
 
 pub mod adopt;
+#[cfg(feature = "testing")]
 pub mod lockstep;
 mod operator_sql;
 pub mod schema;

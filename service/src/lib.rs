@@ -12,6 +12,7 @@ pub mod metrics;
 pub mod server;
 pub mod startup;
 pub mod telemetry;
+#[cfg(feature = "testing")]
 pub mod testing;
 pub mod tls;
 

@@ -6,6 +6,14 @@
 //! `TEST_POSTGRES_URL` (default `postgres://postgres@127.0.0.1:5432`). `TEST_BACKENDS`
 //! (default `sqlite,mysql,postgres`) lists the backends the suite must cover; a listed backend
 //! that cannot be reached fails the test loudly instead of being skipped.
+//!
+//! A test that runs on every backend is written once, as an `async fn(Backend)`, and
+//! [`backend_tests!`](crate::backend_tests) generates one `#[test]` per backend from it,
+//! `name::sqlite`, `name::mysql` and `name::postgres`, so a failure names its backend and
+//! `cargo test mysql` runs one backend. A generated test whose backend is not in
+//! `TEST_BACKENDS` passes at once, saying that it was skipped.
+//!
+//! Behind the `testing` feature, which the crates enable in their dev-dependencies.
 
 use diesel::connection::SimpleConnection;
 use diesel::{Connection, MysqlConnection, PgConnection};
@@ -28,13 +36,103 @@ pub fn backends() -> Vec<Backend> {
     list.split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
-        .map(|s| match s {
-            "sqlite" => Backend::Sqlite,
-            "mysql" | "mariadb" => Backend::Mysql,
-            "postgres" | "postgresql" => Backend::Postgres,
-            other => panic!("TEST_BACKENDS: unknown backend {other:?}"),
-        })
+        .map(parse_backend)
         .collect()
+}
+
+/// Generates one `#[test]` per database backend from an `async fn name(backend: Backend)`
+/// declared beside it: a module `name` with `sqlite`, `mysql` and `postgres` tests, each
+/// running the function on a fresh Tokio runtime (as `#[tokio::test]` does) when its backend is
+/// in `TEST_BACKENDS`, and skipped with a message otherwise ([`run_on`]).
+///
+/// ```ignore
+/// use service::database::Backend;
+///
+/// service::backend_tests!(lookups_answer);
+/// async fn lookups_answer(backend: Backend) { /* ... */ }
+///
+/// // Only some backends; a multi-threaded runtime (two workers, like
+/// // `#[tokio::test(flavor = "multi_thread", worker_threads = 2)]`):
+/// service::backend_tests!(adopts_legacy; mysql, postgres);
+/// service::backend_tests!(multi_thread starts_from_legacy_files);
+/// ```
+#[macro_export]
+macro_rules! backend_tests {
+    (@tests $runtime:ident $name:ident [$($backend:ident),+]) => {
+        mod $name {
+            $(
+                #[test]
+                fn $backend() {
+                    $crate::testing::run_on(
+                        stringify!($backend),
+                        $crate::testing::Runtime::$runtime,
+                        super::$name,
+                    );
+                }
+            )+
+        }
+    };
+    (multi_thread $name:ident; $($backend:ident),+ $(,)?) => {
+        $crate::backend_tests!(@tests MultiThread $name [$($backend),+]);
+    };
+    (multi_thread $name:ident) => {
+        $crate::backend_tests!(@tests MultiThread $name [sqlite, mysql, postgres]);
+    };
+    ($name:ident; $($backend:ident),+ $(,)?) => {
+        $crate::backend_tests!(@tests CurrentThread $name [$($backend),+]);
+    };
+    ($name:ident) => {
+        $crate::backend_tests!(@tests CurrentThread $name [sqlite, mysql, postgres]);
+    };
+}
+
+/// The Tokio runtime a [`backend_tests!`](crate::backend_tests) test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Runtime {
+    /// One thread, as `#[tokio::test]`.
+    CurrentThread,
+    /// Two worker threads, as `#[tokio::test(flavor = "multi_thread", worker_threads = 2)]`.
+    MultiThread,
+}
+
+/// Runs `test` on `backend` (named as in `TEST_BACKENDS`) on a fresh Tokio runtime, or skips it
+/// with a message on stderr when `TEST_BACKENDS` does not list that backend. What the tests
+/// that [`backend_tests!`](crate::backend_tests) generates call.
+///
+/// # Panics
+/// When `test` panics, or `backend` is not a backend's name.
+pub fn run_on<F, Fut>(backend: &str, runtime: Runtime, test: F)
+where
+    F: FnOnce(Backend) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let backend = parse_backend(backend);
+    if !backends().contains(&backend) {
+        let list =
+            std::env::var("TEST_BACKENDS").unwrap_or_else(|_| "sqlite,mysql,postgres".into());
+        eprintln!("skipped: {backend} is not in TEST_BACKENDS ({list})");
+        return;
+    }
+    let runtime = match runtime {
+        Runtime::CurrentThread => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build(),
+        Runtime::MultiThread => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build(),
+    }
+    .expect("a Tokio runtime for the test");
+    runtime.block_on(test(backend));
+}
+
+fn parse_backend(name: &str) -> Backend {
+    match name {
+        "sqlite" => Backend::Sqlite,
+        "mysql" | "mariadb" => Backend::Mysql,
+        "postgres" | "postgresql" => Backend::Postgres,
+        other => panic!("TEST_BACKENDS: unknown backend {other:?}"),
+    }
 }
 
 fn server_url(backend: Backend) -> String {

@@ -3,7 +3,7 @@
 use stellar_base::transaction::{decode_transaction, to_hex, transaction_hash};
 use stellar_base::{KeyPair, Memo, Network, PublicKey};
 
-const VECTOR: &str = include_str!("../../vectors/compliance-send.json");
+const VECTOR: &str = include_str!("../../../vectors/compliance-send.json");
 
 fn vector() -> serde_json::Value {
     serde_json::from_str(VECTOR).unwrap()

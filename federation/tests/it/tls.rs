@@ -1,19 +1,15 @@
 //! In-process TLS from the legacy `[tls]` section, verified by a client that trusts a private
 //! CA only through the `extra_ca_file` option.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 
-use diesel::connection::SimpleConnection;
-use federation::config::Queries;
-use federation::{Application, FederationConfig};
-use service::database::{Backend, Database};
-use service::testing::TestDatabase;
+use federation::Application;
+use federation::testing::{BOB, config, people, queries};
+use service::database::Backend;
 use service::tls::TlsSettings;
 use stellar_toml::{Resolver, StellarTomlSettings};
-
-const BOB: &str = "GD2GJPL3UOK5LX7TWXOACK2ZPWPFSLBNKL3GTGH6BLBNISK4BGWMFBBG";
 
 #[tokio::test]
 async fn federation_serves_https_that_the_extra_ca_option_trusts() {
@@ -26,33 +22,10 @@ async fn federation_serves_https_that_the_extra_ca_option_trusts() {
             private_key_file: pki.key,
         },
     );
-    let db = TestDatabase::new(Backend::Sqlite);
-    Database::connect(&db.settings())
-        .unwrap()
-        .run_blocking(|conn| {
-            conn.batch_execute(&format!(
-                "CREATE TABLE people (id TEXT, name TEXT, domain TEXT);
-                 INSERT INTO people VALUES ('{BOB}', 'bob', 'bank.test');"
-            ))?;
-            Ok(())
-        })
-        .unwrap();
-    let app = Application::build(FederationConfig {
-        port: 0,
-        bind_address: "127.0.0.1".into(),
-        database: db.settings(),
-        queries: Queries {
-            federation: "SELECT id FROM people WHERE name = ? AND domain = ?".into(),
-            reverse_federation: None,
-            forward: None,
-        },
-        tls: Some(tls),
-        log_format: Default::default(),
-        metrics_port: None,
-        max_body_bytes: 16 * 1024,
-    })
-    .await
-    .unwrap();
+    let db = people(Backend::Sqlite);
+    let mut config = config(&db, queries());
+    config.tls = Some(tls);
+    let app = Application::build(config).await.unwrap();
     assert!(app.url().starts_with("https://"));
     let url = format!(
         "https://localhost:{}/federation?q=bob*bank.test&type=name",

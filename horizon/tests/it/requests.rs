@@ -1,6 +1,6 @@
 //! The client against a real sandbox: reads, submissions, failures and injected faults.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

@@ -1,6 +1,6 @@
 //! The outbound policy end to end, against local actix-web servers on 127.0.0.1.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

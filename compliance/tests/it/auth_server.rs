@@ -1,7 +1,7 @@
 //! The AUTH_SERVER (`POST /`) against hostile and broken input, the shared vector, the official
 //! Python SDK, and SEP-4 `tx_status`.
 
-mod common;
+use crate::common;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -10,11 +10,11 @@ use service::database::Backend;
 use stellar_base::transaction::{Operation, to_base64};
 use stellar_base::{Asset, KeyPair, Memo, TransactionBuilder};
 
-const VECTOR: &str = include_str!("../../vectors/compliance-send.json");
+const VECTOR: &str = include_str!("../../../vectors/compliance-send.json");
 
 /// One receiving bank with no callbacks, trusting `stellar.org`'s SIGNING_KEY from the host.
 async fn receiver(backend: Backend, network: &'static str) -> (TomlHost, Bank) {
-    let host = TomlHost::start();
+    let host = TomlHost::start().await;
     let bank = start_bank(
         "bank-b.test",
         backend,
@@ -54,38 +54,36 @@ fn request(sender: &str, key: &KeyPair, attachment: &str) -> (String, String) {
 
 const ATTACHMENT: &str = r#"{"nonce":"1","transaction":{"sender_info":{"name":"A"},"route":"bob","note":"","extra":""},"operations":null}"#;
 
-#[tokio::test]
-async fn the_shared_vector_is_accepted_and_stored() {
-    for backend in service::testing::backends() {
-        let (host, bank) = receiver(backend, stellar_base::Network::TESTNET).await;
-        let v: serde_json::Value = serde_json::from_str(VECTOR).unwrap();
-        host.set(
-            "stellar.org",
-            format!("SIGNING_KEY = \"{}\"\n", v["signing_key"].as_str().unwrap()),
-        );
-        let form = [
-            ("data", v["data"].as_str().unwrap()),
-            ("sig", v["sig"].as_str().unwrap()),
-        ];
-        let (status, body) = post_form(&format!("{}/", bank.external), &form, None).await;
-        assert_eq!(status, 200, "{backend}: {body}");
-        assert_eq!(
-            body,
-            serde_json::json!({"info_status": "ok", "tx_status": "ok"})
-        );
-        // Asked again: the same answer and still one record.
-        let (status, again) = post_form(&format!("{}/", bank.external), &form, None).await;
-        assert_eq!((status, &again), (200, &body));
-        let memo = v["attachment_sha256_base64"].as_str().unwrap();
-        let (status, received) = post_form(
-            &format!("{}/receive", bank.internal),
-            &[("memo", memo)],
-            Some(API_KEY),
-        )
-        .await;
-        assert_eq!(status, 200);
-        assert_eq!(received["data"], v["data"]);
-    }
+service::backend_tests!(the_shared_vector_is_accepted_and_stored);
+async fn the_shared_vector_is_accepted_and_stored(backend: Backend) {
+    let (host, bank) = receiver(backend, stellar_base::Network::TESTNET).await;
+    let v: serde_json::Value = serde_json::from_str(VECTOR).unwrap();
+    host.set(
+        "stellar.org",
+        format!("SIGNING_KEY = \"{}\"\n", v["signing_key"].as_str().unwrap()),
+    );
+    let form = [
+        ("data", v["data"].as_str().unwrap()),
+        ("sig", v["sig"].as_str().unwrap()),
+    ];
+    let (status, body) = post_form(&format!("{}/", bank.external), &form, None).await;
+    assert_eq!(status, 200, "{backend}: {body}");
+    assert_eq!(
+        body,
+        serde_json::json!({"info_status": "ok", "tx_status": "ok"})
+    );
+    // Asked again: the same answer and still one record.
+    let (status, again) = post_form(&format!("{}/", bank.external), &form, None).await;
+    assert_eq!((status, &again), (200, &body));
+    let memo = v["attachment_sha256_base64"].as_str().unwrap();
+    let (status, received) = post_form(
+        &format!("{}/receive", bank.internal),
+        &[("memo", memo)],
+        Some(API_KEY),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(received["data"], v["data"]);
 }
 
 #[tokio::test]
@@ -240,7 +238,7 @@ async fn a_request_signed_by_the_official_python_sdk_is_accepted() {
 
 #[tokio::test]
 async fn tx_status_needs_basic_auth_and_asks_the_back_office() {
-    let host = TomlHost::start();
+    let host = TomlHost::start().await;
     let bank = start_bank(
         "bank-b.test",
         Backend::Sqlite,

@@ -1,6 +1,6 @@
 //! Streamed payments against a real sandbox: live records, resuming, idle and closed streams.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

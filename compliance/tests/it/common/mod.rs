@@ -6,71 +6,57 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
-use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use compliance::config::{BasicAuth, Callbacks, Keys};
 use compliance::{Application, ComplianceConfig};
-use diesel::connection::SimpleConnection;
-use federation::config::Queries;
-use service::database::{Backend, Database};
+use federation::testing::FederationServer;
+use service::database::Backend;
 use service::testing::TestDatabase;
 use stellar_base::{KeyPair, Network};
 use stellar_toml::StellarTomlSettings;
+use wiremock::matchers::{method, path_regex};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
-pub const BOB_ACCOUNT: &str = "GD2GJPL3UOK5LX7TWXOACK2ZPWPFSLBNKL3GTGH6BLBNISK4BGWMFBBG";
+/// Bank B's customer: `bob*bank-b.test` at its federation server.
+pub const BOB_ACCOUNT: &str = federation::testing::BANK_B_BOB;
 pub const ISSUER: &str = "GCYMGWPZ6NC2U7SO6SMXOP5ZLXOEC5SYPKITDMVEONLCHFSCCQR2J4S3";
 pub const API_KEY: &str = "internal-key-0123456789";
 
-/// Starts a one-worker actix server on 127.0.0.1:0 and returns its base URL.
-pub fn serve<F, T, B>(factory: F) -> String
-where
-    F: Fn() -> App<T> + Send + Clone + 'static,
-    T: actix_web::dev::ServiceFactory<
-            actix_web::dev::ServiceRequest,
-            Config = (),
-            Response = actix_web::dev::ServiceResponse<B>,
-            Error = actix_web::Error,
-            InitError = (),
-        > + 'static,
-    B: actix_web::body::MessageBody + 'static,
-{
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let server = HttpServer::new(factory)
-        .workers(1)
-        .listen(listener)
-        .unwrap()
-        .run();
-    tokio::spawn(server);
-    format!("http://{addr}")
-}
-
-/// Serves `/{domain}/.well-known/stellar.toml` from a shared map that tests fill in.
-#[derive(Clone, Default)]
+/// Serves `/{domain}/.well-known/stellar.toml` from a shared map that tests fill in (a
+/// wiremock server; unknown domains are 404).
+#[derive(Clone)]
 pub struct TomlHost {
     pub base: String,
     files: Arc<Mutex<HashMap<String, String>>>,
+    _server: Arc<MockServer>,
+}
+
+/// Answers from the current contents of the map, so that a domain's file can be replaced.
+struct TomlFiles(Arc<Mutex<HashMap<String, String>>>);
+
+impl Respond for TomlFiles {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let domain = request.url.path().split('/').nth(1).unwrap_or_default();
+        match self.0.lock().unwrap().get(domain) {
+            Some(body) => ResponseTemplate::new(200).set_body_raw(body.clone(), "text/plain"),
+            None => ResponseTemplate::new(404),
+        }
+    }
 }
 
 impl TomlHost {
-    pub fn start() -> Self {
+    pub async fn start() -> Self {
         let files: Arc<Mutex<HashMap<String, String>>> = Arc::default();
-        let shared = files.clone();
-        let base = serve(move || {
-            let files = shared.clone();
-            App::new().route(
-                "/{domain}/.well-known/stellar.toml",
-                web::get().to(move |path: web::Path<String>| {
-                    let body = files.lock().unwrap().get(path.as_str()).cloned();
-                    async move {
-                        match body {
-                            Some(b) => HttpResponse::Ok().content_type("text/plain").body(b),
-                            None => HttpResponse::NotFound().finish(),
-                        }
-                    }
-                }),
-            )
-        });
-        Self { base, files }
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .and(path_regex(r"^/[^/]+/\.well-known/stellar\.toml$"))
+            .respond_with(TomlFiles(files.clone()))
+            .mount(&server)
+            .await;
+        Self {
+            base: server.uri(),
+            files,
+            _server: Arc::new(server),
+        }
     }
 
     pub fn set(&self, domain: &str, toml: String) {
@@ -87,46 +73,58 @@ type Scripts = Arc<Mutex<HashMap<String, VecDeque<(u16, String)>>>>;
 /// Every call received: callback name and form fields.
 type Calls = Arc<Mutex<Vec<(String, BTreeMap<String, String>)>>>;
 
-/// A back office whose callbacks answer from scripts (status, body), default 200 `{}`.
-#[derive(Clone, Default)]
+/// A back office whose callbacks answer from scripts (status, body), default 200 `{}` (a
+/// wiremock server).
+#[derive(Clone)]
 pub struct BackOffice {
     pub base: String,
     scripts: Scripts,
     pub calls: Calls,
+    _server: Arc<MockServer>,
+}
+
+/// Records each call (its form and query fields) and answers with the next scripted answer.
+struct Scripted {
+    scripts: Scripts,
+    calls: Calls,
+}
+
+impl Respond for Scripted {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let name = request.url.path().trim_start_matches('/').to_owned();
+        let mut form: BTreeMap<String, String> = url::form_urlencoded::parse(&request.body)
+            .into_owned()
+            .collect();
+        form.extend(request.url.query_pairs().into_owned());
+        self.calls.lock().unwrap().push((name.clone(), form));
+        let (status, body) = self
+            .scripts
+            .lock()
+            .unwrap()
+            .get_mut(&name)
+            .and_then(VecDeque::pop_front)
+            .unwrap_or((200, "{}".into()));
+        ResponseTemplate::new(status).set_body_raw(body, "application/json")
+    }
 }
 
 impl BackOffice {
-    pub fn start() -> Self {
+    pub async fn start() -> Self {
         let scripts: Scripts = Arc::default();
         let calls: Calls = Arc::default();
-        let (s, c) = (scripts.clone(), calls.clone());
-        let base = serve(move || {
-            let (scripts, calls) = (s.clone(), c.clone());
-            App::new().default_service(web::to(move |req: HttpRequest, body: web::Bytes| {
-                let name = req.path().trim_start_matches('/').to_owned();
-                let mut form: BTreeMap<String, String> =
-                    url::form_urlencoded::parse(&body).into_owned().collect();
-                form.extend(
-                    url::form_urlencoded::parse(req.query_string().as_bytes()).into_owned(),
-                );
-                calls.lock().unwrap().push((name.clone(), form));
-                let (status, body) = scripts
-                    .lock()
-                    .unwrap()
-                    .get_mut(&name)
-                    .and_then(VecDeque::pop_front)
-                    .unwrap_or((200, "{}".into()));
-                async move {
-                    HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap())
-                        .content_type("application/json")
-                        .body(body)
-                }
-            }))
-        });
+        let server = MockServer::start().await;
+        Mock::given(wiremock::matchers::any())
+            .respond_with(Scripted {
+                scripts: scripts.clone(),
+                calls: calls.clone(),
+            })
+            .mount(&server)
+            .await;
         Self {
-            base,
+            base: server.uri(),
             scripts,
             calls,
+            _server: Arc::new(server),
         }
     }
 
@@ -237,7 +235,7 @@ pub async fn start_bank(
 ) -> Bank {
     let db = TestDatabase::new(backend);
     let key = KeyPair::random();
-    let office = BackOffice::start();
+    let office = BackOffice::start().await;
     let app = Application::build(config(&db, &key, &office, host, options))
         .await
         .unwrap();
@@ -253,43 +251,6 @@ pub async fn start_bank(
     }
 }
 
-/// Bank B's federation server: `bob*bank-b.test` → BOB_ACCOUNT with text memo `bob`.
-pub async fn start_federation(backend: Backend) -> (String, TestDatabase) {
-    let db = TestDatabase::new(backend);
-    Database::connect(&db.settings())
-        .unwrap()
-        .run_blocking(|conn| {
-            conn.batch_execute(&format!(
-                "CREATE TABLE people (id VARCHAR(56), name VARCHAR(64), domain VARCHAR(64), \
-                   memo_type VARCHAR(8), memo VARCHAR(64));
-                 INSERT INTO people VALUES ('{BOB_ACCOUNT}', 'bob', 'bank-b.test', 'text', 'bob');
-                 INSERT INTO people VALUES ('{BOB_ACCOUNT}', 'carol', 'bank-c.test', 'text', 'carol');"
-            ))?;
-            Ok(())
-        })
-        .unwrap();
-    let app = federation::Application::build(federation::FederationConfig {
-        port: 0,
-        bind_address: "127.0.0.1".into(),
-        database: db.settings(),
-        queries: Queries {
-            federation: "SELECT id, memo_type, memo FROM people WHERE name = ? AND domain = ?"
-                .into(),
-            reverse_federation: None,
-            forward: None,
-        },
-        tls: None,
-        log_format: Default::default(),
-        metrics_port: None,
-        max_body_bytes: 16 * 1024,
-    })
-    .await
-    .unwrap();
-    let url = format!("{}/federation", app.url());
-    app.spawn();
-    (url, db)
-}
-
 /// Two banks wired together: A sends, B receives.
 pub struct TwoBanks {
     pub host: TomlHost,
@@ -299,15 +260,17 @@ pub struct TwoBanks {
     pub federation_url: String,
     pub a: Bank,
     pub b: Bank,
-    pub _federation: TestDatabase,
+    pub _federation: FederationServer,
 }
 
 impl TwoBanks {
     pub async fn start(backend: Backend, b_options: BankOptions) -> Self {
-        let host = TomlHost::start();
+        let host = TomlHost::start().await;
         let a = start_bank("bank-a.test", backend, &host, &BankOptions::default()).await;
         let b = start_bank("bank-b.test", backend, &host, &b_options).await;
-        let (federation_url, federation_db) = start_federation(backend).await;
+        // Bank B's federation server: `bob*bank-b.test` → BOB_ACCOUNT with text memo `bob`.
+        let federation = FederationServer::start(backend).await;
+        let federation_url = federation.federation_url();
         host.set(
             "bank-a.test",
             format!(
@@ -335,7 +298,7 @@ impl TwoBanks {
             federation_url,
             a,
             b,
-            _federation: federation_db,
+            _federation: federation,
         }
     }
 

@@ -1,48 +1,29 @@
-//! A broken or hostile server (a raw TCP listener, not the sandbox): oversized, garbled and
-//! missing answers become typed errors, never a panic or unbounded memory.
+//! A broken or hostile Horizon (a wiremock server with scripted answers, not the sandbox):
+//! oversized, garbled and missing answers become typed errors, never a panic or unbounded
+//! memory.
 
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use horizon::{Error, HorizonClient, HorizonSettings, MAX_BODY_BYTES, PaymentsQuery};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
+use wiremock::{Mock, MockServer, ResponseTemplate, matchers::any};
 
-/// Serves `answer` to every connection (after reading the request head), or nothing at all
-/// when `answer` is `None`. Returns the base URL.
-async fn serve(answer: Option<Vec<u8>>) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut socket, _)) = listener.accept().await else {
-                return;
-            };
-            let answer = answer.clone();
-            tokio::spawn(async move {
-                let mut buf = vec![0u8; 64 * 1024];
-                let _ = socket.read(&mut buf).await;
-                match answer {
-                    Some(bytes) => {
-                        let _ = socket.write_all(&bytes).await;
-                        let _ = socket.shutdown().await;
-                    }
-                    None => tokio::time::sleep(Duration::from_secs(30)).await,
-                }
-            });
-        }
-    });
-    url
+/// A server that gives `answer` to every request; kept running while the value lives.
+async fn serve(answer: ResponseTemplate) -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(any()).respond_with(answer).mount(&server).await;
+    server
 }
 
-fn response(status: &str, content_type: &str, body: &[u8]) -> Vec<u8> {
-    let mut out = format!(
-        "HTTP/1.1 {status}\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-        body.len()
-    )
-    .into_bytes();
-    out.extend_from_slice(body);
-    out
+/// `status` with `body` as `content_type`.
+fn response(status: u16, content_type: &str, body: &[u8]) -> ResponseTemplate {
+    ResponseTemplate::new(status).set_body_raw(body.to_vec(), content_type)
+}
+
+/// A server that reads each request and does not answer (for longer than any client waits).
+fn silence() -> ResponseTemplate {
+    ResponseTemplate::new(200).set_delay(Duration::from_secs(30))
 }
 
 fn client(url: &str) -> HorizonClient {
@@ -59,22 +40,25 @@ fn client(url: &str) -> HorizonClient {
 #[tokio::test]
 async fn oversized_garbled_and_silent_answers() {
     let huge = vec![b' '; MAX_BODY_BYTES + 1];
-    let url = serve(Some(response("200 OK", "application/json", &huge))).await;
+    let server = serve(response(200, "application/json", &huge)).await;
+    let url = server.uri();
     let error = client(&url).root().await.unwrap_err();
     assert!(
         matches!(&error, Error::Decode(m) if m.contains("larger")),
         "{error:?}"
     );
 
-    let url = serve(Some(response("200 OK", "application/json", b"{\"network"))).await;
+    let server = serve(response(200, "application/json", b"{\"network")).await;
+    let url = server.uri();
     let error = client(&url).fee_stats().await.unwrap_err();
     assert!(matches!(error, Error::Decode(_)), "{error:?}");
     // An unreadable answer to a submission leaves its outcome unknown.
     let error = client(&url).submit("AAAA").await.unwrap_err();
     assert!(matches!(error, Error::Decode(_)) && error.outcome_unknown());
 
-    let html = response("502 Bad Gateway", "text/html", b"<html>bad gateway</html>");
-    let url = serve(Some(html)).await;
+    let html = response(502, "text/html", b"<html>bad gateway</html>");
+    let server = serve(html).await;
+    let url = server.uri();
     let error = client(&url).submit("AAAA").await.unwrap_err();
     assert_eq!(
         error,
@@ -85,7 +69,8 @@ async fn oversized_garbled_and_silent_answers() {
     );
     assert!(error.outcome_unknown());
 
-    let url = serve(None).await;
+    let server = serve(silence()).await;
+    let url = server.uri();
     let started = Instant::now();
     let error = client(&url).submit("AAAA").await.unwrap_err();
     assert_eq!(error, Error::Timeout);
@@ -110,7 +95,8 @@ async fn hostile_event_streams() {
     // A single event larger than the cap ends the stream instead of growing a buffer.
     let mut body = b"retry: 1000\nevent: open\ndata: \"hello\"\n\ndata: ".to_vec();
     body.extend(std::iter::repeat_n(b'x', horizon::MAX_EVENT_BYTES + 10));
-    let url = serve(Some(response("200 OK", "text/event-stream", &body))).await;
+    let server = serve(response(200, "text/event-stream", &body)).await;
+    let url = server.uri();
     let mut stream = std::pin::pin!(client(&url).stream_payments(PaymentsQuery::default()));
     let first = stream.next().await;
     assert!(
@@ -121,7 +107,8 @@ async fn hostile_event_streams() {
 
     // A record that is not a payment record is an error, and the stream goes on.
     let body = b"id: 1\ndata: {\"nonsense\": true}\n\nid: 2\ndata: [not json\n\n";
-    let url = serve(Some(response("200 OK", "text/event-stream", body))).await;
+    let server = serve(response(200, "text/event-stream", body)).await;
+    let url = server.uri();
     let items: Vec<_> = client(&url)
         .stream_payments(PaymentsQuery::default())
         .collect()
@@ -130,7 +117,8 @@ async fn hostile_event_streams() {
     assert!(items.iter().all(|i| matches!(i, Err(Error::Decode(_)))));
 
     // JSON where an event stream was expected.
-    let url = serve(Some(response("200 OK", "application/json", b"{}"))).await;
+    let server = serve(response(200, "application/json", b"{}")).await;
+    let url = server.uri();
     let items: Vec<_> = client(&url)
         .stream_payments(PaymentsQuery::default())
         .collect()
@@ -141,7 +129,8 @@ async fn hostile_event_streams() {
     );
 
     // No answer at all: the connection attempt times out.
-    let url = serve(None).await;
+    let server = serve(silence()).await;
+    let url = server.uri();
     let items: Vec<_> = client(&url)
         .stream_payments(PaymentsQuery::default())
         .collect()

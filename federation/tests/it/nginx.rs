@@ -5,7 +5,7 @@
 //! Needs Debian's nginx (`scripts/test.sh` installs it). Without it the test fails: a deployment
 //! file that is never exercised is worse than none.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -16,11 +16,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
-use diesel::connection::SimpleConnection;
-use federation::config::Queries;
-use federation::{Application, FederationClient, FederationConfig};
-use service::database::{Backend, Database};
-use service::testing::TestDatabase;
+use federation::FederationClient;
+use federation::testing::{BOB, FederationServer, people};
+use service::database::Backend;
 use stellar_base::Memo;
 use stellar_toml::{Resolver, StellarToml, StellarTomlSettings};
 
@@ -29,7 +27,6 @@ const TEMPLATE: &str = include_str!(concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../nginx/stellar.conf"
 ));
-const BOB: &str = "GD2GJPL3UOK5LX7TWXOACK2ZPWPFSLBNKL3GTGH6BLBNISK4BGWMFBBG";
 const SIGNING_KEY: &str = "GCYMGWPZ6NC2U7SO6SMXOP5ZLXOEC5SYPKITDMVEONLCHFSCCQR2J4S3";
 
 /// A port that was free a moment ago (nginx cannot be told to pick one itself).
@@ -88,39 +85,6 @@ async fn fake_auth_server() -> (
     let handle = server.handle();
     tokio::spawn(server);
     (address, seen, handle)
-}
-
-/// The federation server on port 0 with bob*bank.test (id memo 42) in a SQLite people table.
-async fn federation_server(db: &TestDatabase) -> (String, Vec<actix_web::dev::ServerHandle>) {
-    Database::connect(&db.settings())
-        .unwrap()
-        .run_blocking(|conn| {
-            conn.batch_execute(&format!(
-                "CREATE TABLE people (id TEXT, name TEXT, domain TEXT, memo_type TEXT, memo TEXT);
-                 INSERT INTO people VALUES ('{BOB}', 'bob', 'bank.test', 'id', '42');"
-            ))?;
-            Ok(())
-        })
-        .unwrap();
-    let app = Application::build(FederationConfig {
-        port: 0,
-        bind_address: "127.0.0.1".into(),
-        database: db.settings(),
-        queries: Queries {
-            federation: "SELECT id, memo_type, memo FROM people WHERE name = ? AND domain = ?"
-                .into(),
-            reverse_federation: None,
-            forward: None,
-        },
-        tls: None,
-        log_format: Default::default(),
-        metrics_port: None,
-        max_body_bytes: 16 * 1024,
-    })
-    .await
-    .unwrap();
-    let url = app.url();
-    (url, app.spawn())
 }
 
 /// The running nginx; stopped when dropped, even when an assertion fails.
@@ -195,8 +159,8 @@ async fn nginx_serves_stellar_toml_and_proxies_federation_and_auth_over_tls() {
     std::fs::set_permissions(root, std::fs::Permissions::from_mode(0o755)).unwrap();
     let common::Pki { ca, cert, key } = common::private_pki(root);
 
-    let db = TestDatabase::new(Backend::Sqlite);
-    let (federation_url, _federation) = federation_server(&db).await;
+    let federation = FederationServer::start(Backend::Sqlite).await;
+    let federation_url = federation.url.clone();
     let (auth_address, seen, auth_handle) = fake_auth_server().await;
 
     let port = free_port();
@@ -528,16 +492,7 @@ fn docker_compose_fills_the_template_and_configures_federation() {
 
     // `      FEDERATION__KEY: value` lines of the federation service; secrets become files.
     let dir = tempfile::tempdir().unwrap();
-    let db = TestDatabase::new(Backend::Sqlite);
-    Database::connect(&db.settings())
-        .unwrap()
-        .run_blocking(|conn| {
-            conn.batch_execute(
-                "CREATE TABLE people (id TEXT, name TEXT, domain TEXT, memo_type TEXT, memo TEXT)",
-            )?;
-            Ok(())
-        })
-        .unwrap();
+    let db = people(Backend::Sqlite);
     let mut env = Vec::new();
     for line in compose.lines().map(str::trim) {
         let Some((name, value)) = line.split_once(": ") else {
@@ -559,7 +514,7 @@ fn docker_compose_fills_the_template_and_configures_federation() {
         env.push((name.to_owned(), value));
     }
     assert!(env.len() >= 5, "found {env:?}");
-    let config: FederationConfig = service::config::load_from("FEDERATION", None, env)
+    let config: federation::FederationConfig = service::config::load_from("FEDERATION", None, env)
         .unwrap_or_else(|e| panic!("docker-compose.yml's federation environment: {e}"));
     config.validate().unwrap();
     assert_eq!(config.bind_address, "0.0.0.0");

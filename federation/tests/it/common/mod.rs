@@ -1,6 +1,7 @@
 //! What several federation test files share.
 
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
 
@@ -37,4 +38,29 @@ pub fn private_pki(dir: &Path) -> Pki {
     std::fs::write(&pki.cert, cert.pem()).unwrap();
     std::fs::write(&pki.key, key.serialize_pem()).unwrap();
     pki
+}
+
+/// Whether the calling test should run its body here: in the test binary's normal run it
+/// runs the test named `test` again in a child process of this binary, alone (`--exact`), fails
+/// if it fails there, and returns `false`; in that child it returns `true`. For tests that read
+/// process-wide state (the metrics recorder) that the other tests of the binary would move.
+pub fn alone(test: &str) -> bool {
+    const CHILD: &str = "FEDERATION_TEST_ALONE";
+    if std::env::var_os(CHILD).is_some() {
+        return true;
+    }
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args([test, "--exact", "--nocapture", "--test-threads=1"])
+        .env(CHILD, "1")
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(
+        out.status.success() && stdout.contains("1 passed"),
+        "{test}, run alone, failed:\n{stdout}\n{stderr}"
+    );
+    false
 }

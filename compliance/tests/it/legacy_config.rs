@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use compliance::ComplianceConfig;
 use service::database::Backend;
 use service::telemetry::LogFormat;
-use service::testing::{TestDatabase, backends};
+use service::testing::TestDatabase;
 
 /// The legacy example, verbatim.
 const LEGACY_COMPLIANCE_CFG: &str = r#"# Compliance server compliance.cfg example
@@ -189,31 +189,29 @@ async fn start_legacy(db: &TestDatabase, key: &str) -> String {
     log()
 }
 
-async fn legacy_compliance_cfg_starts(key: &str) {
-    for backend in backends() {
-        let db = TestDatabase::new(backend);
-        let log = start_legacy(&db, key).await;
-        // Accepted, as legacy accepted them, and named in the log as weak.
-        assert!(
-            log.contains("tx_status_auth.password is shorter than 10 characters"),
-            "{backend}: {log}"
-        );
-        assert!(log.contains("api_key is not set"), "{backend}: {log}");
-        assert!(
-            !log.contains("\"password\"") && !log.contains("SBEL63EBNQUT"),
-            "{backend}: no secret in the log: {log}"
-        );
-    }
+async fn legacy_compliance_cfg_starts(backend: Backend, key: &str) {
+    let db = TestDatabase::new(backend);
+    let log = start_legacy(&db, key).await;
+    // Accepted, as legacy accepted them, and named in the log as weak.
+    assert!(
+        log.contains("tx_status_auth.password is shorter than 10 characters"),
+        "{backend}: {log}"
+    );
+    assert!(log.contains("api_key is not set"), "{backend}: {log}");
+    assert!(
+        !log.contains("\"password\"") && !log.contains("SBEL63EBNQUT"),
+        "{backend}: no secret in the log: {log}"
+    );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_legacy_compliance_cfg_starts_with_database_url() {
-    legacy_compliance_cfg_starts("url").await;
+service::backend_tests!(multi_thread the_legacy_compliance_cfg_starts_with_database_url);
+async fn the_legacy_compliance_cfg_starts_with_database_url(backend: Backend) {
+    legacy_compliance_cfg_starts(backend, "url").await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_legacy_compliance_cfg_starts_with_database_dsn() {
-    legacy_compliance_cfg_starts("dsn").await;
+service::backend_tests!(multi_thread the_legacy_compliance_cfg_starts_with_database_dsn);
+async fn the_legacy_compliance_cfg_starts_with_database_dsn(backend: Backend) {
+    legacy_compliance_cfg_starts(backend, "dsn").await;
 }
 
 fn load(contents: &str) -> Result<ComplianceConfig, String> {

@@ -4,7 +4,7 @@
 use callbacks_example::{CallbacksServer, Config, Rules, payload_mac};
 use stellar_base::KeyPair;
 
-const VECTOR: &str = include_str!("../../vectors/payload-mac.json");
+const VECTOR: &str = include_str!("../../../vectors/payload-mac.json");
 
 #[test]
 fn the_mac_matches_the_sdk_vector() {

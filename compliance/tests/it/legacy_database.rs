@@ -7,12 +7,12 @@
 //! server starts on it. A legacy approval still answers `/receive`, the allow lists take new
 //! rows, and a restart changes nothing.
 
-mod common;
+use crate::common;
 
 use common::{API_KEY, BackOffice, BankOptions, TomlHost, post_form};
 use diesel::connection::SimpleConnection;
 use service::database::Backend;
-use service::testing::{self, TestDatabase};
+use service::testing::TestDatabase;
 use service::{AnyConnection, Database, DbError};
 use stellar_base::KeyPair;
 
@@ -167,81 +167,77 @@ async fn start(db: &TestDatabase, host: &TomlHost, office: &BackOffice) -> Strin
     internal
 }
 
-#[tokio::test]
-async fn a_legacy_compliance_database_is_adopted_in_place() {
-    let (host, office) = (TomlHost::start(), BackOffice::start());
-    for backend in testing::backends()
-        .into_iter()
-        .filter(|b| *b != Backend::Sqlite)
-    {
-        let db = TestDatabase::new(backend);
-        let sql = legacy_schema(backend);
-        Database::connect(&db.settings())
-            .unwrap()
-            .run_blocking(move |conn| Ok(conn.batch_execute(&sql)?))
-            .unwrap();
-        let internal = start(&db, &host, &office).await;
+// Only MySQL and PostgreSQL: the legacy server never ran on SQLite.
+service::backend_tests!(a_legacy_compliance_database_is_adopted_in_place; mysql, postgres);
+async fn a_legacy_compliance_database_is_adopted_in_place(backend: Backend) {
+    let (host, office) = (TomlHost::start().await, BackOffice::start().await);
+    let db = TestDatabase::new(backend);
+    let sql = legacy_schema(backend);
+    Database::connect(&db.settings())
+        .unwrap()
+        .run_blocking(move |conn| Ok(conn.batch_execute(&sql)?))
+        .unwrap();
+    let internal = start(&db, &host, &office).await;
 
-        // The legacy approval answers /receive (the newest of the legacy duplicates).
-        let receive = |url: String| async move {
-            post_form(&format!("{url}/receive"), &[("memo", MEMO)], Some(API_KEY)).await
-        };
-        let (status, body) = receive(internal.clone()).await;
-        assert_eq!(status, 200, "{backend}: {body}");
-        assert_eq!(body["data"], DATA, "{backend}");
-        let (status, _) = post_form(
-            &format!("{internal}/receive"),
-            &[("memo", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=")],
-            Some(API_KEY),
-        )
-        .await;
-        assert_eq!(status, 404, "{backend}");
+    // The legacy approval answers /receive (the newest of the legacy duplicates).
+    let receive = |url: String| async move {
+        post_form(&format!("{url}/receive"), &[("memo", MEMO)], Some(API_KEY)).await
+    };
+    let (status, body) = receive(internal.clone()).await;
+    assert_eq!(status, 200, "{backend}: {body}");
+    assert_eq!(body["data"], DATA, "{backend}");
+    let (status, _) = post_form(
+        &format!("{internal}/receive"),
+        &[("memo", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=")],
+        Some(API_KEY),
+    )
+    .await;
+    assert_eq!(status, 404, "{backend}");
 
-        // The allow lists take new rows next to the legacy ones.
-        let other = KeyPair::random().public_key().to_string();
-        let (status, body) = post_form(
-            &format!("{internal}/allow_access"),
-            &[
-                ("name", "Bank B"),
-                ("domain", "bank-b.test"),
-                ("public_key", &other),
-            ],
-            Some(API_KEY),
-        )
-        .await;
-        assert_eq!(status, 200, "{backend}: {body}");
+    // The allow lists take new rows next to the legacy ones.
+    let other = KeyPair::random().public_key().to_string();
+    let (status, body) = post_form(
+        &format!("{internal}/allow_access"),
+        &[
+            ("name", "Bank B"),
+            ("domain", "bank-b.test"),
+            ("public_key", &other),
+        ],
+        Some(API_KEY),
+    )
+    .await;
+    assert_eq!(status, 200, "{backend}: {body}");
 
-        // Every table, column and index of ours is there; the duplicate legacy approvals are
-        // kept (their unique index was created without UNIQUE); legacy indexes stay.
-        let schema = Database::connect(&db.settings()).unwrap().schema().unwrap();
-        let fresh = {
-            let fresh_db = TestDatabase::new(backend);
-            let database = Database::connect(&fresh_db.settings()).unwrap();
-            database.migrate(compliance::migrations()).unwrap();
-            database.schema().unwrap()
-        };
-        let missing = schema.missing_from(&fresh);
-        assert!(missing.is_empty(), "{backend}: missing {missing:?}");
-        let at = &schema.tables["authorized_transaction"].indexes;
-        assert!(!at["at_by_transaction_id"].unique, "{backend}");
-        assert!(
-            schema.tables["allowed_fi"]
-                .indexes
-                .contains_key("afi_by_public_key")
-        );
-        let counts: Vec<i64> = TABLES.iter().map(|t| count(&db, t)).collect();
-        assert_eq!(counts, [2, 2, 1, 1, 3], "{backend}");
+    // Every table, column and index of ours is there; the duplicate legacy approvals are
+    // kept (their unique index was created without UNIQUE); legacy indexes stay.
+    let schema = Database::connect(&db.settings()).unwrap().schema().unwrap();
+    let fresh = {
+        let fresh_db = TestDatabase::new(backend);
+        let database = Database::connect(&fresh_db.settings()).unwrap();
+        database.migrate(compliance::migrations()).unwrap();
+        database.schema().unwrap()
+    };
+    let missing = schema.missing_from(&fresh);
+    assert!(missing.is_empty(), "{backend}: missing {missing:?}");
+    let at = &schema.tables["authorized_transaction"].indexes;
+    assert!(!at["at_by_transaction_id"].unique, "{backend}");
+    assert!(
+        schema.tables["allowed_fi"]
+            .indexes
+            .contains_key("afi_by_public_key")
+    );
+    let counts: Vec<i64> = TABLES.iter().map(|t| count(&db, t)).collect();
+    assert_eq!(counts, [2, 2, 1, 1, 3], "{backend}");
 
-        // A restart adopts nothing twice and changes no row.
-        let applied = Database::connect(&db.settings())
-            .unwrap()
-            .migrate(compliance::migrations())
-            .unwrap();
-        assert!(applied.is_empty(), "{backend}: applied again: {applied:?}");
-        let internal = start(&db, &host, &office).await;
-        let (status, body) = receive(internal).await;
-        assert_eq!((status, &body["data"]), (200, &DATA.into()), "{backend}");
-        let after: Vec<i64> = TABLES.iter().map(|t| count(&db, t)).collect();
-        assert_eq!(after, counts, "{backend}");
-    }
+    // A restart adopts nothing twice and changes no row.
+    let applied = Database::connect(&db.settings())
+        .unwrap()
+        .migrate(compliance::migrations())
+        .unwrap();
+    assert!(applied.is_empty(), "{backend}: applied again: {applied:?}");
+    let internal = start(&db, &host, &office).await;
+    let (status, body) = receive(internal).await;
+    assert_eq!((status, &body["data"]), (200, &DATA.into()), "{backend}");
+    let after: Vec<i64> = TABLES.iter().map(|t| count(&db, t)).collect();
+    assert_eq!(after, counts, "{backend}");
 }

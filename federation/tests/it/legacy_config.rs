@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
 use service::database::{Backend, Database};
-use service::testing::{TestDatabase, backends};
+use service::testing::TestDatabase;
 
 const ALICE: &str = "GCYMGWPZ6NC2U7SO6SMXOP5ZLXOEC5SYPKITDMVEONLCHFSCCQR2J4S3";
 const BOB: &str = "GD2GJPL3UOK5LX7TWXOACK2ZPWPFSLBNKL3GTGH6BLBNISK4BGWMFBBG";
@@ -192,71 +192,69 @@ async fn lookup(server: &Running, query: &str) -> (u16, serde_json::Value) {
     (res.status().as_u16(), res.json().await.unwrap())
 }
 
-#[tokio::test]
-async fn legacy_federation_cfg_files_start_unchanged() {
-    for backend in backends() {
-        let db = TestDatabase::new(backend);
-        seed(&db);
-        let (kind, connection) = legacy_database(&db);
-        let dir = tempfile::tempdir().unwrap();
+service::backend_tests!(legacy_federation_cfg_files_start_unchanged);
+async fn legacy_federation_cfg_files_start_unchanged(backend: Backend) {
+    let db = TestDatabase::new(backend);
+    seed(&db);
+    let (kind, connection) = legacy_database(&db);
+    let dir = tempfile::tempdir().unwrap();
 
-        // README #1 (`dsn`), as ./federation.cfg: the legacy default path.
-        let cfg = dir.path().join("federation.cfg");
-        std::fs::write(&cfg, fill_in(README_ONE, kind, &connection)).unwrap();
+    // README #1 (`dsn`), as ./federation.cfg: the legacy default path.
+    let cfg = dir.path().join("federation.cfg");
+    std::fs::write(&cfg, fill_in(README_ONE, kind, &connection)).unwrap();
+    let server = run(dir.path(), None);
+    let (status, body) = lookup(&server, "q=alice*stellar.org&type=name").await;
+    assert_eq!(status, 200, "{backend}: {body}\n{}", server.output);
+    assert_eq!(body["account_id"], ALICE, "{backend}");
+    let (status, body) = lookup(&server, &format!("q={ALICE}&type=id")).await;
+    assert_eq!(status, 200, "{backend}: {body}");
+    assert_eq!(body["stellar_address"], "alice*stellar.org", "{backend}");
+    // A server without [tls] that listens on every interface says how it must be
+    // reached, once, and starts anyway, as the legacy one did.
+    assert!(
+        server.output.contains("plain HTTP"),
+        "{backend}: no warning about plain HTTP:\n{}",
+        server.output
+    );
+    drop(server);
+
+    // README #2 (`dsn`, a text memo, no reverse query), through the legacy `--conf` flag.
+    let two = dir.path().join("two.cfg");
+    std::fs::write(&two, fill_in(README_TWO, kind, &connection)).unwrap();
+    let server = run(dir.path(), Some(&two));
+    let (status, body) = lookup(&server, "q=alice*stellar.org&type=name").await;
+    assert_eq!(status, 200, "{backend}: {body}\n{}", server.output);
+    assert_eq!(
+        body,
+        serde_json::json!({"stellar_address": "alice*stellar.org", "account_id": SHARED, "memo_type": "text", "memo": "alice"}),
+        "{backend}"
+    );
+    let (status, _) = lookup(&server, &format!("q={ALICE}&type=id")).await;
+    assert_eq!(status, 501, "{backend}");
+    drop(server);
+
+    // The legacy sample (`url`, the key before v0.2.1).
+    let sample = dir.path().join("sample.cfg");
+    std::fs::write(&sample, fill_in(SAMPLE, kind, &connection)).unwrap();
+    let server = run(dir.path(), Some(&sample));
+    let (status, body) = lookup(&server, "q=bob*stellar.org&type=name").await;
+    assert_eq!(status, 200, "{backend}: {body}\n{}", server.output);
+    assert_eq!(body["account_id"], BOB, "{backend}");
+    drop(server);
+
+    // PostgreSQL's other DSN form, libpq's key=value list.
+    if backend == Backend::Postgres {
+        let url = url::Url::parse(&db.url()).unwrap();
+        let conninfo = format!(
+            "host={} port={} user={} dbname={} sslmode=disable",
+            url.host_str().unwrap(),
+            url.port().unwrap_or(5432),
+            url.username(),
+            url.path().trim_start_matches('/')
+        );
+        std::fs::write(&cfg, fill_in(README_ONE, kind, &conninfo)).unwrap();
         let server = run(dir.path(), None);
         let (status, body) = lookup(&server, "q=alice*stellar.org&type=name").await;
         assert_eq!(status, 200, "{backend}: {body}\n{}", server.output);
-        assert_eq!(body["account_id"], ALICE, "{backend}");
-        let (status, body) = lookup(&server, &format!("q={ALICE}&type=id")).await;
-        assert_eq!(status, 200, "{backend}: {body}");
-        assert_eq!(body["stellar_address"], "alice*stellar.org", "{backend}");
-        // A server without [tls] that listens on every interface says how it must be
-        // reached, once, and starts anyway, as the legacy one did.
-        assert!(
-            server.output.contains("plain HTTP"),
-            "{backend}: no warning about plain HTTP:\n{}",
-            server.output
-        );
-        drop(server);
-
-        // README #2 (`dsn`, a text memo, no reverse query), through the legacy `--conf` flag.
-        let two = dir.path().join("two.cfg");
-        std::fs::write(&two, fill_in(README_TWO, kind, &connection)).unwrap();
-        let server = run(dir.path(), Some(&two));
-        let (status, body) = lookup(&server, "q=alice*stellar.org&type=name").await;
-        assert_eq!(status, 200, "{backend}: {body}\n{}", server.output);
-        assert_eq!(
-            body,
-            serde_json::json!({"stellar_address": "alice*stellar.org", "account_id": SHARED, "memo_type": "text", "memo": "alice"}),
-            "{backend}"
-        );
-        let (status, _) = lookup(&server, &format!("q={ALICE}&type=id")).await;
-        assert_eq!(status, 501, "{backend}");
-        drop(server);
-
-        // The legacy sample (`url`, the key before v0.2.1).
-        let sample = dir.path().join("sample.cfg");
-        std::fs::write(&sample, fill_in(SAMPLE, kind, &connection)).unwrap();
-        let server = run(dir.path(), Some(&sample));
-        let (status, body) = lookup(&server, "q=bob*stellar.org&type=name").await;
-        assert_eq!(status, 200, "{backend}: {body}\n{}", server.output);
-        assert_eq!(body["account_id"], BOB, "{backend}");
-        drop(server);
-
-        // PostgreSQL's other DSN form, libpq's key=value list.
-        if backend == Backend::Postgres {
-            let url = url::Url::parse(&db.url()).unwrap();
-            let conninfo = format!(
-                "host={} port={} user={} dbname={} sslmode=disable",
-                url.host_str().unwrap(),
-                url.port().unwrap_or(5432),
-                url.username(),
-                url.path().trim_start_matches('/')
-            );
-            std::fs::write(&cfg, fill_in(README_ONE, kind, &conninfo)).unwrap();
-            let server = run(dir.path(), None);
-            let (status, body) = lookup(&server, "q=alice*stellar.org&type=name").await;
-            assert_eq!(status, 200, "{backend}: {body}\n{}", server.output);
-        }
     }
 }

@@ -1,7 +1,7 @@
 //! HTTPS with a private CA: a self-signed CA made in the test, trusted only through
 //! `extra_ca_file`.
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 

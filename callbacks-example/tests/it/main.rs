@@ -1,0 +1,3 @@
+//! callbacks-example's integration tests, one binary.
+
+mod callbacks;

@@ -1,0 +1,3 @@
+//! The demo's integration test, one binary.
+
+mod demo;
