@@ -43,7 +43,8 @@ pub fn backends() -> Vec<Backend> {
 /// Generates one `#[test]` per database backend from an `async fn name(backend: Backend)`
 /// declared beside it: a module `name` with `sqlite`, `mysql` and `postgres` tests, each
 /// running the function on a fresh Tokio runtime (as `#[tokio::test]` does) when its backend is
-/// in `TEST_BACKENDS`, and skipped with a message otherwise ([`run_on`]).
+/// in `TEST_BACKENDS`, and skipped with a message otherwise
+/// ([`run_on`](crate::testing::run_on)).
 ///
 /// ```ignore
 /// use service::database::Backend;
