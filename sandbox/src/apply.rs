@@ -27,6 +27,10 @@ pub struct CloseContext {
     pub ledger_seq: u32,
     /// Its close time (unix seconds).
     pub close_time: u64,
+    /// The fee per operation this ledger charges: the network's base fee, or under surge
+    /// pricing the lowest bid per operation that made it in. No transaction pays more than
+    /// its bid.
+    pub base_fee: i64,
 }
 
 /// What happened to one submitted envelope.
@@ -132,6 +136,47 @@ fn min_fee(tx: &xdr::Transaction) -> i64 {
     BASE_FEE * tx.operations.len() as i64
 }
 
+/// stellar-core's checks on one envelope against the current state, without applying it:
+/// what the queue runs before admitting a transaction.
+///
+/// # Errors
+/// The result stellar-core would report (`txBAD_SEQ`, `txBAD_AUTH`, `txTOO_LATE`…).
+pub fn validate(
+    accounts: &Accounts,
+    envelope: &xdr::TransactionEnvelope,
+    network: &Network,
+    ctx: CloseContext,
+) -> Result<(), xdr::TransactionResult> {
+    match envelope {
+        xdr::TransactionEnvelope::TxFeeBump(e) => check_fee_bump(accounts, e, network, ctx)
+            .map(drop)
+            .map_err(|rejected| rejected.result),
+        other => {
+            let (tx, signatures) = plain_transaction(other);
+            let hash = transaction_hash(&tx, network);
+            check_valid(accounts, &tx, signatures, &hash, ctx, true)
+                .map_err(|rejection| tx_result(min_fee(&tx), outer_result(rejection)))
+        }
+    }
+}
+
+/// A v0 or v1 envelope's transaction (in v1 form) and signatures.
+fn plain_transaction(
+    envelope: &xdr::TransactionEnvelope,
+) -> (Cow<'_, xdr::Transaction>, &[xdr::DecoratedSignature]) {
+    match envelope {
+        xdr::TransactionEnvelope::TxV0(e) => (Cow::Owned(v0_to_v1(&e.tx)), &e.signatures),
+        xdr::TransactionEnvelope::Tx(e) => (Cow::Borrowed(&e.tx), &e.signatures),
+        xdr::TransactionEnvelope::TxFeeBump(_) => unreachable!("fee bumps are checked apart"),
+    }
+}
+
+/// What a transaction of `ops` operations bidding `bid` pays in a ledger charging `base_fee`
+/// per operation: never more than its bid.
+fn charged(bid: i64, ops: i64, base_fee: i64) -> i64 {
+    bid.min(base_fee.saturating_mul(ops))
+}
+
 /// Validates and, if valid, applies one envelope. `fee_pool` collects the fees charged.
 pub fn apply_envelope(
     accounts: &mut Accounts,
@@ -140,23 +185,20 @@ pub fn apply_envelope(
     network: &Network,
     ctx: CloseContext,
 ) -> Applied {
-    let (tx, signatures): (Cow<'_, xdr::Transaction>, &[xdr::DecoratedSignature]) = match envelope {
-        xdr::TransactionEnvelope::TxV0(e) => (Cow::Owned(v0_to_v1(&e.tx)), &e.signatures),
-        xdr::TransactionEnvelope::Tx(e) => (Cow::Borrowed(&e.tx), &e.signatures),
-        xdr::TransactionEnvelope::TxFeeBump(e) => {
-            return apply_fee_bump(accounts, fee_pool, e, network, ctx);
-        }
-    };
+    if let xdr::TransactionEnvelope::TxFeeBump(e) = envelope {
+        return apply_fee_bump(accounts, fee_pool, e, network, ctx);
+    }
+    let (tx, signatures) = plain_transaction(envelope);
     let hash = transaction_hash(&tx, network);
-    let fee = min_fee(&tx);
     if let Err(rejection) = check_valid(accounts, &tx, signatures, &hash, ctx, true) {
         return Applied {
-            result: tx_result(fee, outer_result(rejection)),
+            result: tx_result(min_fee(&tx), outer_result(rejection)),
             included: false,
             successful: false,
             op_amounts: Vec::new(),
         };
     }
+    let fee = charged(i64::from(tx.fee), tx.operations.len() as i64, ctx.base_fee);
     let source = muxed_key(&tx.source_account);
     if let Some(account) = accounts.get_mut(&source) {
         account.balance -= fee;
@@ -179,13 +221,21 @@ pub fn apply_envelope(
     }
 }
 
-fn apply_fee_bump(
-    accounts: &mut Accounts,
-    fee_pool: &mut i64,
+/// A fee bump that passed its checks: who pays, and the inner transaction's hash.
+struct CheckedFeeBump {
+    fee_source: PublicKey,
+    inner_hash: [u8; 32],
+}
+
+/// A fee bump's checks (CAP-15): the outer fee covers one more operation than the inner
+/// transaction at no lower a rate, the fee source signs and can pay, and the inner transaction
+/// is valid but for its own fee.
+fn check_fee_bump(
+    accounts: &Accounts,
     envelope: &xdr::FeeBumpTransactionEnvelope,
     network: &Network,
     ctx: CloseContext,
-) -> Applied {
+) -> Result<CheckedFeeBump, Applied> {
     let outer = &envelope.tx;
     let xdr::FeeBumpTransactionInnerTx::Tx(inner) = &outer.inner_tx;
     let inner_tx = &inner.tx;
@@ -198,39 +248,29 @@ fn apply_fee_bump(
         op_amounts: Vec::new(),
     };
     if ops == 0 {
-        return rejected(TxCode::MissingOperation);
+        return Err(rejected(TxCode::MissingOperation));
     }
-    // The outer fee must cover one more operation than the inner transaction has, and its
-    // rate must not be below the inner transaction's rate.
     if outer.fee < fee
         || i128::from(outer.fee) * i128::from(ops) < i128::from(inner_tx.fee) * i128::from(ops + 1)
     {
-        return rejected(TxCode::InsufficientFee);
+        return Err(rejected(TxCode::InsufficientFee));
     }
     let fee_source = muxed_key(&outer.fee_source);
     let Some(payer) = accounts.get(&fee_source) else {
-        return rejected(TxCode::NoAccount);
+        return Err(rejected(TxCode::NoAccount));
     };
     let outer_hash = fee_bump_hash(outer, network);
     let mut checker = SigChecker::new(&outer_hash, &envelope.signatures);
     if !checker.check(payer, payer.thresholds.low) {
-        return rejected(TxCode::BadAuth);
+        return Err(rejected(TxCode::BadAuth));
     }
     if !checker.all_used() {
-        return rejected(TxCode::BadAuthExtra);
+        return Err(rejected(TxCode::BadAuthExtra));
     }
     if payer.balance - payer.min_balance() < fee {
-        return rejected(TxCode::InsufficientBalance);
+        return Err(rejected(TxCode::InsufficientBalance));
     }
     let inner_hash = transaction_hash(inner_tx, network);
-    let pair = |result| xdr::InnerTransactionResultPair {
-        transaction_hash: xdr::Hash(inner_hash),
-        result: xdr::InnerTransactionResult {
-            fee_charged: 0,
-            result,
-            ext: xdr::InnerTransactionResultExt::V0,
-        },
-    };
     if let Err(rejection) = check_valid(
         accounts,
         inner_tx,
@@ -239,16 +279,60 @@ fn apply_fee_bump(
         ctx,
         false,
     ) {
-        return Applied {
+        return Err(Applied {
             result: tx_result(
                 fee,
-                xdr::TransactionResultResult::TxFeeBumpInnerFailed(pair(inner_result(rejection))),
+                xdr::TransactionResultResult::TxFeeBumpInnerFailed(inner_pair(
+                    inner_hash,
+                    inner_result(rejection),
+                )),
             ),
             included: false,
             successful: false,
             op_amounts: Vec::new(),
-        };
+        });
     }
+    Ok(CheckedFeeBump {
+        fee_source,
+        inner_hash,
+    })
+}
+
+fn inner_pair(
+    inner_hash: [u8; 32],
+    result: xdr::InnerTransactionResultResult,
+) -> xdr::InnerTransactionResultPair {
+    xdr::InnerTransactionResultPair {
+        transaction_hash: xdr::Hash(inner_hash),
+        result: xdr::InnerTransactionResult {
+            fee_charged: 0,
+            result,
+            ext: xdr::InnerTransactionResultExt::V0,
+        },
+    }
+}
+
+fn apply_fee_bump(
+    accounts: &mut Accounts,
+    fee_pool: &mut i64,
+    envelope: &xdr::FeeBumpTransactionEnvelope,
+    network: &Network,
+    ctx: CloseContext,
+) -> Applied {
+    let CheckedFeeBump {
+        fee_source,
+        inner_hash,
+    } = match check_fee_bump(accounts, envelope, network, ctx) {
+        Ok(checked) => checked,
+        Err(rejected) => return rejected,
+    };
+    let xdr::FeeBumpTransactionInnerTx::Tx(inner) = &envelope.tx.inner_tx;
+    let inner_tx = &inner.tx;
+    let fee = charged(
+        envelope.tx.fee,
+        inner_tx.operations.len() as i64 + 1,
+        ctx.base_fee,
+    );
     if let Some(account) = accounts.get_mut(&fee_source) {
         account.balance -= fee;
         account.last_modified_ledger = ctx.ledger_seq;
@@ -261,11 +345,13 @@ fn apply_fee_bump(
     let (ops, successful, op_amounts) = apply_operations(accounts, inner_tx, ctx);
     let ops = ops.try_into().unwrap_or_default();
     let result = if successful {
-        xdr::TransactionResultResult::TxFeeBumpInnerSuccess(pair(
+        xdr::TransactionResultResult::TxFeeBumpInnerSuccess(inner_pair(
+            inner_hash,
             xdr::InnerTransactionResultResult::TxSuccess(ops),
         ))
     } else {
-        xdr::TransactionResultResult::TxFeeBumpInnerFailed(pair(
+        xdr::TransactionResultResult::TxFeeBumpInnerFailed(inner_pair(
+            inner_hash,
             xdr::InnerTransactionResultResult::TxFailed(ops),
         ))
     };

@@ -20,7 +20,8 @@ use stellar_base::{Envelope, PublicKey};
 use crate::faults::Fault;
 use crate::history::{Order, after, toid};
 use crate::json;
-use crate::ledger::{Ledger, Outcome, Submission};
+use crate::ledger::{Ledger, Outcome};
+use crate::queue::Admission;
 use crate::server::Shared;
 
 type Data = web::Data<Shared>;
@@ -60,6 +61,7 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig, faults_enabled: bool) {
             web::get().to(account_transactions),
         )
         .route("/transactions", web::post().to(submit))
+        .route("/transactions_async", web::post().to(submit_async))
         .route("/transactions", web::get().to(transactions))
         .route("/transactions/{hash}", web::get().to(transaction))
         .route(
@@ -210,7 +212,7 @@ async fn friendbot(
         Ok(id) => id,
         Err(problem) => return problem_response(400, problem),
     };
-    let outcome = shared.submit(Submission::Friendbot(id)).await;
+    let outcome = shared.fund(id).await;
     answer_outcome(&shared, &req, outcome)
 }
 
@@ -219,27 +221,54 @@ struct TxForm {
     tx: String,
 }
 
-async fn submit(shared: Data, req: HttpRequest, form: web::Form<TxForm>) -> HttpResponse {
-    let envelope = match Envelope::from_base64(&form.tx) {
-        Ok(envelope) => envelope,
-        Err(error) => {
-            return problem_response(
+/// The envelope of a submission form, or Horizon's 400 `transaction_malformed`.
+fn decode_envelope(tx: &str) -> Result<Envelope, Box<HttpResponse>> {
+    Envelope::from_base64(tx).map_err(|error| {
+        Box::new(problem_response(
+            400,
+            json::problem(
                 400,
-                json::problem(
-                    400,
-                    "transaction_malformed",
-                    "Transaction Malformed",
-                    &format!(
-                        "Horizon could not decode the transaction envelope in this request. A \
-                         transaction should be an XDR TransactionEnvelope struct encoded using \
-                         base64.  The envelope read from this request is echoed in the \
-                         `extras.envelope_xdr` field of this response for your convenience. ({error})"
-                    ),
-                    Some(json!({"envelope_xdr": form.tx})),
+                "transaction_malformed",
+                "Transaction Malformed",
+                &format!(
+                    "Horizon could not decode the transaction envelope in this request. A \
+                     transaction should be an XDR TransactionEnvelope struct encoded using \
+                     base64.  The envelope read from this request is echoed in the \
+                     `extras.envelope_xdr` field of this response for your convenience. ({error})"
                 ),
-            );
-        }
+                Some(json!({"envelope_xdr": tx})),
+            ),
+        ))
+    })
+}
+
+/// Horizon's 504 for a synchronous submission whose transaction was not seen in a ledger in
+/// time (stellar/go `services/horizon/internal/txsub`: `ErrTimeout`).
+fn submission_timeout() -> HttpResponse {
+    problem_response(
+        504,
+        json::problem(
+            504,
+            "timeout",
+            "Timeout",
+            "Your request timed out before completing.  Please try your request again. If you \
+             are submitting a transaction make sure you are sending exactly the same \
+             transaction (with the same sequence number).",
+            None,
+        ),
+    )
+}
+
+/// `POST /transactions`: Horizon's synchronous submission. The transaction goes through
+/// stellar-core's queue; the answer waits for the ledger that includes it, at most
+/// `submission_timeout` (then 504, as Horizon: also when the queue answered `TRY_AGAIN_LATER`
+/// or dropped the transaction, since Horizon only ever sees it not arrive).
+async fn submit(shared: Data, req: HttpRequest, form: web::Form<TxForm>) -> HttpResponse {
+    let envelope = match decode_envelope(&form.tx) {
+        Ok(envelope) => envelope,
+        Err(malformed) => return *malformed,
     };
+    let deadline = tokio::time::Instant::now() + shared.config.submission_timeout;
     let hash = envelope.hash(&shared.ledger().network().clone());
     // A transaction already in the ledger is answered from history, as Horizon does.
     let known = shared.ledger().history().by_hash.get(&hash).copied();
@@ -250,33 +279,60 @@ async fn submit(shared: Data, req: HttpRequest, form: web::Form<TxForm>) -> Http
     if delay > Duration::ZERO {
         tokio::time::sleep(delay).await;
     }
-    let outcome = shared
-        .submit(Submission::Envelope(Box::new(envelope.into_xdr())))
-        .await;
-    // The same transaction submitted twice before a close: the copy applied first wins and
-    // both submitters get its result, as with Horizon.
-    let outcome = match outcome {
-        Some(Outcome::Rejected { .. }) => match shared.ledger().history().by_hash.get(&hash) {
-            Some(index) => Some(Outcome::Included(*index)),
-            None => outcome,
-        },
-        other => other,
+    let envelope = Box::new(envelope.into_xdr());
+    let (_, admission, waiter) = shared.offer(envelope.clone());
+    let outcome = match (admission, waiter) {
+        // Invalid at admission: Horizon answers with core's result at once.
+        (Admission::Error(result), _) => {
+            return problem_response(400, json::transaction_failed(&envelope, &result));
+        }
+        (Admission::Pending | Admission::Duplicate, Some(waiter)) => {
+            match tokio::time::timeout_at(deadline, waiter).await {
+                Ok(Ok(Some(outcome))) => Some(outcome),
+                // Dropped from the queue: Horizon never sees it, and times out.
+                Ok(Ok(None)) => {
+                    tokio::time::sleep_until(deadline).await;
+                    return submission_timeout();
+                }
+                Ok(Err(_)) => None,
+                Err(_) => return submission_timeout(),
+            }
+        }
+        // Included between the history check and the offer.
+        (Admission::Pending | Admission::Duplicate, None) => shared
+            .ledger()
+            .history()
+            .by_hash
+            .get(&hash)
+            .map(|index| Outcome::Included(*index)),
+        (Admission::TryAgainLater, _) => {
+            tokio::time::sleep_until(deadline).await;
+            return submission_timeout();
+        }
     };
     if shared.faults.take_submission_timeout() {
-        return problem_response(
-            504,
-            json::problem(
-                504,
-                "timeout",
-                "Timeout",
-                "Your request timed out before completing.  Please try your request again. If you \
-                 are submitting a transaction make sure you are sending exactly the same \
-                 transaction (with the same sequence number).",
-                None,
-            ),
-        );
+        return submission_timeout();
     }
     answer_outcome(&shared, &req, outcome)
+}
+
+/// `POST /transactions_async`: stellar-core's answer at once, in Horizon's JSON (201
+/// `PENDING`, 409 `DUPLICATE`, 503 `TRY_AGAIN_LATER`, 400 `ERROR` with the result XDR), as
+/// Horizon's `AsyncSubmitTransactionHandler` relays it.
+async fn submit_async(shared: Data, form: web::Form<TxForm>) -> HttpResponse {
+    let envelope = match decode_envelope(&form.tx) {
+        Ok(envelope) => envelope,
+        Err(malformed) => return *malformed,
+    };
+    let delay = shared.faults.submission_delay();
+    if delay > Duration::ZERO {
+        tokio::time::sleep(delay).await;
+    }
+    let (hash, admission, _) = shared.offer(Box::new(envelope.into_xdr()));
+    let (status, body) = json::async_submission(&hash, &admission);
+    HttpResponse::build(StatusCode::from_u16(status).unwrap_or(StatusCode::OK))
+        .content_type("application/json; charset=utf-8")
+        .body(body.to_string())
 }
 
 /// 200 with the transaction for a success, 400 `transaction_failed` otherwise.

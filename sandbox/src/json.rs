@@ -15,6 +15,7 @@ use stellar_base::{AccountAddress, Memo, PublicKey};
 use crate::codes::result_codes;
 use crate::history::{LedgerRecord, OpRecord, TxRecord, operation_details};
 use crate::ledger::Ledger;
+use crate::queue::Admission;
 use crate::state::{Account, BASE_FEE, BASE_RESERVE, account_flags, trustline_flags};
 
 /// The protocol version the sandbox reports.
@@ -696,6 +697,25 @@ pub fn transaction_failed(
             "result_codes": result_codes(result),
         })),
     )
+}
+
+/// Horizon's answer to `POST /transactions_async` for stellar-core's admission: status code
+/// and body (stellar/go `services/horizon/internal/actions/submit_transaction_async.go`).
+pub fn async_submission(hash: &[u8; 32], admission: &Admission) -> (u16, Value) {
+    let hash = to_hex(hash);
+    match admission {
+        Admission::Pending => (201, json!({"tx_status": "PENDING", "hash": hash})),
+        Admission::Duplicate => (409, json!({"tx_status": "DUPLICATE", "hash": hash})),
+        Admission::TryAgainLater => (503, json!({"tx_status": "TRY_AGAIN_LATER", "hash": hash})),
+        Admission::Error(result) => (
+            400,
+            json!({
+                "tx_status": "ERROR",
+                "hash": hash,
+                "error_result_xdr": to_base64(result.as_ref()),
+            }),
+        ),
+    }
 }
 
 /// The 404 problem.

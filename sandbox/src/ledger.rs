@@ -9,7 +9,7 @@ use stellar_base::{Amount, KeyPair, Network, Operation, PublicKey};
 
 use crate::apply::{Applied, CloseContext, apply_envelope, envelope_hash};
 use crate::history::{History, LedgerRecord, TxRecord};
-use crate::state::{Account, Accounts, TOTAL_COINS};
+use crate::state::{Account, Accounts, BASE_FEE, TOTAL_COINS};
 
 /// What friendbot gives a new account: 10 000 XLM, in stroops.
 pub const FRIENDBOT_AMOUNT: i64 = 10_000 * 10_000_000;
@@ -118,13 +118,49 @@ impl Ledger {
     }
 
     /// Closes the next ledger with `submissions`, applied in order, at `close_time` (never
-    /// before the previous close).
+    /// before the previous close), charging the network's base fee.
     pub fn close(&mut self, submissions: Vec<Submission>, close_time: u64) -> Vec<Outcome> {
-        let previous = self.latest().clone();
-        let ctx = CloseContext {
+        self.close_charging(submissions, close_time, BASE_FEE)
+    }
+
+    /// The context the next ledger would close in at `close_time`.
+    fn next_context(&self, close_time: u64, base_fee: i64) -> CloseContext {
+        let previous = self.latest();
+        CloseContext {
             ledger_seq: previous.sequence + 1,
             close_time: close_time.max(previous.closed_at),
-        };
+            base_fee: base_fee.max(BASE_FEE),
+        }
+    }
+
+    /// stellar-core's checks of `envelope` against the current state, as if it were applied in
+    /// the next ledger at `close_time`: what the queue runs before admitting it.
+    ///
+    /// # Errors
+    /// The result stellar-core would report.
+    pub fn validate(
+        &self,
+        envelope: &xdr::TransactionEnvelope,
+        close_time: u64,
+    ) -> Result<(), xdr::TransactionResult> {
+        crate::apply::validate(
+            &self.accounts,
+            envelope,
+            &self.network,
+            self.next_context(close_time, BASE_FEE),
+        )
+    }
+
+    /// As [`Ledger::close`], charging `base_fee` per operation (surge pricing: the lowest bid
+    /// per operation included; never below the network's base fee, never above a bid).
+    pub fn close_charging(
+        &mut self,
+        submissions: Vec<Submission>,
+        close_time: u64,
+        base_fee: i64,
+    ) -> Vec<Outcome> {
+        let previous = self.latest().clone();
+        let ctx = self.next_context(close_time, base_fee);
         let mut hasher = Sha256::new();
         hasher.update(previous.hash);
         hasher.update(ctx.ledger_seq.to_be_bytes());

@@ -30,6 +30,7 @@ pub mod history;
 mod http;
 pub mod json;
 pub mod ledger;
+pub mod queue;
 mod server;
 pub mod state;
 mod stream;
@@ -37,6 +38,7 @@ mod stream;
 pub use blocking::BlockingSandbox;
 pub use faults::{Fault, Faults};
 pub use ledger::{FRIENDBOT_AMOUNT, Ledger, Outcome, Submission, root_keypair};
+pub use queue::{Admission, QueueLimits};
 pub use server::{
     MAX_TRANSACTIONS_PER_LEDGER, RunningSandbox, Sandbox, SandboxConfig, SandboxError, USAGE,
     config_from_args,

@@ -13,12 +13,13 @@ use actix_web::{App, HttpServer, web};
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::Instant;
-use stellar_base::{KeyPair, Network, PublicKey};
+use stellar_base::{KeyPair, Network, PublicKey, xdr};
 
 use tokio::sync::{oneshot, watch};
 
 use crate::faults::Faults;
 use crate::ledger::{Ledger, Outcome, Submission, unix_now};
+use crate::queue::{Admission, QueueLimits, TxQueue, Waited};
 use crate::state::Account;
 
 /// How to run the sandbox.
@@ -34,6 +35,11 @@ pub struct SandboxConfig {
     pub faults_enabled: bool,
     /// Time between keep-alive comments on idle streams (default 5 s).
     pub keepalive_interval: Duration,
+    /// The network's queue limits: operations per ledger and ledgers a transaction may wait.
+    pub limits: QueueLimits,
+    /// How long `POST /transactions` waits for its transaction's ledger before answering 504
+    /// `timeout`, as Horizon does (default 30 s).
+    pub submission_timeout: Duration,
 }
 
 impl Default for SandboxConfig {
@@ -44,6 +50,8 @@ impl Default for SandboxConfig {
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
             faults_enabled: false,
             keepalive_interval: Duration::from_secs(5),
+            limits: QueueLimits::default(),
+            submission_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -72,19 +80,29 @@ pub enum SandboxError {
     /// A friendbot funding transaction failed (e.g. the account already exists).
     #[error("funding failed: {0}")]
     FundingFailed(String),
+    /// The queue already holds a transaction from this source (stellar-core's
+    /// `TRY_AGAIN_LATER`), or this one was dropped recently.
+    #[error("try again later: the source account already has a transaction in the queue")]
+    TryAgainLater,
+    /// The queue dropped the transaction before any ledger included it (it waited too long,
+    /// or its time bounds passed).
+    #[error("the transaction was dropped from the queue")]
+    Dropped,
 }
-
-type Pending = Vec<(Submission, oneshot::Sender<Outcome>)>;
 
 /// Most transactions applied in one ledger; the rest wait for the next one. Keeps the
 /// transaction index well inside the 20 bits a TOID gives it.
 pub const MAX_TRANSACTIONS_PER_LEDGER: usize = 10_000;
 
-/// State shared by the HTTP handlers and the closing task.
+type FriendbotRequests = Vec<(PublicKey, oneshot::Sender<Waited>)>;
+
+/// The node: the ledger, stellar-core's queue in front of it, and who waits for what. Shared
+/// by the HTTP handlers and the closing thread.
 #[derive(Debug)]
 pub(crate) struct Shared {
     ledger: RwLock<Ledger>,
-    pending: Mutex<Pending>,
+    queue: Mutex<TxQueue>,
+    friendbot: Mutex<FriendbotRequests>,
     closed: watch::Sender<u32>,
     pub(crate) faults: Faults,
     pub(crate) config: SandboxConfig,
@@ -96,7 +114,8 @@ impl Shared {
         Self {
             closed: watch::Sender::new(ledger.latest().sequence),
             ledger: RwLock::new(ledger),
-            pending: Mutex::new(Vec::new()),
+            queue: Mutex::new(TxQueue::new(config.limits)),
+            friendbot: Mutex::new(Vec::new()),
             faults: Faults::default(),
             config,
         }
@@ -111,8 +130,14 @@ impl Shared {
         self.ledger.write().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn pending(&self) -> MutexGuard<'_, Pending> {
-        self.pending.lock().unwrap_or_else(PoisonError::into_inner)
+    /// The queue. Lock order: the queue before the ledger, always.
+    fn queue(&self) -> MutexGuard<'_, TxQueue> {
+        self.queue.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The network's clock: the wall clock, or ahead of it when a test moved it.
+    pub(crate) fn now(&self) -> u64 {
+        unix_now() + self.faults.clock_ahead_secs()
     }
 
     /// Changes whenever a ledger closes (holds its sequence).
@@ -120,39 +145,88 @@ impl Shared {
         self.closed.subscribe()
     }
 
-    /// Queues a submission for the next ledger and waits for that ledger to close.
-    pub(crate) async fn submit(&self, submission: Submission) -> Option<Outcome> {
-        let (tx, rx) = oneshot::channel();
-        self.pending().push((submission, tx));
-        rx.await.ok()
+    /// Offers an envelope to the queue: its hash, stellar-core's answer, and (when it is
+    /// queued) a receiver for its outcome.
+    pub(crate) fn offer(
+        &self,
+        envelope: Box<xdr::TransactionEnvelope>,
+    ) -> ([u8; 32], Admission, Option<oneshot::Receiver<Waited>>) {
+        let mut queue = self.queue();
+        let (hash, admission) = {
+            let ledger = self.ledger();
+            queue.admit(envelope, &ledger, self.now())
+        };
+        let waiter = match admission {
+            Admission::Pending | Admission::Duplicate => queue.wait(&hash),
+            _ => None,
+        };
+        (hash, admission, waiter)
     }
 
-    /// Closes a ledger with everything queued, and answers the submitters.
+    /// Friendbot funding, applied in the next ledger. Friendbot spreads its transactions over
+    /// accounts of its own, so it is never held back by the one-per-account rule.
+    pub(crate) async fn fund(&self, account: PublicKey) -> Option<Outcome> {
+        let (tx, rx) = oneshot::channel();
+        self.friendbot
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push((account, tx));
+        rx.await.ok().flatten()
+    }
+
+    /// Closes a ledger with what the queue selects, answers who waits, and ages the rest.
     pub(crate) fn close_now(&self) {
-        let batch: Pending = {
-            let mut pending = self.pending();
-            let take = pending.len().min(MAX_TRANSACTIONS_PER_LEDGER);
-            pending.drain(..take).collect()
+        // The queue stays locked until the ledger has closed: a transaction taken for this
+        // ledger is never replaced by another one from its source meanwhile.
+        let mut queue = self.queue();
+        let max_ops = i64::from(queue.limits().max_ops_per_ledger);
+        let funding: FriendbotRequests = {
+            let mut requests = self
+                .friendbot
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            let take = requests
+                .len()
+                .min(MAX_TRANSACTIONS_PER_LEDGER)
+                .min(usize::try_from(max_ops).unwrap_or(usize::MAX));
+            requests.drain(..take).collect()
         };
-        let (submissions, senders): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
-        let (outcomes, sequence) = {
+        let room = (max_ops - funding.len() as i64)
+            .min((MAX_TRANSACTIONS_PER_LEDGER - funding.len()) as i64);
+        let set = queue.take_ledger_set(room);
+        let mut submissions = Vec::with_capacity(funding.len() + set.transactions.len());
+        let mut waiters = Vec::with_capacity(submissions.capacity());
+        for (account, waiter) in funding {
+            submissions.push(Submission::Friendbot(account));
+            waiters.push(vec![waiter]);
+        }
+        for (envelope, waiting) in set.transactions {
+            submissions.push(Submission::Envelope(envelope));
+            waiters.push(waiting);
+        }
+        let (outcomes, sequence, closed_at) = {
             let mut ledger = self.ledger_mut();
-            let now = unix_now() + self.faults.clock_ahead_secs();
-            let outcomes = ledger.close(submissions, now);
-            let sequence = ledger.latest().sequence;
+            let outcomes = ledger.close_charging(submissions, self.now(), set.base_fee);
+            let latest = ledger.latest();
+            let (sequence, closed_at) = (latest.sequence, latest.closed_at);
             // Under the lock, so that concurrent closes announce sequences in order.
             self.closed.send_replace(sequence);
-            (outcomes, sequence)
+            (outcomes, sequence, closed_at)
         };
+        queue.age(sequence, closed_at);
+        drop(queue);
         if !outcomes.is_empty() {
             tracing::debug!(
                 ledger = sequence,
                 transactions = outcomes.len(),
+                base_fee = set.base_fee,
                 "ledger closed"
             );
         }
-        for (sender, outcome) in senders.into_iter().zip(outcomes) {
-            let _ = sender.send(outcome);
+        for (waiting, outcome) in waiters.into_iter().zip(outcomes) {
+            for waiter in waiting {
+                let _ = waiter.send(Some(outcome.clone()));
+            }
         }
     }
 }
@@ -273,7 +347,7 @@ impl RunningSandbox {
     /// [`SandboxError::FundingFailed`] (e.g. the account exists) or
     /// [`SandboxError::ShuttingDown`].
     pub async fn fund(&self, account: PublicKey) -> Result<(), SandboxError> {
-        match self.shared.submit(Submission::Friendbot(account)).await {
+        match self.shared.fund(account).await {
             None => Err(SandboxError::ShuttingDown),
             Some(Outcome::Included(i)) => {
                 let ledger = self.shared.ledger();
@@ -301,9 +375,18 @@ impl RunningSandbox {
         &self,
         envelope: &stellar_base::Envelope,
     ) -> Result<stellar_base::xdr::TransactionResult, SandboxError> {
-        let submission = Submission::Envelope(Box::new(envelope.as_xdr().clone()));
-        match self.shared.submit(submission).await {
-            None => Err(SandboxError::ShuttingDown),
+        let (_, admission, waiter) = self.shared.offer(Box::new(envelope.as_xdr().clone()));
+        match admission {
+            Admission::Error(result) => return Ok(*result),
+            Admission::TryAgainLater => return Err(SandboxError::TryAgainLater),
+            Admission::Pending | Admission::Duplicate => {}
+        }
+        let waited = match waiter {
+            Some(waiter) => waiter.await.map_err(|_| SandboxError::ShuttingDown)?,
+            None => return Err(SandboxError::Dropped),
+        };
+        match waited {
+            None => Err(SandboxError::Dropped),
             Some(Outcome::Included(i)) => {
                 Ok(self.shared.ledger().history().transactions[i].result())
             }
@@ -388,6 +471,22 @@ pub fn config_from_args(args: impl IntoIterator<Item = String>) -> Result<Sandbo
                     .map_err(|e| format!("--close-interval-ms: {e}"))?;
                 config.close_interval = Duration::from_millis(ms.max(1));
             }
+            "--max-ops-per-ledger" => {
+                config.limits.max_ops_per_ledger = value("--max-ops-per-ledger")?
+                    .parse()
+                    .map_err(|e| format!("--max-ops-per-ledger: {e}"))?;
+            }
+            "--queue-ledgers" => {
+                config.limits.queue_ledgers = value("--queue-ledgers")?
+                    .parse()
+                    .map_err(|e| format!("--queue-ledgers: {e}"))?;
+            }
+            "--submission-timeout-ms" => {
+                let ms: u64 = value("--submission-timeout-ms")?
+                    .parse()
+                    .map_err(|e| format!("--submission-timeout-ms: {e}"))?;
+                config.submission_timeout = Duration::from_millis(ms);
+            }
             "--enable-faults" => config.faults_enabled = true,
             other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
         }
@@ -398,7 +497,8 @@ pub fn config_from_args(args: impl IntoIterator<Item = String>) -> Result<Sandbo
 
 /// Command-line usage.
 pub const USAGE: &str = "usage: sandbox [--port 8000] [--host 127.0.0.1] [--passphrase TEXT] \
-                         [--close-interval-ms 1000] [--enable-faults]";
+                         [--close-interval-ms 1000] [--max-ops-per-ledger 1000] \
+                         [--queue-ledgers 4] [--submission-timeout-ms 30000] [--enable-faults]";
 
 #[cfg(test)]
 mod tests {
@@ -406,8 +506,23 @@ mod tests {
 
     #[test]
     fn parses_arguments() {
-        let args = ["--port", "0", "--close-interval-ms", "5", "--enable-faults"];
+        let args = [
+            "--port",
+            "0",
+            "--close-interval-ms",
+            "5",
+            "--max-ops-per-ledger",
+            "50",
+            "--queue-ledgers",
+            "2",
+            "--submission-timeout-ms",
+            "700",
+            "--enable-faults",
+        ];
         let config = config_from_args(args.iter().map(|s| (*s).to_owned())).unwrap();
+        assert_eq!(config.limits.max_ops_per_ledger, 50);
+        assert_eq!(config.limits.queue_ledgers, 2);
+        assert_eq!(config.submission_timeout, Duration::from_millis(700));
         assert_eq!(config.bind.port(), 0);
         assert_eq!(config.close_interval, Duration::from_millis(5));
         assert!(config.faults_enabled);
