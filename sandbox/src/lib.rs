@@ -25,11 +25,14 @@
 pub mod apply;
 pub mod blocking;
 pub mod codes;
+mod collection;
+mod config;
 pub mod faults;
 pub mod history;
 mod http;
 pub mod json;
 pub mod ledger;
+mod node;
 pub mod queue;
 mod server;
 pub mod state;

@@ -6,67 +6,20 @@
 //! faults) and shut down.
 
 use std::net::{SocketAddr, TcpListener};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
-use std::time::Duration;
+use std::sync::Arc;
 
 use actix_web::{App, HttpServer, web};
 use std::sync::mpsc;
 use std::thread::JoinHandle;
-use std::time::Instant;
-use stellar_base::{KeyPair, Network, PublicKey, xdr};
+use stellar_base::{KeyPair, Network, PublicKey};
 
-use tokio::sync::{oneshot, watch};
-
+pub use crate::config::{SandboxConfig, USAGE, config_from_args};
 use crate::faults::Faults;
-use crate::ledger::{Ledger, Outcome, Submission, unix_now};
-use crate::queue::{Admission, QueueLimits, TxQueue, Waited};
+use crate::ledger::{Ledger, Outcome};
+pub use crate::node::MAX_TRANSACTIONS_PER_LEDGER;
+use crate::node::{Shared, spawn_closer};
+use crate::queue::Admission;
 use crate::state::Account;
-
-/// How to run the sandbox.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SandboxConfig {
-    /// Network passphrase (default: `Standalone Network ; February 2017`).
-    pub passphrase: String,
-    /// Time between ledger closes (default 1 s).
-    pub close_interval: Duration,
-    /// Address to bind (default `127.0.0.1:0`, any free port).
-    pub bind: SocketAddr,
-    /// Serve the fault-injection admin route `POST /_sandbox/faults` (default false).
-    pub faults_enabled: bool,
-    /// Time between keep-alive comments on idle streams (default 5 s).
-    pub keepalive_interval: Duration,
-    /// The network's queue limits: operations per ledger and ledgers a transaction may wait.
-    pub limits: QueueLimits,
-    /// How long `POST /transactions` waits for its transaction's ledger before answering 504
-    /// `timeout`, as Horizon does (default 30 s).
-    pub submission_timeout: Duration,
-}
-
-impl Default for SandboxConfig {
-    fn default() -> Self {
-        Self {
-            passphrase: Network::STANDALONE.to_owned(),
-            close_interval: Duration::from_secs(1),
-            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
-            faults_enabled: false,
-            keepalive_interval: Duration::from_secs(5),
-            limits: QueueLimits::default(),
-            submission_timeout: Duration::from_secs(30),
-        }
-    }
-}
-
-impl SandboxConfig {
-    /// Defaults suited to tests: any free port on 127.0.0.1, ledgers every 10 ms, faults on.
-    pub fn for_tests() -> Self {
-        Self {
-            close_interval: Duration::from_millis(10),
-            faults_enabled: true,
-            keepalive_interval: Duration::from_secs(1),
-            ..Self::default()
-        }
-    }
-}
 
 /// Why the sandbox could not start or a library call failed.
 #[derive(Debug, thiserror::Error)]
@@ -88,168 +41,6 @@ pub enum SandboxError {
     /// or its time bounds passed).
     #[error("the transaction was dropped from the queue")]
     Dropped,
-}
-
-/// Most transactions applied in one ledger; the rest wait for the next one. Keeps the
-/// transaction index well inside the 20 bits a TOID gives it.
-pub const MAX_TRANSACTIONS_PER_LEDGER: usize = 10_000;
-
-type FriendbotRequests = Vec<(PublicKey, oneshot::Sender<Waited>)>;
-
-/// The node: the ledger, stellar-core's queue in front of it, and who waits for what. Shared
-/// by the HTTP handlers and the closing thread.
-#[derive(Debug)]
-pub(crate) struct Shared {
-    ledger: RwLock<Ledger>,
-    queue: Mutex<TxQueue>,
-    friendbot: Mutex<FriendbotRequests>,
-    closed: watch::Sender<u32>,
-    pub(crate) faults: Faults,
-    pub(crate) config: SandboxConfig,
-}
-
-impl Shared {
-    fn new(config: SandboxConfig) -> Self {
-        let ledger = Ledger::new(&config.passphrase, unix_now());
-        Self {
-            closed: watch::Sender::new(ledger.latest().sequence),
-            ledger: RwLock::new(ledger),
-            queue: Mutex::new(TxQueue::new(config.limits)),
-            friendbot: Mutex::new(Vec::new()),
-            faults: Faults::default(),
-            config,
-        }
-    }
-
-    /// Read access to the ledger.
-    pub(crate) fn ledger(&self) -> RwLockReadGuard<'_, Ledger> {
-        self.ledger.read().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn ledger_mut(&self) -> RwLockWriteGuard<'_, Ledger> {
-        self.ledger.write().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// The queue. Lock order: the queue before the ledger, always.
-    fn queue(&self) -> MutexGuard<'_, TxQueue> {
-        self.queue.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// The network's clock: the wall clock, or ahead of it when a test moved it.
-    pub(crate) fn now(&self) -> u64 {
-        unix_now() + self.faults.clock_ahead_secs()
-    }
-
-    /// Changes whenever a ledger closes (holds its sequence).
-    pub(crate) fn ledger_closed(&self) -> watch::Receiver<u32> {
-        self.closed.subscribe()
-    }
-
-    /// Offers an envelope to the queue: its hash, stellar-core's answer, and (when it is
-    /// queued) a receiver for its outcome.
-    pub(crate) fn offer(
-        &self,
-        envelope: Box<xdr::TransactionEnvelope>,
-    ) -> ([u8; 32], Admission, Option<oneshot::Receiver<Waited>>) {
-        let mut queue = self.queue();
-        let (hash, admission) = {
-            let ledger = self.ledger();
-            queue.admit(envelope, &ledger, self.now())
-        };
-        let waiter = match admission {
-            Admission::Pending | Admission::Duplicate => queue.wait(&hash),
-            _ => None,
-        };
-        (hash, admission, waiter)
-    }
-
-    /// Friendbot funding, applied in the next ledger. Friendbot spreads its transactions over
-    /// accounts of its own, so it is never held back by the one-per-account rule.
-    pub(crate) async fn fund(&self, account: PublicKey) -> Option<Outcome> {
-        let (tx, rx) = oneshot::channel();
-        self.friendbot
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push((account, tx));
-        rx.await.ok().flatten()
-    }
-
-    /// Closes a ledger with what the queue selects, answers who waits, and ages the rest.
-    pub(crate) fn close_now(&self) {
-        // The queue stays locked until the ledger has closed: a transaction taken for this
-        // ledger is never replaced by another one from its source meanwhile.
-        let mut queue = self.queue();
-        let max_ops = i64::from(queue.limits().max_ops_per_ledger);
-        let funding: FriendbotRequests = {
-            let mut requests = self
-                .friendbot
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            let take = requests
-                .len()
-                .min(MAX_TRANSACTIONS_PER_LEDGER)
-                .min(usize::try_from(max_ops).unwrap_or(usize::MAX));
-            requests.drain(..take).collect()
-        };
-        let room = (max_ops - funding.len() as i64)
-            .min((MAX_TRANSACTIONS_PER_LEDGER - funding.len()) as i64);
-        let set = queue.take_ledger_set(room);
-        let mut submissions = Vec::with_capacity(funding.len() + set.transactions.len());
-        let mut waiters = Vec::with_capacity(submissions.capacity());
-        for (account, waiter) in funding {
-            submissions.push(Submission::Friendbot(account));
-            waiters.push(vec![waiter]);
-        }
-        for (envelope, waiting) in set.transactions {
-            submissions.push(Submission::Envelope(envelope));
-            waiters.push(waiting);
-        }
-        let (outcomes, sequence, closed_at) = {
-            let mut ledger = self.ledger_mut();
-            let outcomes = ledger.close_charging(submissions, self.now(), set.base_fee);
-            let latest = ledger.latest();
-            let (sequence, closed_at) = (latest.sequence, latest.closed_at);
-            // Under the lock, so that concurrent closes announce sequences in order.
-            self.closed.send_replace(sequence);
-            (outcomes, sequence, closed_at)
-        };
-        queue.age(sequence, closed_at);
-        drop(queue);
-        if !outcomes.is_empty() {
-            tracing::debug!(
-                ledger = sequence,
-                transactions = outcomes.len(),
-                base_fee = set.base_fee,
-                "ledger closed"
-            );
-        }
-        for (waiting, outcome) in waiters.into_iter().zip(outcomes) {
-            for waiter in waiting {
-                let _ = waiter.send(Some(outcome.clone()));
-            }
-        }
-    }
-}
-
-/// Closes a ledger every `close_interval` on a thread of its own, so that a caller whose
-/// runtime is blocked (or a current-thread test runtime busy elsewhere) never holds ledgers
-/// back. Ends when `stop` receives or disconnects.
-fn spawn_closer(shared: Arc<Shared>, stop: mpsc::Receiver<()>) -> std::io::Result<JoinHandle<()>> {
-    std::thread::Builder::new()
-        .name("sandbox-close".into())
-        .spawn(move || {
-            let interval = shared.config.close_interval;
-            let mut next = Instant::now() + interval;
-            while let Err(mpsc::RecvTimeoutError::Timeout) =
-                stop.recv_timeout(next.saturating_duration_since(Instant::now()))
-            {
-                // A late tick delays the next one rather than bunching closes.
-                next = (next + interval).max(Instant::now());
-                if !shared.faults.closing_paused() {
-                    shared.close_now();
-                }
-            }
-        })
 }
 
 /// Entry point of the library.
@@ -439,93 +230,5 @@ impl Drop for RunningSandbox {
         // Sends the stop command right away; the returned future only waits for completion.
         // The server task is left to process it; the closing thread ends on its own.
         drop(self.handle.stop(false));
-    }
-}
-
-/// Helper for `main`: the configuration from command-line arguments.
-///
-/// # Errors
-/// A usage message for unknown flags or bad values.
-pub fn config_from_args(args: impl IntoIterator<Item = String>) -> Result<SandboxConfig, String> {
-    let mut config = SandboxConfig::default();
-    let mut port: u16 = 8000;
-    let mut host = std::net::IpAddr::from([127, 0, 0, 1]);
-    let mut args = args.into_iter();
-    while let Some(arg) = args.next() {
-        let mut value = |name: &str| args.next().ok_or_else(|| format!("{name} needs a value"));
-        match arg.as_str() {
-            "--port" => {
-                port = value("--port")?
-                    .parse()
-                    .map_err(|e| format!("--port: {e}"))?
-            }
-            "--host" => {
-                host = value("--host")?
-                    .parse()
-                    .map_err(|e| format!("--host: {e}"))?
-            }
-            "--passphrase" => config.passphrase = value("--passphrase")?,
-            "--close-interval-ms" => {
-                let ms: u64 = value("--close-interval-ms")?
-                    .parse()
-                    .map_err(|e| format!("--close-interval-ms: {e}"))?;
-                config.close_interval = Duration::from_millis(ms.max(1));
-            }
-            "--max-ops-per-ledger" => {
-                config.limits.max_ops_per_ledger = value("--max-ops-per-ledger")?
-                    .parse()
-                    .map_err(|e| format!("--max-ops-per-ledger: {e}"))?;
-            }
-            "--queue-ledgers" => {
-                config.limits.queue_ledgers = value("--queue-ledgers")?
-                    .parse()
-                    .map_err(|e| format!("--queue-ledgers: {e}"))?;
-            }
-            "--submission-timeout-ms" => {
-                let ms: u64 = value("--submission-timeout-ms")?
-                    .parse()
-                    .map_err(|e| format!("--submission-timeout-ms: {e}"))?;
-                config.submission_timeout = Duration::from_millis(ms);
-            }
-            "--enable-faults" => config.faults_enabled = true,
-            other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
-        }
-    }
-    config.bind = SocketAddr::new(host, port);
-    Ok(config)
-}
-
-/// Command-line usage.
-pub const USAGE: &str = "usage: sandbox [--port 8000] [--host 127.0.0.1] [--passphrase TEXT] \
-                         [--close-interval-ms 1000] [--max-ops-per-ledger 1000] \
-                         [--queue-ledgers 4] [--submission-timeout-ms 30000] [--enable-faults]";
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_arguments() {
-        let args = [
-            "--port",
-            "0",
-            "--close-interval-ms",
-            "5",
-            "--max-ops-per-ledger",
-            "50",
-            "--queue-ledgers",
-            "2",
-            "--submission-timeout-ms",
-            "700",
-            "--enable-faults",
-        ];
-        let config = config_from_args(args.iter().map(|s| (*s).to_owned())).unwrap();
-        assert_eq!(config.limits.max_ops_per_ledger, 50);
-        assert_eq!(config.limits.queue_ledgers, 2);
-        assert_eq!(config.submission_timeout, Duration::from_millis(700));
-        assert_eq!(config.bind.port(), 0);
-        assert_eq!(config.close_interval, Duration::from_millis(5));
-        assert!(config.faults_enabled);
-        assert!(config_from_args(["--nope".to_owned()]).is_err());
     }
 }

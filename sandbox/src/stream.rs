@@ -13,9 +13,9 @@ use actix_web::web::Bytes;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+use crate::collection::{Collection, Params, fetch};
 use crate::history::Order;
-use crate::http::{Collection, Params, fetch};
-use crate::server::Shared;
+use crate::node::Shared;
 
 /// Records fetched per read of the ledger.
 const BATCH: usize = 200;
