@@ -180,7 +180,11 @@ impl Receiving {
         service::metrics::handle();
         let settings = config.receiving.clone();
         let store = ReceiveStore::new(db);
-        let http = reqwest::Client::builder()
+        // The outbound policy for URLs the operator configured: extra CA, no proxy, limited
+        // redirects (stellar_toml's trusted client), with the callback timeout.
+        let http = stellar_toml::Resolver::new(&config.stellar_toml)
+            .map_err(|e| format!("callback HTTP client: {e}"))?
+            .trusted_client_builder()
             .timeout(Duration::from_millis(settings.callback_timeout_ms.max(1)))
             .build()
             .map_err(|e| format!("callback HTTP client: {e}"))?;

@@ -83,11 +83,12 @@ impl ReceiveSettings {
     /// The wait before delivery attempt `attempts + 1`, after `attempts` failures: exponential,
     /// capped, with up to half of it taken off at random so that retries spread out.
     pub fn retry_delay(&self, attempts: u32) -> std::time::Duration {
-        let exponent = attempts.saturating_sub(1).min(30);
-        let full = self
-            .retry_initial_ms
-            .saturating_mul(1 << exponent)
-            .min(self.retry_max_ms.max(self.retry_initial_ms));
+        let backoff = stellar_toml::http::Backoff {
+            first: std::time::Duration::from_millis(self.retry_initial_ms),
+            max: std::time::Duration::from_millis(self.retry_max_ms.max(self.retry_initial_ms)),
+        };
+        let full = u64::try_from(backoff.delay(attempts.saturating_sub(1)).as_millis())
+            .unwrap_or(u64::MAX);
         let jitter = if full > 1 {
             rand::random::<u64>() % (full / 2 + 1)
         } else {
