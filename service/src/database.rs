@@ -183,6 +183,9 @@ impl fmt::Debug for DatabaseSettings {
 
 /// `user:pass@tcp(host:port)/db?params` → `mysql://user:pass@host:port/db`.
 ///
+/// As in the Go driver, `user:pass@(host:port)/db` (no protocol) is tcp, and a missing address
+/// (`user@/db`, `user@tcp/db`) is `127.0.0.1:3306`.
+///
 /// Go driver parameters (`parseTime`, `charset`…) have no meaning for diesel and are dropped.
 fn go_mysql_dsn_to_url(dsn: &str) -> Result<String, ConfigError> {
     let invalid = || {
@@ -196,15 +199,17 @@ fn go_mysql_dsn_to_url(dsn: &str) -> Result<String, ConfigError> {
     let database = database.split('?').next().unwrap_or_default();
     let (user, password) = credentials.split_once(':').unwrap_or((credentials, ""));
     let mut url = url::Url::parse("mysql://localhost").map_err(|_| invalid())?;
+    // `[protocol[(address)]]`: the Go driver reads an empty protocol as tcp
+    // (`user:password@(host:port)/db`, the legacy READMEs' form).
     let host = match address.split_once('(') {
-        Some(("tcp", addr)) => addr.strip_suffix(')').ok_or_else(invalid)?.to_owned(),
+        Some(("tcp" | "", addr)) => addr.strip_suffix(')').ok_or_else(invalid)?.to_owned(),
         Some(("unix", path)) => {
             let path = path.strip_suffix(')').ok_or_else(invalid)?;
             url.query_pairs_mut().append_pair("unix_socket", path);
             "localhost".to_owned()
         }
         Some(_) => return Err(invalid()),
-        None if address.is_empty() => "127.0.0.1:3306".to_owned(),
+        None if address.is_empty() || address == "tcp" => "127.0.0.1:3306".to_owned(),
         None => address.to_owned(),
     };
     let (hostname, port) = match host.rsplit_once(':') {
@@ -710,6 +715,38 @@ mod tests {
                 (backend, expected.to_owned()),
                 "{kind:?} {url}"
             );
+        }
+    }
+
+    /// The Go driver's `[protocol[(address)]]` with the protocol left out is tcp: the legacy
+    /// READMEs' `user:password@(host:port)/db` form.
+    #[test]
+    fn go_dsn_without_a_protocol_is_tcp() {
+        let cases = [
+            (
+                "dbuser:dbpass@(127.0.0.1:3306)/dbname",
+                "mysql://dbuser:dbpass@127.0.0.1:3306/dbname",
+            ),
+            (
+                "root@(db.local)/bridge?parseTime=true",
+                "mysql://root@db.local/bridge",
+            ),
+            (
+                "root:@(localhost:3307)/fed",
+                "mysql://root@localhost:3307/fed",
+            ),
+            ("root@tcp/fed", "mysql://root@127.0.0.1:3306/fed"),
+            ("root@/fed", "mysql://root@127.0.0.1:3306/fed"),
+        ];
+        for (dsn, expected) in cases {
+            assert_eq!(
+                settings(Some("mysql"), dsn).connection().unwrap(),
+                (Backend::Mysql, expected.to_owned()),
+                "{dsn}"
+            );
+        }
+        for bad in ["root@udp(127.0.0.1:3306)/fed", "root@(127.0.0.1:3306/fed"] {
+            assert!(settings(Some("mysql"), bad).connection().is_err(), "{bad}");
         }
     }
 

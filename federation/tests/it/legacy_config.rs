@@ -258,3 +258,30 @@ async fn legacy_federation_cfg_files_start_unchanged(backend: Backend) {
         assert_eq!(status, 200, "{backend}: {body}\n{}", server.output);
     }
 }
+
+/// The Go driver's DSN with the protocol left out (`user:password@(host:port)/dbname`, the form
+/// of the legacy READMEs' MySQL examples): the driver reads it as tcp, and so do we.
+service::backend_tests!(a_go_mysql_dsn_without_tcp_starts_the_server; mysql);
+async fn a_go_mysql_dsn_without_tcp_starts_the_server(backend: Backend) {
+    let db = TestDatabase::new(backend);
+    seed(&db);
+    let parsed = url::Url::parse(&db.url()).unwrap();
+    let dsn = format!(
+        "{}:{}@({}:{})/{}",
+        parsed.username(),
+        parsed.password().unwrap_or(""),
+        parsed.host_str().unwrap(),
+        parsed.port().unwrap_or(3306),
+        parsed.path().trim_start_matches('/')
+    );
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("federation.cfg"),
+        fill_in(README_ONE, "mysql", &dsn),
+    )
+    .unwrap();
+    let server = run(dir.path(), None);
+    let (status, body) = lookup(&server, "q=alice*stellar.org&type=name").await;
+    assert_eq!(status, 200, "{dsn}: {body}\n{}", server.output);
+    assert_eq!(body["account_id"], ALICE, "{dsn}");
+}
