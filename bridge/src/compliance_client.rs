@@ -89,14 +89,9 @@ impl ComplianceClient {
             .base
             .join(endpoint)
             .map_err(|e| unreadable(format!("URL: {e}")))?;
-        let body = url::form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(fields)
-            .finish();
-        let mut request = self
-            .http
-            .post(url)
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(body);
+        // Nothing signs these bytes: reqwest's form encoding will do.
+        let fields: Vec<(&str, &str)> = fields.into_iter().collect();
+        let mut request = self.http.post(url).form(&fields);
         if let Some(key) = &self.api_key {
             request = request.header("x-api-key", key);
         }
