@@ -29,7 +29,12 @@ fn required<'a>(fields: &'a Fields, name: &'static str) -> Result<&'a str, Error
 
 /// Where the payment goes: a federation address, or a forward request to a domain.
 enum Target {
-    Address(FederationAddress),
+    /// The address parsed (its domain lower-cased, for the stellar.toml) and as typed (sent
+    /// to the federation server as is, as the legacy server did).
+    Address {
+        address: FederationAddress,
+        typed: String,
+    },
     Forward {
         domain: String,
         fields: Vec<(String, String)>,
@@ -43,7 +48,10 @@ fn target(fields: &Fields) -> Result<Target, Error> {
             .map_err(|e: stellar_base::address::AddressError| {
                 Error::invalid("destination", e.to_string())
             })?;
-        return Ok(Target::Address(address));
+        return Ok(Target::Address {
+            address,
+            typed: destination.to_owned(),
+        });
     }
     let domain = field(fields, "forward_destination[domain]")
         .ok_or(Error::MissingParameter("destination"))?;
@@ -93,9 +101,9 @@ pub async fn send(state: web::Data<State>, form: web::Form<Fields>) -> Result<Ht
     let target = target(&fields)?;
 
     let (domain, destination) = match &target {
-        Target::Address(address) => (
+        Target::Address { address, typed } => (
             address.domain().to_owned(),
-            state.federation.lookup_address(address).await,
+            state.federation.lookup_address(typed).await,
         ),
         Target::Forward { domain, fields } => (
             domain.clone(),

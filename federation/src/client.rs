@@ -93,18 +93,20 @@ impl FederationClient {
         self.lookup_name(&address, destination).await
     }
 
-    /// Looks up `name*domain` at the domain's federation server.
+    /// Looks up `name*domain` (as the user typed it) at the domain's federation server.
+    ///
+    /// The stellar.toml is the lower-cased domain's (domains are case-insensitive, SEP-2), but
+    /// `q` carries the address as typed, as the legacy servers sent it: an operator's row
+    /// stored as `Bank.Test` is found only if it is asked for that way. Unlike
+    /// [`FederationClient::resolve`], an account (`G…`, `M…`) is not a federation address.
     ///
     /// # Errors
-    /// A [`FederationError`].
-    ///
-    /// `q` is the address with its domain lower-cased; [`FederationClient::resolve`] sends it
-    /// as typed.
-    pub async fn lookup_address(
-        &self,
-        address: &FederationAddress,
-    ) -> Result<Destination, FederationError> {
-        self.lookup_name(address, &address.to_string()).await
+    /// [`FederationError::InvalidAddress`] when `address` is not a `name*domain`, else a
+    /// [`FederationError`] saying which step failed.
+    pub async fn lookup_address(&self, address: &str) -> Result<Destination, FederationError> {
+        let typed = address.trim();
+        let parsed: FederationAddress = typed.parse()?;
+        self.lookup_name(&parsed, typed).await
     }
 
     /// Looks up `address` at its domain's federation server, sending `q` (the same address,

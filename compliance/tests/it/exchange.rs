@@ -361,3 +361,72 @@ async fn health_on_both_ports_and_metrics_behind_the_internal_key() {
         .unwrap();
     assert_eq!(res.status(), 404, "no metrics on the public port");
 }
+
+service::backend_tests!(send_asks_federation_for_the_address_as_typed);
+/// `/send` to `erin*Bank-B.test` asks bank B's federation server for `erin*Bank-B.test`, as
+/// typed (the legacy server did; an operator's table may hold mixed-case domains), while the
+/// stellar.toml read is the lower-cased domain's. The table is matched case-sensitively on
+/// every backend (`BINARY` on MySQL, whose default collation ignores case), so only the address
+/// as typed finds erin.
+async fn send_asks_federation_for_the_address_as_typed(backend: Backend) {
+    use diesel::connection::SimpleConnection;
+
+    let banks = TwoBanks::start(backend, BankOptions::default()).await;
+    let db = federation::testing::people(backend);
+    service::database::Database::connect(&db.settings())
+        .unwrap()
+        .run_blocking(|conn| {
+            conn.batch_execute(&format!(
+                "CREATE TABLE cased_people (id VARCHAR(56) NOT NULL, name VARCHAR(64) NOT NULL, \
+                   domain VARCHAR(128) NOT NULL, memo_type VARCHAR(8), memo VARCHAR(128)); \
+                 INSERT INTO cased_people VALUES ('{BOB_ACCOUNT}', 'erin', 'Bank-B.test', 'text', 'erin');"
+            ))?;
+            Ok(())
+        })
+        .unwrap();
+    let domain_matches = match backend {
+        Backend::Mysql => "domain = BINARY ?",
+        _ => "domain = ?",
+    };
+    let queries = federation::config::Queries {
+        federation: format!(
+            "SELECT id, memo_type, memo FROM cased_people WHERE name = ? AND {domain_matches}"
+        ),
+        ..federation::testing::queries()
+    };
+    let cased = federation::testing::FederationServer::start_with(db, queries).await;
+    // Bank B's stellar.toml (under its lower-case name) now points at that server.
+    banks.host.set(
+        "bank-b.test",
+        format!(
+            "SIGNING_KEY = \"{}\"\nAUTH_SERVER = \"{}\"\nFEDERATION_SERVER = \"{}\"\n",
+            banks.b.key.public_key(),
+            banks.b.external,
+            cased.federation_url()
+        ),
+    );
+
+    let (status, body) = banks
+        .send("cased-1", &[("destination", "erin*Bank-B.test")])
+        .await;
+    assert_eq!(status, 200, "{backend}: {body}");
+    assert_eq!(
+        body["auth_response"]["tx_status"], "ok",
+        "{backend}: {body}"
+    );
+    // The route is erin's memo: the federation server found the mixed-case row.
+    assert_eq!(
+        banks.b.office.calls_to("fetch_info")[0]["address"],
+        "erin",
+        "{backend}"
+    );
+    // Lower-cased, the same name is not found there.
+    let (status, body) = banks
+        .send("cased-2", &[("destination", "erin*bank-b.test")])
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (400, Some("cannot_resolve_destination")),
+        "{backend}: {body}"
+    );
+}
