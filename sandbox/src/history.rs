@@ -39,6 +39,8 @@ pub struct LedgerRecord {
     pub operation_count: u32,
     /// Operations of all included transactions.
     pub tx_set_operation_count: u32,
+    /// Most operations the ledger could hold (the header's `max_tx_set_size`).
+    pub max_tx_set_size: u32,
     /// Lumens in existence, in stroops.
     pub total_coins: i64,
     /// Fees collected so far, in stroops.
@@ -59,6 +61,14 @@ pub struct TxRecord {
     pub created_at: u64,
     /// True when every operation succeeded.
     pub successful: bool,
+    /// What the fee source paid, in stroops (the result's `fee_charged`).
+    pub fee_charged: i64,
+    /// The fee bid, in stroops: the outer bid for a fee bump (Horizon's
+    /// `COALESCE(new_max_fee, max_fee)`).
+    pub max_fee: i64,
+    /// Operations as the fee counts them: the inner transaction's plus one for a fee bump
+    /// (Horizon's fee-stats divisor).
+    pub fee_operations: u32,
     envelope_xdr: Box<[u8]>,
     result_xdr: Box<[u8]>,
 }
@@ -81,12 +91,21 @@ impl TxRecord {
         envelope: &xdr::TransactionEnvelope,
         result: &xdr::TransactionResult,
     ) -> Self {
+        let (_, ops) = tx_source_and_ops(envelope);
+        let (max_fee, bump) = match envelope {
+            xdr::TransactionEnvelope::TxV0(e) => (i64::from(e.tx.fee), 0),
+            xdr::TransactionEnvelope::Tx(e) => (i64::from(e.tx.fee), 0),
+            xdr::TransactionEnvelope::TxFeeBump(e) => (e.tx.fee, 1),
+        };
         Self {
             hash,
             ledger,
             index,
             created_at,
             successful,
+            fee_charged: result.fee_charged,
+            max_fee,
+            fee_operations: ops.len() as u32 + bump,
             envelope_xdr: encode(envelope),
             result_xdr: encode(result),
         }

@@ -13,6 +13,7 @@ use stellar_base::xdr;
 use stellar_base::{AccountAddress, Memo, PublicKey};
 
 use crate::codes::result_codes;
+use crate::fee_stats::{Distribution, FeeStats, PERCENTILES};
 use crate::history::{LedgerRecord, OpRecord, TxRecord, operation_details};
 use crate::ledger::Ledger;
 use crate::queue::Admission;
@@ -614,7 +615,7 @@ pub fn ledger(base: &str, record: &LedgerRecord) -> Value {
         "fee_pool": amount(record.fee_pool),
         "base_fee_in_stroops": BASE_FEE,
         "base_reserve_in_stroops": BASE_RESERVE,
-        "max_tx_set_size": 1000,
+        "max_tx_set_size": record.max_tx_set_size,
         "protocol_version": PROTOCOL_VERSION,
     })
 }
@@ -650,20 +651,26 @@ pub fn root(base: &str, ledger: &Ledger) -> Value {
     })
 }
 
-/// `GET /fee_stats`: the sandbox never surges, so every percentile is the base fee.
+/// `GET /fee_stats`: the last 5 ledgers' fees per operation and capacity usage, as Horizon
+/// computes them (see [`crate::fee_stats`] for the Horizon code followed).
 pub fn fee_stats(ledger: &Ledger) -> Value {
-    let fee = BASE_FEE.to_string();
-    let dist = json!({
-        "max": fee, "min": fee, "mode": fee,
-        "p10": fee, "p20": fee, "p30": fee, "p40": fee, "p50": fee,
-        "p60": fee, "p70": fee, "p80": fee, "p90": fee, "p95": fee, "p99": fee,
-    });
+    let stats = FeeStats::of(ledger.history());
+    let dist = |d: &Distribution| {
+        let mut map = Map::new();
+        map.insert("max".into(), json!(d.max.to_string()));
+        map.insert("min".into(), json!(d.min.to_string()));
+        map.insert("mode".into(), json!(d.mode.to_string()));
+        for (p, value) in PERCENTILES.iter().zip(d.percentiles) {
+            map.insert(format!("p{p}"), json!(value.to_string()));
+        }
+        Value::Object(map)
+    };
     json!({
-        "last_ledger": ledger.latest().sequence.to_string(),
-        "last_ledger_base_fee": fee,
-        "ledger_capacity_usage": "0.00",
-        "fee_charged": dist,
-        "max_fee": dist,
+        "last_ledger": stats.last_ledger.to_string(),
+        "last_ledger_base_fee": stats.last_ledger_base_fee.to_string(),
+        "ledger_capacity_usage": stats.capacity_usage(),
+        "fee_charged": dist(&stats.fee_charged),
+        "max_fee": dist(&stats.max_fee),
     })
 }
 

@@ -46,7 +46,12 @@ pub struct Ledger {
     accounts: Accounts,
     history: History,
     fee_pool: i64,
+    max_tx_set_size: u32,
 }
+
+/// The `max_tx_set_size` ledgers record unless [`Ledger::set_max_tx_set_size`] says otherwise
+/// (1 000 operations, as on mainnet).
+pub const DEFAULT_MAX_TX_SET_SIZE: u32 = 1_000;
 
 /// The root account's key, derived as stellar-core does in standalone mode: the network
 /// passphrase's sha256 used as the ed25519 seed.
@@ -74,6 +79,7 @@ impl Ledger {
             failed_transaction_count: 0,
             operation_count: 0,
             tx_set_operation_count: 0,
+            max_tx_set_size: DEFAULT_MAX_TX_SET_SIZE,
             total_coins: TOTAL_COINS,
             fee_pool: 0,
         });
@@ -83,7 +89,15 @@ impl Ledger {
             accounts,
             history,
             fee_pool: 0,
+            max_tx_set_size: DEFAULT_MAX_TX_SET_SIZE,
         }
+    }
+
+    /// The capacity, in operations, that ledgers closed from now on record as their
+    /// `max_tx_set_size` (the node sets its `max_ops_per_ledger`). Recorded only: what goes
+    /// into a ledger is the queue's decision.
+    pub fn set_max_tx_set_size(&mut self, operations: u32) {
+        self.max_tx_set_size = operations;
     }
 
     /// The network (passphrase and id).
@@ -174,6 +188,7 @@ impl Ledger {
             failed_transaction_count: 0,
             operation_count: 0,
             tx_set_operation_count: 0,
+            max_tx_set_size: self.max_tx_set_size,
             total_coins: TOTAL_COINS,
             fee_pool: 0,
         };

@@ -28,6 +28,7 @@ pub mod codes;
 mod collection;
 mod config;
 pub mod faults;
+pub mod fee_stats;
 pub mod history;
 mod http;
 pub mod json;

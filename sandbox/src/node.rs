@@ -34,7 +34,8 @@ pub(crate) struct Shared {
 
 impl Shared {
     pub(crate) fn new(config: SandboxConfig) -> Self {
-        let ledger = Ledger::new(&config.passphrase, unix_now());
+        let mut ledger = Ledger::new(&config.passphrase, unix_now());
+        ledger.set_max_tx_set_size(config.limits.max_ops_per_ledger);
         Self {
             closed: watch::Sender::new(ledger.latest().sequence),
             ledger: RwLock::new(ledger),

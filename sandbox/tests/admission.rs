@@ -322,3 +322,127 @@ async fn a_fee_bump_replaces_a_queued_transaction_only_at_ten_times_its_rate() {
     );
     sandbox.shutdown().await;
 }
+
+/// `fee_charged` and `max_fee` of `/fee_stats` as `[min, max, mode, p10 … p99]`.
+fn distribution(fees: &Value, name: &str) -> Vec<i64> {
+    [
+        "min", "max", "mode", "p10", "p20", "p30", "p40", "p50", "p60", "p70", "p80", "p90",
+    ]
+    .iter()
+    .chain(&["p95", "p99"])
+    .map(|key| fees[name][key].as_str().unwrap().parse().unwrap())
+    .collect()
+}
+
+#[tokio::test]
+async fn fee_stats_are_horizons_over_the_last_five_ledgers_under_surge() {
+    // Capacity 3 operations a ledger.
+    let sandbox = start_with(|c| c.limits.max_ops_per_ledger = 3).await;
+    let bidders: Vec<KeyPair> = {
+        let mut keys = Vec::new();
+        for _ in 0..5 {
+            keys.push(funded(&sandbox).await);
+        }
+        keys
+    };
+    let (two_ops, inner_source, sponsor) = (
+        funded(&sandbox).await,
+        funded(&sandbox).await,
+        funded(&sandbox).await,
+    );
+    sandbox.faults().pause_closing(true);
+    // Five empty ledgers: the window Horizon looks at holds none of the funding.
+    for _ in 0..5 {
+        sandbox.close_ledger();
+    }
+    let (_, fees) = get(&sandbox, "/fee_stats").await;
+    assert_eq!(distribution(&fees, "fee_charged"), [100; 14], "{fees}");
+    assert_eq!(distribution(&fees, "max_fee"), [100; 14], "{fees}");
+    assert_eq!(fees["ledger_capacity_usage"], "0", "{fees}");
+
+    // Ledger A: bids 100, 500, 200, 400, 300 for one operation each; 500, 400 and 300 fit
+    // and pay 300.
+    for (key, fee) in bidders.iter().zip([100u32, 500, 200, 400, 300]) {
+        let envelope = payment(&sandbox, key, next_seq(&sandbox, key), fee);
+        assert_eq!(submit_async(&sandbox, &envelope).await.0, 201);
+    }
+    sandbox.close_ledger();
+    // Ledger B: a two-operation transaction bidding 1 000 (500 per operation) and the 200
+    // fit (3 operations); the 100 waits again. Both pay 200 per operation.
+    let pay = || {
+        Operation::payment(
+            addr(&two_ops),
+            &stellar_base::Asset::Native,
+            "1".parse().unwrap(),
+        )
+    };
+    let envelope =
+        TransactionBuilder::new(two_ops.public_key().into(), next_seq(&sandbox, &two_ops))
+            .base_fee(500)
+            .operation(pay())
+            .operation(pay())
+            .sign(&sandbox.network(), &[&two_ops])
+            .unwrap();
+    assert_eq!(submit_async(&sandbox, &envelope).await.0, 201);
+    sandbox.close_ledger();
+    // Ledger C: the 100 and a fee bump (2 000 for inner + bump = 1 000 per operation) that
+    // replaced a 100 bid: 3 operations, no surge, both pay 100 per operation.
+    let inner = payment(
+        &sandbox,
+        &inner_source,
+        next_seq(&sandbox, &inner_source),
+        100,
+    );
+    assert_eq!(submit_async(&sandbox, &inner).await.0, 201);
+    let mut bump = inner.fee_bump(addr(&sponsor), 2_000).unwrap();
+    bump.sign(&sponsor, &sandbox.network()).unwrap();
+    assert_eq!(submit_async(&sandbox, &bump).await.0, 201);
+    let last = sandbox.latest_ledger() + 1;
+    sandbox.close_ledger();
+    let (_, tx) = get(
+        &sandbox,
+        &format!("/transactions/{}", bump.hash_hex(&sandbox.network())),
+    )
+    .await;
+    assert_eq!(tx["fee_charged"], "200", "{tx}");
+
+    // Per operation (fee / operations, plus one for the fee bump, integer division):
+    // fee_charged 300 300 300 | 200 200 | 100 100 -> sorted 100 100 200 200 300 300 300
+    // max_fee     500 400 300 | 500 200 | 100 1000 -> sorted 100 200 300 400 500 500 1000
+    // percentile_disc(p) over 7 rows takes row ceil(7p): p10 1, p20 2, p30 3, p40 3, p50 4,
+    // p60 5, p70 5, p80 6, p90 7, p95 7, p99 7.
+    let (status, fees) = get(&sandbox, "/fee_stats").await;
+    assert_eq!(status, 200);
+    assert_eq!(fees["last_ledger"], last.to_string(), "{fees}");
+    // The header's base fee, which surge pricing does not change.
+    assert_eq!(fees["last_ledger_base_fee"], "100", "{fees}");
+    assert_eq!(
+        distribution(&fees, "fee_charged"),
+        [
+            100, 300, 300, 100, 100, 200, 200, 200, 300, 300, 300, 300, 300, 300
+        ],
+        "{fees}"
+    );
+    assert_eq!(
+        distribution(&fees, "max_fee"),
+        [
+            100, 1000, 500, 100, 200, 300, 300, 400, 500, 500, 500, 1000, 1000, 1000
+        ],
+        "{fees}"
+    );
+    // Operations over capacity in the last 5 ledgers (two empty, A, B, C), as Horizon counts
+    // them (a fee bump's inner operations): (0 + 0 + 3 + 3 + 2) / (5 * 3) = 0.53.
+    assert_eq!(fees["ledger_capacity_usage"], "0.53", "{fees}");
+    let (_, ledger) = get(&sandbox, &format!("/ledgers/{last}")).await;
+    assert_eq!(ledger["max_tx_set_size"], 3, "{ledger}");
+
+    // Five quiet ledgers later the window is empty again: every figure is the base fee.
+    for _ in 0..5 {
+        sandbox.close_ledger();
+    }
+    let (_, fees) = get(&sandbox, "/fee_stats").await;
+    assert_eq!(distribution(&fees, "fee_charged"), [100; 14], "{fees}");
+    assert_eq!(distribution(&fees, "max_fee"), [100; 14], "{fees}");
+    assert_eq!(fees["ledger_capacity_usage"], "0", "{fees}");
+    sandbox.shutdown().await;
+}
