@@ -285,7 +285,7 @@ pub async fn public_cors(
 }
 
 /// The application every listener of every server starts from: body limits with JSON answers
-/// ([`limits`]), the JSON 404 ([`not_found`]), `GET /health` ([`health`]) and the middleware
+/// ([`limits`]), the JSON 404 ([`not_found`]), `GET /health` ([`health_handler`]) and the middleware
 /// stack, outermost first:
 ///
 /// 1. [`request_context`]: request id, one log line, request metrics;
