@@ -259,8 +259,8 @@ async fn legacy_federation_cfg_files_start_unchanged(backend: Backend) {
     }
 }
 
-/// The Go driver's DSN with the protocol left out (`user:password@(host:port)/dbname`, the form
-/// of the legacy READMEs' MySQL examples): the driver reads it as tcp, and so do we.
+// The Go driver's DSN with the protocol left out (`user:password@(host:port)/dbname`, the form
+// of the legacy READMEs' MySQL examples): the driver reads it as tcp, and so do we.
 service::backend_tests!(a_go_mysql_dsn_without_tcp_starts_the_server; mysql);
 async fn a_go_mysql_dsn_without_tcp_starts_the_server(backend: Backend) {
     let db = TestDatabase::new(backend);
