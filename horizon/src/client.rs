@@ -14,10 +14,11 @@ use stellar_base::PublicKey;
 use stellar_toml::http::Backoff;
 use url::Url;
 
-use crate::response::{Failure, error_chain, read_error, read_response, submit_error};
+use crate::error::from_status;
+use crate::response::{Failure, error_chain, read_any, read_error, read_response, submit_error};
 use crate::{
-    Account, Error, FeeStats, HorizonSettings, Page, PaymentRecord, PaymentsQuery, Root,
-    SubmitResponse, TransactionRecord,
+    Account, AsyncStatus, AsyncSubmitResponse, Error, FeeStats, HorizonSettings, Page,
+    PaymentRecord, PaymentsQuery, Root, SubmitResponse, TransactionRecord,
 };
 
 /// Longest wait between two read attempts, whatever `Retry-After` says.
@@ -148,6 +149,62 @@ impl HorizonClient {
         match &result {
             Ok(answer) => tracing::debug!(hash = %answer.hash, ledger = answer.ledger, "submitted"),
             Err(error) => tracing::debug!(%error, "submission failed"),
+        }
+        result
+    }
+
+    /// `POST /transactions_async` with the form field `tx` (Horizon 2.x): stellar-core's
+    /// admission at once, without waiting for a ledger. Sent once: never retried here.
+    ///
+    /// Every `tx_status` is an answer, not an error: `PENDING` (201), `DUPLICATE` (409),
+    /// `TRY_AGAIN_LATER` (503) and `ERROR` (400, with `error_result_xdr`). `PENDING` and
+    /// `DUPLICATE` only mean queued: confirm inclusion with [`HorizonClient::transaction`].
+    ///
+    /// # Errors
+    /// - [`Error::Timeout`], [`Error::Unavailable`] (a 5xx without `tx_status`),
+    ///   [`Error::Decode`]: the outcome is unknown; send the same envelope again or look it
+    ///   up by hash, never build a new one.
+    /// - [`Error::RateLimited`], [`Error::Transport`] (never connected), [`Error::BadRequest`]
+    ///   (a malformed envelope, an old Horizon without the endpoint): not admitted.
+    pub async fn submit_async(
+        &self,
+        envelope_xdr_base64: &str,
+    ) -> Result<AsyncSubmitResponse, Error> {
+        let form = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("tx", envelope_xdr_base64)
+            .finish();
+        let response = self
+            .http
+            .post(self.url(&["transactions_async"]))
+            .timeout(self.settings.timeout())
+            .header(ACCEPT, JSON)
+            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(form)
+            .send()
+            .await
+            .map_err(|e| submit_error(&e))?;
+        let (status, retry_after, body) = read_any(response, submit_error).await?;
+        let answer = serde_json::from_slice::<AsyncSubmitResponse>(&body);
+        let result = match (status, answer) {
+            (200 | 201 | 400 | 409 | 503, Ok(answer)) => Ok(answer),
+            (200..=299, Err(e)) => Err(Error::Decode(e.to_string())),
+            (_, _) => Err(from_status(status, retry_after, &body)),
+        };
+        match &result {
+            Ok(answer) => {
+                tracing::debug!(hash = %answer.hash, status = ?answer.tx_status, "submitted (async)")
+            }
+            Err(error) => tracing::debug!(%error, "async submission failed"),
+        }
+        if let Ok(AsyncSubmitResponse {
+            tx_status: AsyncStatus::Error,
+            error_result_xdr: None,
+            ..
+        }) = &result
+        {
+            return Err(Error::Decode(
+                "tx_status ERROR without error_result_xdr".into(),
+            ));
         }
         result
     }

@@ -39,8 +39,9 @@ pub use client::{HorizonClient, MAX_RETRY_WAIT};
 pub use error::{Error, ResultCodes};
 pub use events::MAX_EVENT_BYTES;
 pub use resources::{
-    Account, Balance, FeeDistribution, FeeStats, Flags, Order, Page, PaymentRecord, PaymentsQuery,
-    Root, Signer, SubmitResponse, Thresholds, TransactionRecord,
+    Account, AsyncStatus, AsyncSubmitResponse, Balance, FeeDistribution, FeeStats, Flags, Order,
+    Page, PaymentRecord, PaymentsQuery, Root, Signer, SubmitResponse, Thresholds,
+    TransactionRecord,
 };
 pub use response::MAX_BODY_BYTES;
 pub use settings::HorizonSettings;

@@ -187,6 +187,36 @@ fn yes() -> bool {
     true
 }
 
+/// `tx_status` in the answer to `POST /transactions_async` (Horizon 2.x), relaying
+/// stellar-core's admission.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum AsyncStatus {
+    /// 201: admitted to the queue; it may be included in a coming ledger (or dropped).
+    Pending,
+    /// 409: this very transaction is already in the queue.
+    Duplicate,
+    /// 503: not now (its source already has a transaction queued, the queue is full, or it
+    /// was recently dropped): send the same envelope again later.
+    TryAgainLater,
+    /// 400: invalid; `error_result_xdr` says why. Not applied.
+    Error,
+}
+
+/// The answer to `POST /transactions_async`, whatever its status (201, 409, 503 or 400).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AsyncSubmitResponse {
+    /// What stellar-core said.
+    pub tx_status: AsyncStatus,
+    /// The transaction hash (hex).
+    #[serde(default)]
+    pub hash: String,
+    /// With [`AsyncStatus::Error`]: the `TransactionResult` (base64 XDR), for
+    /// [`crate::ResultCodes::from_result_xdr`].
+    #[serde(default)]
+    pub error_result_xdr: Option<String>,
+}
+
 /// `GET /transactions/{hash}`, also embedded in payments with `join=transactions`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TransactionRecord {
@@ -426,9 +456,30 @@ pub struct FeeDistribution {
     /// Most common.
     #[serde(deserialize_with = "int_or_string")]
     pub mode: i64,
+    /// 10th percentile (absent from very old Horizons: 0).
+    #[serde(default, deserialize_with = "int_or_string")]
+    pub p10: i64,
+    /// 20th percentile.
+    #[serde(default, deserialize_with = "int_or_string")]
+    pub p20: i64,
+    /// 30th percentile.
+    #[serde(default, deserialize_with = "int_or_string")]
+    pub p30: i64,
+    /// 40th percentile.
+    #[serde(default, deserialize_with = "int_or_string")]
+    pub p40: i64,
     /// 50th percentile.
     #[serde(deserialize_with = "int_or_string")]
     pub p50: i64,
+    /// 60th percentile.
+    #[serde(default, deserialize_with = "int_or_string")]
+    pub p60: i64,
+    /// 70th percentile.
+    #[serde(default, deserialize_with = "int_or_string")]
+    pub p70: i64,
+    /// 80th percentile.
+    #[serde(default, deserialize_with = "int_or_string")]
+    pub p80: i64,
     /// 90th percentile.
     #[serde(deserialize_with = "int_or_string")]
     pub p90: i64,
@@ -438,6 +489,30 @@ pub struct FeeDistribution {
     /// 99th percentile.
     #[serde(deserialize_with = "int_or_string")]
     pub p99: i64,
+}
+
+impl FeeDistribution {
+    /// The percentiles Horizon gives, in order: 10, 20, …, 90, 95, 99.
+    pub const PERCENTILES: [u8; 11] = [10, 20, 30, 40, 50, 60, 70, 80, 90, 95, 99];
+
+    /// The `p{percentile}` field; `None` for a percentile Horizon does not give (see
+    /// [`FeeDistribution::PERCENTILES`]).
+    pub fn percentile(&self, percentile: u8) -> Option<i64> {
+        Some(match percentile {
+            10 => self.p10,
+            20 => self.p20,
+            30 => self.p30,
+            40 => self.p40,
+            50 => self.p50,
+            60 => self.p60,
+            70 => self.p70,
+            80 => self.p80,
+            90 => self.p90,
+            95 => self.p95,
+            99 => self.p99,
+            _ => return None,
+        })
+    }
 }
 
 /// `GET /fee_stats`: recent fees, to choose a base fee under surge pricing.

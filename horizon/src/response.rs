@@ -54,12 +54,7 @@ pub(crate) async fn read_response(
     on_error: fn(&reqwest::Error) -> Error,
 ) -> Result<Vec<u8>, Failure> {
     let status = response.status();
-    let retry_after = response
-        .headers()
-        .get(RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(Duration::from_secs);
+    let retry_after = retry_after(&response);
     if status.is_success() {
         return Ok(read_body(response, on_error).await?);
     }
@@ -69,6 +64,27 @@ pub(crate) async fn read_response(
         error: from_status(status.as_u16(), retry_after, &body),
         retry_after,
     })
+}
+
+/// An answer whatever its status: the status, its `Retry-After` and the body (capped). For
+/// endpoints whose error answers carry data, like `POST /transactions_async`.
+pub(crate) async fn read_any(
+    response: reqwest::Response,
+    on_error: fn(&reqwest::Error) -> Error,
+) -> Result<(u16, Option<Duration>, Vec<u8>), Error> {
+    let status = response.status().as_u16();
+    let retry_after = retry_after(&response);
+    let body = read_body(response, on_error).await?;
+    Ok((status, retry_after, body))
+}
+
+fn retry_after(response: &reqwest::Response) -> Option<Duration> {
+    response
+        .headers()
+        .get(RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Duration::from_secs)
 }
 
 /// The whole body, at most [`MAX_BODY_BYTES`].
