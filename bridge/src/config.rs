@@ -67,9 +67,13 @@ pub struct BridgeConfig {
     /// Fee per operation in stroops.
     #[serde(default = "default_base_fee")]
     pub base_fee: u32,
-    /// The most we ever pay per operation, in stroops.
+    /// The most we ever pay per operation, in stroops (the fee policy's cap).
     #[serde(default = "default_max_fee")]
     pub max_fee: u32,
+    /// `[fees]`: how the fee per operation follows the network's (`/fee_stats`), between
+    /// `base_fee` and `max_fee`.
+    #[serde(default)]
+    pub fees: FeeSettings,
     /// Seconds a transaction stays valid; after that it can never be applied, which is what
     /// makes rebuilding a payment whose outcome was unknown safe.
     #[serde(default = "default_transaction_timeout")]
@@ -94,6 +98,28 @@ pub struct BridgeConfig {
     /// payments stay `pending`, delivered after the next start.
     #[serde(default = "default_shutdown_grace")]
     pub shutdown_grace_seconds: u64,
+}
+
+/// `[fees]`: the fee policy of submitted payments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeeSettings {
+    /// Which percentile of the fees recently charged per operation (Horizon's
+    /// `/fee_stats` `fee_charged`) to bid: 10, 20, …, 90, 95 or 99 (default 70).
+    #[serde(default = "default_fee_percentile")]
+    pub percentile: u8,
+}
+
+impl Default for FeeSettings {
+    fn default() -> Self {
+        Self {
+            percentile: default_fee_percentile(),
+        }
+    }
+}
+
+fn default_fee_percentile() -> u8 {
+    70
 }
 
 /// One `[[assets]]` entry.
@@ -255,6 +281,12 @@ impl BridgeConfig {
             return Err(ConfigError::setting(
                 "base_fee",
                 "must be at least 100 stroops and at most max_fee",
+            ));
+        }
+        if !horizon::FeeDistribution::PERCENTILES.contains(&self.fees.percentile) {
+            return Err(ConfigError::setting(
+                "fees.percentile",
+                "must be one of Horizon's fee_stats percentiles: 10, 20, 30, 40, 50, 60, 70, 80, 90, 95 or 99",
             ));
         }
         if self.builder_timeout_seconds == 0 {

@@ -146,6 +146,25 @@ impl Error {
         e
     }
 
+    /// 202 `transaction_pending` because of the fee cap: submitted bidding `max_fee` per
+    /// operation while the network charges more (`network_fee`); it waits for the price to
+    /// fall. `data`: `{"hash", "reason": "fee_cap", "max_fee", "network_fee"}`.
+    pub fn transaction_pending_at_fee_cap(hash: &str, max_fee: u32, network_fee: i64) -> Self {
+        let mut e = Self::new(
+            StatusCode::ACCEPTED,
+            "transaction_pending",
+            "Transaction submitted at the fee cap (max_fee), below the network's current fee; \
+             it waits for fees to fall. Repeat the request with the same id.",
+        );
+        e.body.data = Some(serde_json::json!({
+            "hash": hash,
+            "reason": "fee_cap",
+            "max_fee": max_fee,
+            "network_fee": network_fee,
+        }));
+        e
+    }
+
     /// 409 `payment_id_conflict`.
     pub fn conflict() -> Self {
         Self::new(

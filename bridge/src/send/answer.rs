@@ -32,7 +32,18 @@ pub fn respond(result: Result<Outcome, SendError>) -> Result<HttpResponse, Error
             &result_codes,
             result_xdr.as_deref(),
         )),
-        Ok(Outcome::Pending { hash }) => Err(Error::transaction_pending(&hash)),
+        Ok(Outcome::Pending {
+            hash,
+            fee_cap: None,
+        }) => Err(Error::transaction_pending(&hash)),
+        Ok(Outcome::Pending {
+            hash,
+            fee_cap: Some(cap),
+        }) => Err(Error::transaction_pending_at_fee_cap(
+            &hash,
+            cap.max_fee,
+            cap.network_fee,
+        )),
         Err(SendError::Conflict) => Err(Error::conflict()),
         Err(SendError::SourceNotFound(_)) => Err(Error::source_not_exist()),
         Err(SendError::Build(e)) => Err(Error::invalid("transaction", e.to_string())),

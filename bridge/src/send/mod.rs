@@ -5,7 +5,8 @@
 //! - [`builder`]: `POST /builder`, a signed envelope from the legacy JSON, not submitted.
 //! - [`accounts`]: `POST /create-keypair` and `POST /authorize` (a trustline to our asset).
 //! - [`submitter`]: one sequence per source account, the envelope stored before it is
-//!   submitted, unknown outcomes looked up by hash: exactly once per payment id.
+//!   submitted (`/transactions_async`), inclusion and unknown outcomes looked up by hash:
+//!   exactly once per payment id; [`fees`]: the fee it bids (fee stats, within `max_fee`).
 //! - [`store`]: `sent_transaction`, the submitter's table, and [`admin`]'s
 //!   `/admin/sent-transactions` view of it.
 //! - [`answer`]: a submitter outcome as the HTTP answer every sending endpoint gives.
@@ -18,6 +19,7 @@ pub mod admin;
 pub mod answer;
 pub mod builder;
 pub mod compliance;
+pub mod fees;
 pub mod payment;
 pub mod sending;
 pub mod store;

@@ -4,6 +4,7 @@ use horizon::HorizonClient;
 use stellar_base::{Asset, KeyPair, Network, PublicKey};
 use stellar_toml::Resolver;
 
+use super::fees::FeePolicy;
 use super::store::Store;
 use super::submitter::Submitter;
 use crate::BridgeConfig;
@@ -40,10 +41,15 @@ impl Sending {
         assets: Vec<Asset>,
     ) -> Self {
         let submitter = Submitter::new(
-            horizon,
+            horizon.clone(),
             Network::new(config.network_passphrase.clone()),
             store.clone(),
-            config.base_fee,
+            FeePolicy::new(
+                horizon,
+                config.fees.percentile,
+                config.base_fee,
+                config.max_fee,
+            ),
             config.transaction_timeout_seconds,
             std::time::Duration::from_secs(config.pending_wait_seconds),
         );

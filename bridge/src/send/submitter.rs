@@ -4,21 +4,37 @@
 //! whenever a result leaves it in doubt. Every transaction has finite time bounds. The signed
 //! envelope and its hash are stored before submission; a caller's payment id finds them again,
 //! so a repeat resubmits the same envelope (the network applies a hash at most once) instead of
-//! building a new payment. When Horizon times out or fails with 5xx the outcome is unknown: the
-//! envelope is kept and looked up by hash until it is found or its time bound has passed; only
-//! then may a new envelope be built for that payment id.
+//! building a new payment. Only when the envelope can never be applied (its time bound has
+//! passed, or it was refused before it was ever queued) may a new envelope be built for that
+//! payment id.
 //!
-//! The lock is held while a transaction is submitted, so one source account sends one
-//! transaction per ledger; use several source accounts for more throughput.
+//! Submission is asynchronous (`POST /transactions_async`): stellar-core admits the envelope
+//! to its queue (`PENDING`, `DUPLICATE`) or not (`TRY_AGAIN_LATER`, `ERROR`), and inclusion is
+//! confirmed by asking Horizon for the hash (`GET /transactions/{hash}`) until it is found,
+//! the envelope's time bound has passed, or the request has waited `pending_wait` (then the
+//! answer is [`Outcome::Pending`] with the hash). `TRY_AGAIN_LATER`, 429, 5xx and timeouts are
+//! retried with the same signed envelope, never a new one; a queued envelope is offered again
+//! now and then (a full queue drops what it cannot include; `DUPLICATE` when it is still
+//! there). A `tx_bad_seq` for an envelope never admitted means its sequence number went to
+//! another transaction: the sequence is reloaded and the payment built again; for an envelope
+//! that was queued it may mean that it was applied, so it is only looked up.
+//!
+//! The fee per operation comes from the [`FeePolicy`] (fee stats, `base_fee..=max_fee`).
+//!
+//! The lock is held until the transaction is included (or the request stops waiting), so one
+//! source account has one transaction in the network's queue, as stellar-core requires; use
+//! several source accounts for more throughput.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use horizon::{Error as HorizonError, HorizonClient, ResultCodes};
+use horizon::{AsyncStatus, HorizonClient, ResultCodes};
 use stellar_base::transaction::{Envelope, Operation, TransactionError, unix_now};
 use stellar_base::{KeyPair, Memo, Network, PublicKey, TransactionBuilder, xdr};
+use tokio::time::Instant;
 
+use super::fees::FeePolicy;
 use super::store::{NewSent, SentStatus, SentTransaction, Store};
 
 /// After a transaction's upper time bound, how long to keep expecting it (ledger close and
@@ -26,8 +42,17 @@ use super::store::{NewSent, SentStatus, SentTransaction, Store};
 const EXPIRY_GRACE: Duration = Duration::from_secs(15);
 /// Attempts at building a transaction when the sequence number was stale.
 const BAD_SEQ_ATTEMPTS: usize = 3;
-/// Attempts at submitting one envelope while Horizon says "busy" (429/503).
-const BUSY_ATTEMPTS: u32 = 4;
+/// First wait before submitting an envelope again after `TRY_AGAIN_LATER` or a busy Horizon;
+/// it doubles up to [`MAX_RETRY_DELAY`].
+const FIRST_RETRY_DELAY: Duration = Duration::from_millis(100);
+/// Longest wait between two submissions of an envelope that was not admitted.
+const MAX_RETRY_DELAY: Duration = Duration::from_secs(2);
+/// How often a queued envelope is offered again (the queue may have dropped it).
+const RESUBMIT_INTERVAL: Duration = Duration::from_secs(5);
+/// First wait between two lookups by hash; it grows by half up to [`MAX_POLL_INTERVAL`].
+const FIRST_POLL_INTERVAL: Duration = Duration::from_millis(50);
+/// Longest wait between two lookups by hash.
+const MAX_POLL_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Builds the unsigned transaction for a sequence number, fee per operation and upper time
 /// bound.
@@ -97,7 +122,19 @@ pub enum Outcome {
     Pending {
         /// Hex hash.
         hash: String,
+        /// Set when the network's price is above `max_fee`: the envelope bids the cap and
+        /// waits for the price to fall.
+        fee_cap: Option<FeeCap>,
     },
+}
+
+/// Why a pending payment waits: the network's price per operation is above our cap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FeeCap {
+    /// Our cap, `max_fee`, in stroops per operation.
+    pub max_fee: u32,
+    /// The network's price per operation (the configured percentile of `fee_charged`).
+    pub network_fee: i64,
 }
 
 /// Why a payment could not be sent at all.
@@ -166,11 +203,34 @@ fn used_sequence(outcome: &Outcome) -> bool {
     }
 }
 
-/// What one submission of one envelope told us.
+/// How submitting one envelope (and waiting for it) ended.
 enum Submitted {
+    /// Applied (successfully or not) or refused for good.
     Final(Outcome),
+    /// Refused with `tx_bad_seq` before it was ever queued: its sequence number went to
+    /// another transaction, so this envelope can never be applied.
     BadSequence,
-    Unknown,
+    /// Not included yet, or the outcome is unknown; `admitted` when the network queued it
+    /// (or may have: a timeout, a 5xx).
+    Waiting { admitted: bool },
+    /// Its time bound (and the grace) passed without it being found: it can never land.
+    Expired,
+}
+
+/// What one submission of an envelope said.
+enum Attempt {
+    /// Refused for good (not applied), or found applied.
+    Final(Outcome),
+    /// `tx_bad_seq`.
+    BadSequence,
+    /// `PENDING` or `DUPLICATE`: in the queue.
+    Queued,
+    /// Submit the same envelope again later: `TRY_AGAIN_LATER`, 429, 5xx, a timeout (then
+    /// `unknown`: it may have been queued). `error` when Horizon itself failed.
+    Later {
+        unknown: bool,
+        error: Option<String>,
+    },
 }
 
 /// One sequence counter (and lock) per source account; `None` means "reload from Horizon".
@@ -182,7 +242,7 @@ pub struct Submitter {
     horizon: HorizonClient,
     network: Network,
     store: Store,
-    base_fee: u32,
+    fees: FeePolicy,
     timeout: u64,
     pending_wait: Duration,
     sequences: Sequences,
@@ -195,13 +255,13 @@ impl std::fmt::Debug for Submitter {
 }
 
 impl Submitter {
-    /// A submitter paying `base_fee` per operation with `timeout` seconds of validity, waiting
-    /// up to `pending_wait` for unknown outcomes.
+    /// A submitter bidding what `fees` says per operation with `timeout` seconds of validity,
+    /// waiting up to `pending_wait` for a transaction to be included.
     pub fn new(
         horizon: HorizonClient,
         network: Network,
         store: Store,
-        base_fee: u32,
+        fees: FeePolicy,
         timeout: u64,
         pending_wait: Duration,
     ) -> Self {
@@ -209,7 +269,7 @@ impl Submitter {
             horizon,
             network,
             store,
-            base_fee,
+            fees,
             timeout,
             pending_wait,
             sequences: Arc::default(),
@@ -299,7 +359,10 @@ impl Submitter {
         if self.expired(row.max_time) {
             return Ok(None);
         }
-        match self.submit_envelope(row).await? {
+        // An envelope stored as pending was queued (or may have been): a `tx_bad_seq` for it
+        // may mean that it was applied, so it is only looked up until its time bound passes.
+        let admitted = row.status == SentStatus::Pending;
+        match self.submit_and_wait(row, admitted).await? {
             Submitted::Final(outcome) => Ok(Some(outcome)),
             // The stored envelope's sequence is used: by this very transaction (then the lookup
             // finds it) or by another one (then this envelope can never land).
@@ -310,7 +373,20 @@ impl Submitter {
                     Ok(None)
                 }
             },
-            Submitted::Unknown => self.await_outcome(row).await.map(Some),
+            Submitted::Waiting { .. } => Ok(Some(self.pending(row).await)),
+            Submitted::Expired => Ok(None),
+        }
+    }
+
+    /// The pending outcome of `row`, saying whether the fee cap is why it waits.
+    async fn pending(&self, row: &SentTransaction) -> Outcome {
+        let price = self.fees.price().await;
+        Outcome::Pending {
+            hash: row.hash.clone(),
+            fee_cap: price.over_cap.map(|network_fee| FeeCap {
+                max_fee: self.fees.max_fee(),
+                network_fee,
+            }),
         }
     }
 
@@ -338,7 +414,8 @@ impl Submitter {
         let mut sequence = lock.lock().await;
         for _ in 0..BAD_SEQ_ATTEMPTS {
             let next = self.next_sequence(*sequence, draft.source).await?;
-            let signed = self.sign(draft, next)?;
+            let fee = self.fees.price().await.fee;
+            let signed = self.sign(draft, next, fee)?;
             let stored = match row.take() {
                 Some(existing) => self.replace_envelope(existing, signed).await?,
                 None => {
@@ -357,18 +434,25 @@ impl Submitter {
                 }
             };
             *sequence = Some(next);
-            let submitted = self.submit_envelope(&stored).await;
-            // Unless the network applied the transaction (successful or not), the sequence
-            // is in doubt: reload it next time.
-            if !matches!(&submitted, Ok(Submitted::Final(outcome)) if used_sequence(outcome)) {
+            // The lock is held until the transaction is included or the request stops
+            // waiting: stellar-core queues one transaction per source account.
+            let submitted = self.submit_and_wait(&stored, false).await;
+            // Unless the network applied the transaction (successful or not) or holds it in
+            // its queue, the sequence is in doubt: reload it next time.
+            let keep = match &submitted {
+                Ok(Submitted::Final(outcome)) => used_sequence(outcome),
+                Ok(Submitted::Waiting { admitted }) => *admitted,
+                _ => false,
+            };
+            if !keep {
                 *sequence = None;
             }
             match submitted? {
                 Submitted::Final(outcome) => return Ok(outcome),
                 Submitted::BadSequence => row = Some(stored),
-                Submitted::Unknown => {
+                Submitted::Waiting { .. } | Submitted::Expired => {
                     drop(sequence);
-                    return self.await_outcome(&stored).await;
+                    return Ok(self.pending(&stored).await);
                 }
             }
         }
@@ -393,10 +477,11 @@ impl Submitter {
         Ok(current + 1)
     }
 
-    /// The draft built with `sequence`, our fee and a time bound `timeout` from now, signed.
-    fn sign(&self, draft: &Draft, sequence: i64) -> Result<Signed, SendError> {
+    /// The draft built with `sequence`, `fee` per operation and a time bound `timeout` from
+    /// now, signed.
+    fn sign(&self, draft: &Draft, sequence: i64, fee: u32) -> Result<Signed, SendError> {
         let max_time = unix_now() + self.timeout;
-        let tx = (draft.build)(sequence, self.base_fee, max_time)?;
+        let tx = (draft.build)(sequence, fee, max_time)?;
         let mut envelope = Envelope::from_transaction(tx);
         for signer in &draft.signers {
             envelope.sign(signer, &self.network)?;
@@ -453,67 +538,145 @@ impl Submitter {
         })
     }
 
-    /// Submits a stored envelope (again): the same hash can be applied at most once.
-    async fn submit_envelope(&self, row: &SentTransaction) -> Result<Submitted, SendError> {
-        let mut delay = Duration::from_millis(250);
-        for attempt in 1..=BUSY_ATTEMPTS {
-            match self.horizon.submit(&row.envelope_xdr).await {
-                Ok(response) => {
-                    self.store
-                        .set_outcome(
-                            row.id,
-                            SentStatus::Success,
-                            Some(response.ledger as i64),
-                            Some(response.result_xdr.clone()),
-                            None,
-                        )
-                        .await?;
-                    return Ok(Submitted::Final(Outcome::Success {
-                        hash: row.hash.clone(),
-                        ledger: response.ledger as i64,
-                        envelope_xdr: row.envelope_xdr.clone(),
-                        result_xdr: Some(response.result_xdr),
-                    }));
-                }
-                Err(HorizonError::TransactionFailed {
-                    result_codes,
-                    result_xdr,
-                    ..
-                }) => {
-                    if result_codes.transaction == "tx_bad_seq" {
-                        return Ok(Submitted::BadSequence);
+    /// Submits a stored envelope (again; the same hash can be applied at most once) through
+    /// `/transactions_async` and waits for it: looked up by hash until it is found, its time
+    /// bound has passed, or `pending_wait` is over. `admitted` says whether an earlier
+    /// submission may have queued it.
+    async fn submit_and_wait(
+        &self,
+        row: &SentTransaction,
+        mut admitted: bool,
+    ) -> Result<Submitted, SendError> {
+        let deadline = Instant::now() + self.pending_wait;
+        let mut next_submission = Some(Instant::now());
+        let mut retry_delay = FIRST_RETRY_DELAY;
+        let mut poll = FIRST_POLL_INTERVAL;
+        let mut last_error = None;
+        loop {
+            if next_submission.is_some_and(|at| Instant::now() >= at) {
+                match self.submit_once(row, admitted).await? {
+                    Attempt::Final(outcome) => return Ok(Submitted::Final(outcome)),
+                    Attempt::BadSequence if !admitted => return Ok(Submitted::BadSequence),
+                    // Queued before, refused for its sequence now: applied, or overtaken.
+                    // Only the lookup can tell; offering it again is pointless.
+                    Attempt::BadSequence => next_submission = None,
+                    Attempt::Queued => {
+                        if !admitted {
+                            admitted = true;
+                            self.store
+                                .set_outcome(row.id, SentStatus::Pending, None, None, None)
+                                .await?;
+                        }
+                        last_error = None;
+                        retry_delay = FIRST_RETRY_DELAY;
+                        next_submission = Some(Instant::now() + RESUBMIT_INTERVAL);
                     }
-                    self.store
-                        .set_outcome(
-                            row.id,
-                            SentStatus::Failure,
-                            None,
-                            result_xdr.clone(),
-                            Some(codes_json(&result_codes)),
-                        )
-                        .await?;
-                    return Ok(Submitted::Final(Outcome::Failed {
-                        hash: row.hash.clone(),
-                        result_codes,
-                        result_xdr,
-                    }));
+                    Attempt::Later { unknown, error } => {
+                        if unknown && !admitted {
+                            admitted = true;
+                            self.store
+                                .set_outcome(row.id, SentStatus::Pending, None, None, None)
+                                .await?;
+                        }
+                        last_error = error;
+                        next_submission = Some(Instant::now() + retry_delay);
+                        retry_delay = (retry_delay * 2).min(MAX_RETRY_DELAY);
+                    }
                 }
-                Err(e) if e.outcome_unknown() => {
-                    tracing::warn!(hash = %row.hash, error = %e, "submission outcome unknown");
-                    self.store
-                        .set_outcome(row.id, SentStatus::Pending, None, None, None)
-                        .await?;
-                    return Ok(Submitted::Unknown);
+            }
+            if admitted && let Some(outcome) = self.lookup(row).await? {
+                return Ok(Submitted::Final(outcome));
+            }
+            if self.expired(row.max_time) {
+                return Ok(Submitted::Expired);
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return match last_error {
+                    // Horizon never took it: nothing was sent, say so.
+                    Some(error) if !admitted => Err(SendError::Unavailable(error)),
+                    _ => Ok(Submitted::Waiting { admitted }),
+                };
+            }
+            let mut wake = (now + poll).min(deadline);
+            if !admitted && let Some(at) = next_submission {
+                wake = at.min(deadline);
+            }
+            tokio::time::sleep_until(wake).await;
+            poll = (poll * 3 / 2).min(MAX_POLL_INTERVAL);
+        }
+    }
+
+    /// One `/transactions_async` of a stored envelope, and what it means for the payment.
+    async fn submit_once(
+        &self,
+        row: &SentTransaction,
+        admitted: bool,
+    ) -> Result<Attempt, SendError> {
+        let answer = match self.horizon.submit_async(&row.envelope_xdr).await {
+            Ok(answer) => answer,
+            Err(e) if e.outcome_unknown() => {
+                tracing::warn!(hash = %row.hash, error = %e, "submission outcome unknown");
+                return Ok(Attempt::Later {
+                    unknown: true,
+                    error: None,
+                });
+            }
+            Err(e) if e.is_retryable() => {
+                tracing::warn!(hash = %row.hash, error = %e, "Horizon busy, submitting again later");
+                return Ok(Attempt::Later {
+                    unknown: false,
+                    error: Some(e.to_string()),
+                });
+            }
+            Err(e) if admitted => {
+                tracing::warn!(hash = %row.hash, error = %e, "resubmission refused");
+                return Ok(Attempt::Later {
+                    unknown: false,
+                    error: None,
+                });
+            }
+            Err(e) => return Err(SendError::Unavailable(e.to_string())),
+        };
+        match answer.tx_status {
+            AsyncStatus::Pending | AsyncStatus::Duplicate => Ok(Attempt::Queued),
+            AsyncStatus::TryAgainLater => {
+                tracing::debug!(hash = %row.hash, "TRY_AGAIN_LATER, submitting the same envelope again later");
+                Ok(Attempt::Later {
+                    unknown: false,
+                    error: None,
+                })
+            }
+            AsyncStatus::Error => {
+                let result_xdr = answer.error_result_xdr;
+                let codes = result_xdr
+                    .as_deref()
+                    .and_then(|xdr| ResultCodes::from_result_xdr(xdr).ok())
+                    .unwrap_or_else(|| ResultCodes {
+                        transaction: "tx_failed".into(),
+                        ..ResultCodes::default()
+                    });
+                if codes.transaction == "tx_bad_seq" {
+                    return Ok(Attempt::BadSequence);
                 }
-                Err(e) if e.is_retryable() && attempt < BUSY_ATTEMPTS => {
-                    tracing::warn!(hash = %row.hash, error = %e, attempt, "Horizon busy, retrying");
-                    tokio::time::sleep(delay).await;
-                    delay *= 2;
-                }
-                Err(e) => return Err(SendError::Unavailable(e.to_string())),
+                // Refused at admission, so not applied: an applied envelope offered again is
+                // refused for its sequence, which is handled above.
+                self.store
+                    .set_outcome(
+                        row.id,
+                        SentStatus::Failure,
+                        None,
+                        result_xdr.clone(),
+                        Some(codes_json(&codes)),
+                    )
+                    .await?;
+                Ok(Attempt::Final(Outcome::Failed {
+                    hash: row.hash.clone(),
+                    result_codes: codes,
+                    result_xdr,
+                }))
             }
         }
-        Err(SendError::Unavailable("Horizon stayed busy".into()))
     }
 
     /// Looks a stored envelope up by hash and records what Horizon knows.
@@ -565,22 +728,6 @@ impl Submitter {
                 result_codes: codes,
                 result_xdr: Some(record.result_xdr),
             }))
-        }
-    }
-
-    /// Asks Horizon by hash for a while; still unknown → `Pending`.
-    async fn await_outcome(&self, row: &SentTransaction) -> Result<Outcome, SendError> {
-        let deadline = tokio::time::Instant::now() + self.pending_wait;
-        loop {
-            if let Some(outcome) = self.lookup(row).await? {
-                return Ok(outcome);
-            }
-            if tokio::time::Instant::now() >= deadline || self.expired(row.max_time) {
-                return Ok(Outcome::Pending {
-                    hash: row.hash.clone(),
-                });
-            }
-            tokio::time::sleep(Duration::from_millis(500)).await;
         }
     }
 }
