@@ -1,10 +1,8 @@
 //! HTTP tests: the sandbox on an ephemeral port, driven with reqwest.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use futures_util::StreamExt;
 use stellar_base::xdr::{self, ReadXdr};
 use stellar_base::{AccountAddress, Amount, Asset, KeyPair, Operation};

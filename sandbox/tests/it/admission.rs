@@ -2,11 +2,9 @@
 //! queue, ledger capacity with surge pricing, ageing out, fee-bump replacement, and Horizon's
 //! answers to `/transactions_async` and `/transactions`.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 use stellar_base::xdr::{self, ReadXdr};
 use stellar_base::{Envelope, KeyPair, Operation, TransactionBuilder};
