@@ -320,3 +320,164 @@ async fn a_half_adopted_legacy_database_is_finished_on_the_next_start() {
         assert!(database.migrate(bridge::migrations()).unwrap().is_empty());
     }
 }
+
+/// The payments the sandbox holds for `account`, oldest first: (operation id, paging token).
+async fn payments_of(
+    sandbox: &sandbox::RunningSandbox,
+    account: &KeyPair,
+) -> Vec<(String, String)> {
+    let body: Value = reqwest::get(format!(
+        "{}/accounts/{}/payments?limit=200&order=asc",
+        sandbox.url(),
+        account.public_key()
+    ))
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    body["_embedded"]["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["id"].as_str().unwrap().to_owned(),
+                r["paging_token"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_listener_resumes_after_the_newest_legacy_payment() {
+    for backend in legacy_backends() {
+        resumes_after_the_newest_legacy_payment(backend).await;
+    }
+}
+
+/// On the first start on an adopted legacy database, with no `[receiving] start_cursor`, the
+/// legacy receiving account's listener starts after the newest `received_payment` row, as the
+/// legacy bridge would have: what came before it (here the account's creation, which the
+/// legacy bridge never recorded, and the legacy row itself) is not recorded again; what came
+/// after it (a payment made while neither bridge ran, and one after the start) is.
+async fn resumes_after_the_newest_legacy_payment(backend: Backend) {
+    use stellar_base::transaction::Operation;
+    use stellar_base::{Asset, Memo};
+
+    let sandbox = Sandbox::start(SandboxConfig::for_tests()).await.unwrap();
+    let (source, issuer, receiver) = (KeyPair::random(), KeyPair::random(), KeyPair::random());
+    for key in [&source, &issuer, &receiver] {
+        sandbox.fund(key.public_key()).await.unwrap();
+    }
+    let db = TestDatabase::new(backend);
+    let mut harness = TestBridge {
+        sandbox,
+        url: String::new(),
+        source,
+        issuer,
+        _db: db,
+    };
+    let pay = |memo: &'static str| {
+        let op = Operation::payment(
+            receiver.public_key().into(),
+            &Asset::Native,
+            "1".parse().unwrap(),
+        );
+        (Memo::Text(memo.into()), vec![op])
+    };
+    let (memo, ops) = pay("seen by the legacy bridge");
+    harness.submit_ops(&harness.source.clone(), memo, ops).await;
+    let (memo, ops) = pay("during the switch");
+    harness.submit_ops(&harness.source.clone(), memo, ops).await;
+    let before = payments_of(&harness.sandbox, &receiver).await;
+    let [created, legacy, gap] = <[(String, String); 3]>::try_from(before).unwrap();
+
+    // The legacy bridge recorded up to `legacy` (its rows 100..102 are older still).
+    execute(&harness._db, legacy_schema(backend));
+    execute(
+        &harness._db,
+        format!(
+            "INSERT INTO received_payment (operation_id, processed_at, paging_token, status, transaction_id) \
+             VALUES ('{}', '2019-03-04 10:00:00', '{}', 'Success', 'N/A');",
+            legacy.0, legacy.1
+        ),
+    );
+    let office = common::BackOffice::start();
+    let app = bridge::Application::build(common::config(
+        &harness._db,
+        &harness.sandbox,
+        &harness.source,
+        &harness.issuer,
+        |c| {
+            common::receiving_config(c, &receiver.public_key(), &office);
+            // As a legacy bridge.cfg has it: no start_cursor.
+            c.receiving.start_cursor = bridge::receive::ReceiveSettings::default().start_cursor;
+        },
+    ))
+    .await
+    .unwrap_or_else(|e| panic!("{backend}: {e}"));
+    let receiving = app.receiving();
+    harness.url = app.url();
+    app.spawn();
+
+    let delivered = |office: &common::BackOffice| -> Vec<String> {
+        office
+            .calls_to("/receive")
+            .iter()
+            .map(|c| c.form["id"].clone())
+            .collect()
+    };
+    office
+        .wait_for(20, "the payment made during the switch", |calls| {
+            calls.iter().any(|c| c.form.get("id") == Some(&gap.0))
+        })
+        .await;
+    let (memo, ops) = pay("after the switch");
+    harness.submit_ops(&harness.source.clone(), memo, ops).await;
+    let after = payments_of(&harness.sandbox, &receiver).await[3].clone();
+    office
+        .wait_for(20, "the payment made after the start", |calls| {
+            calls.iter().any(|c| c.form.get("id") == Some(&after.0))
+        })
+        .await;
+
+    let account = receiver.public_key().to_string();
+    let ours: Vec<String> = receiving
+        .store()
+        .all(&account)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.operation_id)
+        .collect();
+    assert_eq!(ours, [gap.0.clone(), after.0.clone()], "{backend}");
+    assert_eq!(
+        delivered(&office),
+        [gap.0.clone(), after.0.clone()],
+        "{backend}"
+    );
+    assert!(
+        !ours.contains(&created.0) && !ours.contains(&legacy.0),
+        "{backend}"
+    );
+    // The legacy row is still the legacy bridge's, once.
+    assert_eq!(count(&harness._db, "received_payment"), 4 + 2, "{backend}");
+    receiving.shutdown().await;
+
+    // A restart resumes from the stored cursor: nothing is recorded or delivered again.
+    let (_url, restarted) = harness
+        .restart(|c| {
+            common::receiving_config(c, &receiver.public_key(), &office);
+            c.receiving.start_cursor = bridge::receive::ReceiveSettings::default().start_cursor;
+        })
+        .await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(
+        restarted.store().all(&account).await.unwrap().len(),
+        2,
+        "{backend}"
+    );
+    assert_eq!(delivered(&office).len(), 2, "{backend}");
+    restarted.shutdown().await;
+}

@@ -61,6 +61,9 @@ pub struct Listener {
     pub assets: Vec<Asset>,
     /// Timings.
     pub settings: ReceiveSettings,
+    /// Whether this is `accounts.receiving_account_id`, the one account the legacy bridge
+    /// watched: its first cursor may come from the legacy `received_payment` rows.
+    pub legacy_account: bool,
     /// Notified after deliverable payments are recorded.
     pub wake: Arc<Notify>,
     /// Reported in `/health`.
@@ -127,7 +130,9 @@ impl Listener {
     }
 
     /// The stored cursor, or on the very first start the configured one, resolved to a
-    /// concrete paging token and stored so that a restart never falls back to `now`.
+    /// concrete paging token and stored so that a restart never falls back to `now`. Unset,
+    /// the legacy bridge's account on an adopted legacy table starts after the newest legacy
+    /// row, as the legacy bridge would have resumed.
     async fn cursor(&self) -> Result<String, String> {
         let account = self.account.to_string();
         if let Some(token) = self
@@ -138,10 +143,15 @@ impl Listener {
         {
             return Ok(token);
         }
-        let token = match &self.settings.start_cursor {
-            StartCursor::Beginning => "0".to_owned(),
-            StartCursor::Token(token) => token.clone(),
-            StartCursor::Now => {
+        let legacy = match (&self.settings.start_cursor, self.legacy_account) {
+            (StartCursor::Auto, true) => self.legacy_cursor().await?,
+            _ => None,
+        };
+        let token = match (&self.settings.start_cursor, legacy) {
+            (_, Some(token)) => token,
+            (StartCursor::Beginning, _) => "0".to_owned(),
+            (StartCursor::Token(token), _) => token.clone(),
+            (StartCursor::Now | StartCursor::Auto, None) => {
                 let newest = self
                     .horizon
                     .payments(&PaymentsQuery {
@@ -160,6 +170,37 @@ impl Listener {
             .await
             .map_err(|e| e.to_string())?;
         Ok(token)
+    }
+
+    /// The paging token of the newest payment the legacy bridge recorded, if the table holds
+    /// legacy rows and it is one Horizon can resume from (digits only); logged either way.
+    async fn legacy_cursor(&self) -> Result<Option<String>, String> {
+        let newest = self
+            .store
+            .newest_legacy_paging_token()
+            .await
+            .map_err(|e| e.to_string())?;
+        match newest {
+            Some(token) if !token.is_empty() && token.bytes().all(|b| b.is_ascii_digit()) => {
+                tracing::info!(
+                    account = %self.account,
+                    paging_token = %token,
+                    "no stored cursor: resuming after the newest payment the legacy bridge \
+                     recorded in received_payment"
+                );
+                Ok(Some(token))
+            }
+            Some(token) => {
+                tracing::warn!(
+                    account = %self.account,
+                    paging_token = %token,
+                    "the newest legacy received_payment row has no usable paging token; \
+                     starting from now (set [receiving] start_cursor to choose)"
+                );
+                Ok(None)
+            }
+            None => Ok(None),
+        }
     }
 
     /// One stream, from the stored cursor, until it ends.

@@ -222,6 +222,7 @@ impl Receiving {
                     store: store.clone(),
                     assets: assets.clone(),
                     settings: settings.clone(),
+                    legacy_account: config.accounts.receiving_account_id == Some(account),
                     wake: wake.clone(),
                     status,
                 };

@@ -7,7 +7,11 @@ use serde::Deserialize;
 /// Where a listener starts when the database holds no cursor for its account yet.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StartCursor {
-    /// Only payments made from now on (legacy behaviour).
+    /// Not configured (the default): for `accounts.receiving_account_id` on an adopted legacy
+    /// database, after the newest payment the legacy bridge recorded in `received_payment`
+    /// (where the legacy bridge itself would have resumed); otherwise as [`StartCursor::Now`].
+    Auto,
+    /// Only payments made from now on (legacy behaviour on an empty table).
     Now,
     /// Everything Horizon still has for the account.
     Beginning,
@@ -19,7 +23,8 @@ impl<'de> Deserialize<'de> for StartCursor {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let text = String::deserialize(d)?;
         match text.trim() {
-            "" | "now" => Ok(Self::Now),
+            "" => Ok(Self::Auto),
+            "now" => Ok(Self::Now),
             "beginning" | "0" => Ok(Self::Beginning),
             token if token.len() <= 64 && token.bytes().all(|b| b.is_ascii_digit()) => {
                 Ok(Self::Token(token.to_owned()))
@@ -35,7 +40,8 @@ impl<'de> Deserialize<'de> for StartCursor {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ReceiveSettings {
-    /// First start only: `now` (default), `beginning` or a paging token.
+    /// First start only: unset (after the newest legacy `received_payment` row on an adopted
+    /// legacy database, else `now`), `now`, `beginning` or a paging token.
     pub start_cursor: StartCursor,
     /// A stream that delivers no payment for this long is closed and reopened from the stored
     /// cursor (default 300 000). Keep-alives do not count: they prove the connection, not that
@@ -65,7 +71,7 @@ pub struct ReceiveSettings {
 impl Default for ReceiveSettings {
     fn default() -> Self {
         Self {
-            start_cursor: StartCursor::Now,
+            start_cursor: StartCursor::Auto,
             stream_silence_ms: 300_000,
             reconnect_min_ms: 500,
             reconnect_max_ms: 30_000,
@@ -106,6 +112,7 @@ mod tests {
     fn start_cursor_forms() {
         let parse = |s: &str| serde_json::from_value::<StartCursor>(serde_json::json!(s));
         assert_eq!(parse("now").unwrap(), StartCursor::Now);
+        assert_eq!(parse("").unwrap(), StartCursor::Auto);
         assert_eq!(parse("beginning").unwrap(), StartCursor::Beginning);
         assert_eq!(parse("1234").unwrap(), StartCursor::Token("1234".into()));
         assert!(parse("yesterday").is_err());

@@ -357,6 +357,25 @@ impl ReceiveStore {
             .await
     }
 
+    /// The paging token of the newest row (highest `id`) the legacy bridge recorded: rows
+    /// without an `account`, which adoption adds as `''` (ours always name theirs). The legacy
+    /// bridge resumed from this row; `None` when there is none.
+    ///
+    /// # Errors
+    /// Database failures.
+    pub async fn newest_legacy_paging_token(&self) -> Result<Option<String>, DbError> {
+        self.db
+            .run(move |conn| {
+                Ok(rp::table
+                    .filter(rp::account.eq(""))
+                    .order(rp::id.desc())
+                    .select(rp::paging_token)
+                    .first::<String>(conn)
+                    .optional()?)
+            })
+            .await
+    }
+
     /// Stores `account`'s cursor without a payment (first start).
     ///
     /// # Errors
