@@ -74,7 +74,16 @@ impl TestBridge {
     }
 
     pub async fn start_with(backend: Backend, edit: impl FnOnce(&mut BridgeConfig)) -> Self {
-        let sandbox = Sandbox::start(SandboxConfig::for_tests()).await.unwrap();
+        Self::start_on(backend, SandboxConfig::for_tests(), edit).await
+    }
+
+    /// A bridge on a sandbox started with `sandbox_config` (queue limits, close interval).
+    pub async fn start_on(
+        backend: Backend,
+        sandbox_config: SandboxConfig,
+        edit: impl FnOnce(&mut BridgeConfig),
+    ) -> Self {
+        let sandbox = Sandbox::start(sandbox_config).await.unwrap();
         let (source, issuer) = (KeyPair::random(), KeyPair::random());
         sandbox.fund(source.public_key()).await.unwrap();
         sandbox.fund(issuer.public_key()).await.unwrap();
