@@ -47,6 +47,7 @@ pub fn migrations() -> BackendMigrations {
         sql: service::migration_sql![
             "2026-11-21-000001_sent_transaction",
             "2026-11-21-000002_received_payment",
+            "2026-11-30-000001_payment_request",
         ],
     }
 }

@@ -56,3 +56,12 @@ diesel::table! {
         updated_at -> Timestamp,
     }
 }
+
+diesel::table! {
+    /// Every `/payment` id with the digest of its request, claimed before anything is sent.
+    payment_request (payment_id) {
+        payment_id -> Text,
+        request_digest -> Text,
+        claimed_at -> Timestamp,
+    }
+}

@@ -193,6 +193,38 @@ async fn the_compliance_path_pays_what_was_asked_or_nothing() {
             bridge.balance(&bob, "native").await.unwrap(),
             "10017.0000000"
         );
+        // While the receiving bank has not decided, the same id on the direct path (no
+        // extra_memo) with another request is refused too: nothing is paid twice under one id.
+        web.set("/b/sanctions", &[(202, r#"{"pending":5}"#), (200, "")]);
+        let (status, body) = compliance("cross-1", &[("amount", "3")]).await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (202, Some("pending")),
+            "{body}"
+        );
+        let bob_s = bob.to_string();
+        let (status, body) = bridge
+            .pay(&[
+                ("id", "cross-1"),
+                ("destination", &bob_s),
+                ("amount", "300"),
+            ])
+            .await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (409, Some("payment_id_conflict")),
+            "{body}"
+        );
+        assert_eq!(
+            bridge.balance(&bob, "native").await.unwrap(),
+            "10017.0000000"
+        );
+        let (status, body) = compliance("cross-1", &[("amount", "3")]).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(
+            bridge.balance(&bob, "native").await.unwrap(),
+            "10020.0000000"
+        );
         // Once sent, the same id with another request is refused by the bridge itself.
         let (status, body) =
             compliance("reuse-1", &[("amount", "8"), ("extra_memo", "first")]).await;
@@ -255,7 +287,7 @@ async fn the_compliance_path_pays_what_was_asked_or_nothing() {
         );
         assert_eq!(
             bridge.balance(&bob, "native").await.unwrap(),
-            "10043.0000000"
+            "10046.0000000"
         );
 
         // A wrong compliance_api_key is the operator's fault: 500, and nothing is paid.

@@ -13,7 +13,7 @@ use stellar_base::{AccountAddress, Amount, Asset, KeyPair, Memo};
 use super::answer::respond;
 use super::compliance::approve;
 use super::sending::Sending;
-use super::store::Store;
+use super::store::{Claim, Store};
 use super::submitter::Draft;
 use crate::compliance_client::ComplianceClient;
 use crate::error::Error;
@@ -51,6 +51,9 @@ pub async fn payment(
 ) -> Result<HttpResponse, Error> {
     let fields = form.into_inner();
     let request = PaymentRequest::read(&fields, sending.base_seed.as_ref())?;
+    if let (Some(id), Some(digest)) = (&request.id, &request.digest) {
+        claim_id(&sending.store, id, digest).await?;
+    }
     if request.wants_compliance
         && let Some(compliance) = &sending.compliance
     {
@@ -151,6 +154,25 @@ async fn with_compliance(
             .send(&draft, Some(id), request.digest)
             .await,
     )
+}
+
+/// Claims the payment id for this request before anything is sent, on either path: another
+/// request under the same id is a 409 even while the first one waits on the receiving bank.
+/// Ids sent by the legacy server kept no request to compare; the submitter answers those with
+/// their stored outcome.
+async fn claim_id(store: &Store, id: &str, digest: &str) -> Result<(), Error> {
+    let legacy = store
+        .by_payment_id(id)
+        .await
+        .map_err(Error::internal)?
+        .is_some_and(|row| row.is_legacy());
+    if legacy {
+        return Ok(());
+    }
+    match store.claim(id, digest).await.map_err(Error::internal)? {
+        Claim::Different => Err(Error::conflict()),
+        Claim::New | Claim::Same => Ok(()),
+    }
 }
 
 /// A different request under a stored id is refused before the receiving bank hears of it.

@@ -6,7 +6,19 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use serde::Serialize;
 use service::{Database, DbError};
 
+use crate::schema::payment_request as pr;
 use crate::schema::sent_transaction as st;
+
+/// What claiming a payment id found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    /// First seen now.
+    New,
+    /// Claimed before by the same request: a repeat.
+    Same,
+    /// Claimed before by a different request: 409 `payment_id_conflict`.
+    Different,
+}
 
 /// Where a sent transaction stands (the `status` column).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -178,6 +190,43 @@ impl Store {
                     .select(SentTransaction::as_select())
                     .get_result(conn)
                     .optional()?)
+            })
+            .await
+    }
+
+    /// Claims a payment id for the request with `digest`, before anything about it is sent:
+    /// whether the id is new, already this request's, or another request's (a conflict). The
+    /// database's primary key decides, so two requests (or two instances) racing on one id
+    /// agree.
+    ///
+    /// # Errors
+    /// Database failures.
+    pub async fn claim(&self, payment_id: &str, digest: &str) -> Result<Claim, DbError> {
+        let (id, digest) = (payment_id.to_owned(), digest.to_owned());
+        self.db
+            .run(move |conn| {
+                let inserted = diesel::insert_into(pr::table)
+                    .values((
+                        pr::payment_id.eq(&id),
+                        pr::request_digest.eq(&digest),
+                        pr::claimed_at.eq(diesel::dsl::now),
+                    ))
+                    .execute(conn);
+                match inserted {
+                    Ok(_) => Ok(Claim::New),
+                    Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => {
+                        let stored: String = pr::table
+                            .filter(pr::payment_id.eq(&id))
+                            .select(pr::request_digest)
+                            .get_result(conn)?;
+                        Ok(if stored == digest {
+                            Claim::Same
+                        } else {
+                            Claim::Different
+                        })
+                    }
+                    Err(e) => Err(e.into()),
+                }
             })
             .await
     }
