@@ -5,6 +5,7 @@
 
 use compliance::protocol::{ReceiveResponse, SendResponse};
 use serde::de::DeserializeOwned;
+use service::Secret;
 use url::Url;
 
 /// Largest answer read from the compliance server, however it is sent.
@@ -40,14 +41,14 @@ pub enum ComplianceCallError {
 #[derive(Debug, Clone)]
 pub struct ComplianceClient {
     base: Url,
-    api_key: Option<String>,
+    api_key: Option<Secret<String>>,
     http: reqwest::Client,
 }
 
 impl ComplianceClient {
     /// A client for the compliance server at `base` (its internal port), sending `api_key` as
     /// `X-API-Key` when set.
-    pub fn new(base: &Url, api_key: Option<String>, http: reqwest::Client) -> Self {
+    pub fn new(base: &Url, api_key: Option<Secret<String>>, http: reqwest::Client) -> Self {
         let mut base = base.clone();
         if !base.path().ends_with('/') {
             base.set_path(&format!("{}/", base.path()));
@@ -93,7 +94,7 @@ impl ComplianceClient {
         let fields: Vec<(&str, &str)> = fields.into_iter().collect();
         let mut request = self.http.post(url).form(&fields);
         if let Some(key) = &self.api_key {
-            request = request.header("x-api-key", key);
+            request = request.header("x-api-key", key.expose());
         }
         let response = request
             .send()

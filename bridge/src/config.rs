@@ -7,9 +7,9 @@ use std::path::Path;
 
 use horizon::HorizonSettings;
 use serde::{Deserialize, Deserializer};
-use service::ConfigError;
 use service::database::DatabaseSettings;
 use service::telemetry::LogFormat;
+use service::{ConfigError, Secret};
 use stellar_base::{Asset, KeyPair, PublicKey};
 use stellar_toml::StellarTomlSettings;
 use url::Url;
@@ -31,13 +31,13 @@ pub struct BridgeConfig {
     #[serde(default, deserialize_with = "optional_url")]
     pub compliance: Option<Url>,
     /// API key for the compliance server's internal port, when it requires one (empty: none).
-    #[serde(default, deserialize_with = "non_empty")]
-    pub compliance_api_key: Option<String>,
+    #[serde(default, deserialize_with = "non_empty_secret")]
+    pub compliance_api_key: Option<Secret<String>>,
     /// When set (15+ characters), every endpoint requires it (`apiKey` form field, `X-API-Key`
     /// or `Authorization: Bearer`). Empty (`api_key = ""`, as in the legacy example) means no
     /// key, as it did for the legacy server; start-up then warns.
-    #[serde(default, deserialize_with = "non_empty")]
-    pub api_key: Option<String>,
+    #[serde(default, deserialize_with = "non_empty_secret")]
+    pub api_key: Option<Secret<String>>,
     /// `S…` seed whose raw bytes key the `X-Payload-Mac` of receive callbacks.
     #[serde(default, deserialize_with = "optional_seed")]
     pub mac_key: Option<KeyPair>,
@@ -218,6 +218,10 @@ fn non_empty<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error
     Ok(Option::<String>::deserialize(d)?.filter(|s| !s.trim().is_empty()))
 }
 
+fn non_empty_secret<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Secret<String>>, D::Error> {
+    Ok(non_empty(d)?.map(Secret::new))
+}
+
 fn optional_url<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Url>, D::Error> {
     non_empty(d)?
         .map(|s| {
@@ -268,7 +272,7 @@ impl BridgeConfig {
         if self.network_passphrase.trim().is_empty() {
             return Err(ConfigError::setting("network_passphrase", "is empty"));
         }
-        if self.api_key.as_deref().is_some_and(|k| k.len() < 15) {
+        if self.api_key.as_ref().is_some_and(|k| k.expose().len() < 15) {
             return Err(ConfigError::setting(
                 "api_key",
                 "must be at least 15 characters",

@@ -55,7 +55,7 @@ pub fn migrations() -> BackendMigrations {
 /// What the API-key check reads (each side has its own state: [`Sending`],
 /// [`receive::Receiving`]).
 pub struct State {
-    api_key: Option<String>,
+    api_key: Option<service::Secret<String>>,
 }
 
 impl std::fmt::Debug for State {
@@ -101,7 +101,7 @@ async fn require_api_key(
             .map(|(_, v)| v.into_owned());
         req.set_payload(actix_web::dev::Payload::from(body));
     }
-    if given.is_some_and(|g| service::auth::keys_match(&expected, &g)) {
+    if given.is_some_and(|g| expected.matches(&g)) {
         next.call(req).await
     } else {
         Ok(req.into_response(Error::forbidden().error_response()))

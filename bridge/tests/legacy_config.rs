@@ -340,3 +340,35 @@ async fn authorize_without_its_accounts_names_the_missing_settings() {
         assert_ne!(body["data"]["name"], "asset_code", "{what}: {body}");
     }
 }
+
+/// `{:?}` of a parsed config never shows a secret: the legacy example with every secret set
+/// (both API keys, the MAC key, the seeds, a database password).
+#[test]
+fn debug_of_the_config_prints_no_secret() {
+    let db = TestDatabase::new(Backend::Sqlite);
+    let secrets = [
+        "bridge-api-key-0123456789",
+        "compliance-api-key-0123456789",
+        "SDWTLFPALQSP225BSMX7HPZ7ZEAYSUYNDLJ5QI3YGVBNRUIIELWH3XUV",
+        "SDMRITVCFY6IIK6H5DXIVUOL342YFVE3VFOGVF3D7XXHGITPX4ABMYXR",
+        "db-pass-0123",
+    ];
+    let file = legacy_file(&db, "url")
+        .replace("api_key = \"\"", &format!("api_key = \"{}\"", secrets[0]))
+        .replace("mac_key = \"\"", &format!("mac_key = \"{}\"", secrets[2]))
+        .replacen(
+            "port =",
+            &format!("compliance_api_key = \"{}\"\nport =", secrets[1]),
+            1,
+        );
+    let config = load(&file).unwrap();
+    assert!(config.api_key.is_some() && config.mac_key.is_some());
+    let mut printed = format!("{config:?} {:?}", config.accounts);
+    // The database URL's password (not loadable on SQLite; set after parsing).
+    let mut with_password = config.clone();
+    with_password.database.url = Some(format!("postgres://bridge:{}@db/bridge", secrets[4]));
+    printed.push_str(&format!("{with_password:?}"));
+    for secret in secrets {
+        assert!(!printed.contains(secret), "{secret} printed: {printed}");
+    }
+}

@@ -6,10 +6,10 @@ use std::fmt;
 use std::path::Path;
 
 use serde::Deserialize;
-use service::ConfigError;
 use service::database::DatabaseSettings;
 use service::telemetry::LogFormat;
 use service::tls::TlsSettings;
+use service::{ConfigError, Secret};
 use stellar_base::KeyPair;
 use stellar_toml::StellarTomlSettings;
 use url::Url;
@@ -54,8 +54,8 @@ pub struct ComplianceConfig {
     pub stellar_toml: StellarTomlSettings,
     /// When set, the internal port requires it in `X-API-Key` (or `Authorization: Bearer`).
     /// Empty means none (start-up then warns).
-    #[serde(default, deserialize_with = "non_empty")]
-    pub api_key: Option<String>,
+    #[serde(default, deserialize_with = "non_empty_secret")]
+    pub api_key: Option<Secret<String>>,
     /// Largest accepted request body.
     #[serde(default = "default_max_body_bytes")]
     pub max_body_bytes: usize,
@@ -106,9 +106,13 @@ pub struct Callbacks {
     pub tx_status: Option<Url>,
 }
 
-/// An optional string; empty (or blank) means none.
-fn non_empty<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    Ok(Option::<String>::deserialize(d)?.filter(|s| !s.trim().is_empty()))
+/// An optional secret; empty (or blank) means none.
+fn non_empty_secret<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Secret<String>>, D::Error> {
+    Ok(Option::<String>::deserialize(d)?
+        .filter(|s| !s.trim().is_empty())
+        .map(Secret::new))
 }
 
 /// An optional URL; an empty string (as legacy sample configs have) means none.
@@ -127,8 +131,8 @@ fn optional_url<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Url>, D
 pub struct BasicAuth {
     /// User name.
     pub username: String,
-    /// Password.
-    pub password: String,
+    /// Password (never printed).
+    pub password: Secret<String>,
 }
 
 impl fmt::Debug for BasicAuth {
@@ -169,7 +173,7 @@ impl ComplianceConfig {
         if self.network_passphrase.trim().is_empty() {
             return Err(ConfigError::setting("network_passphrase", "is empty"));
         }
-        if self.api_key.as_deref().is_some_and(|k| k.len() < 16) {
+        if self.api_key.as_ref().is_some_and(|k| k.expose().len() < 16) {
             return Err(ConfigError::setting(
                 "api_key",
                 "must be at least 16 characters",
@@ -184,7 +188,7 @@ impl ComplianceConfig {
         let mut warnings = Vec::new();
         if let Some(auth) = &self.tx_status_auth {
             // The legacy README asked for 10+ characters; the legacy code took anything.
-            if auth.password.chars().count() < 10 {
+            if auth.password.expose().chars().count() < 10 {
                 warnings.push(
                     "tx_status_auth.password is shorter than 10 characters: GET /tx_status on \
                      the public port is easy to guess into; use a longer password"

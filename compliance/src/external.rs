@@ -289,7 +289,7 @@ pub async fn tx_status(
         .and_then(|v| v.strip_prefix("Basic "))
         .and_then(|v| BASE64.decode(v.trim()).ok())
         .and_then(|v| String::from_utf8(v).ok());
-    let expected = format!("{}:{}", auth.username, auth.password);
+    let expected = format!("{}:{}", auth.username, auth.password.expose());
     if !presented.is_some_and(|p| service::auth::keys_match(&expected, &p)) {
         return Err(Error::Unauthorized);
     }

@@ -90,7 +90,7 @@ async fn require_api_key(
         && req.path() != "/health"
     {
         let given = service::auth::presented_key(req.request()).unwrap_or_default();
-        if !service::auth::keys_match(&expected, &given) {
+        if !expected.matches(&given) {
             let res = HttpResponse::Unauthorized().json(ErrorBody::new(
                 "unauthorized",
                 "a valid X-API-Key header is required",
@@ -101,7 +101,7 @@ async fn require_api_key(
     next.call(req).await
 }
 
-struct ApiKey(Option<String>);
+struct ApiKey(Option<service::Secret<String>>);
 
 /// A running compliance server: both ports bound, not yet awaited.
 pub struct Application {

@@ -273,3 +273,28 @@ fn weak_but_legacy_settings_are_warned_about_not_refused() {
     let short = file.replacen("external_port", "api_key = \"short\"\nexternal_port", 1);
     assert!(load(&short).unwrap_err().contains("api_key"));
 }
+
+/// `{:?}` of the parsed legacy compliance.cfg never shows a secret: the signing seed, the
+/// tx_status_auth password, the internal api_key, a database password.
+#[test]
+fn debug_of_the_config_prints_no_secret() {
+    let db = TestDatabase::new(Backend::Sqlite);
+    let api_key = "compliance-internal-key-0123456789";
+    let file = legacy_file(&db, "url").replacen(
+        "external_port =",
+        &format!("api_key = \"{api_key}\"\nexternal_port ="),
+        1,
+    );
+    let mut config = load(&file).unwrap();
+    assert!(config.api_key.is_some());
+    config.database.url = Some("postgres://compliance:db-pass-0123@db/compliance".into());
+    let printed = format!("{config:?}");
+    for secret in [
+        "SBEL63EBNQUTQ2ZTGHGLLXEMP6THALGS3VQ2N4RVHUWIBB5KGDJWVF3R",
+        "\"password\"",
+        api_key,
+        "db-pass-0123",
+    ] {
+        assert!(!printed.contains(secret), "{secret} printed: {printed}");
+    }
+}
