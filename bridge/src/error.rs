@@ -33,6 +33,21 @@ impl Error {
         }
     }
 
+    /// True for a refusal of the request as written (a bad or missing field, a destination
+    /// that cannot be resolved or takes no compliance payments): nothing reached the network
+    /// or the receiving bank's AUTH_SERVER, so the app may fix the request and reuse its id.
+    pub fn is_request_refused(&self) -> bool {
+        self.status == StatusCode::BAD_REQUEST
+            && matches!(
+                self.body.code.as_str(),
+                "invalid_parameter"
+                    | "missing_parameter"
+                    | "cannot_resolve_destination"
+                    | "auth_server_not_defined"
+                    | "cannot_use_memo"
+            )
+    }
+
     /// 400 `invalid_parameter` naming the field.
     pub fn invalid(field: &str, more_info: impl Into<String>) -> Self {
         let mut e = Self::new(

@@ -51,16 +51,41 @@ pub async fn payment(
 ) -> Result<HttpResponse, Error> {
     let fields = form.into_inner();
     let request = PaymentRequest::read(&fields, sending.base_seed.as_ref())?;
-    if let (Some(id), Some(digest)) = (&request.id, &request.digest) {
-        claim_id(&sending.store, id, digest).await?;
+    let claim = match (&request.id, &request.digest) {
+        (Some(id), Some(digest)) => Some((
+            id.clone(),
+            digest.clone(),
+            claim_id(&sending.store, id, digest).await?,
+        )),
+        _ => None,
+    };
+    let answer = send(&sending, &fields, request).await;
+    // Refused as written before anything was sent: the app may correct it and reuse the id.
+    if let (Err(error), Some((id, digest, Claim::New))) = (&answer, &claim)
+        && error.is_request_refused()
+    {
+        sending
+            .store
+            .release(id, digest)
+            .await
+            .map_err(Error::internal)?;
     }
+    answer
+}
+
+/// The compliance path or the direct one.
+async fn send(
+    sending: &Sending,
+    fields: &Fields,
+    request: PaymentRequest,
+) -> Result<HttpResponse, Error> {
     if request.wants_compliance
         && let Some(compliance) = &sending.compliance
     {
-        return with_compliance(&sending, compliance, &fields, request).await;
+        return with_compliance(sending, compliance, fields, request).await;
     }
-    let (destination, memo) = destination_and_memo(&sending, &fields, request.memo.clone()).await?;
-    let exists = account_exists(&sending, &destination).await?;
+    let (destination, memo) = destination_and_memo(sending, fields, request.memo.clone()).await?;
+    let exists = account_exists(sending, &destination).await?;
     let operation = operation(&request, destination, exists)?;
     let draft = Draft::one_operation(request.source, memo, operation);
     respond(
@@ -160,18 +185,18 @@ async fn with_compliance(
 /// request under the same id is a 409 even while the first one waits on the receiving bank.
 /// Ids sent by the legacy server kept no request to compare; the submitter answers those with
 /// their stored outcome.
-async fn claim_id(store: &Store, id: &str, digest: &str) -> Result<(), Error> {
+async fn claim_id(store: &Store, id: &str, digest: &str) -> Result<Claim, Error> {
     let legacy = store
         .by_payment_id(id)
         .await
         .map_err(Error::internal)?
         .is_some_and(|row| row.is_legacy());
     if legacy {
-        return Ok(());
+        return Ok(Claim::Same);
     }
     match store.claim(id, digest).await.map_err(Error::internal)? {
         Claim::Different => Err(Error::conflict()),
-        Claim::New | Claim::Same => Ok(()),
+        claim => Ok(claim),
     }
 }
 

@@ -231,6 +231,26 @@ impl Store {
             .await
     }
 
+    /// Gives up a claim made by this very request (same digest) when it was refused before
+    /// anything was sent, so that the app can correct the request and use the id again.
+    ///
+    /// # Errors
+    /// Database failures.
+    pub async fn release(&self, payment_id: &str, digest: &str) -> Result<(), DbError> {
+        let (id, digest) = (payment_id.to_owned(), digest.to_owned());
+        self.db
+            .run(move |conn| {
+                diesel::delete(
+                    pr::table
+                        .filter(pr::payment_id.eq(id))
+                        .filter(pr::request_digest.eq(digest)),
+                )
+                .execute(conn)?;
+                Ok(())
+            })
+            .await
+    }
+
     /// A page of sent transactions, newest first (`/admin/sent-transactions`).
     ///
     /// # Errors
