@@ -7,14 +7,12 @@
 //! `/payment` with the stored outcome (nothing is submitted), new payments are stored in the
 //! adopted table, and a restart changes nothing.
 
-mod common;
-
-use common::TestBridge;
+use crate::common::TestBridge;
 use diesel::connection::SimpleConnection;
 use sandbox::{Sandbox, SandboxConfig};
 use serde_json::Value;
 use service::database::Backend;
-use service::testing::{self, TestDatabase};
+use service::testing::TestDatabase;
 use service::{AnyConnection, Database, DbError};
 use stellar_base::KeyPair;
 
@@ -95,13 +93,6 @@ fn legacy_schema(backend: Backend) -> String {
     )
 }
 
-fn legacy_backends() -> Vec<Backend> {
-    testing::backends()
-        .into_iter()
-        .filter(|b| *b != Backend::Sqlite)
-        .collect()
-}
-
 fn execute(db: &TestDatabase, sql: String) {
     Database::connect(&db.settings())
         .unwrap()
@@ -146,9 +137,15 @@ async fn legacy_bridge(backend: Backend) -> TestBridge {
     sandbox.fund(issuer.public_key()).await.unwrap();
     let db = TestDatabase::new(backend);
     execute(&db, legacy_schema(backend));
-    let app = bridge::Application::build(common::config(&db, &sandbox, &source, &issuer, |_| {}))
-        .await
-        .unwrap_or_else(|e| panic!("{backend}: the bridge refused the legacy database: {e}"));
+    let app = bridge::Application::build(crate::common::config(
+        &db,
+        &sandbox,
+        &source,
+        &issuer,
+        |_| {},
+    ))
+    .await
+    .unwrap_or_else(|e| panic!("{backend}: the bridge refused the legacy database: {e}"));
     let url = app.url();
     app.spawn();
     TestBridge {
@@ -168,158 +165,154 @@ fn operation_ids(rows: &Value) -> Vec<String> {
         .collect()
 }
 
-#[tokio::test]
-async fn a_legacy_bridge_database_is_adopted_in_place() {
-    for backend in legacy_backends() {
-        let bridge = legacy_bridge(backend).await;
+service::backend_tests!(a_legacy_bridge_database_is_adopted_in_place; mysql, postgres);
+async fn a_legacy_bridge_database_is_adopted_in_place(backend: Backend) {
+    let bridge = legacy_bridge(backend).await;
 
-        // /admin lists the legacy received payments, newest first, as they were.
-        let (status, received) = bridge.get("/admin/received-payments").await;
-        assert_eq!(status, 200, "{backend}: {received}");
-        assert_eq!(operation_ids(&received), ["102", "101", "100"], "{backend}");
-        assert_eq!(received[0]["status"], "Processing...", "{backend}");
-        assert_eq!(received[2]["status"], "Success", "{backend}");
-        assert_eq!(received[2]["transaction_id"], PAID_HASH, "{backend}");
-        let (status, one) = bridge
-            .get(&format!(
-                "/admin/received-payments/{}",
-                received[2]["id"].as_i64().unwrap()
-            ))
-            .await;
-        assert_eq!(status, 200, "{backend}: {one}");
-        let (status, sent) = bridge.get("/admin/sent-transactions").await;
-        assert_eq!(status, 200, "{backend}: {sent}");
-        assert_eq!(sent.as_array().unwrap().len(), 2, "{backend}: {sent}");
+    // /admin lists the legacy received payments, newest first, as they were.
+    let (status, received) = bridge.get("/admin/received-payments").await;
+    assert_eq!(status, 200, "{backend}: {received}");
+    assert_eq!(operation_ids(&received), ["102", "101", "100"], "{backend}");
+    assert_eq!(received[0]["status"], "Processing...", "{backend}");
+    assert_eq!(received[2]["status"], "Success", "{backend}");
+    assert_eq!(received[2]["transaction_id"], PAID_HASH, "{backend}");
+    let (status, one) = bridge
+        .get(&format!(
+            "/admin/received-payments/{}",
+            received[2]["id"].as_i64().unwrap()
+        ))
+        .await;
+    assert_eq!(status, 200, "{backend}: {one}");
+    let (status, sent) = bridge.get("/admin/sent-transactions").await;
+    assert_eq!(status, 200, "{backend}: {sent}");
+    assert_eq!(sent.as_array().unwrap().len(), 2, "{backend}: {sent}");
 
-        // A repeated /payment under a legacy payment id answers the stored outcome and
-        // submits nothing, whatever the repeat says (the legacy server stored no request to
-        // compare with; it resubmitted the stored envelope).
-        let destination = KeyPair::random();
-        bridge.sandbox.fund(destination.public_key()).await.unwrap();
-        let before = bridge
-            .balance(&destination.public_key(), "native")
-            .await
-            .unwrap();
-        let dest = destination.public_key().to_string();
-        for amount in ["5", "700"] {
-            let (status, body) = bridge
-                .pay(&[
-                    ("id", "legacy-paid"),
-                    ("destination", &dest),
-                    ("amount", amount),
-                ])
-                .await;
-            assert_eq!(status, 200, "{backend}: {body}");
-            assert_eq!(body["hash"], PAID_HASH, "{backend}: {body}");
-            assert_eq!(body["ledger"], 12345, "{backend}: {body}");
-            assert_eq!(body["result_xdr"], PAID_RESULT, "{backend}: {body}");
-        }
-        assert_eq!(
-            bridge.balance(&destination.public_key(), "native").await,
-            Some(before.clone()),
-            "{backend}: a legacy payment id paid again"
-        );
-
-        // New payments go into the adopted table (wider columns, new ones with their values).
+    // A repeated /payment under a legacy payment id answers the stored outcome and
+    // submits nothing, whatever the repeat says (the legacy server stored no request to
+    // compare with; it resubmitted the stored envelope).
+    let destination = KeyPair::random();
+    bridge.sandbox.fund(destination.public_key()).await.unwrap();
+    let before = bridge
+        .balance(&destination.public_key(), "native")
+        .await
+        .unwrap();
+    let dest = destination.public_key().to_string();
+    for amount in ["5", "700"] {
         let (status, body) = bridge
-            .pay(&[
-                ("id", "after-the-switch"),
-                ("destination", &dest),
-                ("amount", "1"),
-            ])
-            .await;
-        assert_eq!(status, 200, "{backend}: {body}");
-        assert_ne!(body["hash"], PAID_HASH);
-        let (status, again) = bridge
-            .pay(&[
-                ("id", "after-the-switch"),
-                ("destination", &dest),
-                ("amount", "1"),
-            ])
-            .await;
-        assert_eq!((status, &again["hash"]), (200, &body["hash"]), "{backend}");
-
-        // Everything our migrations define is there; the legacy bookkeeping stays.
-        let adopted = Database::connect(&bridge._db.settings())
-            .unwrap()
-            .schema()
-            .unwrap();
-        let missing = adopted.missing_from(&fresh_schema(backend));
-        assert!(missing.is_empty(), "{backend}: missing {missing:?}");
-        assert!(
-            adopted.tables["sent_transaction"]
-                .indexes
-                .contains_key("payment_id_unique")
-        );
-        assert_eq!(count(&bridge._db, "gorp_migrations"), 4, "{backend}");
-
-        // A restart adopts nothing twice and changes no row.
-        let tables = ["received_payment", "sent_transaction", "receive_cursor"];
-        let counts: Vec<i64> = tables.iter().map(|t| count(&bridge._db, t)).collect();
-        assert_eq!(counts[..2], [3, 3], "{backend}");
-        let (_, sent_before) = bridge.get("/admin/sent-transactions").await;
-        let applied = Database::connect(&bridge._db.settings())
-            .unwrap()
-            .migrate(bridge::migrations())
-            .unwrap();
-        assert!(applied.is_empty(), "{backend}: applied again: {applied:?}");
-        let (url, _) = bridge.restart(|_| {}).await;
-        let restarted = TestBridge { url, ..bridge };
-        let (_, received_after) = restarted.get("/admin/received-payments").await;
-        let (_, sent_after) = restarted.get("/admin/sent-transactions").await;
-        assert_eq!(received_after, received, "{backend}");
-        assert_eq!(sent_after, sent_before, "{backend}");
-        let counts_after: Vec<i64> = tables.iter().map(|t| count(&restarted._db, t)).collect();
-        assert_eq!(counts_after, counts, "{backend}");
-        assert_eq!(count(&restarted._db, "gorp_migrations"), 4, "{backend}");
-        let (status, body) = restarted
             .pay(&[
                 ("id", "legacy-paid"),
                 ("destination", &dest),
-                ("amount", "5"),
+                ("amount", amount),
             ])
             .await;
-        assert_eq!(
-            (status, &body["hash"]),
-            (200, &Value::from(PAID_HASH)),
-            "{backend}"
-        );
+        assert_eq!(status, 200, "{backend}: {body}");
+        assert_eq!(body["hash"], PAID_HASH, "{backend}: {body}");
+        assert_eq!(body["ledger"], 12345, "{backend}: {body}");
+        assert_eq!(body["result_xdr"], PAID_RESULT, "{backend}: {body}");
     }
+    assert_eq!(
+        bridge.balance(&destination.public_key(), "native").await,
+        Some(before.clone()),
+        "{backend}: a legacy payment id paid again"
+    );
+
+    // New payments go into the adopted table (wider columns, new ones with their values).
+    let (status, body) = bridge
+        .pay(&[
+            ("id", "after-the-switch"),
+            ("destination", &dest),
+            ("amount", "1"),
+        ])
+        .await;
+    assert_eq!(status, 200, "{backend}: {body}");
+    assert_ne!(body["hash"], PAID_HASH);
+    let (status, again) = bridge
+        .pay(&[
+            ("id", "after-the-switch"),
+            ("destination", &dest),
+            ("amount", "1"),
+        ])
+        .await;
+    assert_eq!((status, &again["hash"]), (200, &body["hash"]), "{backend}");
+
+    // Everything our migrations define is there; the legacy bookkeeping stays.
+    let adopted = Database::connect(&bridge._db.settings())
+        .unwrap()
+        .schema()
+        .unwrap();
+    let missing = adopted.missing_from(&fresh_schema(backend));
+    assert!(missing.is_empty(), "{backend}: missing {missing:?}");
+    assert!(
+        adopted.tables["sent_transaction"]
+            .indexes
+            .contains_key("payment_id_unique")
+    );
+    assert_eq!(count(&bridge._db, "gorp_migrations"), 4, "{backend}");
+
+    // A restart adopts nothing twice and changes no row.
+    let tables = ["received_payment", "sent_transaction", "receive_cursor"];
+    let counts: Vec<i64> = tables.iter().map(|t| count(&bridge._db, t)).collect();
+    assert_eq!(counts[..2], [3, 3], "{backend}");
+    let (_, sent_before) = bridge.get("/admin/sent-transactions").await;
+    let applied = Database::connect(&bridge._db.settings())
+        .unwrap()
+        .migrate(bridge::migrations())
+        .unwrap();
+    assert!(applied.is_empty(), "{backend}: applied again: {applied:?}");
+    let (url, _) = bridge.restart(|_| {}).await;
+    let restarted = TestBridge { url, ..bridge };
+    let (_, received_after) = restarted.get("/admin/received-payments").await;
+    let (_, sent_after) = restarted.get("/admin/sent-transactions").await;
+    assert_eq!(received_after, received, "{backend}");
+    assert_eq!(sent_after, sent_before, "{backend}");
+    let counts_after: Vec<i64> = tables.iter().map(|t| count(&restarted._db, t)).collect();
+    assert_eq!(counts_after, counts, "{backend}");
+    assert_eq!(count(&restarted._db, "gorp_migrations"), 4, "{backend}");
+    let (status, body) = restarted
+        .pay(&[
+            ("id", "legacy-paid"),
+            ("destination", &dest),
+            ("amount", "5"),
+        ])
+        .await;
+    assert_eq!(
+        (status, &body["hash"]),
+        (200, &Value::from(PAID_HASH)),
+        "{backend}"
+    );
 }
 
-#[tokio::test]
-async fn a_half_adopted_legacy_database_is_finished_on_the_next_start() {
-    for backend in legacy_backends() {
-        let db = TestDatabase::new(backend);
-        execute(&db, legacy_schema(backend));
-        // What a crash part-way through adoption leaves on MySQL (which commits each DDL
-        // statement): some columns and tables there, the rest missing, nothing recorded.
-        let partial = match backend {
-            Backend::Mysql => {
-                "ALTER TABLE sent_transaction ADD COLUMN request_digest VARCHAR(64);
-                 ALTER TABLE received_payment ADD COLUMN account VARCHAR(56) NOT NULL;
-                 CREATE INDEX sent_transaction_by_transaction_id ON sent_transaction (transaction_id);"
-            }
-            _ => {
-                "ALTER TABLE sent_transaction ADD COLUMN request_digest VARCHAR(64);
-                 ALTER TABLE received_payment ADD COLUMN account VARCHAR(56) NOT NULL DEFAULT '';
-                 CREATE INDEX sent_transaction_by_transaction_id ON sent_transaction (transaction_id);"
-            }
-        };
-        execute(&db, partial.to_owned());
-        let database = Database::connect(&db.settings()).unwrap();
-        let applied = database.migrate(bridge::migrations()).unwrap();
-        // Every migration is recorded: the legacy schema had none of ours.
-        assert_eq!(applied.len(), 3, "{backend}: {applied:?}");
-        let missing = database
-            .schema()
-            .unwrap()
-            .missing_from(&fresh_schema(backend));
-        assert!(missing.is_empty(), "{backend}: missing {missing:?}");
-        assert_eq!(count(&db, "received_payment"), 3, "{backend}");
-        assert_eq!(count(&db, "sent_transaction"), 2, "{backend}");
-        assert!(database.migrate(bridge::migrations()).unwrap().is_empty());
-    }
+service::backend_tests!(a_half_adopted_legacy_database_is_finished_on_the_next_start; mysql, postgres);
+async fn a_half_adopted_legacy_database_is_finished_on_the_next_start(backend: Backend) {
+    let db = TestDatabase::new(backend);
+    execute(&db, legacy_schema(backend));
+    // What a crash part-way through adoption leaves on MySQL (which commits each DDL
+    // statement): some columns and tables there, the rest missing, nothing recorded.
+    let partial = match backend {
+        Backend::Mysql => {
+            "ALTER TABLE sent_transaction ADD COLUMN request_digest VARCHAR(64);
+             ALTER TABLE received_payment ADD COLUMN account VARCHAR(56) NOT NULL;
+             CREATE INDEX sent_transaction_by_transaction_id ON sent_transaction (transaction_id);"
+        }
+        _ => {
+            "ALTER TABLE sent_transaction ADD COLUMN request_digest VARCHAR(64);
+             ALTER TABLE received_payment ADD COLUMN account VARCHAR(56) NOT NULL DEFAULT '';
+             CREATE INDEX sent_transaction_by_transaction_id ON sent_transaction (transaction_id);"
+        }
+    };
+    execute(&db, partial.to_owned());
+    let database = Database::connect(&db.settings()).unwrap();
+    let applied = database.migrate(bridge::migrations()).unwrap();
+    // Every migration is recorded: the legacy schema had none of ours.
+    assert_eq!(applied.len(), 3, "{backend}: {applied:?}");
+    let missing = database
+        .schema()
+        .unwrap()
+        .missing_from(&fresh_schema(backend));
+    assert!(missing.is_empty(), "{backend}: missing {missing:?}");
+    assert_eq!(count(&db, "received_payment"), 3, "{backend}");
+    assert_eq!(count(&db, "sent_transaction"), 2, "{backend}");
+    assert!(database.migrate(bridge::migrations()).unwrap().is_empty());
 }
 
 /// The payments the sandbox holds for `account`, oldest first: (operation id, paging token).
@@ -350,19 +343,13 @@ async fn payments_of(
         .collect()
 }
 
-#[tokio::test]
-async fn the_listener_resumes_after_the_newest_legacy_payment() {
-    for backend in legacy_backends() {
-        resumes_after_the_newest_legacy_payment(backend).await;
-    }
-}
-
+service::backend_tests!(the_listener_resumes_after_the_newest_legacy_payment; mysql, postgres);
 /// On the first start on an adopted legacy database, with no `[receiving] start_cursor`, the
 /// legacy receiving account's listener starts after the newest `received_payment` row, as the
 /// legacy bridge would have: what came before it (here the account's creation, which the
 /// legacy bridge never recorded, and the legacy row itself) is not recorded again; what came
 /// after it (a payment made while neither bridge ran, and one after the start) is.
-async fn resumes_after_the_newest_legacy_payment(backend: Backend) {
+async fn the_listener_resumes_after_the_newest_legacy_payment(backend: Backend) {
     use stellar_base::transaction::Operation;
     use stellar_base::{Asset, Memo};
 
@@ -404,14 +391,14 @@ async fn resumes_after_the_newest_legacy_payment(backend: Backend) {
             legacy.0, legacy.1
         ),
     );
-    let office = common::BackOffice::start();
-    let app = bridge::Application::build(common::config(
+    let office = crate::common::BackOffice::start().await;
+    let app = bridge::Application::build(crate::common::config(
         &harness._db,
         &harness.sandbox,
         &harness.source,
         &harness.issuer,
         |c| {
-            common::receiving_config(c, &receiver.public_key(), &office);
+            crate::common::receiving_config(c, &receiver.public_key(), &office);
             // As a legacy bridge.cfg has it: no start_cursor.
             c.receiving.start_cursor = bridge::receive::ReceiveSettings::default().start_cursor;
         },
@@ -422,7 +409,7 @@ async fn resumes_after_the_newest_legacy_payment(backend: Backend) {
     harness.url = app.url();
     app.spawn();
 
-    let delivered = |office: &common::BackOffice| -> Vec<String> {
+    let delivered = |office: &crate::common::BackOffice| -> Vec<String> {
         office
             .calls_to("/receive")
             .iter()
@@ -469,7 +456,7 @@ async fn resumes_after_the_newest_legacy_payment(backend: Backend) {
     // A restart resumes from the stored cursor: nothing is recorded or delivered again.
     let (_url, restarted) = harness
         .restart(|c| {
-            common::receiving_config(c, &receiver.public_key(), &office);
+            crate::common::receiving_config(c, &receiver.public_key(), &office);
             c.receiving.start_cursor = bridge::receive::ReceiveSettings::default().start_cursor;
         })
         .await;

@@ -11,12 +11,10 @@
 //! more than the bridge spends reading, recording and delivering it; a real Horizon runs
 //! elsewhere. The default, `sandbox`, streams live from the sandbox.
 
-mod common;
-
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use common::{BackOffice, TestBridge, receiving_config};
+use crate::common::{BackOffice, TestBridge, receiving_config};
 use service::database::Backend;
 use stellar_base::transaction::Operation;
 use stellar_base::{Asset, KeyPair, Memo};
@@ -78,7 +76,7 @@ async fn a_backlog_is_caught_up_and_delivered() {
         .unwrap()
         .to_owned();
 
-    let office = BackOffice::start();
+    let office = BackOffice::start().await;
     let started = Instant::now();
     let (_url, receiving, _db) = bridge
         .another(backend, |c| {

@@ -4,16 +4,13 @@
 //! `pending` for the next start), and the operator's views (`/metrics`,
 //! `/admin/sent-transactions`) with real content.
 
-mod common;
-
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{BackOffice, Callback, TestBridge, receiving_config};
+use crate::common::{BackOffice, TestBridge, receiving_config};
 use service::database::Backend;
-use service::testing::backends;
 use stellar_base::transaction::Operation;
 use stellar_base::{AccountAddress, Asset, KeyPair, Memo};
 
@@ -131,15 +128,9 @@ async fn eventually<F: std::future::Future<Output = bool>>(
     }
 }
 
-#[tokio::test]
-async fn a_payment_whose_memo_cannot_be_read_waits_until_it_can() {
-    for backend in backends() {
-        memo_read_later(backend).await;
-    }
-}
-
-async fn memo_read_later(backend: Backend) {
-    let office = BackOffice::start();
+service::backend_tests!(a_payment_whose_memo_cannot_be_read_waits_until_it_can);
+async fn a_payment_whose_memo_cannot_be_read_waits_until_it_can(backend: Backend) {
+    let office = BackOffice::start().await;
     let receiver = KeyPair::random();
     let horizon = MemolessHorizon::start(&receiver.public_key());
     let (bridge, receiving) = TestBridge::start_receiving(backend, |c| {
@@ -215,15 +206,9 @@ async fn memo_read_later(backend: Backend) {
     receiving.shutdown().await;
 }
 
-#[tokio::test]
-async fn a_payment_whose_memo_is_never_read_fails_visibly_and_reprocess_reads_it() {
-    for backend in backends() {
-        memo_never_read(backend).await;
-    }
-}
-
-async fn memo_never_read(backend: Backend) {
-    let office = BackOffice::start();
+service::backend_tests!(a_payment_whose_memo_is_never_read_fails_visibly_and_reprocess_reads_it);
+async fn a_payment_whose_memo_is_never_read_fails_visibly_and_reprocess_reads_it(backend: Backend) {
+    let office = BackOffice::start().await;
     let receiver = KeyPair::random();
     let horizon = MemolessHorizon::start(&receiver.public_key());
     let (bridge, receiving) = TestBridge::start_receiving(backend, |c| {
@@ -274,45 +259,6 @@ async fn memo_never_read(backend: Backend) {
     receiving.shutdown().await;
 }
 
-/// A back office that records every request and answers none of them while `hang` is set
-/// (as a hung back office does); shaped as a [`BackOffice`] for [`receiving_config`].
-fn hung_office() -> BackOffice {
-    use actix_web::{App, HttpRequest, HttpServer, web};
-    let calls = Arc::new(std::sync::Mutex::new(Vec::<Callback>::new()));
-    let c = calls.clone();
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let server = HttpServer::new(move || {
-        let calls = c.clone();
-        App::new().default_service(web::to(move |req: HttpRequest, body: web::Bytes| {
-            let text = String::from_utf8(body.to_vec()).unwrap();
-            calls.lock().unwrap().push(Callback {
-                path: req.path().to_owned(),
-                form: url::form_urlencoded::parse(text.as_bytes())
-                    .into_owned()
-                    .collect(),
-                mac: None,
-                legacy_mac: None,
-                body: text,
-            });
-            async move {
-                std::future::pending::<()>().await;
-                actix_web::HttpResponse::Ok().finish()
-            }
-        }))
-    })
-    .workers(1)
-    .listen(listener)
-    .unwrap()
-    .run();
-    tokio::spawn(server);
-    BackOffice {
-        url: format!("http://{addr}"),
-        calls,
-        status: Arc::new(std::sync::atomic::AtomicU16::new(200)),
-    }
-}
-
 /// Sends `count` lumen payments to `to` in one transaction.
 async fn pay_many(bridge: &TestBridge, to: &KeyPair, count: usize) {
     let ops = (0..count)
@@ -333,15 +279,9 @@ async fn pay_many(bridge: &TestBridge, to: &KeyPair, count: usize) {
 const GRACE_SECONDS: u64 = 2;
 const MARGIN: Duration = Duration::from_secs(5);
 
-#[tokio::test]
-async fn a_hung_back_office_cannot_hold_shutdown_past_the_grace() {
-    for backend in backends() {
-        hung_back_office(backend).await;
-    }
-}
-
-async fn hung_back_office(backend: Backend) {
-    let hung = hung_office();
+service::backend_tests!(a_hung_back_office_cannot_hold_shutdown_past_the_grace);
+async fn a_hung_back_office_cannot_hold_shutdown_past_the_grace(backend: Backend) {
+    let hung = BackOffice::hung().await;
     let receiver = KeyPair::random();
     let edit = |c: &mut bridge::BridgeConfig| {
         receiving_config(c, &receiver.public_key(), &hung);
@@ -388,7 +328,7 @@ async fn hung_back_office(backend: Backend) {
     }
 
     // The next start delivers every one of them.
-    let office = BackOffice::start();
+    let office = BackOffice::start().await;
     let (_url, restarted) = bridge
         .restart(|c| {
             receiving_config(c, &receiver.public_key(), &office);
@@ -407,18 +347,12 @@ async fn hung_back_office(backend: Backend) {
     restarted.shutdown().await;
 }
 
-#[tokio::test]
-async fn sigterm_with_a_hung_back_office_ends_within_the_grace() {
-    for backend in backends() {
-        sigterm_hung(backend).await;
-    }
-}
-
+service::backend_tests!(sigterm_with_a_hung_back_office_ends_within_the_grace);
 /// The whole server's stop (`run_until`, as on SIGTERM): the HTTP side and the receiving side
 /// stop together, within the grace.
-async fn sigterm_hung(backend: Backend) {
+async fn sigterm_with_a_hung_back_office_ends_within_the_grace(backend: Backend) {
     use sandbox::{Sandbox, SandboxConfig};
-    let hung = hung_office();
+    let hung = BackOffice::hung().await;
     let receiver = KeyPair::random();
     let sandbox = Sandbox::start(SandboxConfig::for_tests()).await.unwrap();
     let (source, issuer) = (KeyPair::random(), KeyPair::random());
@@ -426,7 +360,7 @@ async fn sigterm_hung(backend: Backend) {
         sandbox.fund(key.public_key()).await.unwrap();
     }
     let db = service::testing::TestDatabase::new(backend);
-    let config = common::config(&db, &sandbox, &source, &issuer, |c| {
+    let config = crate::common::config(&db, &sandbox, &source, &issuer, |c| {
         receiving_config(c, &receiver.public_key(), &hung);
         c.receiving.callback_timeout_ms = 300_000;
         c.shutdown_grace_seconds = GRACE_SECONDS;
@@ -460,15 +394,9 @@ async fn sigterm_hung(backend: Backend) {
     assert_eq!((rows[0].status.as_str(), rows[0].attempts), ("pending", 0));
 }
 
-#[tokio::test]
-async fn metrics_and_the_sent_transactions_view_show_real_traffic() {
-    for backend in backends() {
-        metrics_and_sent(backend).await;
-    }
-}
-
-async fn metrics_and_sent(backend: Backend) {
-    let office = BackOffice::start();
+service::backend_tests!(metrics_and_the_sent_transactions_view_show_real_traffic);
+async fn metrics_and_the_sent_transactions_view_show_real_traffic(backend: Backend) {
+    let office = BackOffice::start().await;
     let receiver = KeyPair::random();
     let (bridge, receiving) = TestBridge::start_receiving(backend, |c| {
         receiving_config(c, &receiver.public_key(), &office);
@@ -522,7 +450,7 @@ async fn metrics_and_sent(backend: Backend) {
 
     let res = reqwest::Client::new()
         .get(format!("{}/metrics", bridge.url))
-        .header("x-api-key", common::API_KEY)
+        .header("x-api-key", crate::common::API_KEY)
         .send()
         .await
         .unwrap();

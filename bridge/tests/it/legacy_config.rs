@@ -10,17 +10,15 @@
 //! in a directory holding `bridge.cfg`, first `bridge --migrate-db`, then `bridge` with no
 //! arguments.
 
-mod common;
-
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::common::TestBridge;
 use bridge::BridgeConfig;
-use common::TestBridge;
 use sandbox::{Sandbox, SandboxConfig};
 use service::database::Backend;
-use service::testing::{TestDatabase, backends};
+use service::testing::TestDatabase;
 use stellar_base::KeyPair;
 
 /// The legacy example, verbatim.
@@ -127,7 +125,7 @@ impl Drop for Running {
     }
 }
 
-async fn legacy_bridge_cfg_starts(key: &str) {
+async fn legacy_bridge_cfg_starts(backend: Backend, key: &str) {
     let sandbox = Sandbox::start(SandboxConfig {
         passphrase: TESTNET.into(),
         ..SandboxConfig::for_tests()
@@ -149,108 +147,106 @@ async fn legacy_bridge_cfg_starts(key: &str) {
         .await
         .unwrap();
 
-    for backend in backends() {
-        let db = TestDatabase::new(backend);
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("bridge.cfg"), legacy_file(&db, key)).unwrap();
-        let port = free_port();
-        let what = format!("{backend} with `{key}`");
+    let db = TestDatabase::new(backend);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("bridge.cfg"), legacy_file(&db, key)).unwrap();
+    let port = free_port();
+    let what = format!("{backend} with `{key}`");
 
-        let mut migrate = bridge(
-            dir.path(),
-            port,
-            &sandbox.url(),
-            &["--migrate-db"],
-            "migrate",
-        );
-        let status = tokio::task::spawn_blocking(move || migrate.status().unwrap())
-            .await
-            .unwrap();
-        let migrate_log = std::fs::read_to_string(dir.path().join("migrate.out")).unwrap();
-        assert!(
-            status.success(),
-            "{what}: --migrate-db failed:\n{migrate_log}"
-        );
+    let mut migrate = bridge(
+        dir.path(),
+        port,
+        &sandbox.url(),
+        &["--migrate-db"],
+        "migrate",
+    );
+    let status = tokio::task::spawn_blocking(move || migrate.status().unwrap())
+        .await
+        .unwrap();
+    let migrate_log = std::fs::read_to_string(dir.path().join("migrate.out")).unwrap();
+    assert!(
+        status.success(),
+        "{what}: --migrate-db failed:\n{migrate_log}"
+    );
 
-        let server = Running(
-            bridge(dir.path(), port, &sandbox.url(), &[], "server")
-                .spawn()
-                .unwrap(),
-        );
-        let log = || std::fs::read_to_string(dir.path().join("server.out")).unwrap_or_default();
-        let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(5))
-            .build()
-            .unwrap();
-        let base = format!("http://127.0.0.1:{port}");
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let up = client.get(format!("{base}/health")).send().await;
-            if up.is_ok_and(|r| r.status() == 200) {
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{what}: the server did not start:\n{}",
-                log()
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-
-        // `api_key = ""` is no key, as it was for the legacy server.
-        let res = client
-            .post(format!("{base}/create-keypair"))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), 200, "{what}: no API key is required");
-
-        // The example sets authorizing_seed but not issuing_account_id: /authorize says so.
-        let form = url::form_urlencoded::Serializer::new(String::new())
-            .append_pair("account_id", &authorizing.to_string())
-            .append_pair("asset_code", "USD")
-            .finish();
-        let res = client
-            .post(format!("{base}/authorize"))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(form)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), 500, "{what}");
-        let body: serde_json::Value = res.json().await.unwrap();
-        assert_eq!(body["code"], "not_configured", "{what}: {body}");
-        assert_eq!(
-            body["data"]["missing"],
-            serde_json::json!(["accounts.issuing_account_id"]),
-            "{what}: {body}"
-        );
-
-        drop(server);
-        let log = log();
-        // Accepted, as legacy accepted them, and named in the log as weak.
-        for warning in [
-            "api_key is not set",
-            "accounts.authorizing_seed is set but accounts.issuing_account_id is not",
-            "callbacks.receive is set without mac_key",
-        ] {
-            assert!(log.contains(warning), "{what}: no {warning:?} in\n{log}");
+    let server = Running(
+        bridge(dir.path(), port, &sandbox.url(), &[], "server")
+            .spawn()
+            .unwrap(),
+    );
+    let log = || std::fs::read_to_string(dir.path().join("server.out")).unwrap_or_default();
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let up = client.get(format!("{base}/health")).send().await;
+        if up.is_ok_and(|r| r.status() == 200) {
+            break;
         }
         assert!(
-            !log.contains("SDMRITVCFY6I"),
-            "{what}: no seed in the log: {log}"
+            Instant::now() < deadline,
+            "{what}: the server did not start:\n{}",
+            log()
         );
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
+
+    // `api_key = ""` is no key, as it was for the legacy server.
+    let res = client
+        .post(format!("{base}/create-keypair"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "{what}: no API key is required");
+
+    // The example sets authorizing_seed but not issuing_account_id: /authorize says so.
+    let form = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("account_id", &authorizing.to_string())
+        .append_pair("asset_code", "USD")
+        .finish();
+    let res = client
+        .post(format!("{base}/authorize"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 500, "{what}");
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["code"], "not_configured", "{what}: {body}");
+    assert_eq!(
+        body["data"]["missing"],
+        serde_json::json!(["accounts.issuing_account_id"]),
+        "{what}: {body}"
+    );
+
+    drop(server);
+    let log = log();
+    // Accepted, as legacy accepted them, and named in the log as weak.
+    for warning in [
+        "api_key is not set",
+        "accounts.authorizing_seed is set but accounts.issuing_account_id is not",
+        "callbacks.receive is set without mac_key",
+    ] {
+        assert!(log.contains(warning), "{what}: no {warning:?} in\n{log}");
+    }
+    assert!(
+        !log.contains("SDMRITVCFY6I"),
+        "{what}: no seed in the log: {log}"
+    );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_legacy_bridge_cfg_starts_with_database_url() {
-    legacy_bridge_cfg_starts("url").await;
+service::backend_tests!(multi_thread the_legacy_bridge_cfg_starts_with_database_url);
+async fn the_legacy_bridge_cfg_starts_with_database_url(backend: Backend) {
+    legacy_bridge_cfg_starts(backend, "url").await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_legacy_bridge_cfg_starts_with_database_dsn() {
-    legacy_bridge_cfg_starts("dsn").await;
+service::backend_tests!(multi_thread the_legacy_bridge_cfg_starts_with_database_dsn);
+async fn the_legacy_bridge_cfg_starts_with_database_dsn(backend: Backend) {
+    legacy_bridge_cfg_starts(backend, "dsn").await;
 }
 
 fn load(contents: &str) -> Result<BridgeConfig, String> {

@@ -2,27 +2,19 @@
 //! compliance A and B reaches bank B's receive callback with `route` and `data` from the
 //! attachment that bank B's compliance server stored.
 
-mod common;
-
-use common::banks::{COMPLIANCE_KEY, TwoBanks};
+use crate::common::banks::{COMPLIANCE_KEY, TwoBanks};
 use service::database::Backend;
 
-#[tokio::test]
-async fn a_compliance_payment_reaches_bank_b_with_route_and_data() {
-    for backend in service::testing::backends() {
-        compliance_payment(backend).await;
-    }
-}
-
-async fn compliance_payment(backend: Backend) {
+service::backend_tests!(a_compliance_payment_reaches_bank_b_with_route_and_data);
+async fn a_compliance_payment_reaches_bank_b_with_route_and_data(backend: Backend) {
     let banks = TwoBanks::start(backend).await;
     let (web, bridge, bob) = (&banks.web, &banks.bridge, banks.bob);
 
     // Bank B's bridge watches bob's account and asks compliance B for attachments.
-    let office = common::BackOffice::start();
+    let office = crate::common::BackOffice::start().await;
     let (_b_url, _receiving, _db_bridge_b) = bridge
         .another(backend, |c| {
-            common::receiving_config(c, &bob, &office);
+            crate::common::receiving_config(c, &bob, &office);
             c.compliance = Some(banks.b_internal.parse().unwrap());
             c.compliance_api_key = Some(COMPLIANCE_KEY.into());
             c.receiving.start_cursor = bridge::receive::StartCursor::Now;

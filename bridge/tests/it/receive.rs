@@ -2,19 +2,18 @@
 //! the legacy form and a valid MAC; what is not ours is recorded and not delivered; restarts,
 //! stream faults and failing callbacks lose and duplicate nothing.
 
-mod common;
-
 use std::collections::HashSet;
 use std::time::Duration;
 
+use crate::common::{BackOffice, Callback, TestBridge, receiving_config};
 use base64::Engine;
-use common::{BackOffice, Callback, TestBridge, receiving_config};
 use hmac::{Hmac, Mac};
 use service::database::Backend;
-use service::testing::backends;
 use sha2::Sha256;
 use stellar_base::transaction::Operation;
 use stellar_base::{AccountAddress, Amount, Asset, KeyPair, Memo};
+use wiremock::matchers::any;
+use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
 fn amount(s: &str) -> Amount {
     s.parse().unwrap()
@@ -66,15 +65,9 @@ async fn funded(bridge: &TestBridge) -> KeyPair {
     key
 }
 
-#[tokio::test]
-async fn every_kind_reaches_the_back_office_signed() {
-    for backend in backends() {
-        every_kind(backend).await;
-    }
-}
-
-async fn every_kind(backend: Backend) {
-    let office = BackOffice::start();
+service::backend_tests!(every_kind_reaches_the_back_office_signed);
+async fn every_kind_reaches_the_back_office_signed(backend: Backend) {
+    let office = BackOffice::start().await;
     let receiver = KeyPair::random();
     let mac_key = KeyPair::random();
     let (bridge, _receiving) = TestBridge::start_receiving(backend, |c| {
@@ -301,15 +294,9 @@ async fn flood(bridge: &TestBridge, to: &KeyPair, count: usize) {
     }
 }
 
-#[tokio::test]
-async fn a_crash_mid_stream_loses_and_duplicates_nothing() {
-    for backend in backends() {
-        crash_and_restart(backend).await;
-    }
-}
-
-async fn crash_and_restart(backend: Backend) {
-    let office = BackOffice::start();
+service::backend_tests!(a_crash_mid_stream_loses_and_duplicates_nothing);
+async fn a_crash_mid_stream_loses_and_duplicates_nothing(backend: Backend) {
+    let office = BackOffice::start().await;
     let receiver = KeyPair::random();
     let edit = |c: &mut bridge::BridgeConfig| receiving_config(c, &receiver.public_key(), &office);
     let (bridge, receiving) = TestBridge::start_receiving(backend, edit).await;
@@ -359,15 +346,9 @@ async fn crash_and_restart(backend: Backend) {
     restarted.shutdown().await;
 }
 
-#[tokio::test]
-async fn dropped_and_stalled_streams_lose_nothing() {
-    for backend in backends() {
-        dropped_and_stalled(backend).await;
-    }
-}
-
-async fn dropped_and_stalled(backend: Backend) {
-    let office = BackOffice::start();
+service::backend_tests!(dropped_and_stalled_streams_lose_nothing);
+async fn dropped_and_stalled_streams_lose_nothing(backend: Backend) {
+    let office = BackOffice::start().await;
     let receiver = KeyPair::random();
     let (bridge, _receiving) = TestBridge::start_receiving(backend, |c| {
         receiving_config(c, &receiver.public_key(), &office);
@@ -405,15 +386,9 @@ async fn dropped_and_stalled(backend: Backend) {
     );
 }
 
-#[tokio::test]
-async fn a_failing_callback_is_retried_until_it_recovers() {
-    for backend in backends() {
-        failing_callback_recovers(backend).await;
-    }
-}
-
-async fn failing_callback_recovers(backend: Backend) {
-    let office = BackOffice::start();
+service::backend_tests!(a_failing_callback_is_retried_until_it_recovers);
+async fn a_failing_callback_is_retried_until_it_recovers(backend: Backend) {
+    let office = BackOffice::start().await;
     office.answer(500);
     let receiver = KeyPair::random();
     let (bridge, _receiving) = TestBridge::start_receiving(backend, |c| {
@@ -447,15 +422,9 @@ async fn failing_callback_recovers(backend: Backend) {
     assert!(office.calls_to("/error").is_empty(), "{backend}");
 }
 
-#[tokio::test]
-async fn a_callback_that_never_recovers_ends_in_the_error_callback_and_reprocess() {
-    for backend in backends() {
-        never_recovers(backend).await;
-    }
-}
-
-async fn never_recovers(backend: Backend) {
-    let office = BackOffice::start();
+service::backend_tests!(a_callback_that_never_recovers_ends_in_the_error_callback_and_reprocess);
+async fn a_callback_that_never_recovers_ends_in_the_error_callback_and_reprocess(backend: Backend) {
+    let office = BackOffice::start().await;
     office.answer(503);
     let receiver = KeyPair::random();
     let (bridge, _receiving) = TestBridge::start_receiving(backend, |c| {
@@ -516,15 +485,9 @@ async fn never_recovers(backend: Backend) {
     );
 }
 
-#[tokio::test]
-async fn a_payment_between_two_watched_accounts_is_delivered_once() {
-    for backend in backends() {
-        between_watched_accounts(backend).await;
-    }
-}
-
-async fn between_watched_accounts(backend: Backend) {
-    let office = BackOffice::start();
+service::backend_tests!(a_payment_between_two_watched_accounts_is_delivered_once);
+async fn a_payment_between_two_watched_accounts_is_delivered_once(backend: Backend) {
+    let office = BackOffice::start().await;
     let (a, b) = (KeyPair::random(), KeyPair::random());
     let (bridge, receiving) = TestBridge::start_receiving(backend, |c| {
         receiving_config(c, &a.public_key(), &office);
@@ -563,15 +526,9 @@ async fn between_watched_accounts(backend: Backend) {
     assert!(rows.iter().all(|r| r.status == "success"), "{backend}");
 }
 
-#[tokio::test]
-async fn the_silence_watchdog_reopens_a_stalled_stream() {
-    for backend in backends() {
-        silence_watchdog(backend).await;
-    }
-}
-
-async fn silence_watchdog(backend: Backend) {
-    let office = BackOffice::start();
+service::backend_tests!(the_silence_watchdog_reopens_a_stalled_stream);
+async fn the_silence_watchdog_reopens_a_stalled_stream(backend: Backend) {
+    let office = BackOffice::start().await;
     let receiver = KeyPair::random();
     let (bridge, _receiving) = TestBridge::start_receiving(backend, |c| {
         receiving_config(c, &receiver.public_key(), &office);
@@ -606,50 +563,39 @@ async fn silence_watchdog(backend: Backend) {
         .await;
 }
 
-/// A Horizon whose payments stream (and page) holds one record that cannot be read.
-fn broken_horizon() -> String {
-    use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+/// A Horizon whose payments stream (and page) holds one record that cannot be read (a
+/// wiremock server); its URL and the server.
+async fn broken_horizon() -> (String, MockServer) {
     const RECORD: &str = r#"{"id":"8589938689","paging_token":"8589938689","type":3}"#;
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let server = HttpServer::new(|| {
-        App::new().default_service(web::to(|req: HttpRequest| async move {
-            let stream = req
-                .headers()
+    let server = MockServer::start().await;
+    Mock::given(any())
+        .respond_with(|request: &Request| {
+            let stream = request
+                .headers
                 .get("accept")
                 .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
             if stream {
-                HttpResponse::Ok()
-                    .content_type("text/event-stream")
-                    .body(format!(
-                        "event: open\ndata: \"hello\"\n\nid: 8589938689\ndata: {RECORD}\n\n"
-                    ))
+                ResponseTemplate::new(200).set_body_raw(
+                    format!("event: open\ndata: \"hello\"\n\nid: 8589938689\ndata: {RECORD}\n\n"),
+                    "text/event-stream",
+                )
             } else {
-                HttpResponse::Ok()
-                    .content_type("application/json")
-                    .body(format!(r#"{{"_embedded":{{"records":[{RECORD}]}}}}"#))
+                ResponseTemplate::new(200).set_body_raw(
+                    format!(r#"{{"_embedded":{{"records":[{RECORD}]}}}}"#),
+                    "application/json",
+                )
             }
-        }))
-    })
-    .workers(1)
-    .listen(listener)
-    .unwrap()
-    .run();
-    tokio::spawn(server);
-    format!("http://{addr}")
+        })
+        .mount(&server)
+        .await;
+    (server.uri(), server)
 }
 
-#[tokio::test]
-async fn an_unreadable_record_is_recorded_flagged_and_never_skipped() {
-    for backend in backends() {
-        unreadable_record(backend).await;
-    }
-}
-
-async fn unreadable_record(backend: Backend) {
-    let office = BackOffice::start();
+service::backend_tests!(an_unreadable_record_is_recorded_flagged_and_never_skipped);
+async fn an_unreadable_record_is_recorded_flagged_and_never_skipped(backend: Backend) {
+    let office = BackOffice::start().await;
     let receiver = KeyPair::random();
-    let horizon = broken_horizon();
+    let (horizon, _server) = broken_horizon().await;
     let (_bridge, receiving) = TestBridge::start_receiving(backend, |c| {
         receiving_config(c, &receiver.public_key(), &office);
         c.horizon = horizon;
@@ -679,28 +625,22 @@ async fn unreadable_record(backend: Backend) {
     assert!(office.calls.lock().unwrap().is_empty());
 }
 
-#[tokio::test]
-async fn a_receiving_account_missing_from_the_network_stops_start_up() {
-    for backend in backends() {
-        missing_account(backend).await;
-    }
-}
-
-async fn missing_account(backend: Backend) {
+service::backend_tests!(a_receiving_account_missing_from_the_network_stops_start_up);
+async fn a_receiving_account_missing_from_the_network_stops_start_up(backend: Backend) {
     use sandbox::{Sandbox, SandboxConfig};
     let sandbox = Sandbox::start(SandboxConfig::for_tests()).await.unwrap();
     let (source, issuer) = (KeyPair::random(), KeyPair::random());
     sandbox.fund(source.public_key()).await.unwrap();
     sandbox.fund(issuer.public_key()).await.unwrap();
     let db = service::testing::TestDatabase::new(backend);
-    let office = BackOffice::start();
+    let office = BackOffice::start().await;
     let (present, missing) = (
         KeyPair::random().public_key(),
         KeyPair::random().public_key(),
     );
     sandbox.fund(present).await.unwrap();
     let build = |edit: &dyn Fn(&mut bridge::BridgeConfig)| {
-        let config = common::config(&db, &sandbox, &source, &issuer, |c| {
+        let config = crate::common::config(&db, &sandbox, &source, &issuer, |c| {
             receiving_config(c, &present, &office);
             edit(c);
         });

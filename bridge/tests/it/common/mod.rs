@@ -4,12 +4,18 @@
 
 pub mod banks;
 
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
 use bridge::{Application, BridgeConfig};
 use sandbox::{RunningSandbox, Sandbox, SandboxConfig};
 use service::database::Backend;
 use service::testing::TestDatabase;
 use stellar_base::{KeyPair, PublicKey};
 use stellar_toml::StellarTomlSettings;
+use wiremock::matchers::any;
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 pub const API_KEY: &str = "bridge-api-key-0123456789";
 
@@ -229,69 +235,97 @@ pub struct Callback {
     pub legacy_mac: Option<String>,
 }
 
-/// A local back office for `callbacks.receive` (`/receive`) and `callbacks.error` (`/error`):
-/// keeps every request and answers `/receive` with the status in `status`.
+/// A back office for `callbacks.receive` (`/receive`) and `callbacks.error` (`/error`), a
+/// wiremock server: keeps every request and answers `/receive` with the status in `status`
+/// (200 unless [`answer`](BackOffice::answer) says otherwise) and `/error` with 200; or, started
+/// [`hung`](BackOffice::hung), keeps every request and answers none of them.
 #[derive(Clone)]
 pub struct BackOffice {
     pub url: String,
-    pub calls: std::sync::Arc<std::sync::Mutex<Vec<Callback>>>,
-    pub status: std::sync::Arc<std::sync::atomic::AtomicU16>,
+    pub calls: Arc<Mutex<Vec<Callback>>>,
+    pub status: Arc<AtomicU16>,
+    _server: Arc<MockServer>,
+}
+
+/// Records each request as a [`Callback`], then answers it (or holds it forever).
+struct Records {
+    calls: Arc<Mutex<Vec<Callback>>>,
+    status: Arc<AtomicU16>,
+    hang: bool,
+}
+
+impl Respond for Records {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let header = |name: &str| {
+            request
+                .headers
+                .get(name)
+                .map(|v| v.to_str().unwrap().to_owned())
+        };
+        let text = String::from_utf8(request.body.clone()).unwrap();
+        let call = Callback {
+            path: request.url.path().to_owned(),
+            form: url::form_urlencoded::parse(text.as_bytes())
+                .into_owned()
+                .collect(),
+            mac: header("x-payload-mac"),
+            legacy_mac: header("x_payload_mac"),
+            body: text,
+        };
+        let code = if call.path == "/receive" {
+            self.status.load(Ordering::SeqCst)
+        } else {
+            200
+        };
+        self.calls.lock().unwrap().push(call);
+        let answer = ResponseTemplate::new(code);
+        if self.hang {
+            // As a hung back office does: the answer never comes (within any test's time).
+            answer.set_delay(Duration::from_secs(24 * 60 * 60))
+        } else {
+            answer
+        }
+    }
 }
 
 impl BackOffice {
-    pub fn start() -> Self {
-        use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
-        let calls = std::sync::Arc::new(std::sync::Mutex::new(Vec::<Callback>::new()));
-        let status = std::sync::Arc::new(std::sync::atomic::AtomicU16::new(200));
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (c, s) = (calls.clone(), status.clone());
-        let server = HttpServer::new(move || {
-            let (calls, status) = (c.clone(), s.clone());
-            App::new().default_service(web::to(move |req: HttpRequest, body: web::Bytes| {
-                let header = |name: &str| {
-                    req.headers()
-                        .get(name)
-                        .map(|v| v.to_str().unwrap().to_owned())
-                };
-                let text = String::from_utf8(body.to_vec()).unwrap();
-                let call = Callback {
-                    path: req.path().to_owned(),
-                    form: url::form_urlencoded::parse(text.as_bytes())
-                        .into_owned()
-                        .collect(),
-                    mac: header("x-payload-mac"),
-                    legacy_mac: header("x_payload_mac"),
-                    body: text,
-                };
-                let code = if call.path == "/receive" {
-                    status.load(std::sync::atomic::Ordering::SeqCst)
-                } else {
-                    200
-                };
-                calls.lock().unwrap().push(call);
-                async move {
-                    HttpResponse::build(actix_web::http::StatusCode::from_u16(code).unwrap())
-                        .finish()
-                }
-            }))
-        })
-        .workers(2)
-        .listen(listener)
-        .unwrap()
-        .run();
-        tokio::spawn(server);
+    pub async fn start() -> Self {
+        Self::serve(false).await
+    }
+
+    /// A back office that records every request and answers none of them.
+    pub async fn hung() -> Self {
+        Self::serve(true).await
+    }
+
+    async fn serve(hang: bool) -> Self {
+        let calls: Arc<Mutex<Vec<Callback>>> = Arc::default();
+        let status = Arc::new(AtomicU16::new(200));
+        // Its own server (not one from wiremock's pool, which may still hold a hung request),
+        // recording nothing beyond `calls`.
+        let server = MockServer::builder()
+            .disable_request_recording()
+            .start()
+            .await;
+        Mock::given(any())
+            .respond_with(Records {
+                calls: calls.clone(),
+                status: status.clone(),
+                hang,
+            })
+            .mount(&server)
+            .await;
         Self {
-            url: format!("http://{addr}"),
+            url: server.uri(),
             calls,
             status,
+            _server: Arc::new(server),
         }
     }
 
     /// Answer `/receive` with `status` from now on.
     pub fn answer(&self, status: u16) {
-        self.status
-            .store(status, std::sync::atomic::Ordering::SeqCst);
+        self.status.store(status, Ordering::SeqCst);
     }
 
     /// The requests to `path` so far.

@@ -4,61 +4,74 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use service::testing::TestDatabase;
 use stellar_base::KeyPair;
 use stellar_toml::StellarTomlSettings;
+use wiremock::matchers::any;
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 pub const COMPLIANCE_KEY: &str = "compliance-internal-key";
 
 /// Answers queued per path: the last one repeats.
 pub type Answers = Arc<Mutex<HashMap<String, Vec<(u16, String)>>>>;
 
-/// Serves fixed bodies by path, with a queue of (status, body) per path for scripted answers.
-#[derive(Clone, Default)]
+/// Serves fixed bodies by path, with a queue of (status, body) per path for scripted answers
+/// (a wiremock server; unknown paths are 404).
+#[derive(Clone)]
 pub struct Web {
+    /// Its base URL.
+    pub base: String,
+    files: Answers,
+    hits: Arc<Mutex<HashMap<String, usize>>>,
+    _server: Arc<MockServer>,
+}
+
+/// Counts each request by path and answers with the next queued answer for it.
+struct Scripted {
     files: Answers,
     hits: Arc<Mutex<HashMap<String, usize>>>,
 }
 
+impl Respond for Scripted {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let path = request.url.path();
+        *self
+            .hits
+            .lock()
+            .unwrap()
+            .entry(path.to_owned())
+            .or_default() += 1;
+        let mut files = self.files.lock().unwrap();
+        let answer = match files.get_mut(path) {
+            Some(queue) if queue.len() > 1 => Some(queue.remove(0)),
+            Some(queue) => queue.first().cloned(),
+            None => None,
+        };
+        match answer {
+            Some((status, body)) => ResponseTemplate::new(status).set_body_string(body),
+            None => ResponseTemplate::new(404),
+        }
+    }
+}
+
 impl Web {
-    pub fn start(&self) -> String {
-        let (files, hits) = (self.files.clone(), self.hits.clone());
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        let server = HttpServer::new(move || {
-            let (files, hits) = (files.clone(), hits.clone());
-            App::new().default_service(web::to(move |req: HttpRequest| {
-                *hits
-                    .lock()
-                    .unwrap()
-                    .entry(req.path().to_owned())
-                    .or_default() += 1;
-                let answer = {
-                    let mut files = files.lock().unwrap();
-                    match files.get_mut(req.path()) {
-                        Some(queue) if queue.len() > 1 => Some(queue.remove(0)),
-                        Some(queue) => queue.first().cloned(),
-                        None => None,
-                    }
-                };
-                async move {
-                    match answer {
-                        Some((status, body)) => HttpResponse::build(
-                            actix_web::http::StatusCode::from_u16(status).unwrap(),
-                        )
-                        .body(body),
-                        None => HttpResponse::NotFound().finish(),
-                    }
-                }
-            }))
-        })
-        .workers(1)
-        .listen(listener)
-        .unwrap()
-        .run();
-        tokio::spawn(server);
-        format!("http://{addr}")
+    /// Serves nothing yet: every path is 404 until [`set`](Web::set).
+    pub async fn start() -> Self {
+        let (files, hits) = (Answers::default(), Arc::default());
+        let server = MockServer::start().await;
+        Mock::given(any())
+            .respond_with(Scripted {
+                files: Arc::clone(&files),
+                hits: Arc::clone(&hits),
+            })
+            .mount(&server)
+            .await;
+        Self {
+            base: server.uri(),
+            files,
+            hits,
+            _server: Arc::new(server),
+        }
     }
 
     /// How many requests reached `path` so far.
@@ -147,8 +160,8 @@ impl TwoBanks {
     pub async fn start(backend: service::database::Backend) -> Self {
         use diesel::connection::SimpleConnection;
 
-        let web = Web::default();
-        let web_base = web.start();
+        let web = Web::start().await;
+        let web_base = web.base.clone();
         let (key_a, key_b) = (KeyPair::random(), KeyPair::random());
         let databases = [
             TestDatabase::new(backend),
