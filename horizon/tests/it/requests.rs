@@ -358,3 +358,51 @@ async fn payments_pages_with_cursor_order_and_join() {
     );
     sandbox.shutdown().await;
 }
+
+#[tokio::test]
+async fn async_submission_answers_every_tx_status() {
+    use horizon::AsyncStatus;
+    let sandbox = start().await;
+    let horizon = client(&sandbox);
+    let network = sandbox.network();
+    let (alice, bob) = (funded(&sandbox).await, funded(&sandbox).await);
+    let sequence = next_sequence(&horizon, &alice).await;
+    sandbox.faults().pause_closing(true);
+
+    let first = payment(&network, &alice, sequence, &bob, "1", Memo::None);
+    let answer = horizon.submit_async(&first.to_base64()).await.unwrap();
+    assert_eq!(answer.tx_status, AsyncStatus::Pending);
+    assert_eq!(answer.hash, first.hash_hex(&network));
+    assert_eq!(answer.error_result_xdr, None);
+    let again = horizon.submit_async(&first.to_base64()).await.unwrap();
+    assert_eq!(again.tx_status, AsyncStatus::Duplicate);
+    // One transaction per source account in the queue.
+    let second = payment(&network, &alice, sequence + 1, &bob, "1", Memo::None);
+    let busy = horizon.submit_async(&second.to_base64()).await.unwrap();
+    assert_eq!(busy.tx_status, AsyncStatus::TryAgainLater);
+    assert_eq!(busy.hash, second.hash_hex(&network));
+    // Refused at admission: the result says why.
+    let bad_seq = payment(&network, &bob, sequence + 100, &alice, "1", Memo::None);
+    let refused = horizon.submit_async(&bad_seq.to_base64()).await.unwrap();
+    assert_eq!(refused.tx_status, AsyncStatus::Error);
+    let codes = ResultCodes::from_result_xdr(refused.error_result_xdr.as_deref().unwrap()).unwrap();
+    assert_eq!(codes.transaction, "tx_bad_seq");
+    // Not an envelope: Horizon's problem, not a tx_status.
+    assert!(matches!(
+        horizon.submit_async("AAAA not an envelope").await,
+        Err(Error::BadRequest { status: 400, .. })
+    ));
+
+    sandbox.faults().pause_closing(false);
+    let found = within(Duration::from_secs(10), async {
+        loop {
+            if let Some(tx) = horizon.transaction(&answer.hash).await.unwrap() {
+                return tx;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    assert!(found.successful);
+    sandbox.shutdown().await;
+}
