@@ -52,7 +52,8 @@ pub enum Fault {
         /// True to stall, false to resume.
         stalled: bool,
     },
-    /// Apply the next `count` submissions, then answer 504 instead of the result.
+    /// Apply the next `count` submissions (`/transactions_async`: queue them), then answer 504
+    /// instead of the result.
     TimeoutSubmissions {
         /// How many submissions.
         count: u32,
@@ -170,6 +171,12 @@ impl Faults {
         }
         failing.1 -= 1;
         Some(failing.0)
+    }
+
+    /// How many of the submissions set by [`Faults::timeout_next_submissions`] are still to be
+    /// answered 504: a test checks that its client really met the fault.
+    pub fn submission_timeouts_left(&self) -> u32 {
+        self.0.timeout_submissions.load(Ordering::SeqCst)
     }
 
     /// True when this (already applied) submission must be answered with 504.

@@ -330,6 +330,11 @@ async fn submit_async(shared: Data, form: web::Form<TxForm>) -> HttpResponse {
         tokio::time::sleep(delay).await;
     }
     let (hash, admission, _) = shared.offer(Box::new(envelope.into_xdr()));
+    // The timeout fault here: the transaction is queued, the client only sees a 504 (a
+    // gateway in front of Horizon giving up), so its outcome is unknown to it.
+    if admission == Admission::Pending && shared.faults.take_submission_timeout() {
+        return submission_timeout();
+    }
     let (status, body) = json::async_submission(&hash, &admission);
     HttpResponse::build(StatusCode::from_u16(status).unwrap_or(StatusCode::OK))
         .content_type("application/json; charset=utf-8")

@@ -280,6 +280,20 @@ async fn the_compliance_path_pays_what_was_asked_or_nothing(backend: Backend) {
         "10046.0000000"
     );
 
+    // A request refused as written (nothing sent) leaves its id free for the corrected one.
+    let (status, body) = compliance("fix-1", &[("destination", "nobody*bank-b.test")]).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (400, Some("cannot_resolve_destination")),
+        "{body}"
+    );
+    let (status, body) = compliance("fix-1", &[]).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        bridge.balance(&bob, "native").await.unwrap(),
+        "10071.0000000"
+    );
+
     // A wrong compliance_api_key is the operator's fault: 500, and nothing is paid.
     let a_internal = banks.a_internal.clone();
     let misconfigured = crate::common::TestBridge::start_with(backend, move |c| {

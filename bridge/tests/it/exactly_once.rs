@@ -86,6 +86,11 @@ async fn a_504_after_apply_is_resolved_by_hash_and_paid_once(backend: Backend) {
         ("amount", "2"),
     ];
     let (status, first) = bridge.pay(&form).await;
+    assert_eq!(
+        bridge.sandbox.faults().submission_timeouts_left(),
+        0,
+        "the submission was queued and answered 504"
+    );
     // Found by hash while the request waited, or reported pending with the hash.
     assert!(status == 200 || status == 202, "{backend}: {first}");
     let (status, last) = bridge.pay(&form).await;
