@@ -2,7 +2,7 @@
 //!
 //! `Debug` shows `Secret(<redacted>)`, there is no `Display`, and reading the value takes an
 //! explicit [`Secret::expose`]. Keys that requests present are compared in constant time
-//! ([`Secret::matches`]). Seeds are [`stellar_base`]-style key pairs, which redact themselves.
+//! ([`Secret::matches`]). Seeds are `stellar_base`-style key pairs, which redact themselves.
 
 use std::fmt;
 
