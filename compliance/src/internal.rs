@@ -83,9 +83,14 @@ pub async fn send(state: web::Data<State>, form: web::Form<Fields>) -> Result<Ht
     let source: PublicKey = required(&fields, "source")?
         .parse()
         .map_err(|_| Error::invalid("source", "not a G… account"))?;
-    let sender: FederationAddress = required(&fields, "sender")?.parse().map_err(
-        |e: stellar_base::address::AddressError| Error::invalid("sender", e.to_string()),
-    )?;
+    // Checked as an address, sent as typed (the legacy server did): domains are
+    // case-insensitive, but the sender's bank may match its customers' names as written.
+    let sender = required(&fields, "sender")?;
+    sender
+        .parse::<FederationAddress>()
+        .map_err(|e: stellar_base::address::AddressError| {
+            Error::invalid("sender", e.to_string())
+        })?;
     let amount = positive_amount(&fields, "amount")?.ok_or(Error::MissingParameter("amount"))?;
     let dest_asset = asset(&fields, "asset_code", "asset_issuer")?;
     let send_max = positive_amount(&fields, "send_max")?;
@@ -138,7 +143,7 @@ pub async fn send(state: web::Data<State>, form: web::Form<Fields>) -> Result<Ht
         (None, None) => Ok(Operation::payment(to, &dest_asset, amount)),
     }
     .map_err(|e| Error::invalid("path", e.to_string()))?;
-    let sender_info = state.callbacks.sender_info(&sender.to_string()).await?;
+    let sender_info = state.callbacks.sender_info(sender).await?;
     let attachment = Attachment {
         nonce: SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -162,7 +167,7 @@ pub async fn send(state: web::Data<State>, form: web::Form<Fields>) -> Result<Ht
         .build()
         .map_err(|e| Error::invalid("amount", e.to_string()))?;
     let data = serde_json::to_string(&AuthData {
-        sender: sender.to_string(),
+        sender: sender.to_owned(),
         need_info: state.needs_auth,
         tx: to_base64(&tx),
         attachment,

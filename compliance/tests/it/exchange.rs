@@ -430,3 +430,30 @@ async fn send_asks_federation_for_the_address_as_typed(backend: Backend) {
         "{backend}: {body}"
     );
 }
+
+/// The sender's address travels as typed, mixed-case domain included, as the legacy server
+/// sent it: the receiving bank verifies it against the (case-insensitive) domain's
+/// stellar.toml and its back office sees what the sender's bank wrote.
+#[tokio::test]
+async fn the_senders_address_travels_as_typed() {
+    let banks = TwoBanks::start(Backend::Sqlite, BankOptions::default()).await;
+    let (status, body) = banks
+        .send("typed-1", &[("sender", "alice*Bank-A.test")])
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["auth_response"]["tx_status"], "ok", "{body}");
+    assert_eq!(
+        banks.a.office.calls_to("fetch_info")[0]["address"],
+        "alice*Bank-A.test"
+    );
+    let memo = memo_of(body["transaction_xdr"].as_str().unwrap());
+    let (status, received) = post_form(
+        &format!("{}/receive", banks.b.internal),
+        &[("memo", &memo)],
+        Some(API_KEY),
+    )
+    .await;
+    assert_eq!(status, 200, "{received}");
+    let data: serde_json::Value = serde_json::from_str(received["data"].as_str().unwrap()).unwrap();
+    assert_eq!(data["sender"], "alice*Bank-A.test");
+}
