@@ -22,10 +22,9 @@ use actix_web::middleware::Next;
 use actix_web::{ResponseError, web};
 use diesel_migrations::{EmbeddedMigrations, embed_migrations};
 use horizon::HorizonClient;
-use service::database::{BackendMigrations, DatabaseSettings};
+use service::database::BackendMigrations;
 use service::http::Health;
-use service::server::{Running, ServerConfig};
-use service::telemetry::LogFormat;
+use service::server::Running;
 use stellar_toml::Resolver;
 
 pub use config::BridgeConfig;
@@ -240,20 +239,4 @@ impl service::server::Server for Application {
     }
 }
 
-impl ServerConfig for BridgeConfig {
-    fn load(file: Option<&std::path::Path>) -> Result<Self, service::ConfigError> {
-        Self::load(file)
-    }
-
-    fn log_format(&self) -> LogFormat {
-        self.log_format
-    }
-
-    fn database(&self) -> &DatabaseSettings {
-        &self.database
-    }
-
-    fn warnings(&self) -> Vec<String> {
-        Self::warnings(self)
-    }
-}
+service::server_config!(BridgeConfig, warnings);

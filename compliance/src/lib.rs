@@ -21,10 +21,9 @@ use actix_web::dev::ServerHandle;
 use actix_web::middleware::Next;
 use actix_web::{HttpResponse, web};
 use diesel_migrations::{EmbeddedMigrations, embed_migrations};
-use service::database::{BackendMigrations, DatabaseSettings};
+use service::database::BackendMigrations;
 use service::http::{ErrorBody, Health, public_cors};
-use service::server::{Running, ServerConfig};
-use service::telemetry::LogFormat;
+use service::server::Running;
 use stellar_base::{KeyPair, Network};
 use stellar_toml::Resolver;
 
@@ -247,20 +246,4 @@ impl service::server::Server for Application {
     }
 }
 
-impl ServerConfig for ComplianceConfig {
-    fn load(file: Option<&std::path::Path>) -> Result<Self, service::ConfigError> {
-        Self::load(file)
-    }
-
-    fn log_format(&self) -> LogFormat {
-        self.log_format
-    }
-
-    fn database(&self) -> &DatabaseSettings {
-        &self.database
-    }
-
-    fn warnings(&self) -> Vec<String> {
-        Self::warnings(self)
-    }
-}
+service::server_config!(ComplianceConfig, warnings);

@@ -23,10 +23,9 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{CACHE_CONTROL, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{App, HttpResponse, HttpServer, ResponseError, web};
-use service::database::{BackendMigrations, DatabaseSettings};
+use service::database::BackendMigrations;
 use service::http::{Health, public_cors};
-use service::server::{Running, ServerConfig};
-use service::telemetry::LogFormat;
+use service::server::Running;
 use stellar_base::{FederationAddress, Memo, PublicKey};
 
 use crate::config::FederationConfig;
@@ -340,16 +339,4 @@ impl service::server::Server for Application {
     }
 }
 
-impl ServerConfig for FederationConfig {
-    fn load(file: Option<&std::path::Path>) -> Result<Self, service::ConfigError> {
-        Self::load(file)
-    }
-
-    fn log_format(&self) -> LogFormat {
-        self.log_format
-    }
-
-    fn database(&self) -> &DatabaseSettings {
-        &self.database
-    }
-}
+service::server_config!(FederationConfig);
