@@ -22,7 +22,7 @@ use actix_web::dev::{ServerHandle, ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
 use actix_web::http::header::{CACHE_CONTROL, HeaderValue};
 use actix_web::middleware::Next;
-use actix_web::{App, HttpResponse, HttpServer, ResponseError, web};
+use actix_web::{HttpResponse, ResponseError, web};
 use service::database::BackendMigrations;
 use service::http::{Health, public_cors};
 use service::server::Running;
@@ -223,6 +223,7 @@ impl Application {
             .map_err(|e| StartupError::Config(e.to_string()))?;
         let (db, _) = service::server::open_database::<Self>(&config.database).await?;
         let health = Health::new(db.clone());
+        let metrics_health = health.clone();
         let store = {
             let queries = config.queries.clone();
             tokio::task::spawn_blocking(move || Store::prepare(db, &queries))
@@ -251,15 +252,15 @@ impl Application {
         let mut running = Running::new(Duration::from_secs(GRACE_SECONDS)).listener(server);
         let mut metrics_address = None;
         if let Some(port) = config.metrics_port {
+            // Loopback only, like the other servers' internal ports, with the same stack.
             let listener = service::http::bind("127.0.0.1", port)?;
             metrics_address = Some(service::http::local_addr(&listener));
-            let server = HttpServer::new(|| {
-                App::new().route("/metrics", web::get().to(service::metrics::render))
-            })
-            .disable_signals()
-            .workers(1)
-            .listen(listener)?
-            .run();
+            let health = metrics_health;
+            let factory = move || {
+                service::http::app(max_body, health.clone(), service::http::open_gate)
+                    .route("/metrics", web::get().to(service::metrics::render))
+            };
+            let server = service::http::serve(factory, listener, None, GRACE_SECONDS)?;
             running = running.listener(server);
         }
         tracing::info!(%address, tls = is_tls, "federation server listening");

@@ -284,6 +284,15 @@ pub async fn public_cors(
     Ok(res)
 }
 
+/// The gate of a listener that needs neither CORS nor a key: an operator's port bound to
+/// loopback, such as federation's metrics port.
+pub async fn open_gate(
+    req: ServiceRequest,
+    next: Next<BoxBody>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    next.call(req).await
+}
+
 /// The application every listener of every server starts from: body limits with JSON answers
 /// ([`limits`]), the JSON 404 ([`not_found`]), `GET /health` ([`health_handler`]) and the middleware
 /// stack, outermost first:
