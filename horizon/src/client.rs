@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use reqwest::header::{ACCEPT, CONTENT_TYPE};
+use reqwest::header::ACCEPT;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -129,19 +129,13 @@ impl HorizonClient {
     ///   never build a new one.
     /// - [`Error::RateLimited`], 503, [`Error::Transport`], [`Error::BadRequest`]: not applied.
     pub async fn submit(&self, envelope_xdr_base64: &str) -> Result<SubmitResponse, Error> {
-        let form = url::form_urlencoded::Serializer::new(String::new())
-            .append_pair("tx", envelope_xdr_base64)
-            .finish();
         let response = self
-            .http
-            .post(self.url(&["transactions"]))
-            .timeout(self.settings.submit_timeout())
-            .header(ACCEPT, JSON)
-            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .body(form)
-            .send()
-            .await
-            .map_err(|e| submit_error(&e))?;
+            .post_envelope(
+                "transactions",
+                envelope_xdr_base64,
+                self.settings.submit_timeout(),
+            )
+            .await?;
         let result = match read_response(response, submit_error).await {
             Ok(body) => decode::<SubmitResponse>(&body),
             Err(failure) => Err(failure.error),
@@ -151,6 +145,23 @@ impl HorizonClient {
             Err(error) => tracing::debug!(%error, "submission failed"),
         }
         result
+    }
+
+    /// POSTs an envelope as the form field `tx` to a submission endpoint, once.
+    async fn post_envelope(
+        &self,
+        endpoint: &str,
+        envelope_xdr_base64: &str,
+        timeout: Duration,
+    ) -> Result<reqwest::Response, Error> {
+        self.http
+            .post(self.url(&[endpoint]))
+            .timeout(timeout)
+            .header(ACCEPT, JSON)
+            .form(&[("tx", envelope_xdr_base64)])
+            .send()
+            .await
+            .map_err(|e| submit_error(&e))
     }
 
     /// `POST /transactions_async` with the form field `tx` (Horizon 2.x): stellar-core's
@@ -170,19 +181,13 @@ impl HorizonClient {
         &self,
         envelope_xdr_base64: &str,
     ) -> Result<AsyncSubmitResponse, Error> {
-        let form = url::form_urlencoded::Serializer::new(String::new())
-            .append_pair("tx", envelope_xdr_base64)
-            .finish();
         let response = self
-            .http
-            .post(self.url(&["transactions_async"]))
-            .timeout(self.settings.timeout())
-            .header(ACCEPT, JSON)
-            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .body(form)
-            .send()
-            .await
-            .map_err(|e| submit_error(&e))?;
+            .post_envelope(
+                "transactions_async",
+                envelope_xdr_base64,
+                self.settings.timeout(),
+            )
+            .await?;
         let (status, retry_after, body) = read_any(response, submit_error).await?;
         let answer = serde_json::from_slice::<AsyncSubmitResponse>(&body);
         let result = match (status, answer) {
