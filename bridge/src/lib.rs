@@ -152,8 +152,8 @@ impl Application {
         let max_body = config.max_body_bytes;
         let grace = config.shutdown_grace_seconds;
         let (horizon, assets, db) = for_receiving;
-        let receiving =
-            receive::Receiving::start(&config, db, horizon, assets).map_err(|e| invalid(&e))?;
+        let receiving = receive::Receiving::start(&config, db, horizon, assets, &resolver)
+            .map_err(|e| invalid(&e))?;
         let routes = receiving.clone();
         let listeners = receiving.clone();
         let health = Health::with(store.database().clone(), "listeners", move || {

@@ -175,6 +175,7 @@ impl Receiving {
         db: Database,
         horizon: HorizonClient,
         assets: Vec<Asset>,
+        resolver: &stellar_toml::Resolver,
     ) -> Result<Self, String> {
         // The recorder before the first payment is counted (not at the first HTTP request).
         service::metrics::handle();
@@ -182,8 +183,7 @@ impl Receiving {
         let store = ReceiveStore::new(db);
         // The outbound policy for URLs the operator configured: extra CA, no proxy, limited
         // redirects (stellar_toml's trusted client), with the callback timeout.
-        let http = stellar_toml::Resolver::new(&config.stellar_toml)
-            .map_err(|e| format!("callback HTTP client: {e}"))?
+        let http = resolver
             .trusted_client_builder()
             .timeout(Duration::from_millis(settings.callback_timeout_ms.max(1)))
             .build()

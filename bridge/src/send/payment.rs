@@ -171,7 +171,6 @@ async fn with_compliance(
     request: PaymentRequest,
 ) -> Result<HttpResponse, Error> {
     let id = request.id.ok_or_else(|| Error::missing("id"))?;
-    refuse_reused_id(&sending.store, &id, request.digest.as_deref()).await?;
     let draft = approve(compliance, fields, &id, &request.source).await?;
     respond(
         sending
@@ -186,28 +185,17 @@ async fn with_compliance(
 /// Ids sent by the legacy server kept no request to compare; the submitter answers those with
 /// their stored outcome.
 async fn claim_id(store: &Store, id: &str, digest: &str) -> Result<Claim, Error> {
-    let legacy = store
-        .by_payment_id(id)
-        .await
-        .map_err(Error::internal)?
-        .is_some_and(|row| row.is_legacy());
-    if legacy {
-        return Ok(Claim::Same);
+    match store.by_payment_id(id).await.map_err(Error::internal)? {
+        Some(row) if row.is_legacy() => return Ok(Claim::Same),
+        // Sent before ids were claimed: its stored digest decides.
+        Some(row) if row.request_digest.as_deref() != Some(digest) => {
+            return Err(Error::conflict());
+        }
+        _ => {}
     }
     match store.claim(id, digest).await.map_err(Error::internal)? {
         Claim::Different => Err(Error::conflict()),
         claim => Ok(claim),
-    }
-}
-
-/// A different request under a stored id is refused before the receiving bank hears of it.
-/// A legacy row kept no request to compare: the submitter answers it with its stored outcome.
-async fn refuse_reused_id(store: &Store, id: &str, digest: Option<&str>) -> Result<(), Error> {
-    match store.by_payment_id(id).await.map_err(Error::internal)? {
-        Some(row) if !row.is_legacy() && row.request_digest.as_deref() != digest => {
-            Err(Error::conflict())
-        }
-        _ => Ok(()),
     }
 }
 
