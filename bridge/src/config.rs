@@ -70,6 +70,11 @@ pub struct BridgeConfig {
     /// The most we ever pay per operation, in stroops (the fee policy's cap).
     #[serde(default = "default_max_fee")]
     pub max_fee: u32,
+    /// `[channels]`: channel accounts carrying payment transactions, so that one paying
+    /// account can have up to `count` payments in each ledger. Absent: one transaction in
+    /// flight per paying account.
+    #[serde(default)]
+    pub channels: Option<crate::send::channels::ChannelSettings>,
     /// `[fees]`: how the fee per operation follows the network's (`/fee_stats`), between
     /// `base_fee` and `max_fee`.
     #[serde(default)]
@@ -240,6 +245,12 @@ fn optional_seed<'de, D: Deserializer<'de>>(d: D) -> Result<Option<KeyPair>, D::
         .transpose()
 }
 
+/// A required `S…` seed.
+pub(crate) fn seed<'de, D: Deserializer<'de>>(d: D) -> Result<KeyPair, D::Error> {
+    optional_seed(d)?
+        .ok_or_else(|| serde::de::Error::custom("is empty; an S… secret seed is required"))
+}
+
 fn optional_key<'de, D: Deserializer<'de>>(d: D) -> Result<Option<PublicKey>, D::Error> {
     non_empty(d)?
         .map(|s| {
@@ -298,6 +309,26 @@ impl BridgeConfig {
                 "builder_timeout_seconds",
                 "must be at least 1 (a request may still ask for no upper bound with max_time 0)",
             ));
+        }
+        if let Some(channels) = &self.channels {
+            if !(1..=1_000).contains(&channels.count) {
+                return Err(ConfigError::setting(
+                    "channels.count",
+                    "must be between 1 and 1000",
+                ));
+            }
+            if channels.starting_balance.stroops() < 2 * stellar_base::amount::STROOPS_PER_UNIT {
+                return Err(ConfigError::setting(
+                    "channels.starting_balance",
+                    "must be at least 2 (lumens): a channel's reserve is 1, the rest pays fees",
+                ));
+            }
+            if self.accounts.base_seed.is_none() {
+                return Err(ConfigError::setting(
+                    "channels",
+                    "needs accounts.base_seed: the base account creates and funds the channels",
+                ));
+            }
         }
         if self.shutdown_grace_seconds > 3_600 {
             return Err(ConfigError::setting(

@@ -200,6 +200,19 @@ impl Error {
         e
     }
 
+    /// 503 `source_busy`: every source account (channel, or the paying account) carried a
+    /// transaction for the whole wait; nothing was built. The same request (same `id`) may be
+    /// repeated.
+    pub fn busy(more_info: impl Into<String>) -> Self {
+        let mut e = Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "source_busy",
+            "Every source account is busy; nothing was sent. Try again later.",
+        );
+        e.body.more_info = Some(more_info.into());
+        e
+    }
+
     /// 500 `not_configured`: the endpoint needs settings that `bridge.cfg` lacks (the
     /// operator's to fix, not the caller's); `more_info` and `data.missing` name the keys.
     pub fn not_configured(endpoint: &str, missing: &[&str]) -> Self {

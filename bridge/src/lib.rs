@@ -6,6 +6,7 @@
 //! Both read compliance's internal API through [`compliance_client`].
 
 mod admin;
+pub mod cli;
 pub mod compliance_client;
 pub mod config;
 pub mod error;
@@ -47,6 +48,7 @@ pub fn migrations() -> BackendMigrations {
             "2026-11-21-000001_sent_transaction",
             "2026-11-21-000002_received_payment",
             "2026-11-30-000001_payment_request",
+            "2026-12-01-000001_source_lease",
         ],
     }
 }
@@ -70,8 +72,18 @@ pub use service::StartupError;
 /// # Errors
 /// When the database is unreachable or a migration fails.
 pub async fn migrate(config: &BridgeConfig) -> Result<Vec<String>, StartupError> {
-    let (_, applied) = service::server::open_database::<Application>(&config.database).await?;
+    let (_, applied) = migrate_and_open(config).await?;
     Ok(applied)
+}
+
+/// Connects to the database, applies pending migrations, and returns it with their names.
+///
+/// # Errors
+/// When the database is unreachable or a migration fails.
+pub async fn migrate_and_open(
+    config: &BridgeConfig,
+) -> Result<(service::Database, Vec<String>), StartupError> {
+    service::server::open_database::<Application>(&config.database).await
 }
 
 /// Requires the API key, when one is configured, on every endpoint but `/health`: from
@@ -143,7 +155,9 @@ impl Application {
             .await
             .map_err(|e| invalid(&e))?;
         let for_receiving = (horizon.clone(), assets.clone(), store.database().clone());
-        let sending = Sending::new(&config, store.clone(), horizon, &resolver, assets);
+        let sending = Sending::start(&config, store.clone(), horizon, &resolver, assets)
+            .await
+            .map_err(|e| invalid(&e))?;
         let state = web::Data::new(State {
             api_key: config.api_key.clone(),
         });
@@ -156,10 +170,20 @@ impl Application {
             .map_err(|e| invalid(&e))?;
         let routes = receiving.clone();
         let listeners = receiving.clone();
-        let health = Health::with(store.database().clone(), "listeners", move || {
-            let receiving = listeners.clone();
-            async move { receiving.health().await }
-        });
+        let pool = sending.clone();
+        let health = Health::parts(
+            store.database().clone(),
+            vec![
+                Health::part("listeners", move || {
+                    let receiving = listeners.clone();
+                    async move { receiving.health().await }
+                }),
+                Health::part("channels", move || {
+                    let sending = pool.clone();
+                    async move { sending.channels_health().await }
+                }),
+            ],
+        );
         let factory = move || {
             service::http::app(max_body, health.clone(), require_api_key)
                 .app_data(state.clone())

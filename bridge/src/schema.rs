@@ -65,3 +65,15 @@ diesel::table! {
         claimed_at -> Timestamp,
     }
 }
+
+diesel::table! {
+    /// Who holds each account used as a transaction source (see `send::leases`).
+    source_lease (account) {
+        account -> Text,
+        lease -> Nullable<Text>,
+        leased_until -> BigInt,
+        sequence -> Nullable<BigInt>,
+        failures -> Integer,
+        out_of_pool -> Nullable<Text>,
+    }
+}

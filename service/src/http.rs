@@ -332,7 +332,8 @@ where
         .default_service(web::to(not_found))
 }
 
-type Check = dyn Fn() -> Pin<Box<dyn Future<Output = serde_json::Value>>> + Send + Sync;
+/// One part of a [`Health`] answer.
+pub type Check = dyn Fn() -> Pin<Box<dyn Future<Output = serde_json::Value>>> + Send + Sync;
 
 /// What `GET /health` reports: the database, and any parts a server adds (the bridge's
 /// listeners).
@@ -364,11 +365,24 @@ impl Health {
         P: Fn() -> Fut + Send + Sync + 'static,
         Fut: Future<Output = serde_json::Value> + 'static,
     {
-        let check: Arc<Check> = Arc::new(move || Box::pin(part()));
-        web::Data::new(Self {
-            database,
-            parts: vec![(name, check)],
-        })
+        Self::parts(database, vec![Self::part(name, part)])
+    }
+
+    /// Health of `database`, with each of `parts` ([`Health::part`]) in the answer.
+    pub fn parts(
+        database: crate::Database,
+        parts: Vec<(&'static str, Arc<Check>)>,
+    ) -> web::Data<Self> {
+        web::Data::new(Self { database, parts })
+    }
+
+    /// A part of the answer: `name`, reporting what `part` returns.
+    pub fn part<P, Fut>(name: &'static str, part: P) -> (&'static str, Arc<Check>)
+    where
+        P: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = serde_json::Value> + 'static,
+    {
+        (name, Arc::new(move || Box::pin(part())))
     }
 
     /// `{"status":"ok", …parts}` when a trivial query succeeds, else `None`.

@@ -202,6 +202,17 @@ impl Envelope {
         }
     }
 
+    /// The sequence number the (inner) transaction uses.
+    pub fn sequence(&self) -> i64 {
+        match &self.0 {
+            xdr::TransactionEnvelope::TxV0(e) => e.tx.seq_num.0,
+            xdr::TransactionEnvelope::Tx(e) => e.tx.seq_num.0,
+            xdr::TransactionEnvelope::TxFeeBump(e) => match &e.tx.inner_tx {
+                xdr::FeeBumpTransactionInnerTx::Tx(inner) => inner.tx.seq_num.0,
+            },
+        }
+    }
+
     /// Adds a signature by `key` over this envelope's hash on `network`.
     ///
     /// # Errors
@@ -504,6 +515,15 @@ impl Operation {
     /// Runs this operation as `source` instead of the transaction's source.
     pub fn with_source(mut self, source: AccountAddress) -> Self {
         self.0.source_account = Some(source.to_muxed_account());
+        self
+    }
+
+    /// Runs this operation as `source` unless it already names its own: how an operation keeps
+    /// its account when another account (a channel) is the transaction's source.
+    pub fn or_source(mut self, source: AccountAddress) -> Self {
+        if self.0.source_account.is_none() {
+            self.0.source_account = Some(source.to_muxed_account());
+        }
         self
     }
 }

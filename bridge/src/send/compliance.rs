@@ -130,8 +130,22 @@ pub fn draft_from_compliance(xdr_base64: &str, source: KeyPair) -> Result<Draft,
     Ok(Draft {
         source: account,
         signers: vec![source],
-        build: Arc::new(move |sequence, fee, max_time| {
+        build: Arc::new(move |carrier, sequence, fee, max_time| {
             let mut tx = tx.clone();
+            if carrier != account {
+                // A channel carries it: the operations keep the paying account.
+                let payer = tx.source_account.clone();
+                let mut operations = tx.operations.to_vec();
+                for operation in &mut operations {
+                    operation
+                        .source_account
+                        .get_or_insert_with(|| payer.clone());
+                }
+                tx.operations = operations.try_into().map_err(|_| {
+                    TransactionError::InvalidOperation("too many operations".into())
+                })?;
+                tx.source_account = AccountAddress::Account(carrier).to_muxed_account();
+            }
             tx.seq_num = xdr::SequenceNumber(sequence);
             tx.fee = fee
                 .checked_mul(operations)
@@ -142,5 +156,6 @@ pub fn draft_from_compliance(xdr_base64: &str, source: KeyPair) -> Result<Draft,
             });
             Ok(tx)
         }),
+        via_channel: true,
     })
 }

@@ -4,7 +4,8 @@
 //!   sent; with compliance, the receiving bank approves first through [`compliance`].
 //! - [`builder`]: `POST /builder`, a signed envelope from the legacy JSON, not submitted.
 //! - [`accounts`]: `POST /create-keypair` and `POST /authorize` (a trustline to our asset).
-//! - [`submitter`]: one sequence per source account, the envelope stored before it is
+//! - [`submitter`]: one transaction per leased source account ([`leases`]: a channel from
+//!   [`channels`], or the paying account), the envelope stored before it is
 //!   submitted (`/transactions_async`), inclusion and unknown outcomes looked up by hash:
 //!   exactly once per payment id; [`fees`]: the fee it bids (fee stats, within `max_fee`).
 //! - [`store`]: `sent_transaction`, the submitter's table, and [`admin`]'s
@@ -18,8 +19,10 @@ pub mod accounts;
 pub mod admin;
 pub mod answer;
 pub mod builder;
+pub mod channels;
 pub mod compliance;
 pub mod fees;
+pub mod leases;
 pub mod payment;
 pub mod sending;
 pub mod store;

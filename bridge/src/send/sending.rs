@@ -1,10 +1,13 @@
 //! [`Sending`]: what the sending handlers share.
 
 use horizon::HorizonClient;
-use stellar_base::{Asset, KeyPair, Network, PublicKey};
+use stellar_base::{Amount, Asset, KeyPair, Network, PublicKey};
 use stellar_toml::Resolver;
+use tokio::sync::mpsc;
 
+use super::channels::{self, ChannelSettings};
 use super::fees::FeePolicy;
+use super::leases::Leases;
 use super::store::Store;
 use super::submitter::Submitter;
 use crate::BridgeConfig;
@@ -33,14 +36,29 @@ impl std::fmt::Debug for Sending {
 
 impl Sending {
     /// The sending side over `store`, sending through `horizon`; `assets` are `[[assets]]`.
-    pub fn new(
+    /// With `[channels]`, the channel accounts are created or topped up first.
+    ///
+    /// # Errors
+    /// When the channels' leases cannot be stored or the channels cannot be funded.
+    pub async fn start(
         config: &BridgeConfig,
         store: Store,
         horizon: HorizonClient,
         resolver: &Resolver,
         assets: Vec<Asset>,
-    ) -> Self {
-        let submitter = Submitter::new(
+    ) -> Result<Self, String> {
+        let channel_keys = config
+            .channels
+            .as_ref()
+            .map(ChannelSettings::keys)
+            .unwrap_or_default();
+        let leases = Leases::new(
+            store.database().clone(),
+            channel_keys.iter().map(KeyPair::public_key).collect(),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+        let mut submitter = Submitter::new(
             horizon.clone(),
             Network::new(config.network_passphrase.clone()),
             store.clone(),
@@ -50,9 +68,25 @@ impl Sending {
                 config.base_fee,
                 config.max_fee,
             ),
-            config.transaction_timeout_seconds,
-            std::time::Duration::from_secs(config.pending_wait_seconds),
+            (
+                config.transaction_timeout_seconds,
+                std::time::Duration::from_secs(config.pending_wait_seconds),
+            ),
+            leases,
         );
+        if let (Some(settings), Some(base)) = (&config.channels, &config.accounts.base_seed) {
+            let (top_ups, requests) = mpsc::unbounded_channel();
+            submitter = submitter.with_channels(&channel_keys, top_ups);
+            channels::fund(&submitter, base, &channel_keys, settings.starting_balance)
+                .await
+                .map_err(|e| format!("channels: {e}"))?;
+            tokio::spawn(top_up_worker(
+                submitter.clone(),
+                base.clone(),
+                settings.starting_balance,
+                requests,
+            ));
+        }
         let compliance = config.compliance.as_ref().map(|base| {
             ComplianceClient::new(
                 base,
@@ -60,7 +94,7 @@ impl Sending {
                 resolver.trusted_client(),
             )
         });
-        Self {
+        Ok(Self {
             submitter,
             federation: federation::FederationClient::new(resolver.clone()),
             compliance,
@@ -71,11 +105,39 @@ impl Sending {
             store,
             base_fee: config.base_fee,
             builder_timeout: config.builder_timeout_seconds,
-        }
+        })
     }
 
     /// The `sent_transaction` store.
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// How the channel pool stands (`null` without channels), for `/health`.
+    pub async fn channels_health(&self) -> serde_json::Value {
+        match self.submitter.leases().status().await {
+            Ok(status) => serde_json::to_value(status).unwrap_or_default(),
+            Err(e) => serde_json::json!({"error": e.to_string()}),
+        }
+    }
+}
+
+/// Tops up the channels the submitter reports as low on lumens, one at a time, and puts each
+/// back in the pool once it has enough.
+async fn top_up_worker(
+    submitter: Submitter,
+    base: KeyPair,
+    starting_balance: Amount,
+    mut requests: mpsc::UnboundedReceiver<PublicKey>,
+) {
+    while let Some(channel) = requests.recv().await {
+        match channels::top_up(&submitter, &base, channel, starting_balance).await {
+            Ok(()) => {
+                if let Err(e) = submitter.leases().restore(channel).await {
+                    tracing::error!(%channel, error = %e, "cannot put a channel back in the pool");
+                }
+            }
+            Err(e) => tracing::error!(%channel, error = %e, "cannot top up a channel account"),
+        }
     }
 }

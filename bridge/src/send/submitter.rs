@@ -1,7 +1,7 @@
 //! Sending transactions exactly once.
 //!
-//! Per source account one sequence counter under a lock, loaded from Horizon and reloaded
-//! whenever a result leaves it in doubt. Every transaction has finite time bounds. The signed
+//! Per source account one sequence counter, kept with its lease, loaded from Horizon and
+//! reloaded whenever a result leaves it in doubt. Every transaction has finite time bounds. The signed
 //! envelope and its hash are stored before submission; a caller's payment id finds them again,
 //! so a repeat resubmits the same envelope (the network applies a hash at most once) instead of
 //! building a new payment. Only when the envelope can never be applied (its time bound has
@@ -21,25 +21,31 @@
 //!
 //! The fee per operation comes from the [`FeePolicy`] (fee stats, `base_fee..=max_fee`).
 //!
-//! The lock is held until the transaction is included (or the request stops waiting), so one
-//! source account has one transaction in the network's queue, as stellar-core requires; use
-//! several source accounts for more throughput.
+//! The transaction's source account (a channel, or the paying account) is leased in the
+//! database ([`Leases`]) until the outcome is known, so one source account has one transaction
+//! in the network's queue, as stellar-core requires; channels give more throughput.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use horizon::{AsyncStatus, HorizonClient, ResultCodes};
 use stellar_base::transaction::{Envelope, Operation, TransactionError, unix_now};
 use stellar_base::{KeyPair, Memo, Network, PublicKey, TransactionBuilder, xdr};
+use tokio::sync::mpsc;
 use tokio::time::Instant;
 
+use super::channels::ChannelKeys;
 use super::fees::FeePolicy;
+use super::leases::{Lease, LeaseError, Leases};
 use super::store::{NewSent, SentStatus, SentTransaction, Store};
 
 /// After a transaction's upper time bound, how long to keep expecting it (ledger close and
 /// Horizon ingestion lag) before declaring that it can never land.
 const EXPIRY_GRACE: Duration = Duration::from_secs(15);
+/// How much longer than its transaction's validity a lease lasts when its holder vanishes.
+const LEASE_MARGIN: Duration = Duration::from_secs(5);
+/// How long a channel refused for its balance rests while it is topped up.
+const CHANNEL_COOL_DOWN: Duration = Duration::from_secs(30);
 /// Attempts at building a transaction when the sequence number was stale.
 const BAD_SEQ_ATTEMPTS: usize = 3;
 /// First wait before submitting an envelope again after `TRY_AGAIN_LATER` or a busy Horizon;
@@ -54,37 +60,62 @@ const FIRST_POLL_INTERVAL: Duration = Duration::from_millis(50);
 /// Longest wait between two lookups by hash.
 const MAX_POLL_INTERVAL: Duration = Duration::from_secs(1);
 
-/// Builds the unsigned transaction for a sequence number, fee per operation and upper time
-/// bound.
-pub type Build =
-    Arc<dyn Fn(i64, u32, u64) -> Result<xdr::Transaction, TransactionError> + Send + Sync>;
+/// Builds the unsigned transaction for a transaction source (the paying account or a channel),
+/// sequence number, fee per operation and upper time bound. When the transaction source is a
+/// channel, every operation must name the paying account as its own source.
+pub type Build = Arc<
+    dyn Fn(PublicKey, i64, u32, u64) -> Result<xdr::Transaction, TransactionError> + Send + Sync,
+>;
 
 /// A payment to send, before it has a sequence number.
 #[derive(Clone)]
 pub struct Draft {
-    /// The transaction's source account (its sequence is used).
+    /// The paying account: the source of the operations, and of the transaction unless a
+    /// channel carries it.
     pub source: PublicKey,
-    /// Who signs.
+    /// Who signs (a channel's key is added when one carries the transaction).
     pub signers: Vec<KeyPair>,
     /// The transaction without sequence and time bounds.
     pub build: Build,
+    /// Whether a channel may carry it (not the transactions that fund or merge channels).
+    pub via_channel: bool,
 }
 
 impl Draft {
     /// A transaction of one operation from `signer`'s account, signed by it.
     pub fn one_operation(signer: KeyPair, memo: Memo, operation: Operation) -> Self {
-        let source = signer.public_key();
+        Self::operations(signer, memo, vec![operation])
+    }
+
+    /// A transaction of `operations` from `signer`'s account, signed by it.
+    pub fn operations(signer: KeyPair, memo: Memo, operations: Vec<Operation>) -> Self {
+        let payer = signer.public_key();
         Self {
-            source,
+            source: payer,
             signers: vec![signer],
-            build: Arc::new(move |sequence, fee, max_time| {
-                TransactionBuilder::new(source.into(), sequence)
+            build: Arc::new(move |source, sequence, fee, max_time| {
+                let mut builder = TransactionBuilder::new(source.into(), sequence)
                     .base_fee(fee)
                     .memo(memo.clone())
-                    .time_bounds(0, max_time)
-                    .operation(operation.clone())
-                    .build()
+                    .time_bounds(0, max_time);
+                for operation in &operations {
+                    builder = builder.operation(if source == payer {
+                        operation.clone()
+                    } else {
+                        operation.clone().or_source(payer.into())
+                    });
+                }
+                builder.build()
             }),
+            via_channel: true,
+        }
+    }
+
+    /// The same draft, always sent from its own account.
+    pub fn without_channel(self) -> Self {
+        Self {
+            via_channel: false,
+            ..self
         }
     }
 }
@@ -152,6 +183,10 @@ pub enum SendError {
     /// Horizon is busy or down; nothing was applied. Repeat later.
     #[error("Horizon is unavailable: {0}")]
     Unavailable(String),
+    /// No source account (channel, or the paying account) came free in time; nothing was
+    /// built. Repeat later.
+    #[error("{0}")]
+    Busy(String),
     /// Storage failed.
     #[error(transparent)]
     Database(#[from] service::DbError),
@@ -192,6 +227,14 @@ struct Signed {
     hash: String,
     envelope_xdr: String,
     max_time: i64,
+    sequence: i64,
+}
+
+/// The sequence number of a stored envelope.
+fn envelope_sequence(row: &SentTransaction) -> Option<i64> {
+    Envelope::from_base64(&row.envelope_xdr)
+        .ok()
+        .map(|e| e.sequence())
 }
 
 /// Whether a final outcome used the transaction's sequence number: it was applied
@@ -210,9 +253,8 @@ enum Submitted {
     /// Refused with `tx_bad_seq` before it was ever queued: its sequence number went to
     /// another transaction, so this envelope can never be applied.
     BadSequence,
-    /// Not included yet, or the outcome is unknown; `admitted` when the network queued it
-    /// (or may have: a timeout, a 5xx).
-    Waiting { admitted: bool },
+    /// Not included yet, or the outcome is unknown (queued, or perhaps: a timeout, a 5xx).
+    Waiting,
     /// Its time bound (and the grace) passed without it being found: it can never land.
     Expired,
 }
@@ -233,9 +275,6 @@ enum Attempt {
     },
 }
 
-/// One sequence counter (and lock) per source account; `None` means "reload from Horizon".
-type Sequences = Arc<Mutex<HashMap<PublicKey, Arc<tokio::sync::Mutex<Option<i64>>>>>>;
-
 /// Sends transactions; shared by all requests.
 #[derive(Clone)]
 pub struct Submitter {
@@ -245,7 +284,9 @@ pub struct Submitter {
     fees: FeePolicy,
     timeout: u64,
     pending_wait: Duration,
-    sequences: Sequences,
+    leases: Leases,
+    channel_keys: ChannelKeys,
+    top_ups: Option<mpsc::UnboundedSender<PublicKey>>,
 }
 
 impl std::fmt::Debug for Submitter {
@@ -256,14 +297,15 @@ impl std::fmt::Debug for Submitter {
 
 impl Submitter {
     /// A submitter bidding what `fees` says per operation with `timeout` seconds of validity,
-    /// waiting up to `pending_wait` for a transaction to be included.
+    /// waiting up to `pending_wait` for a transaction to be included; source accounts are
+    /// leased from `leases`.
     pub fn new(
         horizon: HorizonClient,
         network: Network,
         store: Store,
         fees: FeePolicy,
-        timeout: u64,
-        pending_wait: Duration,
+        (timeout, pending_wait): (u64, Duration),
+        leases: Leases,
     ) -> Self {
         Self {
             horizon,
@@ -272,8 +314,30 @@ impl Submitter {
             fees,
             timeout,
             pending_wait,
-            sequences: Arc::default(),
+            leases,
+            channel_keys: Arc::default(),
+            top_ups: None,
         }
+    }
+
+    /// The same submitter carrying payments through the channels `keys` (their leases are in
+    /// [`Leases`]); a channel whose fee payment is refused for its balance is sent to
+    /// `top_ups`.
+    pub fn with_channels(
+        self,
+        keys: &[KeyPair],
+        top_ups: mpsc::UnboundedSender<PublicKey>,
+    ) -> Self {
+        Self {
+            channel_keys: Arc::new(keys.iter().map(|k| (k.public_key(), k.clone())).collect()),
+            top_ups: Some(top_ups),
+            ..self
+        }
+    }
+
+    /// The source-account leases.
+    pub fn leases(&self) -> &Leases {
+        &self.leases
     }
 
     /// The network.
@@ -284,15 +348,6 @@ impl Submitter {
     /// The Horizon client.
     pub fn horizon(&self) -> &HorizonClient {
         &self.horizon
-    }
-
-    fn sequence_lock(&self, account: PublicKey) -> Arc<tokio::sync::Mutex<Option<i64>>> {
-        self.sequences
-            .lock()
-            .expect("sequence map lock")
-            .entry(account)
-            .or_default()
-            .clone()
     }
 
     /// Sends `draft`, exactly once per `payment_id`.
@@ -348,15 +403,30 @@ impl Submitter {
     }
 
     /// Continues a stored payment: its stored outcome, or the outcome of its envelope. `None`
-    /// when the envelope expired without landing.
+    /// when the envelope expired without landing. An outcome learned here also ends the
+    /// lease its transaction held on its source, if it still holds it.
     async fn resume(&self, row: &SentTransaction) -> Result<Option<Outcome>, SendError> {
         if let Some(outcome) = stored_outcome(row) {
             return Ok(Some(outcome));
         }
+        let outcome = self.resume_envelope(row).await?;
+        if let (Some(outcome), Ok(source)) = (&outcome, row.source.parse::<PublicKey>()) {
+            let sequence = used_sequence(outcome)
+                .then(|| envelope_sequence(row))
+                .flatten();
+            self.leases
+                .release_hash(source, &row.hash, sequence)
+                .await?;
+        }
+        Ok(outcome)
+    }
+
+    async fn resume_envelope(&self, row: &SentTransaction) -> Result<Option<Outcome>, SendError> {
         if let Some(outcome) = self.lookup(row).await? {
             return Ok(Some(outcome));
         }
         if self.expired(row.max_time) {
+            self.release_expired(row).await?;
             return Ok(None);
         }
         // An envelope stored as pending was queued (or may have been): a `tx_bad_seq` for it
@@ -369,13 +439,25 @@ impl Submitter {
             Submitted::BadSequence => match self.lookup(row).await? {
                 Some(outcome) => Ok(Some(outcome)),
                 None => {
-                    self.invalidate_sequence(row).await;
+                    self.release_expired(row).await?;
                     Ok(None)
                 }
             },
-            Submitted::Waiting { .. } => Ok(Some(self.pending(row).await)),
-            Submitted::Expired => Ok(None),
+            Submitted::Waiting => Ok(Some(self.pending(row).await)),
+            Submitted::Expired => {
+                self.release_expired(row).await?;
+                Ok(None)
+            }
         }
+    }
+
+    /// Ends the lease of a transaction that can never land; the next holder of its source
+    /// reads the sequence number from Horizon.
+    async fn release_expired(&self, row: &SentTransaction) -> Result<(), SendError> {
+        if let Ok(source) = row.source.parse::<PublicKey>() {
+            self.leases.release_hash(source, &row.hash, None).await?;
+        }
+        Ok(())
     }
 
     /// The pending outcome of `row`, saying whether the fee cap is why it waits.
@@ -394,15 +476,19 @@ impl Submitter {
         max_time > 0 && unix_now() > max_time as u64 + EXPIRY_GRACE.as_secs()
     }
 
-    async fn invalidate_sequence(&self, row: &SentTransaction) {
-        if let Ok(source) = row.source.parse::<PublicKey>() {
-            *self.sequence_lock(source).lock().await = None;
-        }
+    /// How long a lease lasts when its holder vanishes: the transaction's validity, the grace
+    /// after it, and a margin for building and storing it.
+    fn lease_hold(&self) -> Duration {
+        Duration::from_secs(self.timeout) + EXPIRY_GRACE + LEASE_MARGIN
     }
 
     /// Builds, signs, stores and submits a new envelope for `draft` (under `row` when one
-    /// exists) while holding the source account's sequence; a stale sequence is reloaded and
-    /// the payment built again, [`BAD_SEQ_ATTEMPTS`] times at most.
+    /// exists) on a leased source account (a channel, or the paying account); a stale sequence
+    /// is reloaded and the payment built again, [`BAD_SEQ_ATTEMPTS`] times at most.
+    ///
+    /// The lease is held until the outcome is known, so one source account has at most one
+    /// transaction in the network's queue, as stellar-core requires. When the request stops
+    /// waiting first, a follower task keeps the lease and watches the transaction.
     async fn build_and_submit(
         &self,
         draft: &Draft,
@@ -410,54 +496,152 @@ impl Submitter {
         payment_id: Option<String>,
         digest: Option<String>,
     ) -> Result<Outcome, SendError> {
-        let lock = self.sequence_lock(draft.source);
-        let mut sequence = lock.lock().await;
         for _ in 0..BAD_SEQ_ATTEMPTS {
-            let next = self.next_sequence(*sequence, draft.source).await?;
-            let fee = self.fees.price().await.fee;
-            let signed = self.sign(draft, next, fee)?;
+            let mut lease = self
+                .leases
+                .acquire(
+                    draft.source,
+                    draft.via_channel,
+                    self.pending_wait,
+                    self.lease_hold(),
+                )
+                .await
+                .map_err(|e| match e {
+                    LeaseError::Database(e) => SendError::Database(e),
+                    other => SendError::Busy(other.to_string()),
+                })?;
+            let signed = match self.sign_on(draft, &lease).await {
+                Ok(signed) => signed,
+                Err(e) => {
+                    self.leases.release(lease, None).await?;
+                    return Err(e);
+                }
+            };
+            let until = signed.max_time + EXPIRY_GRACE.as_secs() as i64;
+            if !self
+                .leases
+                .hand_over(&mut lease, &signed.hash, until)
+                .await?
+            {
+                // Our lease lapsed while building (a stalled database?) and someone else
+                // holds the account now: this envelope is never submitted.
+                tracing::warn!(account = %lease.account, "lease lapsed before submission; building again");
+                continue;
+            }
             let stored = match row.take() {
-                Some(existing) => self.replace_envelope(existing, signed).await?,
+                Some(existing) => self.replace_envelope(existing, &signed).await,
                 None => {
                     let new = NewSent::sending(
                         payment_id.clone(),
-                        signed.hash,
-                        draft.source.to_string(),
-                        signed.envelope_xdr,
+                        signed.hash.clone(),
+                        lease.account.to_string(),
+                        signed.envelope_xdr.clone(),
                         digest.clone(),
                         signed.max_time,
                     );
-                    self.store
-                        .insert(new)
-                        .await?
-                        .map_err(|_| SendError::Conflict)?
+                    match self.store.insert(new).await {
+                        Ok(Ok(stored)) => Ok(stored),
+                        Ok(Err(_)) => Err(SendError::Conflict),
+                        Err(e) => Err(e.into()),
+                    }
                 }
             };
-            *sequence = Some(next);
-            // The lock is held until the transaction is included or the request stops
-            // waiting: stellar-core queues one transaction per source account.
-            let submitted = self.submit_and_wait(&stored, false).await;
-            // Unless the network applied the transaction (successful or not) or holds it in
-            // its queue, the sequence is in doubt: reload it next time.
-            let keep = match &submitted {
-                Ok(Submitted::Final(outcome)) => used_sequence(outcome),
-                Ok(Submitted::Waiting { admitted }) => *admitted,
-                _ => false,
+            let stored = match stored {
+                Ok(stored) => stored,
+                Err(e) => {
+                    // Nothing was submitted: the sequence number is still free.
+                    self.leases
+                        .release(lease, Some(signed.sequence - 1))
+                        .await?;
+                    return Err(e);
+                }
             };
-            if !keep {
-                *sequence = None;
-            }
-            match submitted? {
-                Submitted::Final(outcome) => return Ok(outcome),
-                Submitted::BadSequence => row = Some(stored),
-                Submitted::Waiting { .. } | Submitted::Expired => {
-                    drop(sequence);
+            let submitted = self.submit_and_wait(&stored, false).await;
+            match submitted {
+                Ok(Submitted::Final(outcome)) => {
+                    if let Some(code) = self.channel_fault(&lease, draft, &outcome) {
+                        self.retire_for_now(lease, code).await?;
+                        row = Some(stored);
+                        continue;
+                    }
+                    let sequence = signed.sequence - i64::from(!used_sequence(&outcome));
+                    self.leases.release(lease, Some(sequence)).await?;
+                    return Ok(outcome);
+                }
+                Ok(Submitted::BadSequence) => {
+                    self.leases.release(lease, None).await?;
+                    row = Some(stored);
+                }
+                Ok(Submitted::Expired) => {
+                    self.leases.release(lease, None).await?;
                     return Ok(self.pending(&stored).await);
+                }
+                Ok(Submitted::Waiting) => {
+                    let outcome = self.pending(&stored).await;
+                    self.follow(lease, stored);
+                    return Ok(outcome);
+                }
+                Err(e) => {
+                    self.follow(lease, stored);
+                    return Err(e);
                 }
             }
         }
         let row = row.expect("a bad sequence leaves the row to retry");
         self.give_up_on_sequence(row).await
+    }
+
+    /// The channel's own fault in a refusal (its balance cannot pay the fee), when a channel
+    /// carried the transaction: the payment goes on another channel.
+    fn channel_fault(&self, lease: &Lease, draft: &Draft, outcome: &Outcome) -> Option<String> {
+        let Outcome::Failed { result_codes, .. } = outcome else {
+            return None;
+        };
+        (lease.account != draft.source && result_codes.transaction == "tx_insufficient_balance")
+            .then(|| result_codes.transaction.clone())
+    }
+
+    /// Rests a channel that failed for its own reason and asks for it to be topped up.
+    async fn retire_for_now(&self, lease: Lease, code: String) -> Result<(), SendError> {
+        let account = lease.account;
+        tracing::warn!(channel = %account, %code, "channel refused; trying another one");
+        self.leases
+            .release_failed(lease, &code, CHANNEL_COOL_DOWN)
+            .await?;
+        if let Some(top_ups) = &self.top_ups {
+            let _ = top_ups.send(account);
+        }
+        Ok(())
+    }
+
+    /// Keeps watching a transaction whose request stopped waiting, holding its lease, until
+    /// its outcome is known or its time bound has passed; then ends the lease.
+    fn follow(&self, lease: Lease, row: SentTransaction) {
+        let submitter = self.clone();
+        tokio::spawn(async move {
+            let mut pause = Duration::from_millis(200);
+            loop {
+                match submitter.resume_envelope(&row).await {
+                    Ok(Some(outcome)) => {
+                        let sequence = used_sequence(&outcome)
+                            .then(|| envelope_sequence(&row))
+                            .flatten();
+                        let _ = submitter.leases.release(lease, sequence).await;
+                        return;
+                    }
+                    // Expired: `resume_envelope` ended the lease already.
+                    Ok(None) => return,
+                    Err(e) => {
+                        tracing::warn!(hash = %row.hash, error = %e, "following a transaction");
+                        if submitter.expired(row.max_time) {
+                            return;
+                        }
+                        tokio::time::sleep(pause).await;
+                        pause = (pause * 2).min(MAX_RETRY_DELAY);
+                    }
+                }
+            }
+        });
     }
 
     /// The sequence number of the source's next transaction: one after the last we used, or
@@ -477,19 +661,30 @@ impl Submitter {
         Ok(current + 1)
     }
 
-    /// The draft built with `sequence`, `fee` per operation and a time bound `timeout` from
-    /// now, signed.
-    fn sign(&self, draft: &Draft, sequence: i64, fee: u32) -> Result<Signed, SendError> {
+    /// The draft built on the leased source account's next sequence number, at the fee
+    /// policy's price per operation and with a time bound `timeout` from now, signed by the
+    /// draft's signers and, when a channel carries it, by the channel.
+    async fn sign_on(&self, draft: &Draft, lease: &Lease) -> Result<Signed, SendError> {
+        let sequence = self.next_sequence(lease.sequence, lease.account).await?;
+        let fee = self.fees.price().await.fee;
         let max_time = unix_now() + self.timeout;
-        let tx = (draft.build)(sequence, fee, max_time)?;
+        let tx = (draft.build)(lease.account, sequence, fee, max_time)?;
         let mut envelope = Envelope::from_transaction(tx);
         for signer in &draft.signers {
             envelope.sign(signer, &self.network)?;
+        }
+        if lease.account != draft.source {
+            let channel = self
+                .channel_keys
+                .get(&lease.account)
+                .expect("a leased channel is one of ours");
+            envelope.sign(channel, &self.network)?;
         }
         Ok(Signed {
             hash: envelope.hash_hex(&self.network),
             envelope_xdr: envelope.to_base64(),
             max_time: max_time as i64,
+            sequence,
         })
     }
 
@@ -497,7 +692,7 @@ impl Submitter {
     async fn replace_envelope(
         &self,
         existing: SentTransaction,
-        signed: Signed,
+        signed: &Signed,
     ) -> Result<SentTransaction, SendError> {
         self.store
             .replace_envelope(
@@ -508,8 +703,8 @@ impl Submitter {
             )
             .await?;
         Ok(SentTransaction {
-            hash: signed.hash,
-            envelope_xdr: signed.envelope_xdr,
+            hash: signed.hash.clone(),
+            envelope_xdr: signed.envelope_xdr.clone(),
             max_time: signed.max_time,
             status: SentStatus::Sending,
             ..existing
@@ -595,7 +790,7 @@ impl Submitter {
                 return match last_error {
                     // Horizon never took it: nothing was sent, say so.
                     Some(error) if !admitted => Err(SendError::Unavailable(error)),
-                    _ => Ok(Submitted::Waiting { admitted }),
+                    _ => Ok(Submitted::Waiting),
                 };
             }
             let mut wake = (now + poll).min(deadline);

@@ -5,6 +5,7 @@
 //! (`receive*`), the legacy config files and databases, and the migrations in step.
 
 mod builder;
+mod channels;
 mod common;
 mod compliance_path;
 mod exactly_once;
