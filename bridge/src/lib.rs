@@ -138,6 +138,7 @@ impl Application {
     /// # Errors
     /// [`StartupError`] naming what to fix.
     pub async fn build(config: BridgeConfig) -> Result<Self, StartupError> {
+        service::metrics::install();
         let invalid = |e: &dyn std::fmt::Display| StartupError::Config(e.to_string());
         config.validate().map_err(|e| invalid(&e))?;
         let (db, _) = service::server::open_database::<Self>(&config.database).await?;
@@ -188,7 +189,7 @@ impl Application {
             service::http::app(max_body, health.clone(), require_api_key)
                 .app_data(state.clone())
                 .configure(|c| send::configure(&sending, c))
-                .route("/metrics", web::get().to(service::metrics::render))
+                .route("/metrics", web::get().to(Sending::metrics))
                 .configure(|c| routes.configure(c))
         };
         let server = service::http::serve(factory, listener, None, grace)?;

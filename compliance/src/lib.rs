@@ -126,6 +126,7 @@ impl Application {
     /// # Errors
     /// [`StartupError`] naming what to fix.
     pub async fn build(config: ComplianceConfig) -> Result<Self, StartupError> {
+        service::metrics::install();
         config
             .validate()
             .map_err(|e| StartupError::Config(e.to_string()))?;

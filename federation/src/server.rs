@@ -218,6 +218,7 @@ impl Application {
     /// # Errors
     /// [`StartupError`] with a message naming what to fix.
     pub async fn build(config: FederationConfig) -> Result<Self, StartupError> {
+        service::metrics::install();
         config
             .validate()
             .map_err(|e| StartupError::Config(e.to_string()))?;

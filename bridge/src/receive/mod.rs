@@ -177,8 +177,6 @@ impl Receiving {
         assets: Vec<Asset>,
         resolver: &stellar_toml::Resolver,
     ) -> Result<Self, String> {
-        // The recorder before the first payment is counted (not at the first HTTP request).
-        service::metrics::handle();
         let settings = config.receiving.clone();
         let store = ReceiveStore::new(db);
         // The outbound policy for URLs the operator configured: extra CA, no proxy, limited

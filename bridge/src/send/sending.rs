@@ -113,12 +113,29 @@ impl Sending {
         &self.store
     }
 
-    /// How the channel pool stands (`null` without channels), for `/health`.
+    /// How the channel pool stands (`null` without channels), for `/health`; also sets the
+    /// `bridge_channels{state}` gauges.
     pub async fn channels_health(&self) -> serde_json::Value {
         match self.submitter.leases().status().await {
-            Ok(status) => serde_json::to_value(status).unwrap_or_default(),
+            Ok(Some(status)) => {
+                for (state, n) in [
+                    ("leased", status.leased),
+                    ("idle", status.idle),
+                    ("out_of_pool", status.out_of_pool.len()),
+                ] {
+                    metrics::gauge!("bridge_channels", "state" => state).set(n as f64);
+                }
+                serde_json::to_value(status).unwrap_or_default()
+            }
+            Ok(None) => serde_json::Value::Null,
             Err(e) => serde_json::json!({"error": e.to_string()}),
         }
+    }
+
+    /// `GET /metrics`: the process's metrics, the channel pool's gauges read fresh.
+    pub async fn metrics(sending: actix_web::web::Data<Sending>) -> actix_web::HttpResponse {
+        sending.channels_health().await;
+        service::metrics::render().await
     }
 }
 

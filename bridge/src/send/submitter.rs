@@ -230,6 +230,11 @@ struct Signed {
     sequence: i64,
 }
 
+/// Counts a submission to be made again with the same envelope, by why.
+fn retried(reason: &'static str) {
+    metrics::counter!("bridge_submissions_retried_total", "reason" => reason).increment(1);
+}
+
 /// The sequence number of a stored envelope.
 fn envelope_sequence(row: &SentTransaction) -> Option<i64> {
     Envelope::from_base64(&row.envelope_xdr)
@@ -667,6 +672,7 @@ impl Submitter {
     async fn sign_on(&self, draft: &Draft, lease: &Lease) -> Result<Signed, SendError> {
         let sequence = self.next_sequence(lease.sequence, lease.account).await?;
         let fee = self.fees.price().await.fee;
+        metrics::gauge!("bridge_fee_bid_per_operation_stroops").set(f64::from(fee));
         let max_time = unix_now() + self.timeout;
         let tx = (draft.build)(lease.account, sequence, fee, max_time)?;
         let mut envelope = Envelope::from_transaction(tx);
@@ -811,6 +817,7 @@ impl Submitter {
         let answer = match self.horizon.submit_async(&row.envelope_xdr).await {
             Ok(answer) => answer,
             Err(e) if e.outcome_unknown() => {
+                retried("unknown_outcome");
                 tracing::warn!(hash = %row.hash, error = %e, "submission outcome unknown");
                 return Ok(Attempt::Later {
                     unknown: true,
@@ -818,6 +825,7 @@ impl Submitter {
                 });
             }
             Err(e) if e.is_retryable() => {
+                retried("horizon_busy");
                 tracing::warn!(hash = %row.hash, error = %e, "Horizon busy, submitting again later");
                 return Ok(Attempt::Later {
                     unknown: false,
@@ -836,6 +844,7 @@ impl Submitter {
         match answer.tx_status {
             AsyncStatus::Pending | AsyncStatus::Duplicate => Ok(Attempt::Queued),
             AsyncStatus::TryAgainLater => {
+                retried("try_again_later");
                 tracing::debug!(hash = %row.hash, "TRY_AGAIN_LATER, submitting the same envelope again later");
                 Ok(Attempt::Later {
                     unknown: false,

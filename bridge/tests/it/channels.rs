@@ -123,6 +123,16 @@ async fn two_hundred_concurrent_payments_through_twenty_channels_land_once(backe
         serde_json::json!([]),
         "{health}"
     );
+    let (_, metrics) = bridge.get("/metrics").await;
+    let metrics = metrics.as_str().unwrap();
+    assert!(
+        metrics.contains("bridge_channels{state=\"idle\"} 20"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("bridge_fee_bid_per_operation_stroops 100"),
+        "{metrics}"
+    );
 }
 
 service::backend_tests!(multi_thread two_hundred_concurrent_payments_without_channels_land_once);
@@ -298,4 +308,87 @@ async fn channels_merge_gives_everything_back_to_the_base_account(backend: Backe
         3 * 5_0000000 - 3 * 100,
         "each channel's 5 XLM back, less the fee of its merge"
     );
+}
+
+service::backend_tests!(multi_thread a_bridge_killed_with_channels_leased_loses_and_repeats_nothing; sqlite, postgres);
+/// A bridge is killed (its runtime dropped: no shutdown, no code after the kill) while its
+/// channels are leased and their transactions sit in the network's queue. Another bridge on the
+/// same database (the restarted one) answers each repeated id with the transaction the dead one
+/// built, frees the channels, and sends new payments on them: every payment lands once.
+async fn a_bridge_killed_with_channels_leased_loses_and_repeats_nothing(backend: Backend) {
+    let mut network = sandbox::SandboxConfig::for_tests();
+    network.close_interval = std::time::Duration::from_millis(300);
+    let survivor = TestBridge::start_on(backend, network, with_channels(5)).await;
+    let dest = KeyPair::random().public_key();
+    survivor.sandbox.fund(dest).await.unwrap();
+
+    let doomed_config = config(
+        &survivor._db,
+        &survivor.sandbox,
+        &survivor.source,
+        &survivor.issuer,
+        |c| {
+            with_channels(5)(c);
+            c.pending_wait_seconds = 0;
+        },
+    );
+    let (url_tx, url_rx) = std::sync::mpsc::channel();
+    let (kill_tx, kill_rx) = std::sync::mpsc::channel::<()>();
+    let doomed = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        runtime.block_on(async {
+            let app = bridge::Application::build(doomed_config).await.unwrap();
+            url_tx.send(app.url()).unwrap();
+            app.spawn();
+        });
+        kill_rx.recv().unwrap();
+        runtime.shutdown_background();
+    });
+    let doomed_url = url_rx.recv().unwrap();
+    let mut hashes = Vec::new();
+    for i in 0..5 {
+        let id = format!("before-kill-{i}");
+        let (status, body) = post_payment(&doomed_url, &id, dest).await;
+        assert!(status == 202 || status == 200, "{backend}: {status} {body}");
+        let hash = body["hash"].as_str().or(body["data"]["hash"].as_str());
+        hashes.push(hash.unwrap().to_owned());
+    }
+    kill_tx.send(()).unwrap();
+    doomed.join().unwrap();
+
+    for (i, hash) in hashes.iter().enumerate() {
+        let id = format!("before-kill-{i}");
+        let (status, body) = post_payment(&survivor.url, &id, dest).await;
+        assert_eq!(status, 200, "{backend}: {body}");
+        assert_eq!(
+            body["hash"],
+            hash.as_str(),
+            "the envelope the dead bridge built"
+        );
+    }
+    for i in 0..5 {
+        let (status, body) = post_payment(&survivor.url, &format!("after-kill-{i}"), dest).await;
+        assert_eq!(status, 200, "{backend}: {body}");
+    }
+    assert_eq!(
+        survivor.balance(&dest, "native").await.unwrap(),
+        "10010.0000000",
+        "{backend}: every payment landed once"
+    );
+}
+
+/// `/payment` of 1 XLM to `dest` under `id` on the bridge at `url`.
+async fn post_payment(url: &str, id: &str, dest: PublicKey) -> (u16, serde_json::Value) {
+    let res = reqwest::Client::new()
+        .post(format!("{url}/payment"))
+        .header("x-api-key", API_KEY)
+        .form(&[
+            ("id", id),
+            ("destination", &dest.to_string()),
+            ("amount", "1"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    (res.status().as_u16(), res.json().await.unwrap())
 }
