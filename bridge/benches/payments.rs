@@ -1,114 +1,118 @@
-//! `/payment` throughput and latency against the sandbox: one source account, then several.
-//! A benchmark, not a test: `cargo bench -p bridge --bench payments`.
+//! The load client of `scripts/bench-payments.sh` (a benchmark, not a test; harness-less).
 //!
-//! The submitter holds a source account's lock while its transaction is submitted, so one
-//! account sends one transaction per ledger; throughput per account is therefore bounded by the
-//! ledger close interval (5 s on the real network, `LEDGER_MS` here).
+//! `BENCH_MODE=setup`: funds a new paying account and a destination on the sandbox at
+//! `SANDBOX_URL` (friendbot) and prints `BASE_SEED=…` and `DEST=…` for the script.
+//!
+//! `BENCH_MODE=load` (default): `CONCURRENCY` clients post `/payment` (1 XLM to `DEST`, each
+//! with its own id) to `BRIDGE_URL` for `DURATION_MS`, then wait for the answers in flight, and
+//! print one line: `payments=N other=N seconds=S p50_ms=… p99_ms=…` (latency of the 200s;
+//! `other` counts every other answer, 202 included).
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use bridge::{Application, BridgeConfig};
-use sandbox::{Sandbox, SandboxConfig};
 use stellar_base::KeyPair;
 
-const PAYMENTS: usize = 400;
-const CONCURRENCY: usize = 32;
+fn var(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set"))
+}
 
-fn env(name: &str, default: u64) -> u64 {
+fn number(name: &str, default: u64) -> u64 {
     std::env::var(name)
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
 }
 
-async fn run(sources: usize, ledger_ms: u64) {
-    let sandbox = Sandbox::start(SandboxConfig {
-        close_interval: Duration::from_millis(ledger_ms),
-        ..SandboxConfig::default()
-    })
-    .await
-    .unwrap();
-    let keys: Vec<KeyPair> = (0..sources).map(|_| KeyPair::random()).collect();
-    for key in &keys {
-        sandbox.fund(key.public_key()).await.unwrap();
+async fn setup() {
+    let sandbox = var("SANDBOX_URL");
+    let (base, dest) = (KeyPair::random(), KeyPair::random());
+    for account in [base.public_key(), dest.public_key()] {
+        let res = reqwest::get(format!("{sandbox}/friendbot?addr={account}"))
+            .await
+            .unwrap();
+        assert!(res.status().is_success(), "{}", res.text().await.unwrap());
     }
-    let dest = KeyPair::random().public_key();
-    sandbox.fund(dest).await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("bridge.cfg");
-    std::fs::write(
-        &cfg,
-        format!(
-            "port = 0\nhorizon = \"{}\"\nnetwork_passphrase = \"{}\"\n[database]\nurl = \"sqlite://{}\"\n",
-            sandbox.url(),
-            sandbox.passphrase(),
-            dir.path().join("bridge.db").display()
-        ),
-    )
-    .unwrap();
-    let config: BridgeConfig =
-        service::config::load_from("BRIDGE", Some(&cfg), Vec::new()).unwrap();
-    let app = Application::build(config).await.unwrap();
-    let url = Arc::new(format!("{}/payment", app.url()));
-    app.spawn();
-    let client = reqwest::Client::new();
-    let seeds: Arc<Vec<String>> = Arc::new(keys.iter().map(KeyPair::secret_seed).collect());
-    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    println!("BASE_SEED={}", base.secret_seed());
+    println!("DEST={}", dest.public_key());
+}
+
+async fn load() {
+    let url = Arc::new(format!("{}/payment", var("BRIDGE_URL")));
+    let dest = Arc::new(var("DEST"));
+    let prefix = Arc::new(std::env::var("ID_PREFIX").unwrap_or_else(|_| "bench".into()));
+    let concurrency = number("CONCURRENCY", 32) as usize;
+    let duration = Duration::from_millis(number("DURATION_MS", 10_000));
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(concurrency)
+        .build()
+        .unwrap();
+    let next = Arc::new(AtomicUsize::new(0));
+    let other = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
-    let workers: Vec<_> = (0..CONCURRENCY)
+    let end = started + duration;
+    let workers: Vec<_> = (0..concurrency)
         .map(|_| {
-            let (client, url, seeds, next) =
-                (client.clone(), url.clone(), seeds.clone(), next.clone());
-            let dest = dest.to_string();
+            let (client, url, dest, prefix, next, other) = (
+                client.clone(),
+                url.clone(),
+                dest.clone(),
+                prefix.clone(),
+                next.clone(),
+                other.clone(),
+            );
             tokio::spawn(async move {
                 let mut latencies = Vec::new();
-                loop {
-                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    if i >= PAYMENTS {
-                        return latencies;
-                    }
-                    let body = url::form_urlencoded::Serializer::new(String::new())
-                        .append_pair("id", &format!("bench-{i}"))
-                        .append_pair("source", &seeds[i % seeds.len()])
-                        .append_pair("destination", &dest)
-                        .append_pair("amount", "1")
-                        .finish();
+                while Instant::now() < end {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
                     let t = Instant::now();
                     let res = client
                         .post(url.as_str())
-                        .header("content-type", "application/x-www-form-urlencoded")
-                        .body(body)
+                        .form(&[
+                            ("id", format!("{prefix}-{i}").as_str()),
+                            ("destination", dest.as_str()),
+                            ("amount", "1"),
+                        ])
                         .send()
                         .await
                         .unwrap();
-                    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
-                    latencies.push(t.elapsed());
+                    if res.status() == 200 {
+                        latencies.push(t.elapsed());
+                    } else {
+                        other.fetch_add(1, Ordering::Relaxed);
+                        let status = res.status();
+                        eprintln!("{status}: {}", res.text().await.unwrap_or_default());
+                    }
                 }
+                latencies
             })
         })
         .collect();
     let mut latencies = Vec::new();
-    for w in workers {
-        latencies.extend(w.await.unwrap());
+    for worker in workers {
+        latencies.extend(worker.await.unwrap());
     }
-    let elapsed = started.elapsed();
+    let seconds = started.elapsed().as_secs_f64();
     latencies.sort();
-    let pct = |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)];
+    let pct = |p: f64| {
+        latencies
+            .get(((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1)))
+            .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+    };
     println!(
-        "| {sources} | {ledger_ms} ms | {PAYMENTS} | {:.0} | {:.0} ms | {:.0} ms |",
-        PAYMENTS as f64 / elapsed.as_secs_f64(),
-        pct(0.5).as_secs_f64() * 1000.0,
-        pct(0.99).as_secs_f64() * 1000.0
+        "payments={} other={} seconds={seconds:.2} p50_ms={:.0} p99_ms={:.0}",
+        latencies.len(),
+        other.load(Ordering::Relaxed),
+        pct(0.5),
+        pct(0.99)
     );
 }
 
 #[tokio::main]
 async fn main() {
-    let ledger_ms = env("LEDGER_MS", 100);
-    println!("| source accounts | ledger interval | payments | payments/s | p50 | p99 |");
-    println!("|---|---|---|---|---|---|");
-    for sources in [1, 4, 16] {
-        run(sources, ledger_ms).await;
+    match std::env::var("BENCH_MODE").as_deref() {
+        Ok("setup") => setup().await,
+        _ => load().await,
     }
 }

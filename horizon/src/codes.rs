@@ -6,7 +6,7 @@
 //! caller gets the same [`ResultCodes`] either way (the names come from
 //! [`stellar_base::result_codes`], shared with the sandbox).
 
-use stellar_base::result_codes::{operation_codes, transaction_code};
+use stellar_base::result_codes::{inner_transaction_code, operation_codes, transaction_code};
 use stellar_base::xdr::{self, ReadXdr};
 
 use crate::{Error, ResultCodes};
@@ -37,9 +37,16 @@ impl ResultCodes {
 
 /// The codes of a decoded transaction result.
 fn result_codes(result: &xdr::TransactionResult) -> ResultCodes {
+    let inner_transaction = match &result.result {
+        xdr::TransactionResultResult::TxFeeBumpInnerFailed(pair) => {
+            Some(inner_transaction_code(&pair.result.result))
+        }
+        _ => None,
+    };
     ResultCodes {
         transaction: transaction_code(&result.result),
         operations: operation_codes(&result.result).unwrap_or_default(),
+        inner_transaction,
     }
 }
 

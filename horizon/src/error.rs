@@ -22,6 +22,10 @@ pub struct ResultCodes {
     /// `["op_underfunded"]`; empty otherwise.
     #[serde(default)]
     pub operations: Vec<String>,
+    /// For a fee bump whose inner transaction failed (`tx_fee_bump_inner_failed`), the inner
+    /// transaction's code, e.g. `tx_bad_seq` (Horizon's `result_codes.inner_transaction`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inner_transaction: Option<String>,
 }
 
 /// A failed Horizon call.
@@ -38,7 +42,7 @@ pub enum Error {
         /// HTTP status (400).
         status: u16,
         /// `extras.result_codes`.
-        result_codes: ResultCodes,
+        result_codes: Box<ResultCodes>,
         /// `extras.result_xdr`.
         result_xdr: Option<String>,
         /// `extras.envelope_xdr`.
@@ -166,7 +170,7 @@ pub(crate) fn from_status(status: u16, retry_after: Option<Duration>, body: &[u8
             if let Some(codes) = extras.and_then(|e| e.result_codes.clone()) {
                 return Error::TransactionFailed {
                     status,
-                    result_codes: codes,
+                    result_codes: Box::new(codes),
                     result_xdr: extras.and_then(|e| e.result_xdr.clone()),
                     envelope_xdr: extras.and_then(|e| e.envelope_xdr.clone()),
                     detail: detail(),

@@ -239,6 +239,10 @@ pub struct History {
     pub tx_ops: Vec<(u32, u32)>,
     /// Transaction index by hash.
     pub by_hash: HashMap<[u8; 32], usize>,
+    /// Fee-bump transaction index by the hash of the transaction it wraps: Horizon finds a fee
+    /// bump by either hash (`TransactionByHash` in services/horizon/internal/db2/history
+    /// matches `transaction_hash` or `inner_transaction_hash`).
+    pub by_inner_hash: HashMap<[u8; 32], usize>,
 }
 
 impl History {
@@ -294,9 +298,17 @@ impl History {
         &self.transactions[op.tx as usize]
     }
 
-    /// A transaction by hash.
+    /// A transaction by hash, or a fee bump by the hash of the transaction it wraps.
     pub fn transaction(&self, hash: &[u8; 32]) -> Option<&TxRecord> {
-        self.by_hash.get(hash).map(|i| &self.transactions[*i])
+        self.by_hash
+            .get(hash)
+            .or_else(|| self.by_inner_hash.get(hash))
+            .map(|i| &self.transactions[*i])
+    }
+
+    /// Indexes the fee bump `tx` (an index into `transactions`) by its inner hash.
+    pub fn index_inner_hash(&mut self, inner_hash: [u8; 32], tx: usize) {
+        self.by_inner_hash.insert(inner_hash, tx);
     }
 
     /// An operation by id.

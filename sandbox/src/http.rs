@@ -382,8 +382,16 @@ fn parse_hash(hex: &str) -> Option<[u8; 32]> {
 
 async fn transaction(shared: Data, req: HttpRequest, path: web::Path<String>) -> HttpResponse {
     let ledger = shared.ledger();
-    match parse_hash(&path).and_then(|h| ledger.history().transaction(&h)) {
-        Some(tx) => hal(json::transaction(&base_url(&req), ledger.network(), tx)),
+    let Some(hash) = parse_hash(&path) else {
+        return not_found_response();
+    };
+    match ledger.history().transaction(&hash) {
+        Some(tx) => hal(json::transaction_as_requested(
+            &base_url(&req),
+            ledger.network(),
+            tx,
+            &hash,
+        )),
         None => not_found_response(),
     }
 }

@@ -213,6 +213,27 @@ fn signatures(signatures: &[xdr::DecoratedSignature]) -> Vec<String> {
         .collect()
 }
 
+/// `GET /transactions/{hash}` where `requested` may be the hash of the transaction a fee bump
+/// wraps: then, as Horizon's `PopulateTransaction` does (services/horizon/internal/
+/// resourceadapter/transaction.go), `id`, `hash` and `signatures` are the inner transaction's;
+/// `fee_bump_transaction` and `inner_transaction` still give both.
+pub fn transaction_as_requested(
+    base: &str,
+    network: &stellar_base::Network,
+    tx: &TxRecord,
+    requested: &[u8; 32],
+) -> Value {
+    let mut value = transaction(base, network, tx);
+    if *requested != tx.hash
+        && let Some(inner) = value.get("inner_transaction").cloned()
+    {
+        value["id"] = inner["hash"].clone();
+        value["hash"] = inner["hash"].clone();
+        value["signatures"] = inner["signatures"].clone();
+    }
+    value
+}
+
 /// `GET /transactions/{hash}` and the body of a successful submission.
 pub fn transaction(base: &str, network: &stellar_base::Network, tx: &TxRecord) -> Value {
     let hash = to_hex(&tx.hash);

@@ -4,6 +4,7 @@
 //! was included. The server calls it on a timer; tests can call it directly.
 
 use sha2::{Digest, Sha256};
+use stellar_base::transaction::transaction_hash;
 use stellar_base::xdr;
 use stellar_base::{Amount, KeyPair, Network, Operation, PublicKey};
 
@@ -239,6 +240,12 @@ impl Ledger {
             );
             self.history
                 .push_transaction(record, &envelope, &op_amounts);
+            if let xdr::TransactionEnvelope::TxFeeBump(bump) = envelope.as_ref() {
+                let xdr::FeeBumpTransactionInnerTx::Tx(inner) = &bump.tx.inner_tx;
+                let inner_hash = transaction_hash(&inner.tx, &self.network);
+                let tx = self.history.transactions.len() - 1;
+                self.history.index_inner_hash(inner_hash, tx);
+            }
             outcomes.push(Outcome::Included(self.history.transactions.len() - 1));
         }
         record.hash = hasher.finalize().into();

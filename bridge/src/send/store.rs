@@ -331,6 +331,22 @@ impl Store {
             .await
     }
 
+    /// Replaces the envelope of a row by one around the same transaction (a fee bump): same
+    /// hash, same sequence number, same time bound.
+    ///
+    /// # Errors
+    /// Database failures.
+    pub async fn set_envelope(&self, row_id: i64, envelope_xdr: String) -> Result<(), DbError> {
+        self.db
+            .run(move |conn| {
+                diesel::update(st::table.find(row_id))
+                    .set(st::envelope_xdr.eq(envelope_xdr))
+                    .execute(conn)?;
+                Ok(())
+            })
+            .await
+    }
+
     /// Records the outcome.
     ///
     /// # Errors

@@ -30,7 +30,7 @@ use std::time::Duration;
 
 use horizon::{AsyncStatus, HorizonClient, ResultCodes};
 use stellar_base::transaction::{Envelope, Operation, TransactionError, unix_now};
-use stellar_base::{KeyPair, Memo, Network, PublicKey, TransactionBuilder, xdr};
+use stellar_base::{AccountAddress, KeyPair, Memo, Network, PublicKey, TransactionBuilder, xdr};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
@@ -44,6 +44,9 @@ use super::store::{NewSent, SentStatus, SentTransaction, Store};
 const EXPIRY_GRACE: Duration = Duration::from_secs(15);
 /// How much longer than its transaction's validity a lease lasts when its holder vanishes.
 const LEASE_MARGIN: Duration = Duration::from_secs(5);
+/// A fee bump replaces a queued transaction only at this many times its fee per operation
+/// (stellar-core's `FEE_MULTIPLIER`, TransactionQueue.cpp).
+const FEE_BUMP_MULTIPLIER: i64 = 10;
 /// How long a channel refused for its balance rests while it is topped up.
 const CHANNEL_COOL_DOWN: Duration = Duration::from_secs(30);
 /// Attempts at building a transaction when the sequence number was stale.
@@ -748,6 +751,8 @@ impl Submitter {
         row: &SentTransaction,
         mut admitted: bool,
     ) -> Result<Submitted, SendError> {
+        let mut row = row.clone();
+        let row = &mut row;
         let deadline = Instant::now() + self.pending_wait;
         let mut next_submission = Some(Instant::now());
         let mut retry_delay = FIRST_RETRY_DELAY;
@@ -762,7 +767,11 @@ impl Submitter {
                     // Only the lookup can tell; offering it again is pointless.
                     Attempt::BadSequence => next_submission = None,
                     Attempt::Queued => {
-                        if !admitted {
+                        if admitted {
+                            // Still queued a resubmission later: the network's price may have
+                            // overtaken our bid.
+                            self.bump_fee(row).await?;
+                        } else {
                             admitted = true;
                             self.store
                                 .set_outcome(row.id, SentStatus::Pending, None, None, None)
@@ -806,6 +815,56 @@ impl Submitter {
             tokio::time::sleep_until(wake).await;
             poll = (poll * 3 / 2).min(MAX_POLL_INTERVAL);
         }
+    }
+
+    /// Fee-bumps a queued transaction whose bid the network's price has overtaken (surge
+    /// pricing left it out of the ledgers since), when a channel carries it and the bump fits
+    /// under `max_fee`: the channel pays a fee bump around the same signed transaction, at the
+    /// current price and at least ten times the old bid per operation (what stellar-core
+    /// requires to replace a queued transaction). The inner transaction, its hash and its
+    /// sequence number are unchanged, so exactly-once holds: either the original or the bump is
+    /// applied, never both, and Horizon finds either by the inner hash. The bump replaces the
+    /// stored envelope only once the network has queued it. Without channels the paying key
+    /// is not kept, so nothing is bumped; one bump per transaction.
+    async fn bump_fee(&self, row: &mut SentTransaction) -> Result<(), SendError> {
+        let Ok(envelope) = Envelope::from_base64(&row.envelope_xdr) else {
+            return Ok(());
+        };
+        let xdr::TransactionEnvelope::Tx(v1) = envelope.as_xdr() else {
+            return Ok(());
+        };
+        let operations = v1.tx.operations.len().max(1) as i64;
+        let bid = i64::from(v1.tx.fee) / operations;
+        let price = i64::from(self.fees.price().await.fee);
+        let rate = price.max(bid * FEE_BUMP_MULTIPLIER);
+        if price <= bid || rate > i64::from(self.fees.max_fee()) {
+            return Ok(());
+        }
+        let carrier = AccountAddress::from_muxed_account(&v1.tx.source_account).account();
+        let Some(channel) = self.channel_keys.get(&carrier) else {
+            return Ok(());
+        };
+        let mut bump = envelope.fee_bump(carrier.into(), rate * (operations + 1))?;
+        bump.sign(channel, &self.network)?;
+        let bump_xdr = bump.to_base64();
+        match self.horizon.submit_async(&bump_xdr).await {
+            Ok(answer)
+                if matches!(
+                    answer.tx_status,
+                    AsyncStatus::Pending | AsyncStatus::Duplicate
+                ) =>
+            {
+                self.store.set_envelope(row.id, bump_xdr.clone()).await?;
+                row.envelope_xdr = bump_xdr;
+                metrics::counter!("bridge_fee_bumps_total").increment(1);
+                tracing::info!(hash = %row.hash, bid, rate, "fee-bumped a transaction left out of the ledgers");
+            }
+            Ok(answer) => {
+                tracing::debug!(hash = %row.hash, status = ?answer.tx_status, "fee bump not queued");
+            }
+            Err(e) => tracing::debug!(hash = %row.hash, error = %e, "fee bump not submitted"),
+        }
+        Ok(())
     }
 
     /// One `/transactions_async` of a stored envelope, and what it means for the payment.
@@ -860,11 +919,17 @@ impl Submitter {
                         transaction: "tx_failed".into(),
                         ..ResultCodes::default()
                     });
-                if codes.transaction == "tx_bad_seq" {
+                if codes.transaction == "tx_bad_seq"
+                    || codes.inner_transaction.as_deref() == Some("tx_bad_seq")
+                {
                     return Ok(Attempt::BadSequence);
                 }
-                // Refused at admission, so not applied: an applied envelope offered again is
-                // refused for its sequence, which is handled above.
+                // Queued before and refused now (its time bound passed, say): it may have been
+                // applied in between; only the ledger can tell.
+                if admitted && let Some(outcome) = self.lookup(row).await? {
+                    return Ok(Attempt::Final(outcome));
+                }
+                // Refused at admission and not in the ledger, so never applied.
                 self.store
                     .set_outcome(
                         row.id,

@@ -13,7 +13,7 @@ use sandbox::SandboxConfig;
 use service::database::Backend;
 use stellar_base::transaction::{Operation, unix_now};
 use stellar_base::xdr;
-use stellar_base::{Asset, Envelope, KeyPair, Memo, TransactionBuilder};
+use stellar_base::{Asset, Envelope, KeyPair, Memo, PublicKey, TransactionBuilder};
 
 /// What the traffic bids per operation.
 const TRAFFIC_FEE: u32 = 1_000;
@@ -29,12 +29,30 @@ fn small_network() -> SandboxConfig {
 /// Other traffic: `accounts` accounts each keeping one payment bidding [`TRAFFIC_FEE`] in the
 /// queue, so that every ledger is full at that price. Stops when the flag is set.
 async fn start_traffic(bridge: &Arc<TestBridge>, accounts: usize) -> Arc<AtomicBool> {
-    let stop = Arc::new(AtomicBool::new(false));
+    let traffic = fund_traffic(bridge, accounts).await;
+    run_traffic(bridge, traffic)
+}
+
+/// The accounts of [`start_traffic`], funded, and the account they pay.
+async fn fund_traffic(bridge: &TestBridge, accounts: usize) -> (Vec<KeyPair>, PublicKey) {
     let sink = KeyPair::random().public_key();
     bridge.sandbox.fund(sink).await.unwrap();
+    let mut keys = Vec::new();
     for _ in 0..accounts {
         let key = KeyPair::random();
         bridge.sandbox.fund(key.public_key()).await.unwrap();
+        keys.push(key);
+    }
+    (keys, sink)
+}
+
+/// Starts the traffic of funded accounts; stops when the flag is set.
+fn run_traffic(
+    bridge: &Arc<TestBridge>,
+    (keys, sink): (Vec<KeyPair>, PublicKey),
+) -> Arc<AtomicBool> {
+    let stop = Arc::new(AtomicBool::new(false));
+    for key in keys {
         let (bridge, stop) = (bridge.clone(), stop.clone());
         tokio::spawn(async move {
             let mut n = 0u64;
@@ -275,5 +293,66 @@ async fn try_again_later_is_retried_with_the_same_envelope(backend: Backend) {
         bridge.balance(&dest, "native").await.unwrap(),
         "10003.0000000",
         "{backend}: the outside transaction expired unapplied, the payment landed once"
+    );
+}
+
+service::backend_tests!(multi_thread a_transaction_left_out_by_a_surge_is_fee_bumped_within_max_fee; sqlite, postgres);
+/// A payment signed at the quiet network's price, then overtaken by a surge (other traffic
+/// fills every ledger at ten times its bid): the bridge wraps the same transaction in a fee bump
+/// paid by its channel, at the new price and within `max_fee`, which replaces it in the queue;
+/// it lands once, found by the inner hash the app was given.
+async fn a_transaction_left_out_by_a_surge_is_fee_bumped_within_max_fee(backend: Backend) {
+    let mut network = SandboxConfig::for_tests();
+    network.close_interval = Duration::from_millis(1_000);
+    network.limits.max_ops_per_ledger = 2;
+    let channel = bridge::send::channels::derive(&KeyPair::from_seed_bytes([9; 32]), 1).remove(0);
+    let bridge = Arc::new(
+        TestBridge::start_on(backend, network, |c| {
+            c.max_fee = 2_000;
+            c.pending_wait_seconds = 50;
+            c.transaction_timeout_seconds = 40;
+            c.channels = Some(bridge::send::channels::ChannelSettings {
+                seed: KeyPair::from_seed_bytes([9; 32]),
+                count: 1,
+                starting_balance: "5".parse().unwrap(),
+            });
+        })
+        .await,
+    );
+    let dest = KeyPair::random().public_key();
+    bridge.sandbox.fund(dest).await.unwrap();
+    let traffic = fund_traffic(&bridge, 6).await;
+    let paying = {
+        let (bridge, dest) = (bridge.clone(), dest.to_string());
+        tokio::spawn(async move {
+            bridge
+                .pay(&[("id", "bumped-1"), ("destination", &dest), ("amount", "2")])
+                .await
+        })
+    };
+    // The payment is signed at 100 per operation before the surge shows in the fee stats.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let stop = run_traffic(&bridge, traffic);
+    let (status, body) = paying.await.unwrap();
+    stop.store(true, Ordering::SeqCst);
+    assert_eq!(status, 200, "{backend}: {body}");
+    let hash = body["hash"].as_str().unwrap();
+    let tx = bridge.transaction(hash).await;
+    assert_eq!(tx["hash"], hash, "found by the inner hash: {tx}");
+    assert!(
+        tx["fee_bump_transaction"].is_object(),
+        "{backend}: not bumped: {tx}"
+    );
+    assert_eq!(tx["fee_account"], channel.public_key().to_string(), "{tx}");
+    assert_eq!(number(&tx["inner_transaction"]["max_fee"]), 100, "{tx}");
+    let bid = number(&tx["max_fee"]);
+    assert!(
+        (2 * 1_000..=2 * 2_000).contains(&bid),
+        "{backend}: ten times the old bid at least, within max_fee per operation: {tx}"
+    );
+    assert_eq!(
+        bridge.balance(&dest, "native").await.unwrap(),
+        "10002.0000000",
+        "{backend}: paid once"
     );
 }

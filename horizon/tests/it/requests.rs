@@ -123,7 +123,7 @@ async fn failed_submissions_carry_result_codes() {
             assert!(result_codes.operations.is_empty());
             assert_eq!(envelope_xdr.as_deref(), Some(bad_seq.to_base64().as_str()));
             let decoded = ResultCodes::from_result_xdr(result_xdr.as_deref().unwrap()).unwrap();
-            assert_eq!(&decoded, result_codes);
+            assert_eq!(&decoded, result_codes.as_ref());
             assert!(!error.outcome_unknown() && !error.is_retryable());
         }
         other => panic!("expected tx_bad_seq, got {other:?}"),

@@ -561,6 +561,19 @@ async fn fee_bump_and_large_transactions_over_http() {
         body["fee_bump_transaction"]["hash"],
         bump.hash_hex(&sandbox.network())
     );
+    // Found by either hash, as Horizon does; by the inner one, it reads as the inner one.
+    let inner_hash = inner.hash_hex(&sandbox.network());
+    let (status, by_inner) = get(&sandbox, &format!("/transactions/{inner_hash}")).await;
+    assert_eq!(status, 200, "{by_inner}");
+    assert_eq!(by_inner["hash"], inner_hash.as_str());
+    assert_eq!(by_inner["fee_account"], payer.public_key().to_string());
+    assert_eq!(
+        by_inner["fee_bump_transaction"]["hash"],
+        bump.hash_hex(&sandbox.network())
+    );
+    let outer_hash = bump.hash_hex(&sandbox.network());
+    let (_, by_outer) = get(&sandbox, &format!("/transactions/{outer_hash}")).await;
+    assert_eq!(by_outer["hash"], outer_hash.as_str());
 
     // A fee bump around a stale inner transaction: Horizon's codes for the inner failure.
     let stale = stellar_base::TransactionBuilder::new(addr(&a), 1)

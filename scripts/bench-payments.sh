@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# Sustained `/payment` throughput and latency of the bridge against the sandbox network with
+# stellar-core's admission rules (one transaction per source account in the queue, 1 000
+# operations per ledger), for several channel counts and ledger intervals.
+#
+# A benchmark, not a test: it asserts nothing and the numbers depend on the machine. See
+# docs/PERFORMANCE.md for results and how to read them.
+#
+# For each ledger interval and channel count it starts a fresh `sandbox` (release build,
+# --close-interval-ms, --max-ops-per-ledger 1000), funds a paying account and a destination
+# (friendbot), starts a fresh `bridge` (release build, SQLite in a temp dir, `[channels] count`
+# when > 0: created and funded at start-up, before the load), then runs the load client
+# (`cargo bench -p bridge --bench payments`) for LEDGERS ledgers: CONCURRENCY clients, each
+# posting 1 XLM payments with distinct ids one after another. It prints one Markdown row per run:
+# payments answered 200, payments/s, the limit (one payment per transaction, so min(channels,
+# 1000) per ledger, or 1 per ledger without channels), the ratio to it, p50/p99 latency in
+# milliseconds and in ledgers, and the bridge's CPU time (user + system, from /proc) per payment.
+#
+# Knobs (environment):
+#   CARGO_TARGET_DIR   where cargo builds (default: the workspace's target/)
+#   SKIP_BUILD=1       use the binaries already in $CARGO_TARGET_DIR/release
+#   CHANNELS           channel counts (default "0 1 10 50 200")
+#   LEDGER_MS          ledger intervals in ms (default "1000 5000")
+#   LEDGERS            ledgers of load per run (default 12)
+#   CONCURRENCY        clients per run (default: 2 × channels, at least 4)
+#   RUST_LOG           server log level (default warn)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+# shellcheck source=lib/bench.sh
+. "$ROOT/scripts/lib/bench.sh"
+
+: "${CARGO_TARGET_DIR:=$ROOT/target}"
+export CARGO_TARGET_DIR
+CHANNELS=${CHANNELS:-0 1 10 50 200}
+LEDGER_MS=${LEDGER_MS:-1000 5000}
+LEDGERS=${LEDGERS:-12}
+export RUST_LOG=${RUST_LOG:-warn}
+CHANNEL_SEED=SADQOBYHA4DQOBYHA4DQOBYHA4DQOBYHA4DQOBYHA4DQOBYHA4DQP54X
+
+require curl awk
+SANDBOX_BIN=$(release_binary sandbox)
+BRIDGE_BIN=$(release_binary bridge)
+if [ "${SKIP_BUILD:-}" != 1 ]; then
+  say "building the load client: cargo bench -p bridge --bench payments --no-run"
+  cargo bench -p bridge --bench payments --no-run >&2
+fi
+client() { cargo bench -q -p bridge --bench payments 2>/dev/null; }
+
+WORK=$(mktemp -d -t bench-payments.XXXXXX)
+SANDBOX_PID=
+SERVER_PID=
+stop() {
+  for pid in "$SERVER_PID" "$SANDBOX_PID"; do
+    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+      kill "$pid" 2>/dev/null || true
+      wait "$pid" 2>/dev/null || true
+    fi
+  done
+  SERVER_PID=; SANDBOX_PID=
+}
+trap 'stop; rm -rf "$WORK"' EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+wait_for() { # URL
+  for _ in $(seq 600); do curl -fs "$1" >/dev/null 2>&1 && return 0; sleep 0.1; done
+  die "nothing answers at $1"
+}
+
+# run LEDGER_MS CHANNELS: one row.
+run() {
+  local ms=$1 channels=$2 port sandbox_url bridge_port base dest concurrency limit_per_ledger \
+    ticks0 ticks1 out payments other seconds p50 p99 rate limit ratio cpu
+  port=$(free_port)
+  "$SANDBOX_BIN" --port "$port" --close-interval-ms "$ms" --max-ops-per-ledger 1000 \
+    >"$WORK/sandbox.out" 2>"$WORK/sandbox.err" &
+  SANDBOX_PID=$!
+  sandbox_url=http://127.0.0.1:$port
+  wait_for "$sandbox_url/"
+  eval "$(SANDBOX_URL=$sandbox_url BENCH_MODE=setup client)"
+  base=$BASE_SEED; dest=$DEST
+  bridge_port=$(free_port)
+  {
+    printf 'port = %s\nhorizon = "%s"\nnetwork_passphrase = "Standalone Network ; February 2017"\n' \
+      "$bridge_port" "$sandbox_url"
+    printf 'pending_wait_seconds = %s\n' "$(( ms * 3 / 1000 + 10 ))"
+    printf '[database]\nurl = "sqlite://%s/bridge-%s-%s.db"\n' "$WORK" "$ms" "$channels"
+    printf '[accounts]\nbase_seed = "%s"\n' "$base"
+    if [ "$channels" -gt 0 ]; then
+      printf '[channels]\nseed = "%s"\ncount = %s\n' "$CHANNEL_SEED" "$channels"
+    fi
+  } >"$WORK/bridge.cfg"
+  "$BRIDGE_BIN" -c "$WORK/bridge.cfg" >"$WORK/bridge.out" 2>"$WORK/bridge.err" &
+  SERVER_PID=$!
+  wait_for "http://127.0.0.1:$bridge_port/health"
+  concurrency=${CONCURRENCY:-$(( channels * 2 > 4 ? channels * 2 : 4 ))}
+  ticks0=$(cpu_ticks)
+  out=$(BRIDGE_URL=http://127.0.0.1:$bridge_port DEST=$dest CONCURRENCY=$concurrency \
+    DURATION_MS=$(( ms * LEDGERS )) ID_PREFIX="c$channels" client)
+  ticks1=$(cpu_ticks)
+  stop
+  payments=$(sed -n 's/.*payments=\([0-9]*\).*/\1/p' <<<"$out")
+  other=$(sed -n 's/.*other=\([0-9]*\).*/\1/p' <<<"$out")
+  seconds=$(sed -n 's/.*seconds=\([0-9.]*\).*/\1/p' <<<"$out")
+  p50=$(sed -n 's/.*p50_ms=\([0-9]*\).*/\1/p' <<<"$out")
+  p99=$(sed -n 's/.*p99_ms=\([0-9]*\).*/\1/p' <<<"$out")
+  limit_per_ledger=$(( channels == 0 ? 1 : (channels < 1000 ? channels : 1000) ))
+  awk -v ch="$channels" -v ms="$ms" -v n="$payments" -v o="$other" -v s="$seconds" \
+    -v lim="$limit_per_ledger" -v p50="$p50" -v p99="$p99" -v t="$((ticks1 - ticks0))" \
+    -v hz="$(getconf CLK_TCK)" -v c="$concurrency" 'BEGIN {
+      rate = n / s; limit = lim * 1000 / ms
+      printf "| %d | %d ms | %d | %d | %d | %.1f | %.1f | **%.2f** | %d / %d ms (%.1f / %.1f ledgers) | %.0f µs |\n",
+        ch, ms, c, n, o, rate, limit, rate / limit, p50, p99, p50 / ms, p99 / ms,
+        (n > 0 ? 1e6 * t / hz / n : 0) }'
+}
+
+say "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "| channels | ledger | clients | payments (200) | other answers | payments/s | limit/s | ratio | p50 / p99 | bridge CPU per payment |"
+echo "|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|"
+for ms in $LEDGER_MS; do
+  for channels in $CHANNELS; do
+    run "$ms" "$channels"
+  done
+done
+say "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
