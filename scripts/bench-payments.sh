@@ -22,7 +22,8 @@
 #   CHANNELS           channel counts (default "0 1 10 50 200")
 #   LEDGER_MS          ledger intervals in ms (default "1000 5000")
 #   LEDGERS            ledgers of load per run (default 12)
-#   CONCURRENCY        clients per run (default: 2 × channels, at least 4)
+#   CONCURRENCY        clients per run (default: one per channel, so that every channel is kept
+#                      busy without requests queueing for one; 4 without channels)
 #   RUST_LOG           server log level (default warn)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,14 +39,20 @@ LEDGERS=${LEDGERS:-12}
 export RUST_LOG=${RUST_LOG:-warn}
 CHANNEL_SEED=SADQOBYHA4DQOBYHA4DQOBYHA4DQOBYHA4DQOBYHA4DQOBYHA4DQP54X
 
-require curl awk
+require curl awk python3
 SANDBOX_BIN=$(release_binary sandbox)
 BRIDGE_BIN=$(release_binary bridge)
-if [ "${SKIP_BUILD:-}" != 1 ]; then
-  say "building the load client: cargo bench -p bridge --bench payments --no-run"
-  cargo bench -p bridge --bench payments --no-run >&2
-fi
-client() { cargo bench -q -p bridge --bench payments 2>/dev/null; }
+# The load client (bridge/benches/payments.rs), built once and run directly, so that nothing
+# is rebuilt between runs.
+say "building the load client: cargo bench -p bridge --bench payments --no-run"
+CLIENT_BIN=$(cargo bench -p bridge --bench payments --no-run --message-format=json 2>/dev/null \
+  | python3 -c 'import json,sys
+for line in sys.stdin:
+    m = json.loads(line)
+    if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "payments" and m.get("executable"):
+        print(m["executable"])')
+[ -x "$CLIENT_BIN" ] || die "the load client did not build (cargo bench -p bridge --bench payments --no-run)"
+client() { "$CLIENT_BIN" 2>/dev/null; }
 
 WORK=$(mktemp -d -t bench-payments.XXXXXX)
 SANDBOX_PID=
@@ -94,7 +101,7 @@ run() {
   "$BRIDGE_BIN" -c "$WORK/bridge.cfg" >"$WORK/bridge.out" 2>"$WORK/bridge.err" &
   SERVER_PID=$!
   wait_for "http://127.0.0.1:$bridge_port/health"
-  concurrency=${CONCURRENCY:-$(( channels * 2 > 4 ? channels * 2 : 4 ))}
+  concurrency=${CONCURRENCY:-$(( channels > 0 ? channels : 4 ))}
   ticks0=$(cpu_ticks)
   out=$(BRIDGE_URL=http://127.0.0.1:$bridge_port DEST=$dest CONCURRENCY=$concurrency \
     DURATION_MS=$(( ms * LEDGERS )) ID_PREFIX="c$channels" client)

@@ -38,6 +38,10 @@ pub struct BridgeConfig {
     /// key, as it did for the legacy server; start-up then warns.
     #[serde(default, deserialize_with = "non_empty_secret")]
     pub api_key: Option<Secret<String>>,
+    /// Lets the bridge listen on a non-loopback address without `api_key`: refused at start-up
+    /// otherwise, since anyone who reaches the port could send payments.
+    #[serde(default)]
+    pub allow_unauthenticated: bool,
     /// `S…` seed whose raw bytes key the `X-Payload-Mac` of receive callbacks.
     #[serde(default, deserialize_with = "optional_seed")]
     pub mac_key: Option<KeyPair>,
@@ -94,6 +98,10 @@ pub struct BridgeConfig {
     /// Largest accepted request body.
     #[serde(default = "default_max_body_bytes")]
     pub max_body_bytes: usize,
+    /// Seconds a request body may take to arrive after its headers (408 beyond; default 5):
+    /// a slow or stalled body cannot hold a connection longer.
+    #[serde(default = "default_body_timeout")]
+    pub request_body_timeout_seconds: u64,
     /// `[receiving]`: the payment listener's first cursor, stream watchdog and delivery
     /// retries.
     #[serde(default)]
@@ -212,6 +220,10 @@ fn default_builder_timeout() -> u64 {
 fn default_pending_wait() -> u64 {
     10
 }
+fn default_body_timeout() -> u64 {
+    service::http::DEFAULT_BODY_TIMEOUT_SECONDS
+}
+
 fn default_max_body_bytes() -> usize {
     64 * 1024
 }
@@ -287,6 +299,18 @@ impl BridgeConfig {
             return Err(ConfigError::setting(
                 "api_key",
                 "must be at least 15 characters",
+            ));
+        }
+        if self.api_key.is_none()
+            && !service::config::is_loopback(&self.bind_address)
+            && !self.allow_unauthenticated
+        {
+            return Err(ConfigError::setting(
+                "api_key",
+                format!(
+                    "is not set while the bridge listens on {}: anyone who reaches the port                      could send payments; set api_key (15+ characters), bind bind_address to                      127.0.0.1, or set allow_unauthenticated = true to accept that",
+                    self.bind_address
+                ),
             ));
         }
         for asset in &self.assets {

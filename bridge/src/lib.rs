@@ -164,7 +164,10 @@ impl Application {
         });
         let listener = service::http::bind(&config.bind_address, config.port)?;
         let address = service::http::local_addr(&listener);
-        let max_body = config.max_body_bytes;
+        let max_body = service::http::BodyLimits::new(
+            config.max_body_bytes,
+            config.request_body_timeout_seconds,
+        );
         let grace = config.shutdown_grace_seconds;
         let (horizon, assets, db) = for_receiving;
         let receiving = receive::Receiving::start(&config, db, horizon, assets, &resolver)

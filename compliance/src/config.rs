@@ -56,9 +56,18 @@ pub struct ComplianceConfig {
     /// Empty means none (start-up then warns).
     #[serde(default, deserialize_with = "non_empty_secret")]
     pub api_key: Option<Secret<String>>,
+    /// Lets the internal port listen on a non-loopback address without `api_key`: refused at
+    /// start-up otherwise, since anyone who reaches it could send compliance requests and edit
+    /// the allow lists.
+    #[serde(default)]
+    pub allow_unauthenticated: bool,
     /// Largest accepted request body.
     #[serde(default = "default_max_body_bytes")]
     pub max_body_bytes: usize,
+    /// Seconds a request body may take to arrive after its headers (408 beyond; default 5):
+    /// a slow or stalled body cannot hold a connection longer.
+    #[serde(default = "default_body_timeout")]
+    pub request_body_timeout_seconds: u64,
 }
 
 /// `[keys]`.
@@ -149,6 +158,10 @@ fn loopback() -> String {
     "127.0.0.1".into()
 }
 
+fn default_body_timeout() -> u64 {
+    service::http::DEFAULT_BODY_TIMEOUT_SECONDS
+}
+
 fn default_max_body_bytes() -> usize {
     256 * 1024
 }
@@ -177,6 +190,18 @@ impl ComplianceConfig {
             return Err(ConfigError::setting(
                 "api_key",
                 "must be at least 16 characters",
+            ));
+        }
+        if self.api_key.is_none()
+            && !service::config::is_loopback(&self.internal_bind_address)
+            && !self.allow_unauthenticated
+        {
+            return Err(ConfigError::setting(
+                "api_key",
+                format!(
+                    "is not set while the internal port listens on {}: anyone who reaches it                      could send compliance requests and edit the allow lists; set api_key                      (16+ characters), bind internal_bind_address to 127.0.0.1, or set                      allow_unauthenticated = true to accept that",
+                    self.internal_bind_address
+                ),
             ));
         }
         Ok(())
@@ -298,5 +323,21 @@ password = "password123"
             !err.contains("SDWTLFPALQSP"),
             "the seed never appears in errors: {err}"
         );
+        // A reachable internal port without a key is refused, unless the operator says so.
+        let keys =
+            "[keys]\nsigning_seed = \"SDWTLFPALQSP225BSMX7HPZ7ZEAYSUYNDLJ5QI3YGVBNRUIIELWH3XUV\"\n";
+        let open = format!("internal_bind_address = \"0.0.0.0\"\n{base}{keys}");
+        let err = load(&open);
+        assert!(
+            err.contains("api_key")
+                && err.contains("0.0.0.0")
+                && err.contains("allow_unauthenticated"),
+            "{err}"
+        );
+        let file = tempfile::Builder::new().suffix(".cfg").tempfile().unwrap();
+        std::fs::write(file.path(), format!("allow_unauthenticated = true\n{open}")).unwrap();
+        let accepted: ComplianceConfig =
+            service::config::load_from("COMPLIANCE", Some(file.path()), Vec::new()).unwrap();
+        accepted.validate().unwrap();
     }
 }

@@ -151,9 +151,13 @@ async fn verify_signature(state: &State, request: &CheckedRequest) -> Result<(),
         .stellar_toml(request.sender.domain())
         .await
         .map_err(|e| {
+            // The detail (addresses refused, resolver errors) would tell a stranger about our
+            // network; it goes to the log, the peer gets the domain only.
+            let domain = request.sender.domain();
+            tracing::warn!(%domain, error = %e, "cannot fetch the sender's stellar.toml");
             Error::invalid(
                 "data.sender",
-                format!("Cannot get stellar.toml of sender: {e}"),
+                format!("Cannot get stellar.toml of sender: cannot fetch stellar.toml of {domain}"),
             )
         })?;
     let key = toml.signing_key().map_err(|_| {

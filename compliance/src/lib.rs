@@ -150,7 +150,10 @@ impl Application {
             needs_auth: config.needs_auth,
             tx_status_auth: config.tx_status_auth.clone(),
         });
-        let max_body = config.max_body_bytes;
+        let max_body = service::http::BodyLimits::new(
+            config.max_body_bytes,
+            config.request_body_timeout_seconds,
+        );
 
         let external_listener =
             service::http::bind(&config.external_bind_address, config.external_port)?;

@@ -35,6 +35,10 @@ pub struct FederationConfig {
     /// Largest accepted request (federation requests are small GETs).
     #[serde(default = "default_max_body_bytes")]
     pub max_body_bytes: usize,
+    /// Seconds a request body may take to arrive after its headers (408 beyond; default 5):
+    /// a slow or stalled body cannot hold a connection longer.
+    #[serde(default = "default_body_timeout")]
+    pub request_body_timeout_seconds: u64,
 }
 
 /// The `[queries]` section.
@@ -55,6 +59,10 @@ pub struct Queries {
 
 fn default_bind_address() -> String {
     "0.0.0.0".into()
+}
+
+fn default_body_timeout() -> u64 {
+    service::http::DEFAULT_BODY_TIMEOUT_SECONDS
 }
 
 fn default_max_body_bytes() -> usize {

@@ -241,7 +241,10 @@ impl Application {
         let listener = service::http::bind(&config.bind_address, config.port)?;
         let address = service::http::local_addr(&listener);
         let store = web::Data::new(store);
-        let max_body = config.max_body_bytes;
+        let max_body = service::http::BodyLimits::new(
+            config.max_body_bytes,
+            config.request_body_timeout_seconds,
+        );
         let factory = move || {
             service::http::app(max_body, health.clone(), public_no_store)
                 .app_data(store.clone())

@@ -85,6 +85,7 @@ pub fn config(db: &TestDatabase, queries: Queries) -> FederationConfig {
         log_format: Default::default(),
         metrics_port: None,
         max_body_bytes: 16 * 1024,
+        request_body_timeout_seconds: 5,
     }
 }
 

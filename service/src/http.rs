@@ -4,7 +4,7 @@
 //! and the shutdown signal.
 
 use std::net::{SocketAddr, TcpListener};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -80,11 +80,15 @@ pub fn jsonify_errors<B: MessageBody + 'static>() -> ErrorHandlers<B> {
         if is_json {
             return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
         }
-        let status = res.status();
+        let mut status = res.status();
         let message = match res.response().error() {
             Some(e) if status.is_client_error() => e.to_string(),
             _ => status.canonical_reason().unwrap_or("error").to_owned(),
         };
+        // A body cut by its deadline, read by an extractor without its own error handler.
+        if message.contains(BODY_TIMED_OUT) {
+            status = StatusCode::REQUEST_TIMEOUT;
+        }
         let (req, mut old) = res.into_parts();
         let mut new = HttpResponse::build(status).json(ErrorBody::new(code_for(status), message));
         for (name, value) in old.headers_mut().drain() {
@@ -119,7 +123,16 @@ pub fn limits(cfg: &mut web::ServiceConfig, max_body_bytes: usize) {
             more_info: Some(message.clone()),
             ..ErrorBody::new("invalid_parameter", "the request could not be read")
         };
-        // Keep actix's own status (413 for an oversized body), only the body changes.
+        // Keep actix's own status (413 for an oversized body), only the body changes; a body
+        // cut by its deadline is 408.
+        if message.contains(BODY_TIMED_OUT) {
+            let body = ErrorBody::new("request_timeout", BODY_TIMED_OUT);
+            return actix_web::error::InternalError::from_response(
+                message,
+                json_error(StatusCode::REQUEST_TIMEOUT, &body),
+            )
+            .into();
+        }
         let status = match e.status_code() {
             StatusCode::PAYLOAD_TOO_LARGE => StatusCode::PAYLOAD_TOO_LARGE,
             _ => StatusCode::BAD_REQUEST,
@@ -219,6 +232,81 @@ pub async fn reject_invalid_utf8(
     Ok(next.call(req).await?.map_into_boxed_body())
 }
 
+/// How much of a request body a listener reads, and for how long.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BodyLimits {
+    /// Largest accepted body (413 beyond).
+    pub max_bytes: usize,
+    /// How long the whole body may take to arrive, counted from the request's headers (408
+    /// beyond): a slow or stalled body cannot hold a connection, and its memory, for longer.
+    pub timeout: Duration,
+}
+
+impl BodyLimits {
+    /// `max_bytes` within `timeout_seconds`.
+    pub fn new(max_bytes: usize, timeout_seconds: u64) -> Self {
+        Self {
+            max_bytes,
+            timeout: Duration::from_secs(timeout_seconds),
+        }
+    }
+}
+
+/// Connections one worker of a listener holds at once; past it that listener stops accepting
+/// until some close, so a flood on a public listener exhausts neither the process's file
+/// descriptors nor the other listeners (each has its own workers and cap).
+pub const MAX_CONNECTIONS_PER_WORKER: usize = 2_048;
+
+/// The default of every server's `request_body_timeout_seconds`.
+pub const DEFAULT_BODY_TIMEOUT_SECONDS: u64 = 5;
+
+/// The message a body cut by its deadline fails with; [`limits`] answers it with 408.
+const BODY_TIMED_OUT: &str = "the request body did not arrive in time";
+
+/// A request body that fails once its deadline has passed.
+struct DeadlinePayload {
+    inner: actix_web::dev::Payload,
+    deadline: Pin<Box<tokio::time::Sleep>>,
+}
+
+impl futures_util::Stream for DeadlinePayload {
+    type Item = Result<web::Bytes, actix_web::error::PayloadError>;
+
+    fn poll_next(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        use std::task::Poll;
+        if let Poll::Ready(item) = Pin::new(&mut self.inner).poll_next(cx) {
+            return Poll::Ready(item);
+        }
+        match self.deadline.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Some(Err(actix_web::error::PayloadError::Io(
+                std::io::Error::new(std::io::ErrorKind::TimedOut, BODY_TIMED_OUT),
+            )))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+/// Middleware: the request body must arrive within `timeout` of the headers, whoever reads it
+/// (a handler's extractor, or a gate reading a form field before the key check).
+async fn body_deadline(
+    timeout: Duration,
+    mut req: ServiceRequest,
+    next: Next<BoxBody>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let inner = actix_web::HttpMessage::take_payload(&mut req);
+    let timed = DeadlinePayload {
+        inner,
+        deadline: Box::pin(tokio::time::sleep(timeout)),
+    };
+    req.set_payload(actix_web::dev::Payload::Stream {
+        payload: Box::pin(timed),
+    });
+    next.call(req).await
+}
+
 /// Middleware: a request id (the caller's `X-Request-Id` or a new one) on a tracing span, echoed
 /// in the response, one log line per request, and request metrics by route pattern.
 pub async fn request_context(
@@ -305,7 +393,7 @@ pub async fn open_gate(
 ///
 /// The server adds its own routes (and `/metrics` where the listener is not public).
 pub fn app<F, Fut>(
-    max_body_bytes: usize,
+    body: BodyLimits,
     health: web::Data<Health>,
     gate: F,
 ) -> App<
@@ -323,9 +411,12 @@ where
 {
     App::new()
         .app_data(health)
-        .configure(|c| limits(c, max_body_bytes))
+        .configure(|c| limits(c, body.max_bytes))
         .wrap(middleware::from_fn(reject_invalid_utf8))
         .wrap(middleware::from_fn(gate))
+        .wrap(middleware::from_fn(move |req, next| {
+            body_deadline(body.timeout, req, next)
+        }))
         .wrap(jsonify_errors())
         .wrap(middleware::from_fn(request_context))
         .route("/health", web::get().to(health_handler))
@@ -385,17 +476,28 @@ impl Health {
         (name, Arc::new(move || Box::pin(part())))
     }
 
-    /// `{"status":"ok", …parts}` when a trivial query succeeds, else `None`.
+    /// `{"status":"ok", …parts}` when a trivial query succeeds (`"degraded"` when a part says
+    /// so: up, but an operator should look), else `None`.
     pub async fn report(&self) -> Option<serde_json::Value> {
         if !self.database.is_healthy().await {
             return None;
         }
         let mut body = serde_json::json!({"status": "ok"});
         for (name, part) in &self.parts {
-            body[*name] = part().await;
+            let value = part().await;
+            if is_degraded(&value) {
+                body["status"] = serde_json::json!("degraded");
+            }
+            body[*name] = value;
         }
         Some(body)
     }
+}
+
+/// Whether a part reports `"status": "degraded"`, itself or in one of its list's items.
+fn is_degraded(value: &serde_json::Value) -> bool {
+    let says = |v: &serde_json::Value| v.get("status").and_then(|s| s.as_str()) == Some("degraded");
+    says(value) || value.as_array().is_some_and(|items| items.iter().any(says))
 }
 
 /// `GET /health`: 200 with [`Health::report`], or 503 `unhealthy` when the database does not
@@ -435,6 +537,7 @@ where
 {
     let http = HttpServer::new(factory)
         .disable_signals()
+        .max_connections(MAX_CONNECTIONS_PER_WORKER)
         .shutdown_timeout(grace_seconds);
     Ok(match tls {
         Some(tls) => http.listen_rustls_0_23(listener, tls)?,

@@ -14,8 +14,9 @@
 //!   CGNAT, link-local, unique-local, multicast, unspecified, broadcast and documentation
 //!   addresses are refused ([`guard::is_public_ip`]): IP-literal hosts are checked before
 //!   connecting and names are resolved with hickory-resolver, dropping refused addresses.
-//!   Requests on behalf of an overridden domain are exempt for the host they were sent to; a
-//!   redirect to another host is guarded. No proxy is ever used.
+//!   Requests on behalf of an overridden domain are exempt for the origin (scheme, host and
+//!   port) they were sent to; a redirect anywhere else, another port of the same host
+//!   included, is guarded. No proxy is ever used.
 //! - **Cache.** A stellar.toml is cached per domain; failures are cached briefly.
 //!
 //! URLs the operator configured (callbacks, Horizon, peer servers) are not network-learned:

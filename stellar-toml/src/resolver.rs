@@ -382,14 +382,15 @@ impl Resolver {
         mut form: Option<String>,
         max_bytes: usize,
     ) -> Result<FetchedResponse, Error> {
-        let origin_host = url.host_str().map(str::to_owned);
+        let origin = url.origin();
         let mut url = url.clone();
         let mut redirects = 0;
         loop {
             self.check_scheme(overridden, &url)?;
-            // The exemption of overridden domains covers the host the caller named; a redirect
-            // to any other host is guarded like a network-learned one.
-            let exempt = overridden && url.host_str() == origin_host.as_deref();
+            // The exemption of overridden domains covers the origin (scheme, host and port) the
+            // caller named; a redirect anywhere else, another port of the same host included,
+            // is guarded like a network-learned one.
+            let exempt = overridden && url.origin() == origin;
             let client = self.client_for(exempt, &url)?;
             let request = match &form {
                 Some(body) => client

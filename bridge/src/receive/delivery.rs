@@ -3,9 +3,11 @@
 //!
 //! Delivery is at least once: a payment is marked `success` only after a 2xx, so a crash
 //! between the callback and that update delivers it again; the operation id (`id`) is the
-//! idempotency key. Failures are retried with exponential backoff and jitter; after
-//! `max_attempts` the error callback gets the payment and the reason and the payment stays
-//! `failed` until `/reprocess`. Each payment has its own schedule: a failing payment does
+//! idempotency key. Failures are retried with exponential backoff and jitter, capped at
+//! `retry_max_ms`, for as long as the back office stays down: a payment is given up only after
+//! `give_up_after_seconds` (default 7 days; or `max_attempts`, when set). Then it is `failing`
+//! while the error callback is told (retried the same way until it answers 2xx), and `failed`
+//! once it was, until `/reprocess`. Each payment has its own schedule: a failing payment does
 //! not hold later ones back, and up to `delivery_concurrency` callbacks run at once, so the
 //! back office may see payments out of ledger order.
 //!
@@ -177,14 +179,18 @@ impl Deliverer {
         let label = match outcome {
             Outcome::Delivered { .. } => "delivered",
             Outcome::Retry { .. } => "retry",
+            Outcome::GiveUp { .. } => "given_up",
             Outcome::Failed { .. } => "failed",
         };
         metrics::counter!("bridge_deliveries_total", "outcome" => label).increment(1);
         outcome
     }
 
-    /// The attempt itself.
+    /// The attempt itself: a delivery, or for a payment given up, its report.
     async fn attempt_once(&self, payment: &ReceivedPayment) -> Outcome {
+        if payment.status == ReceivedStatus::Failing {
+            return self.report(payment).await;
+        }
         match self.deliver(payment).await {
             Ok(sent) => {
                 tracing::info!(operation_id = %payment.operation_id, "payment delivered");
@@ -196,16 +202,19 @@ impl Deliverer {
             Err(error) => {
                 let attempts = u32::try_from(payment.attempts).unwrap_or(0) + 1;
                 tracing::warn!(operation_id = %payment.operation_id, attempts, %error, "delivery failed");
-                if attempts >= self.settings.max_attempts.max(1) {
-                    self.report_failure(payment, &error).await;
-                    Outcome::Failed { error }
+                if !self.settings.gives_up(attempts, payment.processed_at) {
+                    return self.retry(attempts, error);
+                }
+                tracing::error!(
+                    operation_id = %payment.operation_id,
+                    attempts,
+                    %error,
+                    "delivery given up: the payment is failing until an operator reprocesses it"
+                );
+                if self.error.is_some() {
+                    Outcome::GiveUp { error }
                 } else {
-                    let delay = self.settings.retry_delay(attempts);
-                    Outcome::Retry {
-                        error,
-                        next_attempt_at: now_ms()
-                            .saturating_add(i64::try_from(delay.as_millis()).unwrap_or(i64::MAX)),
-                    }
+                    Outcome::Failed { error }
                 }
             }
         }
@@ -310,24 +319,47 @@ impl Deliverer {
         Ok(response.status().as_u16())
     }
 
-    /// Tells the error callback that `payment` could not be delivered. Best effort, once: the
-    /// payment itself stays `failed` in the database either way.
-    async fn report_failure(&self, payment: &ReceivedPayment, reason: &str) {
+    /// The next attempt after `attempts` failures.
+    fn retry(&self, attempts: u32, error: String) -> Outcome {
+        let delay = self.settings.retry_delay(attempts);
+        Outcome::Retry {
+            error,
+            next_attempt_at: now_ms()
+                .saturating_add(i64::try_from(delay.as_millis()).unwrap_or(i64::MAX)),
+        }
+    }
+
+    /// Tells the error callback about a payment given up: `failed` once it answered 2xx (or
+    /// when there is no error callback), else retried like a delivery.
+    async fn report(&self, payment: &ReceivedPayment) -> Outcome {
+        let reason = payment.last_error.clone().unwrap_or_default();
         let Some(url) = &self.error else {
-            return;
+            return Outcome::Failed { error: reason };
         };
         let route = payment.route.clone().unwrap_or_default();
         let mut form = form(payment, &route, payment.data.as_deref().unwrap_or(""));
         let extra = url::form_urlencoded::Serializer::new(String::new())
-            .append_pair("attempts", &(payment.attempts + 1).to_string())
-            .append_pair("error", reason)
+            .append_pair("attempts", &payment.attempts.to_string())
+            .append_pair("error", &reason)
             .append_pair("status", ReceivedStatus::Failed.as_str())
             .finish();
         form = format!("{extra}&{form}");
-        match self.post(url, &form).await {
-            Ok(status) if (200..300).contains(&status) => {}
-            Ok(status) => tracing::error!(status, "error callback refused a failed payment"),
-            Err(error) => tracing::error!(%error, "error callback unreachable"),
+        let refused = match self.post(url, &form).await {
+            Ok(status) if (200..300).contains(&status) => return Outcome::Failed { error: reason },
+            Ok(status) => format!("error callback answered {status}"),
+            Err(error) => format!("error callback: {error}"),
+        };
+        tracing::warn!(operation_id = %payment.operation_id, %refused, "reporting a payment given up");
+        let attempts = u32::try_from(payment.attempts).unwrap_or(0) + 1;
+        // `last_error` keeps why the delivery was given up, not why the report failed.
+        match self.retry(attempts, refused) {
+            Outcome::Retry {
+                next_attempt_at, ..
+            } => Outcome::Retry {
+                error: reason,
+                next_attempt_at,
+            },
+            other => other,
         }
     }
 }

@@ -55,6 +55,7 @@ struct Inner {
     statuses: Vec<SharedStatus>,
     stop: Stop,
     grace: Duration,
+    degraded_after_seconds: u64,
     tasks: Mutex<Vec<JoinHandle<()>>>,
 }
 
@@ -253,6 +254,7 @@ impl Receiving {
                 statuses,
                 stop,
                 grace: Duration::from_secs(config.shutdown_grace_seconds),
+                degraded_after_seconds: config.receiving.degraded_after_seconds,
                 tasks: Mutex::new(tasks),
             }),
         })
@@ -290,9 +292,30 @@ impl Receiving {
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .clone();
-            let backlog = self.inner.store.backlog(&status.account).await.ok();
             let mut value = serde_json::to_value(&status).unwrap_or_default();
-            value["delivery_backlog"] = serde_json::json!(backlog);
+            match self.inner.store.delivery_status(&status.account).await {
+                Ok(delivery) => {
+                    let account = status.account.clone();
+                    for (name, n) in [
+                        ("bridge_delivery_backlog", delivery.backlog),
+                        (
+                            "bridge_delivery_oldest_undelivered_seconds",
+                            delivery.oldest_undelivered_seconds,
+                        ),
+                        ("bridge_delivery_given_up", delivery.failed),
+                    ] {
+                        metrics::gauge!(name, "account" => account.clone()).set(n as f64);
+                    }
+                    let late = u64::try_from(delivery.oldest_undelivered_seconds).unwrap_or(0)
+                        >= self.inner.degraded_after_seconds;
+                    if late || delivery.failed > 0 {
+                        value["status"] = serde_json::json!("degraded");
+                    }
+                    value["delivery_backlog"] = serde_json::json!(delivery.backlog);
+                    value["delivery"] = serde_json::to_value(delivery).unwrap_or_default();
+                }
+                Err(e) => value["delivery"] = serde_json::json!({"error": e.to_string()}),
+            }
             accounts.push(value);
         }
         serde_json::Value::Array(accounts)

@@ -52,9 +52,16 @@ pub struct ReceiveSettings {
     pub reconnect_min_ms: u64,
     /// Longest wait between reconnections.
     pub reconnect_max_ms: u64,
-    /// Delivery attempts before a payment is `failed` and the error callback is called
-    /// (default 10).
+    /// Delivery attempts after which a payment is given up (`failing`, then `failed` once the
+    /// error callback was told); 0 (the default): no limit, only `give_up_after_seconds`.
     pub max_attempts: u32,
+    /// Age (since it was recorded) after which a payment whose delivery keeps failing is given
+    /// up (default 604 800: a week). Until then a back office that is down is retried every
+    /// `retry_max_ms` at most, and its payments are delivered once it is back.
+    pub give_up_after_seconds: u64,
+    /// `/health` says `degraded` when a payment has waited this long for delivery, or one was
+    /// given up (default 900).
+    pub degraded_after_seconds: u64,
     /// Wait after the first failed delivery (default 1 000), doubled each time with jitter.
     pub retry_initial_ms: u64,
     /// Longest wait between two delivery attempts (default 600 000).
@@ -75,7 +82,9 @@ impl Default for ReceiveSettings {
             stream_silence_ms: 300_000,
             reconnect_min_ms: 500,
             reconnect_max_ms: 30_000,
-            max_attempts: 10,
+            max_attempts: 0,
+            give_up_after_seconds: 604_800,
+            degraded_after_seconds: 900,
             retry_initial_ms: 1_000,
             retry_max_ms: 600_000,
             callback_timeout_ms: 60_000,
@@ -86,6 +95,15 @@ impl Default for ReceiveSettings {
 }
 
 impl ReceiveSettings {
+    /// Whether a payment recorded at `recorded` whose delivery failed `attempts` times is
+    /// given up.
+    pub fn gives_up(&self, attempts: u32, recorded: time::PrimitiveDateTime) -> bool {
+        let now = super::store::now_utc();
+        let age = u64::try_from((now - recorded).whole_seconds()).unwrap_or(0);
+        (self.max_attempts > 0 && attempts >= self.max_attempts)
+            || age >= self.give_up_after_seconds
+    }
+
     /// The wait before delivery attempt `attempts + 1`, after `attempts` failures: exponential,
     /// capped, with up to half of it taken off at random so that retries spread out.
     pub fn retry_delay(&self, attempts: u32) -> std::time::Duration {

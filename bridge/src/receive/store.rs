@@ -24,7 +24,11 @@ pub enum ReceivedStatus {
     Pending,
     /// The receive callback answered 2xx.
     Success,
-    /// Every attempt failed; the error callback was called. `/reprocess` delivers it again.
+    /// Delivery was given up (after `give_up_after_seconds`, or `max_attempts` when set); the
+    /// error callback is being told, and retried until it answers 2xx. Then `failed`.
+    Failing,
+    /// Delivery was given up and the error callback told (or there is none). `/reprocess`
+    /// delivers it again.
     Failed,
     /// Sent by the watched account, or to another account: recorded, not delivered.
     Outgoing,
@@ -48,6 +52,7 @@ impl ReceivedStatus {
         match self {
             Self::Pending => "pending",
             Self::Success => "success",
+            Self::Failing => "failing",
             Self::Failed => "failed",
             Self::Outgoing => "outgoing",
             Self::AssetNotAllowed => "asset_not_allowed",
@@ -64,6 +69,7 @@ impl From<String> for ReceivedStatus {
         match s.as_str() {
             "pending" => Self::Pending,
             "success" => Self::Success,
+            "failing" => Self::Failing,
             "failed" => Self::Failed,
             "outgoing" => Self::Outgoing,
             "asset_not_allowed" => Self::AssetNotAllowed,
@@ -290,11 +296,27 @@ pub enum Outcome {
         /// When.
         next_attempt_at: i64,
     },
-    /// Failed for the last time.
+    /// Given up: the error callback is to be told (`failing`, due now).
+    GiveUp {
+        /// Why.
+        error: String,
+    },
+    /// Given up and reported (or nobody to report to): `failed`.
     Failed {
         /// Why.
         error: String,
     },
+}
+
+/// How delivery to the back office stands for one account, for `/health` and metrics.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct DeliveryStatus {
+    /// Payments waiting for delivery (`pending`).
+    pub backlog: i64,
+    /// How long the oldest of them has waited, in seconds (0 without backlog).
+    pub oldest_undelivered_seconds: i64,
+    /// Payments given up (`failing` or `failed`): an operator's to look at and `/reprocess`.
+    pub failed: i64,
 }
 
 /// Access to the receiving tables; cheap to clone.
@@ -306,6 +328,9 @@ pub struct ReceiveStore {
     /// before another connection committed).
     writes: Option<std::sync::Arc<tokio::sync::Mutex<()>>>,
 }
+
+/// The statuses the delivery worker acts on: `pending` (deliver) and `failing` (report).
+const DUE_STATUSES: [&str; 2] = ["pending", "failing"];
 
 /// Operation ids looked up per query when recording.
 const LOOKUP: usize = 500;
@@ -500,7 +525,7 @@ impl ReceiveStore {
         self.db
             .run(move |conn| {
                 Ok(rp::table
-                    .filter(rp::status.eq(ReceivedStatus::Pending.as_str()))
+                    .filter(rp::status.eq_any(DUE_STATUSES))
                     .filter(rp::next_attempt_at.le(now))
                     .order(rp::id.asc())
                     .limit(limit)
@@ -518,7 +543,7 @@ impl ReceiveStore {
         self.db
             .run(move |conn| {
                 Ok(rp::table
-                    .filter(rp::status.eq(ReceivedStatus::Pending.as_str()))
+                    .filter(rp::status.eq_any(DUE_STATUSES))
                     .select(diesel::dsl::min(rp::next_attempt_at))
                     .first::<Option<i64>>(conn)?)
             })
@@ -540,6 +565,43 @@ impl ReceiveStore {
                     .get_result(conn)?)
             })
             .await
+    }
+
+    /// How delivery stands for `account`: backlog, the oldest undelivered payment's age, and
+    /// the payments given up.
+    ///
+    /// # Errors
+    /// Database failures.
+    pub async fn delivery_status(&self, account: &str) -> Result<DeliveryStatus, DbError> {
+        let account = account.to_owned();
+        let (backlog, oldest, failed) = self
+            .db
+            .run(move |conn| {
+                let pending = rp::table
+                    .filter(rp::status.eq(ReceivedStatus::Pending.as_str()))
+                    .filter(rp::account.eq(&account));
+                let backlog: i64 = pending.count().get_result(conn)?;
+                let oldest: Option<PrimitiveDateTime> = pending
+                    .select(diesel::dsl::min(rp::processed_at))
+                    .first(conn)?;
+                let failed: i64 = rp::table
+                    .filter(rp::status.eq_any([
+                        ReceivedStatus::Failing.as_str(),
+                        ReceivedStatus::Failed.as_str(),
+                    ]))
+                    .filter(rp::account.eq(&account))
+                    .count()
+                    .get_result(conn)?;
+                Ok((backlog, oldest, failed))
+            })
+            .await?;
+        let oldest_undelivered_seconds =
+            oldest.map_or(0, |at| (now_utc() - at).whole_seconds().max(0));
+        Ok(DeliveryStatus {
+            backlog,
+            oldest_undelivered_seconds,
+            failed,
+        })
     }
 
     /// Stores a delivery attempt's outcome.
@@ -727,6 +789,14 @@ fn write_outcome(
                 attempts,
                 rp::last_error.eq(error),
                 rp::next_attempt_at.eq(next_attempt_at),
+            ))
+            .execute(conn)?,
+        Outcome::GiveUp { error } => diesel::update(row)
+            .set((
+                attempts,
+                rp::status.eq(ReceivedStatus::Failing.as_str()),
+                rp::last_error.eq(error),
+                rp::next_attempt_at.eq(now_ms()),
             ))
             .execute(conn)?,
         Outcome::Failed { error } => diesel::update(row)

@@ -269,6 +269,19 @@ fn what_the_legacy_bridge_took_is_taken_and_what_it_refused_is_refused() {
         load(&with).unwrap_or_else(|e| panic!("log_format = {value:?}: {e}"));
     }
 
+    // Without a key on a reachable address: refused, unless the operator accepts it in so
+    // many words (the legacy server started silently).
+    let exposed = file.replacen("port =", "bind_address = \"0.0.0.0\"\nport =", 1);
+    let error = load(&exposed).unwrap_err();
+    assert!(
+        error.contains("api_key")
+            && error.contains("0.0.0.0")
+            && error.contains("allow_unauthenticated"),
+        "{error}"
+    );
+    let accepted = exposed.replacen("port =", "allow_unauthenticated = true\nport =", 1);
+    assert!(load(&accepted).unwrap().warnings()[0].contains("anyone who can reach the port"));
+
     // The legacy server refused an API key under 15 characters ("api-key have to be at least
     // 15 chars long"); so do we.
     let short = file.replace("api_key = \"\"", "api_key = \"short-key\"");

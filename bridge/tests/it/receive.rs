@@ -426,6 +426,7 @@ service::backend_tests!(a_callback_that_never_recovers_ends_in_the_error_callbac
 async fn a_callback_that_never_recovers_ends_in_the_error_callback_and_reprocess(backend: Backend) {
     let office = BackOffice::start().await;
     office.answer(503);
+    office.answer_error(503);
     let receiver = KeyPair::random();
     let (bridge, _receiving) = TestBridge::start_receiving(backend, |c| {
         receiving_config(c, &receiver.public_key(), &office);
@@ -442,7 +443,11 @@ async fn a_callback_that_never_recovers_ends_in_the_error_callback_and_reprocess
     assert_eq!(error.form["error"], "receive callback answered 503");
     assert_eq!(error.form["attempts"], "3");
     let id = error.form["id"].clone();
-    // The error callback is called before the outcome is written: wait for `failed`.
+    // The error callback refused it too (503): the payment stays `failing` and the report is
+    // retried until the error callback takes it; then `failed`.
+    let (_, one) = bridge.get(&format!("/admin/received-payments/{id}")).await;
+    assert_eq!(one["payment"]["status"], "failing", "{backend}: {one:#}");
+    office.answer_error(200);
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     loop {
         let (_, one) = bridge.get(&format!("/admin/received-payments/{id}")).await;
@@ -455,6 +460,16 @@ async fn a_callback_that_never_recovers_ends_in_the_error_callback_and_reprocess
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    assert_eq!(
+        office.calls_to("/error").len(),
+        2,
+        "{backend}: reported again"
+    );
+    assert_eq!(
+        office.calls_to("/receive").len(),
+        3,
+        "{backend}: not delivered again"
+    );
 
     let (status, body) = bridge.post("/reprocess", &[("operation_id", &id)]).await;
     assert_eq!(
@@ -681,4 +696,64 @@ async fn a_receiving_account_missing_from_the_network_stops_start_up(backend: Ba
     // Every account exists: it starts.
     let app = build(&|_| {}).await.unwrap();
     app.receiving().shutdown().await;
+}
+
+service::backend_tests!(a_back_office_down_for_long_gets_every_payment_when_it_returns);
+/// The back office is down far past the old ten-attempt window: the payment is retried at the
+/// capped interval and never given up, `/health` says `degraded` with the backlog and its age,
+/// and once the back office is back the payment is delivered without any `/reprocess`.
+async fn a_back_office_down_for_long_gets_every_payment_when_it_returns(backend: Backend) {
+    let office = BackOffice::start().await;
+    office.answer(503);
+    let receiver = KeyPair::random();
+    let (bridge, receiving) = TestBridge::start_receiving(backend, |c| {
+        receiving_config(c, &receiver.public_key(), &office);
+        c.receiving.degraded_after_seconds = 1;
+    })
+    .await;
+    office
+        .wait_for(30, "30 refused deliveries", |calls| {
+            calls.iter().filter(|c| c.path == "/receive").count() >= 30
+        })
+        .await;
+    let rows = receiving
+        .store()
+        .all(&receiver.public_key().to_string())
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1, "{backend}");
+    assert_eq!(
+        rows[0].status, "pending",
+        "{backend}: never given up: {rows:#?}"
+    );
+    assert!(office.calls_to("/error").is_empty(), "{backend}");
+    let (_, health) = bridge.get("/health").await;
+    assert_eq!(health["status"], "degraded", "{backend}: {health}");
+    let delivery = &health["listeners"][0]["delivery"];
+    assert_eq!(delivery["backlog"], 1, "{health}");
+    assert!(
+        delivery["oldest_undelivered_seconds"].as_i64().unwrap() >= 1,
+        "{health}"
+    );
+
+    office.answer(200);
+    let operation = rows[0].operation_id.clone();
+    // Retried every `retry_max_ms` (100 ms here) at most: delivered soon after.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let row = receiving
+            .store()
+            .by_operation_id(&operation)
+            .await
+            .unwrap()
+            .unwrap();
+        if row.status == "success" {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{backend}: {row:#?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (_, health) = bridge.get("/health").await;
+    assert_eq!(health["status"], "ok", "{backend}: {health}");
+    receiving.shutdown().await;
 }

@@ -191,6 +191,16 @@ async fn bad_requests_get_their_documented_error_before_any_fetch() {
             (400, Some("data.sender")),
             "{domain}: {body}"
         );
+        // Nothing about our network (refused addresses, resolver errors, status codes) for
+        // a stranger: the domain only.
+        let more_info = body["more_info"].as_str().unwrap();
+        if !matches!(domain, "nokey.test" | "badkey.test") {
+            assert_eq!(
+                more_info,
+                format!("Cannot get stellar.toml of sender: cannot fetch stellar.toml of {domain}"),
+                "{body}"
+            );
+        }
     }
 
     // Oversized bodies are refused before they are read.

@@ -386,6 +386,31 @@ async fn nginx_serves_stellar_toml_and_proxies_federation_and_auth_over_tls() {
     }
     assert_eq!(seen.lock().unwrap().len(), 2, "no request leaked upstream");
 
+    // Rate limits per address: a burst past `rate + burst` on /federation is answered 429 in
+    // JSON with Retry-After, by nginx, without reaching the federation server.
+    let mut limited = None;
+    for _ in 0..200 {
+        let response = client
+            .get(format!("{public}/federation?q=bob*bank.test&type=name"))
+            .send()
+            .await
+            .unwrap();
+        if response.status() == 429 {
+            limited = Some(response);
+            break;
+        }
+    }
+    let limited = limited.expect("200 lookups at once are rate-limited");
+    assert_eq!(
+        limited
+            .headers()
+            .get("retry-after")
+            .map(|v| v.to_str().unwrap()),
+        Some("1")
+    );
+    let body: serde_json::Value = limited.json().await.unwrap();
+    assert_eq!(body["code"], "rate_limited", "{body}");
+
     drop(nginx);
     auth_handle.stop(false).await;
 }

@@ -280,8 +280,15 @@ async fn each_redirect_target_is_rechecked() {
             "{to}: {result:?}"
         );
     }
-    // Another host is guarded even for an overridden domain.
+    // Another host, or another port of the same host, is guarded even for an overridden
+    // domain: the exemption is its URL's origin (scheme, host, port), not its host.
+    let other_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     for to in [
+        format!("http://127.0.0.1:{other_port}/secret-internal"),
         format!("http://localhost:{port}/redirect/0"),
         "http://10.0.0.1/".to_owned(),
         "http://[::1]/".to_owned(),

@@ -136,6 +136,8 @@ pub fn compliance_config(
         },
         api_key: Some(COMPLIANCE_KEY.into()),
         max_body_bytes: 64 * 1024,
+        allow_unauthenticated: false,
+        request_body_timeout_seconds: 5,
     }
 }
 
@@ -196,6 +198,7 @@ impl TwoBanks {
             log_format: Default::default(),
             metrics_port: None,
             max_body_bytes: 16 * 1024,
+            request_body_timeout_seconds: 5,
         })
         .await
         .unwrap();

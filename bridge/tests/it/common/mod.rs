@@ -244,6 +244,7 @@ pub struct BackOffice {
     pub url: String,
     pub calls: Arc<Mutex<Vec<Callback>>>,
     pub status: Arc<AtomicU16>,
+    pub error_status: Arc<AtomicU16>,
     _server: Arc<MockServer>,
 }
 
@@ -251,6 +252,7 @@ pub struct BackOffice {
 struct Records {
     calls: Arc<Mutex<Vec<Callback>>>,
     status: Arc<AtomicU16>,
+    error_status: Arc<AtomicU16>,
     hang: bool,
 }
 
@@ -275,7 +277,7 @@ impl Respond for Records {
         let code = if call.path == "/receive" {
             self.status.load(Ordering::SeqCst)
         } else {
-            200
+            self.error_status.load(Ordering::SeqCst)
         };
         self.calls.lock().unwrap().push(call);
         let answer = ResponseTemplate::new(code);
@@ -301,6 +303,7 @@ impl BackOffice {
     async fn serve(hang: bool) -> Self {
         let calls: Arc<Mutex<Vec<Callback>>> = Arc::default();
         let status = Arc::new(AtomicU16::new(200));
+        let error_status = Arc::new(AtomicU16::new(200));
         // Its own server (not one from wiremock's pool, which may still hold a hung request),
         // recording nothing beyond `calls`.
         let server = MockServer::builder()
@@ -311,6 +314,7 @@ impl BackOffice {
             .respond_with(Records {
                 calls: calls.clone(),
                 status: status.clone(),
+                error_status: error_status.clone(),
                 hang,
             })
             .mount(&server)
@@ -319,8 +323,14 @@ impl BackOffice {
             url: server.uri(),
             calls,
             status,
+            error_status,
             _server: Arc::new(server),
         }
+    }
+
+    /// Answer the error callback (`/error`) with `status` from now on (200 until then).
+    pub fn answer_error(&self, status: u16) {
+        self.error_status.store(status, Ordering::SeqCst);
     }
 
     /// Answer `/receive` with `status` from now on.

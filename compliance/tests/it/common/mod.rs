@@ -224,6 +224,8 @@ pub fn config(
         ),
         api_key: Some(API_KEY.into()),
         max_body_bytes: 64 * 1024,
+        allow_unauthenticated: false,
+        request_body_timeout_seconds: 5,
     }
 }
 
