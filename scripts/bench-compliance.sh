@@ -110,6 +110,10 @@ url = "sqlite://$WORK/compliance.db"
 [keys]
 signing_seed = "$SEED"
 
+# One load generator on one address: the per-client rate limit would measure itself.
+[rate_limit]
+per_second = 0
+
 [stellar_toml.overrides]
 "stellar.org" = "http://127.0.0.1:$TOML_PORT/.well-known/stellar.toml"
 CFG

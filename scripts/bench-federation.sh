@@ -129,6 +129,10 @@ start_server() { # backend url
     echo "url = \"$2\""
     [ -n "${MAX_CONNECTIONS:-}" ] && echo "max_connections = $MAX_CONNECTIONS"
     echo
+    # One load generator on one address: the per-client rate limit would measure itself.
+    echo '[rate_limit]'
+    echo 'per_second = 0'
+    echo
     echo '[queries]'
     echo 'federation = "SELECT id, memo_type, memo FROM people WHERE name = ? AND domain = ?"'
   } >"$cfg"

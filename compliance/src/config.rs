@@ -68,6 +68,10 @@ pub struct ComplianceConfig {
     /// a slow or stalled body cannot hold a connection longer.
     #[serde(default = "default_body_timeout")]
     pub request_body_timeout_seconds: u64,
+    /// `[rate_limit]`: AUTH requests per second per client address on the external port (429
+    /// beyond).
+    #[serde(default)]
+    pub rate_limit: service::rate_limit::RateLimitSettings,
 }
 
 /// `[keys]`.

@@ -22,7 +22,7 @@ use actix_web::middleware::Next;
 use actix_web::{HttpResponse, web};
 use diesel_migrations::{EmbeddedMigrations, embed_migrations};
 use service::database::BackendMigrations;
-use service::http::{ErrorBody, Health, public_cors};
+use service::http::{ErrorBody, Health};
 use service::server::Running;
 use stellar_base::{KeyPair, Network};
 use stellar_toml::Resolver;
@@ -161,8 +161,12 @@ impl Application {
         let with_tx_status = config.tx_status_auth.is_some();
         let (external_state, external_health) = (state.clone(), health.clone());
         let is_tls = tls.is_some();
+        let limiter = service::rate_limit::RateLimiter::new(&config.rate_limit);
         let external = move || {
-            let app = service::http::app(max_body, external_health.clone(), public_cors)
+            let limiter = limiter.clone();
+            let gate =
+                move |req, next| service::rate_limit::public_gate(limiter.clone(), req, next);
+            let app = service::http::app(max_body, external_health.clone(), gate)
                 .app_data(external_state.clone())
                 .route("/", web::post().to(external::authorize));
             if with_tx_status {

@@ -39,6 +39,9 @@ pub struct FederationConfig {
     /// a slow or stalled body cannot hold a connection longer.
     #[serde(default = "default_body_timeout")]
     pub request_body_timeout_seconds: u64,
+    /// `[rate_limit]`: lookups per second per client address on the public port (429 beyond).
+    #[serde(default)]
+    pub rate_limit: service::rate_limit::RateLimitSettings,
 }
 
 /// The `[queries]` section.

@@ -24,7 +24,8 @@ use actix_web::http::header::{CACHE_CONTROL, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{HttpResponse, ResponseError, web};
 use service::database::BackendMigrations;
-use service::http::{Health, public_cors};
+use service::http::Health;
+use service::rate_limit::RateLimiter;
 use service::server::Running;
 use stellar_base::{FederationAddress, Memo, PublicKey};
 
@@ -184,13 +185,14 @@ async fn lookup(
 /// How long requests in flight may take to finish once the server is told to stop.
 const GRACE_SECONDS: u64 = 10;
 
-/// The public listener's gate: CORS, and `Cache-Control: no-store` on every answer (a lookup
-/// must not be cached past a change of the operator's table).
+/// The public listener's gate: the rate limit per client, CORS, and `Cache-Control: no-store`
+/// on every answer (a lookup must not be cached past a change of the operator's table).
 async fn public_no_store(
+    limiter: RateLimiter,
     req: ServiceRequest,
     next: Next<BoxBody>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    let mut res = public_cors(req, next).await?;
+    let mut res = service::rate_limit::public_gate(limiter, req, next).await?;
     if !res.headers().contains_key(CACHE_CONTROL) {
         res.headers_mut()
             .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -245,8 +247,11 @@ impl Application {
             config.max_body_bytes,
             config.request_body_timeout_seconds,
         );
+        let limiter = RateLimiter::new(&config.rate_limit);
         let factory = move || {
-            service::http::app(max_body, health.clone(), public_no_store)
+            let limiter = limiter.clone();
+            let gate = move |req, next| public_no_store(limiter.clone(), req, next);
+            service::http::app(max_body, health.clone(), gate)
                 .app_data(store.clone())
                 .route("/federation", web::get().to(lookup))
                 .route("/federation/", web::get().to(lookup))

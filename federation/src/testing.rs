@@ -86,6 +86,7 @@ pub fn config(db: &TestDatabase, queries: Queries) -> FederationConfig {
         metrics_port: None,
         max_body_bytes: 16 * 1024,
         request_body_timeout_seconds: 5,
+        rate_limit: service::rate_limit::RateLimitSettings::unlimited(),
     }
 }
 

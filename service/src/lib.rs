@@ -9,6 +9,7 @@ pub mod config;
 pub mod database;
 pub mod http;
 pub mod metrics;
+pub mod rate_limit;
 pub mod secret;
 pub mod server;
 pub mod startup;

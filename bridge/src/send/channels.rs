@@ -16,9 +16,9 @@
 //!
 //! # Funding
 //! At start-up, missing channels are created from the base account with `starting_balance`,
-//! and channels below half of it are topped up to it; a channel whose fee payment is refused
-//! for its balance is topped up at once. `bridge channels merge` gives everything back to the
-//! base account.
+//! and channels below half of it are topped up to it (again every 5 minutes); a channel whose
+//! fee payment is refused for its balance is topped up at once. `bridge channels merge` gives
+//! everything back to the base account.
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -83,6 +83,7 @@ impl Sending {
             tokio::spawn(top_up_worker(
                 submitter.clone(),
                 base.clone(),
+                channel_keys.clone(),
                 settings.starting_balance,
                 requests,
             ));
@@ -139,22 +140,40 @@ impl Sending {
     }
 }
 
+/// How often every channel's balance is checked (and topped up below half of
+/// `starting_balance`), besides the channels reported low by a refusal.
+const BALANCE_CHECK_INTERVAL: std::time::Duration = std::time::Duration::from_secs(300);
+
 /// Tops up the channels the submitter reports as low on lumens, one at a time, and puts each
-/// back in the pool once it has enough.
+/// back in the pool once it has enough; and every [`BALANCE_CHECK_INTERVAL`], tops up every
+/// channel that has fallen below half of `starting_balance` before its fees are refused.
 async fn top_up_worker(
     submitter: Submitter,
     base: KeyPair,
+    channel_keys: Vec<KeyPair>,
     starting_balance: Amount,
     mut requests: mpsc::UnboundedReceiver<PublicKey>,
 ) {
-    while let Some(channel) = requests.recv().await {
-        match channels::top_up(&submitter, &base, channel, starting_balance).await {
-            Ok(()) => {
-                if let Err(e) = submitter.leases().restore(channel).await {
-                    tracing::error!(%channel, error = %e, "cannot put a channel back in the pool");
+    let mut check = tokio::time::interval(BALANCE_CHECK_INTERVAL);
+    check.tick().await; // the channels were funded at start-up
+    loop {
+        tokio::select! {
+            request = requests.recv() => {
+                let Some(channel) = request else { return };
+                match channels::top_up(&submitter, &base, channel, starting_balance).await {
+                    Ok(()) => {
+                        if let Err(e) = submitter.leases().restore(channel).await {
+                            tracing::error!(%channel, error = %e, "cannot put a channel back in the pool");
+                        }
+                    }
+                    Err(e) => tracing::error!(%channel, error = %e, "cannot top up a channel account"),
                 }
             }
-            Err(e) => tracing::error!(%channel, error = %e, "cannot top up a channel account"),
+            _ = check.tick() => {
+                if let Err(e) = channels::fund(&submitter, &base, &channel_keys, starting_balance).await {
+                    tracing::error!(error = %e, "cannot top up the channel accounts");
+                }
+            }
         }
     }
 }

@@ -580,3 +580,51 @@ async fn integer_id_and_memo_columns_answer_as_strings(backend: Backend) {
     let (_, _, body) = get_at(&unsigned_url, "q=yan*bank.test&type=name").await;
     assert_eq!(body["memo"].as_str(), Some("0"), "{backend}");
 }
+
+/// Past `[rate_limit]`, a client address gets 429 `rate_limited` with `Retry-After` and CORS,
+/// before any lookup; another client (named by a trusted proxy's `X-Forwarded-For`) has its own
+/// allowance.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lookups_past_the_rate_limit_answer_429_per_client_address() {
+    let db = people(Backend::Sqlite);
+    let mut config = config(&db, full_queries());
+    config.rate_limit = service::rate_limit::RateLimitSettings {
+        per_second: 1,
+        burst: 3,
+        ..Default::default()
+    };
+    let app = Application::build(config).await.unwrap();
+    let url = app.url();
+    let _handles = app.spawn();
+    let lookup = |forwarded: Option<&'static str>| {
+        let url = url.clone();
+        async move {
+            let mut request =
+                reqwest::Client::new().get(format!("{url}/federation?q=bob*bank.test&type=name"));
+            if let Some(client) = forwarded {
+                request = request.header("X-Forwarded-For", client);
+            }
+            request.send().await.unwrap()
+        }
+    };
+    for _ in 0..3 {
+        assert_eq!(lookup(None).await.status(), 200, "the burst");
+    }
+    let refused = lookup(None).await;
+    assert_eq!(refused.status(), 429);
+    let header = |name: &str| {
+        refused
+            .headers()
+            .get(name)
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(header("retry-after"), "1");
+    assert_eq!(header("access-control-allow-origin"), "*");
+    let body: serde_json::Value = refused.json().await.unwrap();
+    assert_eq!(body["code"], "rate_limited", "{body}");
+    // Behind a proxy on this host, each forwarded client counts on its own.
+    assert_eq!(lookup(Some("10.1.1.1, 198.51.100.7")).await.status(), 200);
+}

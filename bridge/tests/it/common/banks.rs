@@ -138,6 +138,7 @@ pub fn compliance_config(
         max_body_bytes: 64 * 1024,
         allow_unauthenticated: false,
         request_body_timeout_seconds: 5,
+        rate_limit: service::rate_limit::RateLimitSettings::unlimited(),
     }
 }
 
@@ -199,6 +200,7 @@ impl TwoBanks {
             metrics_port: None,
             max_body_bytes: 16 * 1024,
             request_body_timeout_seconds: 5,
+            rate_limit: service::rate_limit::RateLimitSettings::unlimited(),
         })
         .await
         .unwrap();

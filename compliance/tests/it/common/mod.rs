@@ -226,6 +226,7 @@ pub fn config(
         max_body_bytes: 64 * 1024,
         allow_unauthenticated: false,
         request_body_timeout_seconds: 5,
+        rate_limit: service::rate_limit::RateLimitSettings::unlimited(),
     }
 }
 
