@@ -118,10 +118,18 @@ pub async fn authorize(
     verify_signature(&state, &request).await?;
     let transaction_id = to_hex(&transaction_hash(&request.tx, &state.network));
     // A repeat of an approved request: the same answer, no second row, no second decision.
-    if let Some(stored) = state.store.authorized(&transaction_id).await?
-        && stored.data == request.data
-    {
-        return Ok(answer(approval(dest_info(&state, &request).await?)));
+    // The same transaction under other AuthData (another sender, say) is refused: the stored
+    // AuthData is the record of what was disclosed to whom, and stays the one approved.
+    if let Some(stored) = state.store.authorized(&transaction_id).await? {
+        if stored.data == request.data {
+            return Ok(answer(approval(dest_info(&state, &request).await?)));
+        }
+        tracing::warn!(%transaction_id, sender = %request.sender, "approved transaction sent again under other AuthData");
+        return Err(Error::invalid(
+            "data",
+            "this transaction was already approved with other AuthData (sender or need_info); \
+             send the AuthData that was approved",
+        ));
     }
     let tx_decision = state
         .callbacks

@@ -27,6 +27,19 @@ fn required<'a>(fields: &'a Fields, name: &'static str) -> Result<&'a str, Error
     field(fields, name).ok_or(Error::MissingParameter(name))
 }
 
+/// The longest value of a field stored in a `VARCHAR(255)` column (ids, names, user ids).
+const MAX_STORED_CHARS: usize = 255;
+
+/// `value` of field `name`, refused beyond [`MAX_STORED_CHARS`] before anything is done with
+/// it: every backend then answers the same 400 (MariaDB and PostgreSQL would refuse the row
+/// where SQLite stores it).
+fn storable<'a>(value: &'a str, name: &'static str) -> Result<&'a str, Error> {
+    if value.chars().count() > MAX_STORED_CHARS {
+        return Err(Error::invalid(name, "at most 255 characters"));
+    }
+    Ok(value)
+}
+
 /// Where the payment goes: a federation address, or a forward request to a domain.
 enum Target {
     /// The address parsed (its domain lower-cased, for the stellar.toml) and as typed (sent
@@ -74,7 +87,7 @@ fn target(fields: &Fields) -> Result<Target, Error> {
 /// `POST /send`.
 pub async fn send(state: web::Data<State>, form: web::Form<Fields>) -> Result<HttpResponse, Error> {
     let fields = form.into_inner();
-    let id = required(&fields, "id")?.to_owned();
+    let id = storable(required(&fields, "id")?, "id")?.to_owned();
     let digest = request_digest(&fields);
     if let Some(sent) = state.store.sent(&id).await? {
         return resend(&state, same_request(sent, &digest)?).await;
@@ -274,7 +287,7 @@ pub async fn allow_access(
     state: web::Data<State>,
     form: web::Form<Fields>,
 ) -> Result<HttpResponse, Error> {
-    let name = required(&form, "name")?.to_owned();
+    let name = storable(required(&form, "name")?, "name")?.to_owned();
     let domain = required(&form, "domain")?;
     if !is_dns_name(domain) {
         return Err(Error::invalid("domain", "not a domain name"));
@@ -282,7 +295,9 @@ pub async fn allow_access(
     let public_key: PublicKey = required(&form, "public_key")?
         .parse()
         .map_err(|_| Error::invalid("public_key", "not a G… account"))?;
-    let user_id = field(&form, "user_id").map(str::to_owned);
+    let user_id = field(&form, "user_id")
+        .map(|u| storable(u, "user_id").map(str::to_owned))
+        .transpose()?;
     state
         .store
         .allow(
@@ -304,7 +319,9 @@ pub async fn remove_access(
     if !is_dns_name(domain) {
         return Err(Error::invalid("domain", "not a domain name"));
     }
-    let user_id = field(&form, "user_id").map(str::to_owned);
+    let user_id = field(&form, "user_id")
+        .map(|u| storable(u, "user_id").map(str::to_owned))
+        .transpose()?;
     state
         .store
         .remove(domain.to_ascii_lowercase(), user_id)

@@ -153,12 +153,13 @@ pub fn limits(cfg: &mut web::ServiceConfig, max_body_bytes: usize) {
         .app_data(web::QueryConfig::default().error_handler(|e, _| bad(&e)));
 }
 
-/// The first field of a URL-encoded form or query whose name or value is not UTF-8 once
-/// percent-decoded (its name, shown lossily), or `None` when every field is text.
+/// The first field of a URL-encoded form or query whose name or value is not UTF-8, or holds a
+/// NUL, once percent-decoded: its name (shown lossily) and what is wrong; `None` when every
+/// field is plain text.
 ///
 /// Actix and serde decode such bytes lossily, so `id=%FF%FE` and `id=%FE%FF` would both become
 /// two replacement characters: two different payment ids collapsing into one idempotency key.
-pub fn invalid_utf8_field(encoded: &[u8]) -> Option<String> {
+pub fn unreadable_field(encoded: &[u8]) -> Option<(String, &'static str)> {
     fn decode(part: &[u8]) -> Vec<u8> {
         let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
         let mut out = Vec::with_capacity(part.len());
@@ -192,20 +193,29 @@ pub fn invalid_utf8_field(encoded: &[u8]) -> Option<String> {
             let mut halves = pair.splitn(2, |&b| b == b'=');
             let name = decode(halves.next().unwrap_or_default());
             let value = decode(halves.next().unwrap_or_default());
-            let bad = std::str::from_utf8(&name).is_err() || std::str::from_utf8(&value).is_err();
-            bad.then(|| String::from_utf8_lossy(&name).into_owned())
+            let field = || String::from_utf8_lossy(&name).into_owned();
+            if std::str::from_utf8(&name).is_err() || std::str::from_utf8(&value).is_err() {
+                Some((field(), "is not valid UTF-8"))
+            } else if name.contains(&0) || value.contains(&0) {
+                // No text column of ours holds one (PostgreSQL refuses them outright), and no
+                // protocol field needs one.
+                Some((field(), "contains a NUL character"))
+            } else {
+                None
+            }
         })
 }
 
 /// Middleware: 400 `invalid_parameter` for a query string or URL-encoded form body that is not
-/// UTF-8, naming the field, before any handler decodes it lossily.
+/// UTF-8 or holds a NUL character, naming the field, before any handler decodes it lossily or
+/// a database refuses it.
 ///
 /// Mount it inside the API-key check, so that unauthenticated bodies are never read.
 pub async fn reject_invalid_utf8(
     mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    let mut bad = invalid_utf8_field(req.query_string().as_bytes());
+    let mut bad = unreadable_field(req.query_string().as_bytes());
     let is_form = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -218,12 +228,12 @@ pub async fn reject_invalid_utf8(
     if bad.is_none() && is_form {
         // Read under the listener's PayloadConfig limit, then hand the same bytes on.
         let body = req.extract::<web::Bytes>().await?;
-        bad = invalid_utf8_field(&body);
+        bad = unreadable_field(&body);
         req.set_payload(actix_web::dev::Payload::from(body));
     }
-    if let Some(field) = bad {
+    if let Some((field, why)) = bad {
         let body = ErrorBody {
-            more_info: Some(format!("field {field:?} is not valid UTF-8")),
+            more_info: Some(format!("field {field:?} {why}")),
             data: Some(serde_json::json!({ "name": field })),
             ..ErrorBody::new("invalid_parameter", "Invalid parameter.")
         };
@@ -672,18 +682,20 @@ mod tests {
 
 #[cfg(test)]
 mod utf8_tests {
-    use super::invalid_utf8_field;
+    use super::unreadable_field;
 
     #[test]
-    fn invalid_utf8_is_found_after_percent_decoding() {
+    fn invalid_utf8_and_nul_are_found_after_percent_decoding() {
+        let field = |s: &[u8]| unreadable_field(s).map(|(name, _)| name);
+        assert_eq!(field(b"id=abc&amount=1.5&memo=caf%C3%A9+x"), None);
+        assert_eq!(field(b"a=1&id=%FF%FE"), Some("id".into()));
+        assert_eq!(field(b"id=\xff"), Some("id".into()));
+        assert_eq!(field(b"%FF=1"), Some("\u{fffd}".into()));
         assert_eq!(
-            invalid_utf8_field(b"id=abc&amount=1.5&memo=caf%C3%A9+x"),
-            None
+            unreadable_field(b"memo=A%00B"),
+            Some(("memo".into(), "contains a NUL character"))
         );
-        assert_eq!(invalid_utf8_field(b"a=1&id=%FF%FE"), Some("id".into()));
-        assert_eq!(invalid_utf8_field(b"id=\xff"), Some("id".into()));
-        assert_eq!(invalid_utf8_field(b"%FF=1"), Some("\u{fffd}".into()));
         // A stray percent sign is text, as form_urlencoded reads it.
-        assert_eq!(invalid_utf8_field(b"memo=100%&x=%4"), None);
+        assert_eq!(field(b"memo=100%&x=%4"), None);
     }
 }

@@ -108,6 +108,11 @@ impl PaymentRequest {
             })?,
             None => base_seed.cloned().ok_or_else(|| Error::missing("source"))?,
         };
+        let id = field(fields, "id").map(str::to_owned);
+        // Stored in VARCHAR(255) columns: refused beyond, the same on every backend.
+        if id.as_ref().is_some_and(|id| id.chars().count() > 255) {
+            return Err(Error::invalid("id", "at most 255 characters"));
+        }
         let amount = positive_amount(fields, "amount")?.ok_or_else(|| Error::missing("amount"))?;
         let dest_asset = asset(fields, "asset_code", "asset_issuer")?;
         let send_max = positive_amount(fields, "send_max")?;
@@ -134,7 +139,7 @@ impl PaymentRequest {
             send_asset,
             path,
             memo,
-            id: field(fields, "id").map(str::to_owned),
+            id,
             digest: Some(request_digest(fields)),
             wants_compliance: field(fields, "extra_memo").is_some()
                 || is_true(fields, "use_compliance"),

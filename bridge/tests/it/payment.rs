@@ -523,3 +523,25 @@ async fn a_source_that_cannot_sign_alone_gets_bad_auth(backend: Backend) {
     );
     assert!(bridge.account(&dest.parse().unwrap()).await.is_none());
 }
+
+service::backend_tests!(an_id_too_long_or_with_nul_is_refused_alike_on_every_backend);
+/// A payment id a column cannot hold is refused as written, before anything is sent, with the
+/// same 400 on every backend.
+async fn an_id_too_long_or_with_nul_is_refused_alike_on_every_backend(backend: Backend) {
+    let bridge = TestBridge::start(backend).await;
+    let dest = KeyPair::random().public_key().to_string();
+    let long = "i".repeat(256);
+    for id in [long.as_str(), "a\0b"] {
+        let (status, body) = bridge
+            .pay(&[("id", id), ("destination", &dest), ("amount", "1")])
+            .await;
+        assert_eq!(status, 400, "{backend}: {body}");
+        assert_eq!(body["data"]["name"], "id", "{backend}: {body}");
+    }
+    let exactly = "i".repeat(255);
+    bridge.sandbox.fund(dest.parse().unwrap()).await.unwrap();
+    let (status, body) = bridge
+        .pay(&[("id", &exactly), ("destination", &dest), ("amount", "1")])
+        .await;
+    assert_eq!(status, 200, "{backend}: 255 characters fit: {body}");
+}

@@ -306,3 +306,90 @@ async fn tx_status_needs_basic_auth_and_asks_the_back_office() {
         .unwrap();
     assert_eq!(body, serde_json::json!({"status": "unknown"}));
 }
+
+service::backend_tests!(an_approved_transaction_is_not_disclosed_again_under_other_authdata; sqlite, mysql);
+/// Once a transaction is approved, its stored AuthData is the audit trail of what was disclosed
+/// to whom: the same request again gets the same answer, but the same transaction under other
+/// AuthData (another sender of the same bank) is refused, and the record keeps the first.
+async fn an_approved_transaction_is_not_disclosed_again_under_other_authdata(backend: Backend) {
+    let (host, bank) = receiver(backend, stellar_base::Network::TESTNET).await;
+    let key = KeyPair::random();
+    host.set(
+        "bank-a.test",
+        format!("SIGNING_KEY = \"{}\"\n", key.public_key()),
+    );
+    let url = format!("{}/", bank.external);
+    let (first, first_sig) = request("alice*bank-a.test", &key, ATTACHMENT);
+    let (status, body) = post_form(&url, &[("data", &first), ("sig", &first_sig)], None).await;
+    assert_eq!(status, 200, "{backend}: {body}");
+    let other: serde_json::Value = {
+        let mut v: serde_json::Value = serde_json::from_str(&first).unwrap();
+        v["sender"] = "mallory*bank-a.test".into();
+        v
+    };
+    let other = other.to_string();
+    let other_sig = BASE64.encode(key.sign(other.as_bytes()));
+    let (status, body) = post_form(&url, &[("data", &other), ("sig", &other_sig)], None).await;
+    assert_eq!(status, 400, "{backend}: {body}");
+    assert_eq!(body["data"]["name"], "data", "{body}");
+    assert!(
+        body["more_info"]
+            .as_str()
+            .unwrap()
+            .contains("already approved"),
+        "{body}"
+    );
+    let (status, _) = post_form(&url, &[("data", &first), ("sig", &first_sig)], None).await;
+    assert_eq!(status, 200, "the approved request still is");
+    let memo = BASE64.encode(compliance::protocol::attachment_hash(ATTACHMENT));
+    let (_, received) = post_form(
+        &format!("{}/receive", bank.internal),
+        &[("memo", &memo)],
+        Some(API_KEY),
+    )
+    .await;
+    assert_eq!(
+        received["data"],
+        first.as_str(),
+        "the record keeps what was approved"
+    );
+}
+
+service::backend_tests!(oversized_and_nul_fields_get_the_same_400_on_every_backend);
+/// What a column cannot hold is refused as written, before any side effect, with the same 400
+/// on SQLite (which would store it), MariaDB and PostgreSQL (which would answer 500).
+async fn oversized_and_nul_fields_get_the_same_400_on_every_backend(backend: Backend) {
+    let (_host, bank) = receiver(backend, stellar_base::Network::TESTNET).await;
+    let long = "x".repeat(256);
+    let key = KeyPair::random().public_key().to_string();
+    let internal = |path: &str| format!("{}{path}", bank.internal);
+    let cases: Vec<(String, Vec<(&str, &str)>, &str)> = vec![
+        (
+            internal("/allow_access"),
+            vec![
+                ("name", &long),
+                ("domain", "bank-b.test"),
+                ("public_key", &key),
+            ],
+            "name",
+        ),
+        (
+            internal("/allow_access"),
+            vec![
+                ("name", "B"),
+                ("domain", "bank-b.test"),
+                ("public_key", &key),
+                ("user_id", &long),
+            ],
+            "user_id",
+        ),
+        (internal("/send"), vec![("id", &long)], "id"),
+        (internal("/send"), vec![("id", "a\0b")], "id"),
+        (internal("/receive"), vec![("memo", "A\0B")], "memo"),
+    ];
+    for (url, form, name) in cases {
+        let (status, body) = post_form(&url, &form, Some(API_KEY)).await;
+        assert_eq!(status, 400, "{backend}: {url} {name}: {body}");
+        assert_eq!(body["data"]["name"], name, "{backend}: {body}");
+    }
+}
