@@ -363,7 +363,8 @@ async fn oversized_and_nul_fields_get_the_same_400_on_every_backend(backend: Bac
     let long = "x".repeat(256);
     let key = KeyPair::random().public_key().to_string();
     let internal = |path: &str| format!("{}{path}", bank.internal);
-    let cases: Vec<(String, Vec<(&str, &str)>, &str)> = vec![
+    type Case<'a> = (String, Vec<(&'a str, &'a str)>, &'a str);
+    let cases: Vec<Case> = vec![
         (
             internal("/allow_access"),
             vec![
