@@ -126,20 +126,32 @@ impl Deliverer {
     async fn round(&self, stop: &Stop) -> Result<usize, service::DbError> {
         let due = self.store.due(BATCH).await?;
         let count = due.len();
+        let concurrency = self.settings.delivery_concurrency.max(1);
+        // A callback holds a slot from its start until its outcome is written, so a kill
+        // repeats at most `delivery_concurrency` callbacks (those in flight or not yet
+        // written), however far the writer lags behind.
+        let slots = Arc::new(tokio::sync::Semaphore::new(concurrency));
         let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel();
         let abandon = &stop.abandon;
         let deliver = async move {
             let mut outcomes = std::pin::pin!(
                 futures_util::stream::iter(due)
                     .take_until(stop.stop.cancelled())
-                    .map(|payment| async move {
-                        tokio::select! {
-                            biased;
-                            () = abandon.cancelled() => None,
-                            outcome = self.attempt(&payment) => Some((payment.id, outcome)),
+                    .map(|payment| {
+                        let slots = slots.clone();
+                        async move {
+                            let slot = slots
+                                .acquire_owned()
+                                .await
+                                .expect("the slots are never closed");
+                            tokio::select! {
+                                biased;
+                                () = abandon.cancelled() => None,
+                                outcome = self.attempt(&payment) => Some((payment.id, outcome, slot)),
+                            }
                         }
                     })
-                    .buffer_unordered(self.settings.delivery_concurrency.max(1))
+                    .buffer_unordered(concurrency)
             );
             let mut abandoned = 0_usize;
             while let Some(outcome) = outcomes.next().await {
@@ -162,9 +174,12 @@ impl Deliverer {
         let write = async {
             let mut group = Vec::new();
             while receiver.recv_many(&mut group, BATCH as usize).await > 0 {
-                self.store
-                    .finish_attempts(std::mem::take(&mut group))
-                    .await?;
+                let (outcomes, slots): (Vec<_>, Vec<_>) = std::mem::take(&mut group)
+                    .into_iter()
+                    .map(|(id, outcome, slot)| ((id, outcome), slot))
+                    .unzip();
+                self.store.finish_attempts(outcomes).await?;
+                drop(slots);
             }
             Ok::<_, service::DbError>(())
         };
