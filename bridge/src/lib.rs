@@ -49,6 +49,7 @@ pub fn migrations() -> BackendMigrations {
             "2026-11-21-000002_received_payment",
             "2026-11-30-000001_payment_request",
             "2026-12-01-000001_source_lease",
+            "2026-12-01-000002_wide_text",
         ],
     }
 }

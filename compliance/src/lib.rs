@@ -46,6 +46,7 @@ pub fn migrations() -> BackendMigrations {
         sql: service::migration_sql![
             "2026-11-21-000001_init",
             "2026-11-30-000001_auth_data_request_digest",
+            "2026-12-01-000001_wide_text",
         ],
     }
 }

@@ -282,7 +282,9 @@ impl ConnectionManager {
                 // WAL lets readers work while a writer commits; the busy timeout makes writers
                 // queue instead of failing with "database is locked".
                 conn.batch_execute(
-                    "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000; \
+                    // busy_timeout first: switching to WAL takes a lock, and several
+                    // connections of a new pool open at once.
+                    "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
                      PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;",
                 )
                 .map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))?;

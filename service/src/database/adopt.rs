@@ -56,8 +56,51 @@ pub enum Statement {
         /// The column's definition.
         definition: String,
     },
+    /// `ALTER TABLE table MODIFY [COLUMN] column definition` (MySQL) or `ALTER TABLE table
+    /// ALTER COLUMN column TYPE type` (PostgreSQL): widening a column.
+    ModifyColumn {
+        /// Table name.
+        table: String,
+        /// Column name.
+        column: String,
+        /// The column's definition, its name first.
+        definition: String,
+    },
+    /// `SELECT …`: a migration with nothing to do on this backend.
+    NoOp,
     /// Anything else: cannot be applied conditionally.
     Other(String),
+}
+
+/// `ALTER TABLE t MODIFY [COLUMN] c definition` or `ALTER TABLE t ALTER COLUMN c TYPE type`.
+fn parse_modify(s: &str) -> Option<Statement> {
+    let words: Vec<&str> = s.split(' ').collect();
+    let table = (*words.get(2)?).to_owned();
+    let verb = words.get(3)?.to_ascii_uppercase();
+    let rest = match verb.as_str() {
+        "MODIFY" => &words[4..],
+        "ALTER" => &words[4..],
+        _ => return None,
+    };
+    let rest = match rest.first() {
+        Some(w) if w.eq_ignore_ascii_case("COLUMN") => &rest[1..],
+        _ => rest,
+    };
+    let column = (*rest.first()?).to_owned();
+    let definition = if verb == "ALTER" {
+        // `c TYPE type`: the same shape as a definition once `TYPE` is dropped.
+        if !rest.get(1)?.eq_ignore_ascii_case("TYPE") {
+            return None;
+        }
+        format!("{column} {}", rest[2..].join(" "))
+    } else {
+        rest.join(" ")
+    };
+    Some(Statement::ModifyColumn {
+        table,
+        column,
+        definition,
+    })
 }
 
 /// Splits a migration's `up.sql` into statements.
@@ -109,7 +152,13 @@ fn parse_statement(s: &str) -> Statement {
             sql: s.to_owned(),
         };
     }
+    if upper.starts_with("SELECT ") {
+        return Statement::NoOp;
+    }
     if upper.starts_with("ALTER TABLE ") {
+        if let Some(modify) = parse_modify(s) {
+            return modify;
+        }
         let words: Vec<&str> = s.splitn(5, ' ').collect();
         if words.len() == 5 && words[3].eq_ignore_ascii_case("ADD") {
             let definition = if words[4].to_ascii_uppercase().starts_with("COLUMN ") {
@@ -242,7 +291,25 @@ pub fn target(migrations: &[&str]) -> Schema {
                         },
                     );
                 }
-                Statement::Other(_) => {}
+                Statement::ModifyColumn {
+                    table,
+                    column,
+                    definition,
+                } => {
+                    // A widened type; nullability stays what the column had.
+                    if let Some(c) = schema
+                        .tables
+                        .get_mut(&table)
+                        .and_then(|t| t.columns.get_mut(&column))
+                    {
+                        c.data_type = definition
+                            .split_whitespace()
+                            .nth(1)
+                            .unwrap_or_default()
+                            .to_ascii_lowercase();
+                    }
+                }
+                Statement::NoOp | Statement::Other(_) => {}
             }
         }
     }
@@ -488,6 +555,20 @@ pub fn adopt(conn: &mut AnyConnection, pending: &[Pending<'_>]) -> Result<(), Db
                         )));
                     }
                 },
+                Statement::ModifyColumn {
+                    table,
+                    column,
+                    definition,
+                } => match now.tables.get(&table).and_then(|t| t.columns.get(&column)) {
+                    Some(have) => widen(conn, backend, &table, &column, have, &definition)?,
+                    None => {
+                        return Err(DbError::Migration(format!(
+                            "migration {} changes {table}.{column}, which does not exist",
+                            migration.name
+                        )));
+                    }
+                },
+                Statement::NoOp => {}
                 Statement::Other(sql) => {
                     return Err(DbError::Migration(format!(
                         "migration {} cannot be applied to a schema that exists already \
@@ -560,6 +641,25 @@ mod tests {
             Statement::CreateIndex { unique: false, .. }
         ));
         assert!(matches!(&statements[3], Statement::Other(_)));
+        assert_eq!(
+            parse(
+                "ALTER TABLE auth_data MODIFY COLUMN auth_data MEDIUMTEXT NOT NULL;\n\
+                 ALTER TABLE t ALTER COLUMN data TYPE TEXT; SELECT 1;"
+            ),
+            [
+                Statement::ModifyColumn {
+                    table: "auth_data".into(),
+                    column: "auth_data".into(),
+                    definition: "auth_data MEDIUMTEXT NOT NULL".into(),
+                },
+                Statement::ModifyColumn {
+                    table: "t".into(),
+                    column: "data".into(),
+                    definition: "data TEXT".into(),
+                },
+                Statement::NoOp,
+            ]
+        );
         assert_eq!(
             parse("ALTER TABLE auth_data ADD COLUMN request_digest VARCHAR(64);"),
             [Statement::AddColumn {

@@ -99,7 +99,12 @@ pub fn type_rank(data_type: &str) -> (TypeFamily, u64) {
         "varchar" | "character varying" | "char" | "character" | "nchar" | "nvarchar" => {
             (TypeFamily::Text, len.unwrap_or(u64::MAX))
         }
-        "text" | "tinytext" | "mediumtext" | "longtext" | "clob" => (TypeFamily::Text, u64::MAX),
+        // MySQL's text types hold up to 255 B, 64 KiB, 16 MiB, 4 GiB; PostgreSQL's and SQLite's
+        // `text` is unbounded, but is never compared with a MySQL size.
+        "tinytext" => (TypeFamily::Text, 255),
+        "text" => (TypeFamily::Text, 65_535),
+        "mediumtext" => (TypeFamily::Text, 16_777_215),
+        "longtext" | "clob" => (TypeFamily::Text, u64::MAX),
         b if b.starts_with("timestamp") || b == "datetime" || b == "date" => {
             (TypeFamily::Timestamp, 0)
         }
@@ -473,7 +478,11 @@ mod tests {
         assert_eq!(type_rank("character varying(10)"), (TypeFamily::Text, 10));
         assert_eq!(type_rank("VARCHAR(255)"), (TypeFamily::Text, 255));
         assert_eq!(type_rank("char(56)"), (TypeFamily::Text, 56));
-        assert_eq!(type_rank("text"), (TypeFamily::Text, u64::MAX));
+        // MySQL's sizes, so that a TEXT of 64 KiB is widened to a MEDIUMTEXT of 16 MiB.
+        assert_eq!(type_rank("text"), (TypeFamily::Text, 65_535));
+        assert!(type_rank("mediumtext").1 > type_rank("text").1);
+        assert!(type_rank("longtext").1 > type_rank("mediumtext").1);
+        assert!(type_rank("varchar(255)").1 < type_rank("text").1);
         assert_eq!(
             type_rank("timestamp without time zone").0,
             TypeFamily::Timestamp

@@ -1,0 +1,2 @@
+-- Never narrowed back: rows may not fit.
+SELECT 1;
