@@ -311,3 +311,41 @@ pub async fn tx_status(
         .ok_or(Error::MissingParameter("id"))?;
     Ok(HttpResponse::Ok().json(state.callbacks.tx_status(id).await?))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An AUTH request from anyone: checked or refused, never a panic; and a request that
+    /// passes the checks has the attachment its memo commits to.
+    #[test]
+    fn the_auth_request_checks_hold_on_mutated_input() {
+        let vector: serde_json::Value =
+            serde_json::from_str(include_str!("../../vectors/compliance-send.json")).unwrap();
+        let data = vector["data"].as_str().unwrap().to_owned();
+        let sig = vector["sig"].as_str().unwrap().to_owned();
+        let seeds: &[&[u8]] = &[data.as_bytes(), sig.as_bytes()];
+        for (i, bytes) in stellar_base::fuzz::cases(seeds, 3_000) {
+            let text = String::from_utf8_lossy(&bytes).into_owned();
+            for form in [
+                HashMap::from([
+                    ("data".to_owned(), text.clone()),
+                    ("sig".to_owned(), sig.clone()),
+                ]),
+                HashMap::from([
+                    ("data".to_owned(), data.clone()),
+                    ("sig".to_owned(), text.clone()),
+                ]),
+            ] {
+                if let Ok(checked) = check(&form) {
+                    assert_eq!(
+                        checked.memo,
+                        attachment_hash(&checked.auth.attachment),
+                        "{}",
+                        stellar_base::fuzz::replay_hint(i)
+                    );
+                }
+            }
+        }
+    }
+}

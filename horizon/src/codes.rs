@@ -55,6 +55,15 @@ mod tests {
     use super::*;
     use stellar_base::xdr::WriteXdr;
 
+    /// A result XDR from anywhere (Horizon, a proxy, a peer): codes or an error, never a panic.
+    #[test]
+    fn result_codes_hold_on_mutated_xdr() {
+        let ok = encode(xdr::TransactionResultResult::TxBadSeq);
+        for (_, bytes) in stellar_base::fuzz::cases(&[ok.as_bytes()], 3_000) {
+            let _ = ResultCodes::from_result_xdr(&String::from_utf8_lossy(&bytes));
+        }
+    }
+
     fn encode(result: xdr::TransactionResultResult) -> String {
         xdr::TransactionResult {
             fee_charged: 100,

@@ -8,6 +8,8 @@
 pub mod address;
 pub mod amount;
 pub mod asset;
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzz;
 pub mod keys;
 pub mod memo;
 pub mod network;

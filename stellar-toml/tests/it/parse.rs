@@ -182,3 +182,28 @@ timeout_seconds = 3
     let err = toml::from_str::<StellarTomlSettings>("cache_ttl = 5").unwrap_err();
     assert!(err.to_string().contains("cache_ttl"), "{err}");
 }
+
+/// A stellar.toml from anywhere: a document or an error, never a panic; and the keys it gives
+/// are keys.
+#[test]
+fn the_parser_holds_on_mutated_documents() {
+    let key = signing_key();
+    let full = format!(
+        "VERSION = \"2.7.0\"\nFEDERATION_SERVER = \"https://x.example/federation\"\n\
+         AUTH_SERVER = \"https://x.example/auth\"\nSIGNING_KEY = \"{key}\"\n\
+         [[CURRENCIES]]\ncode = \"USD\"\nissuer = \"{key}\"\n[DOCUMENTATION]\nORG_NAME = \"X\"\n"
+    );
+    let seeds: &[&[u8]] = &[full.as_bytes(), b"SIGNING_KEY = 'G'\nX = [1, {a = 2}]\n"];
+    for (i, bytes) in stellar_base::fuzz::cases(seeds, 3_000) {
+        if let Ok(toml) = StellarToml::parse(&String::from_utf8_lossy(&bytes))
+            && let Ok(k) = toml.signing_key()
+        {
+            assert_eq!(
+                k.to_string().parse::<stellar_base::PublicKey>().ok(),
+                Some(k),
+                "{}",
+                stellar_base::fuzz::replay_hint(i)
+            );
+        }
+    }
+}
