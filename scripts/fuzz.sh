@@ -16,6 +16,7 @@ targets=(
   "horizon --lib result_codes_hold_on_mutated_xdr"
   "stellar-toml it parse::the_parser_holds_on_mutated_documents"
   "compliance --lib the_auth_request_checks_hold_on_mutated_input"
+  "bridge --lib the_payment_form_holds_on_mutated_input"
 )
 for target in "${targets[@]}"; do
   read -r crate kind name <<<"$target"

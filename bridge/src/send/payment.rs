@@ -317,3 +317,36 @@ fn path_payment(request: &PaymentRequest, destination: AccountAddress) -> Result
     }
     .map_err(|e| Error::invalid("path", e.to_string()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A `/payment` form from any app: read or refused, never a panic; what is read is a
+    /// positive amount with at most one of `send_max` and `dest_min`.
+    #[test]
+    fn the_payment_form_holds_on_mutated_input() {
+        let base = KeyPair::from_seed_bytes([5; 32]);
+        let issuer = KeyPair::from_seed_bytes([6; 32]).public_key();
+        let seeds = [
+            format!(
+                "id=p-1&destination=bob*bank.example&amount=10.5&asset_code=USD&asset_issuer={issuer}&memo_type=text&memo=hello&send_max=11&send_asset_code=XLM&path[0][asset_code]=EUR&path[0][asset_issuer]={issuer}"
+            ),
+            format!(
+                "id=p-2&destination={issuer}&amount=1&dest_min=0.5&forward_destination[domain]=bank.example&forward_destination[fields][name]=x&extra_memo=hi&use_compliance=true"
+            ),
+        ];
+        let seeds: Vec<&[u8]> = seeds.iter().map(|s| s.as_bytes()).collect();
+        for (i, bytes) in stellar_base::fuzz::cases(&seeds, 3_000) {
+            let fields: Fields = url::form_urlencoded::parse(&bytes).into_owned().collect();
+            if let Ok(request) = PaymentRequest::read(&fields, Some(&base)) {
+                let hint = stellar_base::fuzz::replay_hint(i);
+                assert!(request.amount.is_positive(), "{hint}");
+                assert!(
+                    request.send_max.is_none() || request.dest_min.is_none(),
+                    "{hint}"
+                );
+            }
+        }
+    }
+}
