@@ -44,7 +44,7 @@ const MAX_POLL: Duration = Duration::from_millis(500);
 #[derive(Debug)]
 enum LocalHold {
     Channel(#[allow(dead_code)] OwnedSemaphorePermit),
-    Account(#[allow(dead_code)] OwnedMutexGuard<()>),
+    Account(#[allow(dead_code)] OwnedMutexGuard<bool>),
 }
 
 /// An account leased for one transaction: until [`Leases::release`] or `leased_until`.
@@ -105,7 +105,8 @@ pub enum LeaseError {
 pub struct Leases {
     db: Database,
     channels: Option<Arc<Channels>>,
-    accounts: Arc<Mutex<HashMap<PublicKey, Arc<tokio::sync::Mutex<()>>>>>,
+    /// Per paying account: its local queue, holding whether its row is known to exist.
+    accounts: Arc<Mutex<HashMap<PublicKey, Arc<tokio::sync::Mutex<bool>>>>>,
 }
 
 struct Channels {
@@ -187,10 +188,13 @@ impl Leases {
             .entry(account)
             .or_default()
             .clone();
-        let guard = tokio::time::timeout_at(deadline, local.lock_owned())
+        let mut guard = tokio::time::timeout_at(deadline, local.lock_owned())
             .await
             .map_err(|_| LeaseError::Busy(wait))?;
-        self.ensure_row(account).await?;
+        if !*guard {
+            self.ensure_row(account).await?;
+            *guard = true;
+        }
         let mut poll = FIRST_POLL;
         loop {
             if let Some((token, sequence)) = self.try_take(account, hold).await? {

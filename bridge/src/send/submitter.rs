@@ -504,6 +504,9 @@ impl Submitter {
         payment_id: Option<String>,
         digest: Option<String>,
     ) -> Result<Outcome, SendError> {
+        // The refusal of the last channel that could not pay its fee, if the attempts end on
+        // one: that is the payment's outcome, not a stale sequence.
+        let mut channel_refusal = None;
         for _ in 0..BAD_SEQ_ATTEMPTS {
             let mut lease = self
                 .leases
@@ -570,6 +573,7 @@ impl Submitter {
                     if let Some(code) = self.channel_fault(&lease, draft, &outcome) {
                         self.retire_for_now(lease, code).await?;
                         row = Some(stored);
+                        channel_refusal = Some(outcome);
                         continue;
                     }
                     let sequence = signed.sequence - i64::from(!used_sequence(&outcome));
@@ -579,6 +583,7 @@ impl Submitter {
                 Ok(Submitted::BadSequence) => {
                     self.leases.release(lease, None).await?;
                     row = Some(stored);
+                    channel_refusal = None;
                 }
                 Ok(Submitted::Expired) => {
                     self.leases.release(lease, None).await?;
@@ -594,6 +599,10 @@ impl Submitter {
                     return Err(e);
                 }
             }
+        }
+        if let Some(refusal) = channel_refusal {
+            // Stored as this row's failure when it was refused.
+            return Ok(refusal);
         }
         let row = row.expect("a bad sequence leaves the row to retry");
         self.give_up_on_sequence(row).await
