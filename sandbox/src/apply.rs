@@ -15,9 +15,10 @@ use stellar_base::transaction::{fee_bump_hash, transaction_hash, v0_to_v1};
 use stellar_base::xdr;
 use stellar_base::{Asset, Network, PublicKey};
 
+use crate::dex::{self, PathError, PathPayment};
 use crate::state::{
     Account, Accounts, BASE_FEE, BASE_RESERVE, MAX_SIGNERS, Overlay, Signer, TrustLine,
-    account_flags, commit, trustline_flags,
+    account_flags, commit_all, trustline_flags,
 };
 
 /// The ledger a transaction is applied in.
@@ -398,7 +399,10 @@ fn level_of(body: &xdr::OperationBody) -> Option<Level> {
         | B::PathPaymentStrictReceive(_)
         | B::PathPaymentStrictSend(_)
         | B::ChangeTrust(_)
-        | B::ManageData(_) => Some(Level::Medium),
+        | B::ManageData(_)
+        | B::ManageSellOffer(_)
+        | B::ManageBuyOffer(_)
+        | B::CreatePassiveSellOffer(_) => Some(Level::Medium),
         _ => None,
     }
 }
@@ -569,9 +573,25 @@ fn success_placeholder(body: &xdr::OperationBody) -> xdr::OperationResult {
         B::ManageData(_) => Tr::ManageData(xdr::ManageDataResult::Success),
         B::BumpSequence(_) => Tr::BumpSequence(xdr::BumpSequenceResult::Success),
         B::SetTrustLineFlags(_) => Tr::SetTrustLineFlags(xdr::SetTrustLineFlagsResult::Success),
+        B::ManageSellOffer(_) => {
+            Tr::ManageSellOffer(xdr::ManageSellOfferResult::Success(offer_placeholder()))
+        }
+        B::CreatePassiveSellOffer(_) => {
+            Tr::CreatePassiveSellOffer(xdr::ManageSellOfferResult::Success(offer_placeholder()))
+        }
+        B::ManageBuyOffer(_) => {
+            Tr::ManageBuyOffer(xdr::ManageBuyOfferResult::Success(offer_placeholder()))
+        }
         _ => return xdr::OperationResult::OpNotSupported,
     };
     xdr::OperationResult::OpInner(tr)
+}
+
+fn offer_placeholder() -> xdr::ManageOfferSuccessResult {
+    xdr::ManageOfferSuccessResult {
+        offers_claimed: xdr::VecM::default(),
+        offer: xdr::ManageOfferSuccessResultOffer::Deleted,
+    }
 }
 
 fn simple_payment(
@@ -599,19 +619,42 @@ fn apply_operations(
     let mut successful = true;
     for op in tx.operations.iter() {
         let op_source = op.source_account.as_ref().map_or(source, muxed_key);
+        // Operations that may fail half-way are undone on failure, as core's nested
+        // LedgerTxn does; the others check everything before changing anything.
+        let checkpoint = is_dex(&op.body).then(|| overlay.checkpoint());
         let outcome = apply_operation(&mut overlay, op_source, &op.body, ctx);
+        if !outcome.ok
+            && let Some(checkpoint) = checkpoint
+        {
+            overlay.rollback(checkpoint);
+        }
         successful &= outcome.ok;
         results.push(outcome.result);
         amounts.push(outcome.amount);
     }
-    let mut changes = overlay.into_changes();
+    let mut changes = overlay.into_all_changes();
     if successful {
-        for account in changes.values_mut().flatten() {
+        for account in changes.accounts.values_mut().flatten() {
             account.last_modified_ledger = ctx.ledger_seq;
         }
-        commit(accounts, changes);
+        commit_all(accounts, changes, ctx.ledger_seq);
     }
     (results, successful, amounts)
+}
+
+/// True for the operations that touch the order book or may fail after changing balances.
+fn is_dex(body: &xdr::OperationBody) -> bool {
+    use xdr::OperationBody as B;
+    matches!(
+        body,
+        B::ManageSellOffer(_)
+            | B::ManageBuyOffer(_)
+            | B::CreatePassiveSellOffer(_)
+            | B::PathPaymentStrictReceive(_)
+            | B::PathPaymentStrictSend(_)
+            | B::AllowTrust(_)
+            | B::SetTrustLineFlags(_)
+    )
 }
 
 /// The result of one operation.
@@ -657,20 +700,20 @@ fn apply_operation(
             let ok = r == xdr::PaymentResult::Success;
             Outcome::new(Tr::Payment(r), ok)
         }
-        B::PathPaymentStrictReceive(op) => {
-            let r = path_payment_strict_receive(ov, source, op);
-            let ok = matches!(r, xdr::PathPaymentStrictReceiveResult::Success(_));
-            let mut outcome = Outcome::new(Tr::PathPaymentStrictReceive(r), ok);
-            outcome.amount = if ok { op.dest_amount } else { 0 };
-            outcome
+        B::PathPaymentStrictReceive(op) => path_payment_strict_receive(ov, source, op),
+        B::PathPaymentStrictSend(op) => path_payment_strict_send(ov, source, op),
+        B::ManageSellOffer(op) => offer_outcome(dex::manage_sell_offer_op(ov, source, op, false)),
+        B::CreatePassiveSellOffer(op) => {
+            let op = xdr::ManageSellOfferOp {
+                selling: op.selling.clone(),
+                buying: op.buying.clone(),
+                amount: op.amount,
+                price: op.price.clone(),
+                offer_id: 0,
+            };
+            offer_outcome(dex::manage_sell_offer_op(ov, source, &op, true))
         }
-        B::PathPaymentStrictSend(op) => {
-            let r = path_payment_strict_send(ov, source, op);
-            let ok = matches!(r, xdr::PathPaymentStrictSendResult::Success(_));
-            let mut outcome = Outcome::new(Tr::PathPaymentStrictSend(r), ok);
-            outcome.amount = if ok { op.send_amount } else { 0 };
-            outcome
-        }
+        B::ManageBuyOffer(op) => offer_outcome(dex::manage_buy_offer_op(ov, source, op)),
         B::ChangeTrust(op) => {
             if matches!(op.line, xdr::ChangeTrustAsset::PoolShare(_)) {
                 return Outcome {
@@ -723,6 +766,23 @@ fn apply_operation(
             ok: false,
             amount: 0,
         },
+    }
+}
+
+fn offer_outcome(result: xdr::OperationResult) -> Outcome {
+    use xdr::OperationResultTr as Tr;
+    let ok = matches!(
+        &result,
+        xdr::OperationResult::OpInner(
+            Tr::ManageSellOffer(xdr::ManageSellOfferResult::Success(_))
+                | Tr::CreatePassiveSellOffer(xdr::ManageSellOfferResult::Success(_))
+                | Tr::ManageBuyOffer(xdr::ManageBuyOfferResult::Success(_))
+        )
+    );
+    Outcome {
+        result,
+        ok,
+        amount: 0,
     }
 }
 
@@ -786,7 +846,7 @@ fn transfer(
             if from == to {
                 return Ok(());
             }
-            if destination.balance.checked_add(amount).is_none() {
+            if destination.max_receive() < amount {
                 return Err(PayError::LineFull);
             }
             if sender.available() < amount {
@@ -805,7 +865,7 @@ fn transfer(
                 if !line.is_authorized() {
                     return Err(PayError::NotAuthorized);
                 }
-                if line.limit - line.balance < amount {
+                if line.max_receive() < amount {
                     return Err(PayError::LineFull);
                 }
             }
@@ -814,7 +874,7 @@ fn transfer(
                 if !line.is_authorized() {
                     return Err(PayError::SrcNotAuthorized);
                 }
-                if line.balance < amount {
+                if line.available() < amount {
                     return Err(PayError::Underfunded);
                 }
             }
@@ -856,48 +916,57 @@ fn payment(ov: &mut Overlay<'_>, source: PublicKey, op: &xdr::PaymentOp) -> xdr:
     }
 }
 
-/// True when a path payment needs no conversion: the only case without an order book.
-fn same_asset(send: &xdr::Asset, dest: &xdr::Asset, path: &[xdr::Asset]) -> bool {
-    send == dest && path.iter().all(|a| a == send)
+/// `opEXCEEDED_WORK_LIMIT`: more than [`dex::MAX_OFFERS_TO_CROSS`] offers to cross.
+fn exceeded_work_limit() -> Outcome {
+    Outcome {
+        result: xdr::OperationResult::OpExceededWorkLimit,
+        ok: false,
+        amount: 0,
+    }
 }
 
 fn path_payment_strict_receive(
     ov: &mut Overlay<'_>,
     source: PublicKey,
     op: &xdr::PathPaymentStrictReceiveOp,
-) -> xdr::PathPaymentStrictReceiveResult {
+) -> Outcome {
     use xdr::PathPaymentStrictReceiveResult as R;
-    let (Ok(asset), Ok(_)) = (
-        Asset::from_xdr(&op.dest_asset),
-        Asset::from_xdr(&op.send_asset),
-    ) else {
-        return R::Malformed;
+    let payment = PathPayment {
+        send_asset: &op.send_asset,
+        dest_asset: &op.dest_asset,
+        destination: &op.destination,
+        path: &op.path,
     };
-    if op.send_max <= 0 || op.dest_amount <= 0 {
-        return R::Malformed;
-    }
-    let destination = muxed_key(&op.destination);
-    if !ov.exists(&destination) {
-        return R::NoDestination;
-    }
-    if !same_asset(&op.send_asset, &op.dest_asset, &op.path) {
-        return R::TooFewOffers;
-    }
-    if op.dest_amount > op.send_max {
-        return R::OverSendmax;
-    }
-    match transfer(ov, source, destination, &asset, op.dest_amount) {
-        Ok(()) => R::Success(xdr::PathPaymentStrictReceiveResultSuccess {
-            offers: xdr::VecM::default(),
-            last: simple_payment(&op.destination, &op.dest_asset, op.dest_amount),
-        }),
-        Err(PayError::NoDestination) => R::NoDestination,
-        Err(PayError::NoTrust) => R::NoTrust,
-        Err(PayError::NotAuthorized) => R::NotAuthorized,
-        Err(PayError::LineFull) => R::LineFull,
-        Err(PayError::SrcNoTrust) => R::SrcNoTrust,
-        Err(PayError::SrcNotAuthorized) => R::SrcNotAuthorized,
-        Err(PayError::Underfunded) => R::Underfunded,
+    match dex::strict_receive(ov, source, &payment, op.send_max, op.dest_amount) {
+        Ok(success) => Outcome {
+            amount: success.sent,
+            ..Outcome::new(
+                xdr::OperationResultTr::PathPaymentStrictReceive(R::Success(
+                    xdr::PathPaymentStrictReceiveResultSuccess {
+                        offers: success.offers.try_into().unwrap_or_default(),
+                        last: simple_payment(&op.destination, &op.dest_asset, success.received),
+                    },
+                )),
+                true,
+            )
+        },
+        Err(PathError::ExceededWorkLimit) => exceeded_work_limit(),
+        Err(error) => Outcome::new(
+            xdr::OperationResultTr::PathPaymentStrictReceive(match error {
+                PathError::Malformed => R::Malformed,
+                PathError::Underfunded => R::Underfunded,
+                PathError::SrcNoTrust => R::SrcNoTrust,
+                PathError::SrcNotAuthorized => R::SrcNotAuthorized,
+                PathError::NoDestination => R::NoDestination,
+                PathError::NoTrust => R::NoTrust,
+                PathError::NotAuthorized => R::NotAuthorized,
+                PathError::LineFull => R::LineFull,
+                PathError::TooFewOffers | PathError::ExceededWorkLimit => R::TooFewOffers,
+                PathError::OfferCrossSelf => R::OfferCrossSelf,
+                PathError::ConstraintNotMet => R::OverSendmax,
+            }),
+            false,
+        ),
     }
 }
 
@@ -905,39 +974,44 @@ fn path_payment_strict_send(
     ov: &mut Overlay<'_>,
     source: PublicKey,
     op: &xdr::PathPaymentStrictSendOp,
-) -> xdr::PathPaymentStrictSendResult {
+) -> Outcome {
     use xdr::PathPaymentStrictSendResult as R;
-    let (Ok(asset), Ok(_)) = (
-        Asset::from_xdr(&op.dest_asset),
-        Asset::from_xdr(&op.send_asset),
-    ) else {
-        return R::Malformed;
+    let payment = PathPayment {
+        send_asset: &op.send_asset,
+        dest_asset: &op.dest_asset,
+        destination: &op.destination,
+        path: &op.path,
     };
-    if op.send_amount <= 0 || op.dest_min <= 0 {
-        return R::Malformed;
-    }
-    let destination = muxed_key(&op.destination);
-    if !ov.exists(&destination) {
-        return R::NoDestination;
-    }
-    if !same_asset(&op.send_asset, &op.dest_asset, &op.path) {
-        return R::TooFewOffers;
-    }
-    if op.send_amount < op.dest_min {
-        return R::UnderDestmin;
-    }
-    match transfer(ov, source, destination, &asset, op.send_amount) {
-        Ok(()) => R::Success(xdr::PathPaymentStrictSendResultSuccess {
-            offers: xdr::VecM::default(),
-            last: simple_payment(&op.destination, &op.dest_asset, op.send_amount),
-        }),
-        Err(PayError::NoDestination) => R::NoDestination,
-        Err(PayError::NoTrust) => R::NoTrust,
-        Err(PayError::NotAuthorized) => R::NotAuthorized,
-        Err(PayError::LineFull) => R::LineFull,
-        Err(PayError::SrcNoTrust) => R::SrcNoTrust,
-        Err(PayError::SrcNotAuthorized) => R::SrcNotAuthorized,
-        Err(PayError::Underfunded) => R::Underfunded,
+    match dex::strict_send(ov, source, &payment, op.send_amount, op.dest_min) {
+        Ok(success) => Outcome {
+            amount: success.received,
+            ..Outcome::new(
+                xdr::OperationResultTr::PathPaymentStrictSend(R::Success(
+                    xdr::PathPaymentStrictSendResultSuccess {
+                        offers: success.offers.try_into().unwrap_or_default(),
+                        last: simple_payment(&op.destination, &op.dest_asset, success.received),
+                    },
+                )),
+                true,
+            )
+        },
+        Err(PathError::ExceededWorkLimit) => exceeded_work_limit(),
+        Err(error) => Outcome::new(
+            xdr::OperationResultTr::PathPaymentStrictSend(match error {
+                PathError::Malformed => R::Malformed,
+                PathError::Underfunded => R::Underfunded,
+                PathError::SrcNoTrust => R::SrcNoTrust,
+                PathError::SrcNotAuthorized => R::SrcNotAuthorized,
+                PathError::NoDestination => R::NoDestination,
+                PathError::NoTrust => R::NoTrust,
+                PathError::NotAuthorized => R::NotAuthorized,
+                PathError::LineFull => R::LineFull,
+                PathError::TooFewOffers | PathError::ExceededWorkLimit => R::TooFewOffers,
+                PathError::OfferCrossSelf => R::OfferCrossSelf,
+                PathError::ConstraintNotMet => R::UnderDestmin,
+            }),
+            false,
+        ),
     }
 }
 
@@ -970,14 +1044,13 @@ fn change_trust(
     };
     if let Some(position) = account.trustlines.iter().position(|t| t.asset == asset) {
         let line = &mut account.trustlines[position];
+        // core's getMinimumLimit: the balance plus what offers may still buy.
+        if op.limit < line.balance + line.buying_liabilities {
+            return R::InvalidLimit;
+        }
         if op.limit == 0 {
-            if line.balance > 0 {
-                return R::InvalidLimit;
-            }
             account.trustlines.remove(position);
             account.num_subentries -= 1;
-        } else if op.limit < line.balance {
-            return R::InvalidLimit;
         } else {
             line.limit = op.limit;
             line.last_modified_ledger = ctx.ledger_seq;
@@ -1000,13 +1073,9 @@ fn change_trust(
     if issuer_flags & account_flags::AUTH_CLAWBACK_ENABLED != 0 {
         flags |= trustline_flags::CLAWBACK_ENABLED;
     }
-    account.trustlines.push(TrustLine {
-        asset,
-        balance: 0,
-        limit: op.limit,
-        flags,
-        last_modified_ledger: ctx.ledger_seq,
-    });
+    account
+        .trustlines
+        .push(TrustLine::new(asset, op.limit, flags, ctx.ledger_seq));
     account.num_subentries += 1;
     R::Success
 }
@@ -1053,7 +1122,9 @@ fn allow_trust(
     if revokes(line.flags, new_flags) && issuer_flags & account_flags::AUTH_REVOCABLE == 0 {
         return R::CantRevoke;
     }
+    let old_flags = line.flags;
     line.flags = new_flags;
+    drop_offers_if_deauthorized(ov, &trustor, &asset, old_flags, new_flags);
     R::Success
 }
 
@@ -1090,8 +1161,26 @@ fn set_trust_line_flags(
     if revokes(line.flags, new_flags) && issuer_flags & account_flags::AUTH_REVOCABLE == 0 {
         return R::CantRevoke;
     }
+    let old_flags = line.flags;
     line.flags = new_flags;
+    drop_offers_if_deauthorized(ov, &trustor, &asset, old_flags, new_flags);
     R::Success
+}
+
+/// A trustline losing even the authorization to maintain liabilities takes its holder's
+/// offers buying or selling the asset off the book (core's `removeOffersAndPoolShareTrustLines`).
+fn drop_offers_if_deauthorized(
+    ov: &mut Overlay<'_>,
+    trustor: &PublicKey,
+    asset: &Asset,
+    old_flags: u32,
+    new_flags: u32,
+) {
+    let maintain =
+        trustline_flags::AUTHORIZED | trustline_flags::AUTHORIZED_TO_MAINTAIN_LIABILITIES;
+    if old_flags & maintain != 0 && new_flags & maintain == 0 {
+        dex::delete_offers_involving(ov, trustor, asset);
+    }
 }
 
 fn set_options(

@@ -53,6 +53,9 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig, faults_enabled: bool) {
         .route("/accounts/{id}", web::get().to(account))
         .route("/accounts/{id}/payments", web::get().to(account_payments))
         .route("/accounts/{id}/data/{key}", web::get().to(account_data))
+        .route("/accounts/{id}/offers", web::get().to(account_offers))
+        .route("/offers", web::get().to(offers))
+        .route("/offers/{id}", web::get().to(offer))
         .route(
             "/accounts/{id}/operations",
             web::get().to(account_operations),
@@ -194,6 +197,136 @@ async fn account_data(shared: Data, path: web::Path<(String, String)>) -> HttpRe
         Some(value) => hal(json!({"value": json::base64(value), "sponsor": null})),
         None => not_found_response(),
     }
+}
+
+/// The query of `GET /offers`: Horizon's filters and paging (the cursor is an offer id).
+#[derive(Debug, Default, Deserialize)]
+struct OffersQuery {
+    seller: Option<String>,
+    cursor: Option<String>,
+    order: Option<String>,
+    limit: Option<String>,
+}
+
+async fn offer(shared: Data, req: HttpRequest, path: web::Path<String>) -> HttpResponse {
+    let Ok(id) = path.parse::<i64>() else {
+        return problem_response(400, json::bad_request("offer_id", "invalid offer id"));
+    };
+    let ledger = shared.ledger();
+    match ledger.offer(id) {
+        Some(offer) => hal(json::offer(&base_url(&req), offer, &ledger)),
+        None => not_found_response(),
+    }
+}
+
+async fn offers(shared: Data, req: HttpRequest, query: web::Query<OffersQuery>) -> HttpResponse {
+    let query = query.into_inner();
+    let seller = match query.seller.as_deref().filter(|s| !s.is_empty()) {
+        Some(seller) => match parse_account(seller, "seller") {
+            Ok(id) => Some(id),
+            Err(problem) => return problem_response(400, problem),
+        },
+        None => None,
+    };
+    offer_page(&shared, &req, seller, &query)
+}
+
+async fn account_offers(
+    shared: Data,
+    req: HttpRequest,
+    path: web::Path<String>,
+    query: web::Query<OffersQuery>,
+) -> HttpResponse {
+    let seller = match parse_account(&path, "account_id") {
+        Ok(id) => id,
+        Err(problem) => return problem_response(400, problem),
+    };
+    offer_page(&shared, &req, Some(seller), &query.into_inner())
+}
+
+/// One page of offers, by id, as Horizon pages them.
+fn offer_page(
+    shared: &Shared,
+    req: &HttpRequest,
+    seller: Option<PublicKey>,
+    query: &OffersQuery,
+) -> HttpResponse {
+    let descending = match query.order.as_deref() {
+        None | Some("" | "asc") => false,
+        Some("desc") => true,
+        Some(_) => {
+            return problem_response(
+                400,
+                json::bad_request("order", "order: invalid value, use asc or desc"),
+            );
+        }
+    };
+    let limit = match query.limit.as_deref().filter(|l| !l.is_empty()) {
+        None => 10,
+        Some(l) => match l.parse::<usize>() {
+            Ok(l) if (1..=200).contains(&l) => l,
+            _ => {
+                return problem_response(
+                    400,
+                    json::bad_request("limit", "limit must be between 1 and 200"),
+                );
+            }
+        },
+    };
+    let cursor = match query.cursor.as_deref().filter(|c| !c.is_empty()) {
+        None => None,
+        Some(c) => match c.parse::<i64>() {
+            Ok(c) => Some(c),
+            Err(_) => {
+                return problem_response(400, json::bad_request("cursor", "invalid cursor"));
+            }
+        },
+    };
+    let base = base_url(req);
+    let ledger = shared.ledger();
+    let mut selected: Vec<_> = ledger
+        .offers()
+        .filter(|o| seller.is_none_or(|s| o.seller == s))
+        .filter(|o| match cursor {
+            Some(c) if descending => o.id < c,
+            Some(c) => o.id > c,
+            None => true,
+        })
+        .collect();
+    if descending {
+        selected.reverse();
+    }
+    selected.truncate(limit);
+    let records: Vec<Value> = selected
+        .iter()
+        .map(|o| json::offer(&base, o, &ledger))
+        .collect();
+    let path = req.path();
+    let mut params = Vec::new();
+    if let Some(seller) = seller
+        && path == "/offers"
+    {
+        params.push(format!("seller={seller}"));
+    }
+    let order = if descending { "desc" } else { "asc" };
+    let link = |cursor: String, order: &str| {
+        let mut all = params.clone();
+        all.push(format!("cursor={cursor}"));
+        all.push(format!("limit={limit}"));
+        all.push(format!("order={order}"));
+        json!({"href": format!("{base}{path}?{}", all.join("&"))})
+    };
+    let first = selected.first().map_or(String::new(), |o| o.id.to_string());
+    let last = selected.last().map_or(String::new(), |o| o.id.to_string());
+    let reverse = if descending { "asc" } else { "desc" };
+    hal(json!({
+        "_links": {
+            "self": link(cursor.map_or(String::new(), |c| c.to_string()), order),
+            "next": link(last, order),
+            "prev": link(first, reverse),
+        },
+        "_embedded": {"records": records},
+    }))
 }
 
 #[derive(Debug, Deserialize)]

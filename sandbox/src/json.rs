@@ -17,7 +17,7 @@ use crate::fee_stats::{Distribution, FeeStats, PERCENTILES};
 use crate::history::{LedgerRecord, OpRecord, TxRecord, operation_details};
 use crate::ledger::Ledger;
 use crate::queue::Admission;
-use crate::state::{Account, BASE_FEE, BASE_RESERVE, account_flags, trustline_flags};
+use crate::state::{Account, BASE_FEE, BASE_RESERVE, Offer, account_flags, trustline_flags};
 
 /// The protocol version the sandbox reports.
 pub const PROTOCOL_VERSION: u32 = 23;
@@ -109,8 +109,14 @@ pub fn account(base: &str, account: &Account) -> Value {
             let mut map = Map::new();
             map.insert("balance".into(), json!(amount(line.balance)));
             map.insert("limit".into(), json!(amount(line.limit)));
-            map.insert("buying_liabilities".into(), json!(amount(0)));
-            map.insert("selling_liabilities".into(), json!(amount(0)));
+            map.insert(
+                "buying_liabilities".into(),
+                json!(amount(line.buying_liabilities)),
+            );
+            map.insert(
+                "selling_liabilities".into(),
+                json!(amount(line.selling_liabilities)),
+            );
             map.insert(
                 "last_modified_ledger".into(),
                 json!(line.last_modified_ledger),
@@ -135,8 +141,8 @@ pub fn account(base: &str, account: &Account) -> Value {
         .collect();
     balances.push(json!({
         "balance": amount(account.balance),
-        "buying_liabilities": amount(0),
-        "selling_liabilities": amount(0),
+        "buying_liabilities": amount(account.buying_liabilities),
+        "selling_liabilities": amount(account.selling_liabilities),
         "asset_type": "native",
     }));
     let mut signers: Vec<Value> = account
@@ -589,12 +595,89 @@ pub fn operation(
         B::BumpSequence(o) => {
             map.insert("bump_to".into(), json!(o.bump_to.0.to_string()));
         }
+        B::ManageSellOffer(o) => {
+            offer_op_fields(&mut map, o.amount, &o.price, &o.buying, &o.selling);
+            map.insert("offer_id".into(), json!(o.offer_id.to_string()));
+        }
+        B::ManageBuyOffer(o) => {
+            offer_op_fields(&mut map, o.buy_amount, &o.price, &o.buying, &o.selling);
+            map.insert("offer_id".into(), json!(o.offer_id.to_string()));
+        }
+        B::CreatePassiveSellOffer(o) => {
+            offer_op_fields(&mut map, o.amount, &o.price, &o.buying, &o.selling);
+        }
         _ => {}
     }
     if join {
         map.insert("transaction".into(), transaction(base, network, tx));
     }
     Value::Object(map)
+}
+
+/// The fields Horizon gives the three offer operations: `amount`, `price`, `price_r` and the
+/// `buying_`/`selling_` asset fields.
+fn offer_op_fields(
+    map: &mut Map<String, Value>,
+    stroops: i64,
+    p: &xdr::Price,
+    buying: &xdr::Asset,
+    selling: &xdr::Asset,
+) {
+    map.insert("amount".into(), json!(amount(stroops)));
+    map.insert("price".into(), json!(price(p)));
+    map.insert("price_r".into(), json!({"n": p.n, "d": p.d}));
+    asset_fields(map, "buying_", buying);
+    asset_fields(map, "selling_", selling);
+}
+
+/// A price `n/d` as Horizon writes it: 7 decimals, rounded half away from zero (Go's
+/// `big.Rat.FloatString(7)`).
+pub fn price(p: &xdr::Price) -> String {
+    let (n, d) = (i128::from(p.n), i128::from(p.d));
+    if d == 0 {
+        return "0.0000000".into();
+    }
+    let negative = (n < 0) != (d < 0);
+    let (n, d) = (n.abs(), d.abs());
+    let scaled = (2 * n * 10_000_000 + d) / (2 * d);
+    let sign = if negative && scaled != 0 { "-" } else { "" };
+    format!("{sign}{}.{:07}", scaled / 10_000_000, scaled % 10_000_000)
+}
+
+/// An asset as the nested object of Horizon's offer resources (`{"asset_type": …}`).
+fn asset_object(asset: &xdr::Asset) -> Value {
+    let mut map = Map::new();
+    asset_fields(&mut map, "", asset);
+    Value::Object(map)
+}
+
+/// `GET /offers/{id}` and the records of `GET /offers` and `GET /accounts/{id}/offers`.
+pub fn offer(base: &str, offer: &Offer, ledger: &Ledger) -> Value {
+    let id = offer.id.to_string();
+    let seller = offer.seller.to_string();
+    let modified_at = ledger
+        .history()
+        .ledgers
+        .iter()
+        .rev()
+        .find(|l| l.sequence == offer.last_modified_ledger)
+        .map(|l| iso8601(l.closed_at));
+    json!({
+        "_links": {
+            "self": link(format!("{base}/offers/{id}")),
+            "offer_maker": link(format!("{base}/accounts/{seller}")),
+        },
+        "id": id,
+        "paging_token": id,
+        "seller": seller,
+        "selling": asset_object(&offer.selling.to_xdr()),
+        "buying": asset_object(&offer.buying.to_xdr()),
+        "amount": amount(offer.amount),
+        "price_r": {"n": offer.price.n, "d": offer.price.d},
+        "price": price(&offer.price),
+        "last_modified_ledger": offer.last_modified_ledger,
+        "last_modified_time": modified_at,
+    })
 }
 
 fn path(assets: &[xdr::Asset]) -> Value {
@@ -771,6 +854,21 @@ pub fn bad_request(field: &str, reason: &str) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn prices_round_like_horizon() {
+        assert_eq!(price(&xdr::Price { n: 1, d: 2 }), "0.5000000");
+        assert_eq!(price(&xdr::Price { n: 2, d: 3 }), "0.6666667");
+        assert_eq!(price(&xdr::Price { n: 1, d: 3 }), "0.3333333");
+        assert_eq!(price(&xdr::Price { n: 7, d: 1 }), "7.0000000");
+        assert_eq!(
+            price(&xdr::Price {
+                n: 1,
+                d: 20_000_000
+            }),
+            "0.0000001"
+        );
+    }
 
     #[test]
     fn formats_like_horizon() {

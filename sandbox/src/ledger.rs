@@ -10,7 +10,7 @@ use stellar_base::{Amount, KeyPair, Network, Operation, PublicKey};
 
 use crate::apply::{Applied, CloseContext, apply_envelope, envelope_hash};
 use crate::history::{History, LedgerRecord, TxRecord};
-use crate::state::{Account, Accounts, BASE_FEE, TOTAL_COINS};
+use crate::state::{Account, Accounts, BASE_FEE, Offer, TOTAL_COINS};
 
 /// What friendbot gives a new account: 10 000 XLM, in stroops.
 pub const FRIENDBOT_AMOUNT: i64 = 10_000 * 10_000_000;
@@ -119,6 +119,26 @@ impl Ledger {
     /// Number of accounts.
     pub fn account_count(&self) -> usize {
         self.accounts.len()
+    }
+
+    /// One offer of the order book.
+    pub fn offer(&self, id: i64) -> Option<&Offer> {
+        self.accounts.offer(id)
+    }
+
+    /// Every offer of the order book, by id (what `GET /offers` lists).
+    pub fn offers(&self) -> impl Iterator<Item = &Offer> {
+        self.accounts.offers()
+    }
+
+    /// The offers selling `selling` for `buying`, best (lowest price, then oldest) first: the
+    /// order in which they are crossed.
+    pub fn order_book(
+        &self,
+        selling: &stellar_base::Asset,
+        buying: &stellar_base::Asset,
+    ) -> Vec<&Offer> {
+        self.accounts.book(selling, buying)
     }
 
     /// The history.

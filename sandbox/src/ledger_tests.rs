@@ -999,3 +999,751 @@ fn empty_transactions_are_missing_operation() {
         "tx_missing_operation"
     );
 }
+
+mod order_book {
+    //! The order book: offers resting and crossing, liabilities, path payments through offers.
+    //! Amounts are checked against stellar-core's `exchangeV10` (OfferExchange.cpp), worked
+    //! out by hand in the comments.
+
+    use super::*;
+    use crate::dex::{create_passive_sell_offer, manage_buy_offer, manage_sell_offer};
+    use crate::state::Offer;
+
+    fn stroops(amount: Amount) -> i64 {
+        amount.stroops()
+    }
+
+    /// The operation results of the latest transaction.
+    fn last_results(ledger: &Ledger) -> Vec<xdr::OperationResult> {
+        let tx = ledger.history().transactions.last().unwrap();
+        match tx.result().result {
+            xdr::TransactionResultResult::TxSuccess(ops)
+            | xdr::TransactionResultResult::TxFailed(ops) => ops.to_vec(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// The success result of the latest manage_sell_offer.
+    fn sell_success(ledger: &Ledger) -> xdr::ManageOfferSuccessResult {
+        match last_results(ledger).remove(0) {
+            xdr::OperationResult::OpInner(xdr::OperationResultTr::ManageSellOffer(
+                xdr::ManageSellOfferResult::Success(s),
+            )) => s,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn line(ledger: &Ledger, key: &KeyPair, asset: &Asset) -> crate::state::TrustLine {
+        ledger
+            .account(&key.public_key())
+            .unwrap()
+            .trustline(asset)
+            .unwrap()
+            .clone()
+    }
+
+    fn offers_of(ledger: &Ledger, key: &KeyPair) -> Vec<Offer> {
+        ledger
+            .offers()
+            .filter(|o| o.seller == key.public_key())
+            .cloned()
+            .collect()
+    }
+
+    fn sell(selling: &Asset, buying: &Asset, amount: Amount, n: i32, d: i32) -> Operation {
+        manage_sell_offer(selling, buying, amount, n, d, 0)
+    }
+
+    /// An issuer of USD and EUR, and a market: `usd_maker` sells 100 USD for XLM at 5/2
+    /// (2.5 XLM per USD), `eur_maker` sells 100 EUR for USD at 11/10 (1.1 USD per EUR), and
+    /// `bob` trusts EUR.
+    struct Market {
+        issuer: KeyPair,
+        usd: Asset,
+        eur: Asset,
+        usd_maker: KeyPair,
+        eur_maker: KeyPair,
+        bob: KeyPair,
+    }
+
+    fn trust(ledger: &mut Ledger, key: &KeyPair, asset: &Asset) {
+        ok(&run(
+            ledger,
+            key,
+            vec![Operation::change_trust(asset, xlm(1_000_000))],
+        ));
+    }
+
+    fn market(ledger: &mut Ledger) -> Market {
+        let issuer = fund(ledger);
+        let usd = Asset::credit("USD", issuer.public_key()).unwrap();
+        let eur = Asset::credit("EUR", issuer.public_key()).unwrap();
+        let usd_maker = fund(ledger);
+        let eur_maker = fund(ledger);
+        let bob = fund(ledger);
+        trust(ledger, &usd_maker, &usd);
+        trust(ledger, &eur_maker, &usd);
+        trust(ledger, &eur_maker, &eur);
+        trust(ledger, &bob, &eur);
+        ok(&run(
+            ledger,
+            &issuer,
+            vec![
+                pay(&usd_maker, &usd, xlm(100)),
+                pay(&eur_maker, &eur, xlm(100)),
+            ],
+        ));
+        ok(&run(
+            ledger,
+            &usd_maker,
+            vec![sell(&usd, &Asset::Native, xlm(100), 5, 2)],
+        ));
+        ok(&run(
+            ledger,
+            &eur_maker,
+            vec![sell(&eur, &usd, xlm(100), 11, 10)],
+        ));
+        Market {
+            issuer,
+            usd,
+            eur,
+            usd_maker,
+            eur_maker,
+            bob,
+        }
+    }
+
+    #[test]
+    fn an_offer_rests_in_the_book_with_its_liabilities_and_reserve() {
+        let mut ledger = ledger();
+        let (issuer, maker, usd) = issued(&mut ledger, 0);
+        ok(&run(
+            &mut ledger,
+            &issuer,
+            vec![pay(&maker, &usd, xlm(500))],
+        ));
+        let before = ledger.account(&maker.public_key()).unwrap().clone();
+        ok(&run(
+            &mut ledger,
+            &maker,
+            vec![sell(&usd, &Asset::Native, xlm(100), 2, 1)],
+        ));
+        let success = sell_success(&ledger);
+        assert!(success.offers_claimed.is_empty());
+        let xdr::ManageOfferSuccessResultOffer::Created(entry) = success.offer else {
+            panic!("created");
+        };
+        assert_eq!(entry.offer_id, 1, "the first id of the pool");
+        assert_eq!(entry.amount, stroops(xlm(100)));
+        let offer = ledger.offer(1).unwrap().clone();
+        assert_eq!(offer.seller, maker.public_key());
+        assert_eq!(offer.price, xdr::Price { n: 2, d: 1 });
+        assert_eq!(offer.last_modified_ledger, ledger.latest().sequence);
+        assert_eq!(ledger.order_book(&usd, &Asset::Native).len(), 1);
+        let account = ledger.account(&maker.public_key()).unwrap();
+        assert_eq!(account.num_subentries, before.num_subentries + 1);
+        // Buying 200 XLM, selling 100 USD.
+        assert_eq!(account.buying_liabilities, stroops(xlm(200)));
+        assert_eq!(account.selling_liabilities, 0);
+        assert_eq!(
+            line(&ledger, &maker, &usd).selling_liabilities,
+            stroops(xlm(100))
+        );
+        // Update the amount, then delete.
+        ok(&run(
+            &mut ledger,
+            &maker,
+            vec![manage_sell_offer(&usd, &Asset::Native, xlm(50), 3, 1, 1)],
+        ));
+        assert!(matches!(
+            sell_success(&ledger).offer,
+            xdr::ManageOfferSuccessResultOffer::Updated(_)
+        ));
+        assert_eq!(ledger.offer(1).unwrap().amount, stroops(xlm(50)));
+        assert_eq!(
+            ledger
+                .account(&maker.public_key())
+                .unwrap()
+                .buying_liabilities,
+            stroops(xlm(150))
+        );
+        op_fails(
+            &run(
+                &mut ledger,
+                &maker,
+                vec![manage_sell_offer(&usd, &Asset::Native, xlm(50), 3, 1, 99)],
+            ),
+            "op_not_found",
+        );
+        ok(&run(
+            &mut ledger,
+            &maker,
+            vec![manage_sell_offer(
+                &usd,
+                &Asset::Native,
+                Amount::ZERO,
+                3,
+                1,
+                1,
+            )],
+        ));
+        assert_eq!(
+            sell_success(&ledger).offer,
+            xdr::ManageOfferSuccessResultOffer::Deleted
+        );
+        assert!(ledger.offer(1).is_none());
+        let account = ledger.account(&maker.public_key()).unwrap();
+        assert_eq!(account.num_subentries, before.num_subentries);
+        assert_eq!(account.buying_liabilities, 0);
+        assert_eq!(line(&ledger, &maker, &usd).selling_liabilities, 0);
+        // The next offer gets a new id: ids are never reused.
+        ok(&run(
+            &mut ledger,
+            &maker,
+            vec![sell(&usd, &Asset::Native, xlm(1), 2, 1)],
+        ));
+        assert!(ledger.offer(2).is_some());
+    }
+
+    #[test]
+    fn malformed_and_missing_trust() {
+        let mut ledger = ledger();
+        let (issuer, maker, usd) = issued(&mut ledger, 0);
+        let other = fund(&mut ledger);
+        let eur = Asset::credit("EUR", issuer.public_key()).unwrap();
+        op_fails(
+            &run(&mut ledger, &maker, vec![sell(&usd, &usd, xlm(1), 1, 1)]),
+            "op_malformed",
+        );
+        op_fails(
+            &run(
+                &mut ledger,
+                &maker,
+                vec![sell(&usd, &Asset::Native, xlm(1), 0, 1)],
+            ),
+            "op_malformed",
+        );
+        op_fails(
+            &run(
+                &mut ledger,
+                &maker,
+                vec![manage_sell_offer(
+                    &usd,
+                    &Asset::Native,
+                    Amount::ZERO,
+                    1,
+                    1,
+                    0,
+                )],
+            ),
+            "op_malformed",
+        );
+        op_fails(
+            &run(
+                &mut ledger,
+                &other,
+                vec![sell(&usd, &Asset::Native, xlm(1), 1, 1)],
+            ),
+            "op_sell_no_trust",
+        );
+        op_fails(
+            &run(
+                &mut ledger,
+                &maker,
+                vec![sell(&Asset::Native, &eur, xlm(1), 1, 1)],
+            ),
+            "op_buy_no_trust",
+        );
+        // A trustline with nothing on it: underfunded.
+        op_fails(
+            &run(
+                &mut ledger,
+                &maker,
+                vec![sell(&usd, &Asset::Native, xlm(1), 1, 1)],
+            ),
+            "op_underfunded",
+        );
+        // The issuer sells its own asset without a trustline.
+        ok(&run(
+            &mut ledger,
+            &issuer,
+            vec![sell(&usd, &Asset::Native, xlm(1_000_000), 1, 1)],
+        ));
+    }
+
+    #[test]
+    fn a_crossing_offer_takes_the_book_at_the_resting_price() {
+        let mut ledger = ledger();
+        let (issuer, maker, usd) = issued(&mut ledger, 0);
+        let taker = fund(&mut ledger);
+        trust(&mut ledger, &taker, &usd);
+        ok(&run(
+            &mut ledger,
+            &issuer,
+            vec![pay(&maker, &usd, xlm(100))],
+        ));
+        ok(&run(
+            &mut ledger,
+            &maker,
+            vec![sell(&usd, &Asset::Native, xlm(100), 2, 1)],
+        ));
+        let maker_xlm = balance(&ledger, &maker);
+        let taker_xlm = balance(&ledger, &taker);
+        // The taker sells up to 300 XLM for USD at 1/3 (pays up to 3 XLM per USD). It takes the
+        // whole resting offer at its price, 2: 100 USD for 200 XLM. By hand (exchangeV10,
+        // price 2/1, wheat = USD): wheatValue = min(1e9·2, …) = 2e9, sheepValue =
+        // min(3e9·1, …) = 3e9, so the book's offer goes: wheat = 2e9/2 = 1e9 USD stroops,
+        // sheep = 1e9·2/1 = 2e9 XLM stroops.
+        ok(&run(
+            &mut ledger,
+            &taker,
+            vec![sell(&Asset::Native, &usd, xlm(300), 1, 3)],
+        ));
+        let success = sell_success(&ledger);
+        assert_eq!(success.offers_claimed.len(), 1);
+        let xdr::ClaimAtom::OrderBook(atom) = &success.offers_claimed[0] else {
+            panic!("order book atom");
+        };
+        assert_eq!(atom.offer_id, 1);
+        assert_eq!(atom.seller_id, maker.public_key().to_account_id());
+        assert_eq!(atom.amount_sold, stroops(xlm(100)));
+        assert_eq!(atom.amount_bought, stroops(xlm(200)));
+        // The rest, 100 XLM at 1/3, rests after adjustOffer: sheep = floor(1e9·1/3) =
+        // 333 333 333 USD stroops, so the offer keeps ceil(333 333 333·3) = 999 999 999.
+        let xdr::ManageOfferSuccessResultOffer::Created(rest) = success.offer else {
+            panic!("created");
+        };
+        assert_eq!(rest.amount, 999_999_999);
+        assert_eq!(rest.offer_id, 2);
+        assert!(ledger.offer(1).is_none());
+        assert_eq!(balance(&ledger, &maker), maker_xlm + stroops(xlm(200)));
+        assert_eq!(
+            balance(&ledger, &taker),
+            taker_xlm - stroops(xlm(200)) - 100
+        );
+        assert_eq!(line(&ledger, &taker, &usd).balance, stroops(xlm(100)));
+        assert_eq!(line(&ledger, &maker, &usd).balance, 0);
+        let maker_account = ledger.account(&maker.public_key()).unwrap();
+        assert_eq!(maker_account.num_subentries, 1, "the offer is gone");
+        assert_eq!(maker_account.buying_liabilities, 0);
+    }
+
+    #[test]
+    fn passive_offers_do_not_take_offers_at_their_price() {
+        let mut ledger = ledger();
+        let (issuer, maker, usd) = issued(&mut ledger, 0);
+        let other = fund(&mut ledger);
+        trust(&mut ledger, &other, &usd);
+        ok(&run(
+            &mut ledger,
+            &issuer,
+            vec![pay(&maker, &usd, xlm(100))],
+        ));
+        ok(&run(
+            &mut ledger,
+            &maker,
+            vec![sell(&usd, &Asset::Native, xlm(10), 2, 1)],
+        ));
+        ok(&run(
+            &mut ledger,
+            &other,
+            vec![create_passive_sell_offer(
+                &Asset::Native,
+                &usd,
+                xlm(20),
+                1,
+                2,
+            )],
+        ));
+        assert_eq!(ledger.offers().count(), 2);
+        assert_eq!(ledger.offer(2).unwrap().flags, crate::state::PASSIVE_FLAG);
+        // The same offer, not passive, crosses.
+        ok(&run(
+            &mut ledger,
+            &other,
+            vec![sell(&Asset::Native, &usd, xlm(20), 1, 2)],
+        ));
+        assert!(ledger.offer(1).is_none());
+        assert_eq!(line(&ledger, &other, &usd).balance, stroops(xlm(10)));
+    }
+
+    #[test]
+    fn manage_buy_offer_buys_an_exact_amount() {
+        let mut ledger = ledger();
+        let m = market(&mut ledger);
+        let buyer = fund(&mut ledger);
+        trust(&mut ledger, &buyer, &m.usd);
+        let before = balance(&ledger, &buyer);
+        // Buy 10 USD paying at most 3 XLM each; the book sells at 2.5.
+        ok(&run(
+            &mut ledger,
+            &buyer,
+            vec![manage_buy_offer(&Asset::Native, &m.usd, xlm(10), 3, 1, 0)],
+        ));
+        let results = last_results(&ledger);
+        let xdr::OperationResult::OpInner(xdr::OperationResultTr::ManageBuyOffer(
+            xdr::ManageBuyOfferResult::Success(success),
+        )) = &results[0]
+        else {
+            panic!("{results:?}");
+        };
+        assert_eq!(success.offer, xdr::ManageOfferSuccessResultOffer::Deleted);
+        assert_eq!(line(&ledger, &buyer, &m.usd).balance, stroops(xlm(10)));
+        assert_eq!(balance(&ledger, &buyer), before - stroops(xlm(25)) - 100);
+        assert_eq!(
+            ledger.order_book(&m.usd, &Asset::Native)[0].amount,
+            stroops(xlm(90))
+        );
+    }
+
+    fn xlm_to_eur_send(m: &Market, send: i64, dest_min: i64) -> Operation {
+        Operation::path_payment_strict_send(
+            &Asset::Native,
+            Amount::from_stroops(send).unwrap(),
+            addr(&m.bob),
+            &m.eur,
+            Amount::from_stroops(dest_min).unwrap(),
+            std::slice::from_ref(&m.usd),
+        )
+        .unwrap()
+    }
+
+    fn xlm_to_eur_receive(m: &Market, send_max: i64, dest: i64) -> Operation {
+        Operation::path_payment_strict_receive(
+            &Asset::Native,
+            Amount::from_stroops(send_max).unwrap(),
+            addr(&m.bob),
+            &m.eur,
+            Amount::from_stroops(dest).unwrap(),
+            std::slice::from_ref(&m.usd),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn strict_send_through_two_books_pays_what_exchange_v10_gives() {
+        let mut ledger = ledger();
+        let m = market(&mut ledger);
+        let alice = fund(&mut ledger);
+        // By hand, sending 100 000 001 stroops of XLM:
+        // hop 1, XLM → USD against 100 USD at 5/2 (strict send rounding): sheepValue =
+        //   100 000 001·2 = 200 000 002, wheatValue = 1e9·5 = 5e9, the book stays;
+        //   wheat = floor(200 000 002 / 5) = 40 000 000 USD stroops, and all the XLM goes.
+        // hop 2, USD → EUR against 100 EUR at 11/10: sheepValue = 40 000 000·10 = 4e8,
+        //   wheat = floor(4e8 / 11) = 36 363 636 EUR stroops.
+        op_fails(
+            &run(
+                &mut ledger,
+                &alice,
+                vec![xlm_to_eur_send(&m, 100_000_001, 36_363_637)],
+            ),
+            "op_under_dest_min",
+        );
+        let before = balance(&ledger, &alice);
+        let maker_before = balance(&ledger, &m.usd_maker);
+        ok(&run(
+            &mut ledger,
+            &alice,
+            vec![xlm_to_eur_send(&m, 100_000_001, 36_363_636)],
+        ));
+        assert_eq!(balance(&ledger, &m.usd_maker), maker_before + 100_000_001);
+        assert_eq!(line(&ledger, &m.bob, &m.eur).balance, 36_363_636);
+        assert_eq!(balance(&ledger, &alice), before - 100_000_001 - 100);
+        let results = last_results(&ledger);
+        let xdr::OperationResult::OpInner(xdr::OperationResultTr::PathPaymentStrictSend(
+            xdr::PathPaymentStrictSendResult::Success(success),
+        )) = &results[0]
+        else {
+            panic!("{results:?}");
+        };
+        assert_eq!(success.last.amount, 36_363_636);
+        let atoms: Vec<(i64, i64)> = success
+            .offers
+            .iter()
+            .map(|a| match a {
+                xdr::ClaimAtom::OrderBook(a) => (a.amount_sold, a.amount_bought),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            atoms,
+            vec![(40_000_000, 100_000_001), (36_363_636, 40_000_000)]
+        );
+        // The makers were paid and their offers shrank.
+        assert_eq!(line(&ledger, &m.eur_maker, &m.usd).balance, 40_000_000);
+        assert_eq!(
+            ledger.order_book(&m.usd, &Asset::Native)[0].amount,
+            stroops(xlm(100)) - 40_000_000
+        );
+        assert_eq!(
+            ledger.order_book(&m.eur, &m.usd)[0].amount,
+            stroops(xlm(100)) - 36_363_636
+        );
+        // The history records what arrived.
+        let op = ledger.history().operations.last().unwrap();
+        assert_eq!(op.amount, 36_363_636);
+        // Too thin: 1 000 XLM would need 400 USD, the book has 100.
+        op_fails(
+            &run(
+                &mut ledger,
+                &alice,
+                vec![xlm_to_eur_send(&m, stroops(xlm(1000)), 1)],
+            ),
+            "op_too_few_offers",
+        );
+        let _ = &m.issuer;
+    }
+
+    #[test]
+    fn strict_receive_through_two_books_costs_what_exchange_v10_gives() {
+        let mut ledger = ledger();
+        let m = market(&mut ledger);
+        let carol = fund(&mut ledger);
+        // By hand, for 50 000 001 EUR stroops to arrive (strict receive rounding, books stay):
+        // hop EUR ← USD at 11/10: sheepValue = 50 000 001·11 = 550 000 011, wheat =
+        //   floor(550 000 011 / 11) = 50 000 001, sheep = ceil(50 000 001·11/10) = 55 000 002.
+        // hop USD ← XLM at 5/2: sheepValue = 55 000 002·5 = 275 000 010, wheat = 55 000 002,
+        //   sheep = ceil(275 000 010 / 2) = 137 500 005 XLM stroops.
+        op_fails(
+            &run(
+                &mut ledger,
+                &carol,
+                vec![xlm_to_eur_receive(&m, 137_500_004, 50_000_001)],
+            ),
+            "op_over_source_max",
+        );
+        assert_eq!(line(&ledger, &m.bob, &m.eur).balance, 0, "nothing moved");
+        let before = balance(&ledger, &carol);
+        ok(&run(
+            &mut ledger,
+            &carol,
+            vec![xlm_to_eur_receive(&m, 137_500_005, 50_000_001)],
+        ));
+        assert_eq!(line(&ledger, &m.bob, &m.eur).balance, 50_000_001);
+        assert_eq!(balance(&ledger, &carol), before - 137_500_005 - 100);
+        let results = last_results(&ledger);
+        let xdr::OperationResult::OpInner(xdr::OperationResultTr::PathPaymentStrictReceive(
+            xdr::PathPaymentStrictReceiveResult::Success(success),
+        )) = &results[0]
+        else {
+            panic!("{results:?}");
+        };
+        // Atoms in path order: XLM → USD first.
+        let atoms: Vec<(i64, i64, i64)> = success
+            .offers
+            .iter()
+            .map(|a| match a {
+                xdr::ClaimAtom::OrderBook(a) => (a.offer_id, a.amount_sold, a.amount_bought),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            atoms,
+            vec![(1, 55_000_002, 137_500_005), (2, 50_000_001, 55_000_002)]
+        );
+        assert_eq!(
+            ledger.history().operations.last().unwrap().amount,
+            137_500_005
+        );
+        // More than the book holds.
+        op_fails(
+            &run(
+                &mut ledger,
+                &carol,
+                vec![xlm_to_eur_receive(
+                    &m,
+                    stroops(xlm(5000)),
+                    stroops(xlm(200)),
+                )],
+            ),
+            "op_too_few_offers",
+        );
+    }
+
+    #[test]
+    fn liabilities_stop_payments_of_promised_funds() {
+        let mut ledger = ledger();
+        let (issuer, maker, usd) = issued(&mut ledger, 0);
+        let other = fund(&mut ledger);
+        trust(&mut ledger, &other, &usd);
+        ok(&run(
+            &mut ledger,
+            &issuer,
+            vec![pay(&maker, &usd, xlm(100))],
+        ));
+        // All 100 USD promised to an offer (at 20 XLM each, above what the lumen seller below
+        // asks, so that the two do not cross): none can be paid.
+        ok(&run(
+            &mut ledger,
+            &maker,
+            vec![sell(&usd, &Asset::Native, xlm(100), 20, 1)],
+        ));
+        op_fails(
+            &run(&mut ledger, &maker, vec![pay(&other, &usd, xlm(1))]),
+            "op_underfunded",
+        );
+        // Lumens promised to an offer. The seller will have 2 subentries (2 XLM reserve) and
+        // pays 100 stroops of fee first; it sells whole lumens, all it can, at 1/10 USD each.
+        let seller = fund(&mut ledger);
+        trust(&mut ledger, &seller, &usd);
+        let available = balance(&ledger, &seller) - 100 - 4 * BASE_RESERVE;
+        let amount = available - available % 10_000_000;
+        ok(&run(
+            &mut ledger,
+            &seller,
+            vec![sell(
+                &Asset::Native,
+                &usd,
+                Amount::from_stroops(amount).unwrap(),
+                1,
+                10,
+            )],
+        ));
+        let account = ledger.account(&seller.public_key()).unwrap();
+        assert_eq!(account.selling_liabilities, amount);
+        assert!(account.available() < stroops(xlm(1)));
+        op_fails(
+            &run(
+                &mut ledger,
+                &seller,
+                vec![pay(&other, &Asset::Native, xlm(1))],
+            ),
+            "op_underfunded",
+        );
+        // What is left above reserve and liabilities (after this transaction's fee) can go.
+        let left = ledger.account(&seller.public_key()).unwrap().available() - 100;
+        let before = balance(&ledger, &other);
+        ok(&run(
+            &mut ledger,
+            &seller,
+            vec![pay(
+                &other,
+                &Asset::Native,
+                Amount::from_stroops(left).unwrap(),
+            )],
+        ));
+        assert_eq!(balance(&ledger, &other), before + left);
+        // Buying liabilities take room under the limit: the offer may buy amount / 10 USD.
+        let usd_line = line(&ledger, &seller, &usd);
+        assert_eq!(usd_line.buying_liabilities, amount / 10);
+        let room = usd_line.max_receive();
+        assert_eq!(room, stroops(xlm(1_000_000)) - amount / 10);
+        op_fails(
+            &run(
+                &mut ledger,
+                &issuer,
+                vec![pay(&seller, &usd, Amount::from_stroops(room + 1).unwrap())],
+            ),
+            "op_line_full",
+        );
+        // The limit cannot drop below balance + buying liabilities.
+        op_fails(
+            &run(
+                &mut ledger,
+                &seller,
+                vec![Operation::change_trust(&usd, xlm(1))],
+            ),
+            "op_invalid_limit",
+        );
+    }
+
+    #[test]
+    fn an_offer_needs_a_reserve() {
+        let mut ledger = ledger();
+        let (issuer, _, usd) = issued(&mut ledger, 0);
+        let funder = fund(&mut ledger);
+        let poor = KeyPair::random();
+        ok(&run(
+            &mut ledger,
+            &funder,
+            vec![Operation::create_account(poor.public_key(), xlm(2))],
+        ));
+        trust(&mut ledger, &poor, &usd);
+        // 2 XLM − fees, reserve 1.5 XLM: less than one more base reserve available.
+        op_fails(
+            &run(
+                &mut ledger,
+                &poor,
+                vec![sell(
+                    &Asset::Native,
+                    &usd,
+                    Amount::from_stroops(1_000_000).unwrap(),
+                    1,
+                    1,
+                )],
+            ),
+            "op_low_reserve",
+        );
+        assert_eq!(ledger.offers().count(), 0);
+        let _ = issuer;
+    }
+
+    #[test]
+    fn crossing_ones_own_offer_is_cross_self() {
+        let mut ledger = ledger();
+        let (issuer, maker, usd) = issued(&mut ledger, 0);
+        let bob = fund(&mut ledger);
+        trust(&mut ledger, &bob, &usd);
+        ok(&run(
+            &mut ledger,
+            &issuer,
+            vec![pay(&maker, &usd, xlm(100))],
+        ));
+        ok(&run(
+            &mut ledger,
+            &maker,
+            vec![sell(&usd, &Asset::Native, xlm(10), 2, 1)],
+        ));
+        op_fails(
+            &run(
+                &mut ledger,
+                &maker,
+                vec![sell(&Asset::Native, &usd, xlm(20), 1, 2)],
+            ),
+            "op_cross_self",
+        );
+        // A path payment through one's own offer, too.
+        let through_self = Operation::path_payment_strict_send(
+            &Asset::Native,
+            xlm(2),
+            addr(&bob),
+            &usd,
+            Amount::from_stroops(1).unwrap(),
+            &[],
+        )
+        .unwrap();
+        op_fails(
+            &run(&mut ledger, &maker, vec![through_self]),
+            "op_cross_self",
+        );
+        assert_eq!(ledger.offers().count(), 1);
+        assert_eq!(offers_of(&ledger, &maker)[0].amount, stroops(xlm(10)));
+    }
+
+    #[test]
+    fn revoking_authorization_removes_offers() {
+        let mut ledger = ledger();
+        let (issuer, maker, usd) =
+            issued(&mut ledger, flags::AUTH_REQUIRED | flags::AUTH_REVOCABLE);
+        let authorize =
+            |flag: u32| Operation::allow_trust(maker.public_key(), "USD", flag).unwrap();
+        ok(&run(&mut ledger, &issuer, vec![authorize(1)]));
+        ok(&run(
+            &mut ledger,
+            &issuer,
+            vec![pay(&maker, &usd, xlm(100))],
+        ));
+        ok(&run(
+            &mut ledger,
+            &maker,
+            vec![sell(&usd, &Asset::Native, xlm(10), 2, 1)],
+        ));
+        let subentries = ledger.account(&maker.public_key()).unwrap().num_subentries;
+        ok(&run(&mut ledger, &issuer, vec![authorize(0)]));
+        assert_eq!(ledger.offers().count(), 0);
+        let account = ledger.account(&maker.public_key()).unwrap();
+        assert_eq!(account.num_subentries, subentries - 1);
+        assert_eq!(account.buying_liabilities, 0);
+        assert_eq!(line(&ledger, &maker, &usd).selling_liabilities, 0);
+    }
+}

@@ -27,6 +27,8 @@ pub mod blocking;
 pub mod codes;
 mod collection;
 mod config;
+pub mod dex;
+pub mod exchange;
 pub mod faults;
 pub mod fee_stats;
 pub mod history;

@@ -1068,3 +1068,71 @@ async fn many_concurrent_submissions() {
     assert_eq!(balance, sandbox::FRIENDBOT_AMOUNT + 100 * xlm(1).stroops());
     sandbox.shutdown().await;
 }
+
+#[tokio::test]
+async fn offers_rest_and_are_served_like_horizon() {
+    let sandbox = start().await;
+    let issuer = funded(&sandbox).await;
+    let maker = funded(&sandbox).await;
+    let usd = Asset::credit("USD", issuer.public_key()).unwrap();
+    let (status, body) = submit(
+        &sandbox,
+        &tx(
+            &sandbox,
+            &maker,
+            vec![Operation::change_trust(&usd, xlm(1000))],
+        ),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let pay = Operation::payment(addr(&maker), &usd, xlm(100));
+    let (status, body) = submit(&sandbox, &tx(&sandbox, &issuer, vec![pay])).await;
+    assert_eq!(status, 200, "{body}");
+    let offer = sandbox::dex::manage_sell_offer(&usd, &Asset::Native, xlm(40), 5, 2, 0);
+    let (status, body) = submit(&sandbox, &tx(&sandbox, &maker, vec![offer])).await;
+    assert_eq!(status, 200, "{body}");
+    let hash = body["hash"].as_str().unwrap().to_owned();
+
+    let (status, page) = get(
+        &sandbox,
+        &format!("/accounts/{}/offers", maker.public_key()),
+    )
+    .await;
+    assert_eq!(status, 200, "{page}");
+    let records = page["_embedded"]["records"].as_array().unwrap();
+    assert_eq!(records.len(), 1);
+    let record = &records[0];
+    assert_eq!(record["id"], "1");
+    assert_eq!(record["paging_token"], "1");
+    assert_eq!(record["seller"], maker.public_key().to_string());
+    assert_eq!(record["selling"]["asset_code"], "USD");
+    assert_eq!(record["buying"]["asset_type"], "native");
+    assert_eq!(record["amount"], "40.0000000");
+    assert_eq!(record["price"], "2.5000000");
+    assert_eq!(record["price_r"]["n"], 5);
+    assert_eq!(record["price_r"]["d"], 2);
+    assert!(record["last_modified_time"].is_string());
+    let (status, same) = get(&sandbox, &format!("/offers?seller={}", maker.public_key())).await;
+    assert_eq!(status, 200);
+    assert_eq!(same["_embedded"]["records"][0]["id"], "1");
+    let (status, one) = get(&sandbox, "/offers/1").await;
+    assert_eq!(status, 200);
+    assert_eq!(one["amount"], "40.0000000");
+    assert_eq!(get(&sandbox, "/offers/2").await.0, 404);
+
+    // The operation record and the account's liabilities.
+    let (_, ops) = get(&sandbox, &format!("/transactions/{hash}/operations")).await;
+    let op = &ops["_embedded"]["records"][0];
+    assert_eq!(op["type"], "manage_sell_offer");
+    assert_eq!(op["amount"], "40.0000000");
+    assert_eq!(op["price"], "2.5000000");
+    assert_eq!(op["selling_asset_code"], "USD");
+    assert_eq!(op["buying_asset_type"], "native");
+    assert_eq!(op["offer_id"], "0");
+    let (_, account) = get(&sandbox, &format!("/accounts/{}", maker.public_key())).await;
+    assert_eq!(account["subentry_count"], 2);
+    let balances = account["balances"].as_array().unwrap();
+    assert_eq!(balances[0]["selling_liabilities"], "40.0000000");
+    assert_eq!(balances[1]["buying_liabilities"], "100.0000000");
+    sandbox.shutdown().await;
+}
