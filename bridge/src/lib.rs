@@ -50,6 +50,7 @@ pub fn migrations() -> BackendMigrations {
             "2026-11-30-000001_payment_request",
             "2026-12-01-000001_source_lease",
             "2026-12-01-000002_wide_text",
+            "2026-12-02-000001_instances",
         ],
     }
 }
@@ -143,6 +144,8 @@ impl Application {
         let invalid = |e: &dyn std::fmt::Display| StartupError::Config(e.to_string());
         config.validate().map_err(|e| invalid(&e))?;
         let (db, _) = service::server::open_database::<Self>(&config.database).await?;
+        // Held until the server has stopped: a second bridge on one SQLite file refuses.
+        let sqlite_lock = db.lock_single_instance().map_err(StartupError::Config)?;
         let store = Store::new(db);
         let resolver = Resolver::new(&config.stellar_toml).map_err(|e| invalid(&e))?;
         let horizon =
@@ -202,7 +205,10 @@ impl Application {
         Ok(Self {
             running: Running::new(Duration::from_secs(grace))
                 .listener(server)
-                .worker(async move { stopping.shutdown().await }),
+                .worker(async move {
+                    stopping.shutdown().await;
+                    drop(sqlite_lock);
+                }),
             address,
             receiving,
         })

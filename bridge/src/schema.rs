@@ -45,6 +45,8 @@ diesel::table! {
         next_attempt_at -> BigInt,
         last_error -> Nullable<Text>,
         delivered_at -> Nullable<Timestamp>,
+        claimed_by -> Nullable<Text>,
+        claimed_until -> BigInt,
     }
 }
 
@@ -54,6 +56,17 @@ diesel::table! {
         account -> Text,
         paging_token -> Text,
         updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    /// Per watched account: the instance streaming its payments, and the fencing token its
+    /// writes carry (see `receive::lease`).
+    receive_lease (account) {
+        account -> Text,
+        holder -> Nullable<Text>,
+        fence -> BigInt,
+        leased_until -> BigInt,
     }
 }
 

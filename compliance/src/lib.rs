@@ -132,6 +132,8 @@ impl Application {
             .validate()
             .map_err(|e| StartupError::Config(e.to_string()))?;
         let (db, _) = service::server::open_database::<Self>(&config.database).await?;
+        // Held until the server has stopped: a second instance on one SQLite file refuses.
+        let sqlite_lock = db.lock_single_instance().map_err(StartupError::Config)?;
         let resolver =
             Resolver::new(&config.stellar_toml).map_err(|e| StartupError::Config(e.to_string()))?;
         let tls = config
@@ -197,7 +199,8 @@ impl Application {
         Ok(Self {
             running: Running::new(Duration::from_secs(GRACE_SECONDS))
                 .listener(external)
-                .listener(internal),
+                .listener(internal)
+                .worker(async move { drop(sqlite_lock) }),
             external_address,
             internal_address,
             tls: is_tls,

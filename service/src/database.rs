@@ -417,6 +417,25 @@ pub struct Database {
     /// One permit per pooled connection: queries wait here, on the async side, instead of
     /// parking one blocking thread each while they wait for a connection.
     permits: std::sync::Arc<tokio::sync::Semaphore>,
+    /// The file of an SQLite database on disk (`None` for servers and in-memory SQLite).
+    sqlite_file: Option<std::path::PathBuf>,
+}
+
+/// Holds an SQLite database file for this process (see [`Database::lock_single_instance`]);
+/// released when dropped, or by the kernel when the process dies however it dies.
+#[derive(Debug)]
+pub struct InstanceLock {
+    _file: std::fs::File,
+}
+
+/// The file behind an SQLite connection string, unless it is in memory.
+fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+    let path = url.strip_prefix("file:").unwrap_or(url);
+    let (path, query) = path.split_once('?').unwrap_or((path, ""));
+    if path.is_empty() || path == ":memory:" || query.contains("mode=memory") {
+        return None;
+    }
+    Some(std::path::PathBuf::from(path))
 }
 
 impl fmt::Debug for Database {
@@ -437,6 +456,9 @@ impl Database {
             message: e.to_string(),
         })?;
         let in_memory = backend == Backend::Sqlite && url.contains(":memory:");
+        let sqlite_file = (backend == Backend::Sqlite)
+            .then(|| sqlite_file(&url))
+            .flatten();
         let manager = ConnectionManager { backend, url };
         // Connect once by hand: r2d2 would retry until its timeout and then report only
         // "timed out waiting for connection".
@@ -465,6 +487,7 @@ impl Database {
             backend,
             inline_reads: backend == Backend::Sqlite && settings.sqlite_inline_reads,
             permits: std::sync::Arc::new(tokio::sync::Semaphore::new(size as usize)),
+            sqlite_file,
         })
     }
 
@@ -647,6 +670,37 @@ impl Database {
         self.run_blocking(schema::read)
     }
 
+    /// SQLite is the single-instance embedded backend: a server that writes to it calls this at
+    /// start-up and keeps the lock for its whole life, so that a second instance started on the
+    /// same file refuses to start instead of racing the first one on sequence numbers,
+    /// listeners and deliveries that only a shared server database can coordinate. An
+    /// advisory `flock` on the database file itself: it does not touch SQLite's own locks, and
+    /// the kernel releases it when the process dies, so a crash never leaves a stale lock.
+    /// `None` for MariaDB, PostgreSQL and in-memory SQLite.
+    ///
+    /// # Errors
+    /// The message for the operator when another process holds the file.
+    pub fn lock_single_instance(&self) -> Result<Option<InstanceLock>, String> {
+        let Some(path) = &self.sqlite_file else {
+            return Ok(None);
+        };
+        let file = std::fs::File::open(path)
+            .map_err(|e| format!("cannot open SQLite database {}: {e}", path.display()))?;
+        match file.try_lock() {
+            Ok(()) => Ok(Some(InstanceLock { _file: file })),
+            Err(std::fs::TryLockError::WouldBlock) => Err(format!(
+                "another instance is already running on the SQLite database {}; SQLite serves \
+                 one instance only: to run several instances, use MariaDB or PostgreSQL \
+                 ([database] url = \"mysql://…\" or \"postgres://…\")",
+                path.display()
+            )),
+            Err(std::fs::TryLockError::Error(e)) => Err(format!(
+                "cannot lock SQLite database {}: {e}",
+                path.display()
+            )),
+        }
+    }
+
     /// True when a trivial query succeeds (for `/health`).
     pub async fn is_healthy(&self) -> bool {
         self.run(|conn| {
@@ -656,6 +710,27 @@ impl Database {
         .await
         .is_ok()
     }
+}
+
+/// The database server's clock, in Unix milliseconds: what leases shared by several instances
+/// are timed with, so that the hosts' clocks never need to agree.
+///
+/// # Errors
+/// Query failures.
+pub fn clock_ms(conn: &mut AnyConnection) -> Result<i64, DbError> {
+    let sql = match conn {
+        AnyConnection::Postgresql(_) => {
+            "SELECT CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT) AS n"
+        }
+        AnyConnection::Mysql(_) => "SELECT CAST(UNIX_TIMESTAMP(NOW(3)) * 1000 AS SIGNED) AS n",
+        AnyConnection::Sqlite(_) => {
+            "SELECT CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER) AS n"
+        }
+    };
+    schema::load::<schema::Count>(conn, sql)?
+        .first()
+        .map(|row| row.n)
+        .ok_or_else(|| DbError::Query(diesel::result::Error::NotFound))
 }
 
 #[cfg(test)]

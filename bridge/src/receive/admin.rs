@@ -53,6 +53,20 @@ pub async fn reprocess(
     if payment.status == ReceivedStatus::Success && !force {
         return reprocess_error("Trying to reprocess successful transaction without force");
     }
+    // Claimed like any delivery, so that no instance's worker posts it at the same moment.
+    match store
+        .claim_one(payment.id, &deliverer.instance, deliverer.claim_ttl())
+        .await
+    {
+        Ok(true) => {}
+        Ok(false) => {
+            return reprocess_error(
+                "The payment is being delivered right now (by this or another instance); try \
+                 again in a moment",
+            );
+        }
+        Err(e) => return internal(e),
+    }
     let outcome = match deliverer.deliver(&payment).await {
         Ok(sent) => super::store::Outcome::Delivered {
             route: sent.route,
@@ -77,7 +91,10 @@ pub async fn reprocess(
         }
         _ => HttpResponse::Ok().json(serde_json::json!({"status": "ok"})),
     };
-    if let Err(e) = store.finish_attempt(payment.id, outcome).await {
+    if let Err(e) = store
+        .finish_attempt(&deliverer.instance, payment.id, outcome)
+        .await
+    {
         return internal(e);
     }
     answer

@@ -15,18 +15,23 @@
 //! did not embed it and could not serve it then) has its transaction read first, and while that
 //! fails the attempt fails and is retried like a refused callback.
 //!
+//! Several instances deliver in parallel: each payment is claimed in the database right before
+//! its attempt, and its outcome is written only under that claim (see
+//! [`ReceiveStore::claim_due`]).
+//!
 //! Stopping has two steps ([`Stop`]): once `stop` is cancelled no new attempt starts; once
-//! `abandon` is (after the shutdown grace) the attempts still in flight are dropped unanswered
-//! and their payments stay `pending`, for the next start. Outcomes already known are written
-//! either way.
+//! `abandon` is (after the shutdown grace) the attempts still in flight are dropped unanswered,
+//! their claims given back and their payments left `pending`, for the next start. Outcomes
+//! already known are written either way.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
 use horizon::HorizonClient;
 use stellar_base::{Asset, KeyPair, PublicKey};
-use tokio::sync::Notify;
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 use url::Url;
 
@@ -37,8 +42,8 @@ use super::store::{Outcome, ReceiveStore, ReceivedPayment, ReceivedStatus, now_m
 use crate::compliance_client::ComplianceClient;
 use compliance::protocol::{Attachment, AuthData};
 
-/// Payments picked up per round.
-const BATCH: i64 = 256;
+/// Outcomes written per database transaction at most.
+const BATCH: usize = 256;
 
 /// Where and how payments are delivered.
 #[derive(Debug, Clone)]
@@ -61,6 +66,8 @@ pub struct Deliverer {
     pub horizon: HorizonClient,
     /// `[[assets]]`, to classify such a payment once its transaction is read.
     pub assets: Vec<Asset>,
+    /// This instance's name in delivery claims ([`super::lease::instance_id`]).
+    pub instance: String,
 }
 
 /// The two steps of stopping the worker.
@@ -81,21 +88,35 @@ pub struct Delivered {
     pub data: Option<String>,
 }
 
+/// What became of one claimed payment.
+enum Finished {
+    /// The attempt ended: its outcome, and the slot it holds until the outcome is written.
+    Attempted(i64, Outcome, OwnedSemaphorePermit),
+    /// Dropped unanswered at shutdown: the claim is given back.
+    Abandoned(i64),
+}
+
 impl Deliverer {
+    /// How long a claim lasts: longer than any attempt ([`Deliverer::attempt_limit`]), so a
+    /// live instance's claim never lapses under it, and short enough that the payments of an
+    /// instance that died are delivered by another within minutes.
+    pub fn claim_ttl(&self) -> Duration {
+        self.attempt_limit() + Duration::from_secs(10)
+    }
+
+    /// The longest one attempt may take (its callbacks, the compliance lookup and reading
+    /// the transaction); past it the attempt counts as failed and is retried.
+    fn attempt_limit(&self) -> Duration {
+        Duration::from_millis(self.settings.callback_timeout_ms.max(1)) * 2 + Duration::from_secs(5)
+    }
+
     /// Delivers due payments until stopped; `wake` is notified when new ones are recorded.
     pub async fn run(self: Arc<Self>, wake: Arc<Notify>, stop: Stop) {
         let poll = Duration::from_millis(self.settings.poll_ms.max(1));
         let cancel = &stop.stop;
         while !cancel.is_cancelled() {
-            let full = match self.round(&stop).await {
-                Ok(n) => n as i64 == BATCH,
-                Err(error) => {
-                    tracing::warn!(%error, "delivery worker: database");
-                    false
-                }
-            };
-            if full {
-                continue;
+            if let Err(error) = self.round(&stop).await {
+                tracing::warn!(%error, "delivery worker: database");
             }
             // Sleep until woken, the next retry is due, or the poll interval passes.
             let next_due = tokio::select! {
@@ -106,7 +127,8 @@ impl Deliverer {
                 Ok(Some(at)) => Duration::from_millis(u64::try_from(at - now_ms()).unwrap_or(0)),
                 _ => poll,
             };
-            let wait = until_due.min(poll);
+            // At least a moment: payments claimed by another instance are due but not ours.
+            let wait = until_due.min(poll).max(Duration::from_millis(5));
             tokio::select! {
                 () = cancel.cancelled() => return,
                 () = wake.notified() => {}
@@ -115,77 +137,138 @@ impl Deliverer {
         }
     }
 
-    /// One round: every due payment (up to [`BATCH`]), `delivery_concurrency` at a time,
-    /// until `stop`: then no further attempt starts, and those in flight are dropped once
-    /// `abandon` is cancelled too (their payments stay as they were: `pending`).
+    /// One round: claims due payments as slots free up, `delivery_concurrency` in flight at
+    /// once, until none is left to claim or `stop`: then no further attempt starts, and those
+    /// in flight are dropped once `abandon` is cancelled too (their claims given back, their
+    /// payments left as they were: `pending`). Returns how many payments were claimed.
     ///
-    /// Outcomes are written while the next callbacks run (not in between), as many per
-    /// transaction as have come meanwhile; the round ends once every outcome is written, so
-    /// the next round never picks up a payment delivered in this one. Should a write fail,
-    /// those payments stay `pending` and are delivered again: at least once.
+    /// A payment is claimed in the database just before its attempt (see
+    /// [`ReceiveStore::claim_due`]), so several instances share the backlog and never deliver
+    /// the same payment. A callback holds a slot from its start until its outcome is written,
+    /// so a kill repeats at most `delivery_concurrency` callbacks (those in flight or not yet
+    /// written), however far the writer lags behind. Outcomes are written while the next
+    /// callbacks run, as many per transaction as have come meanwhile. Should a write fail,
+    /// those payments stay `pending` and are delivered again once their claim lapses: at
+    /// least once.
     async fn round(&self, stop: &Stop) -> Result<usize, service::DbError> {
-        let due = self.store.due(BATCH).await?;
-        let count = due.len();
         let concurrency = self.settings.delivery_concurrency.max(1);
-        // A callback holds a slot from its start until its outcome is written, so a kill
-        // repeats at most `delivery_concurrency` callbacks (those in flight or not yet
-        // written), however far the writer lags behind.
-        let slots = Arc::new(tokio::sync::Semaphore::new(concurrency));
+        let slots = Arc::new(Semaphore::new(concurrency));
+        let claim_ttl = self.claim_ttl();
         let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel();
         let abandon = &stop.abandon;
         let deliver = async move {
-            let mut outcomes = std::pin::pin!(
-                futures_util::stream::iter(due)
-                    .take_until(stop.stop.cancelled())
-                    .map(|payment| {
-                        let slots = slots.clone();
-                        async move {
-                            let slot = slots
-                                .acquire_owned()
-                                .await
-                                .expect("the slots are never closed");
-                            tokio::select! {
-                                biased;
-                                () = abandon.cancelled() => None,
-                                outcome = self.attempt(&payment) => Some((payment.id, outcome, slot)),
+            let mut in_flight = FuturesUnordered::new();
+            let mut claimed_total = 0_usize;
+            let mut more = true;
+            loop {
+                if !more || stop.stop.is_cancelled() {
+                    match in_flight.next().await {
+                        Some(finished) => {
+                            let _ = sender.send(finished);
+                            continue;
+                        }
+                        None => break,
+                    }
+                }
+                let first = tokio::select! {
+                    biased;
+                    () = stop.stop.cancelled() => continue,
+                    Some(finished) = in_flight.next(), if !in_flight.is_empty() => {
+                        // The writer is gone only after a database error: the outcome is
+                        // lost and the payment is delivered again once its claim lapses.
+                        let _ = sender.send(finished);
+                        continue;
+                    }
+                    slot = slots.clone().acquire_owned() => slot.expect("the slots are never closed"),
+                };
+                let mut free = vec![first];
+                while let Ok(slot) = slots.clone().try_acquire_owned() {
+                    free.push(slot);
+                }
+                let claimed = match self
+                    .store
+                    .claim_due(&self.instance, free.len(), claim_ttl)
+                    .await
+                {
+                    Ok(claimed) => claimed,
+                    Err(error) => {
+                        tracing::warn!(%error, "delivery worker: claiming payments");
+                        more = false;
+                        continue;
+                    }
+                };
+                if claimed.is_empty() {
+                    more = false;
+                    continue;
+                }
+                claimed_total += claimed.len();
+                for (payment, slot) in claimed.into_iter().zip(free) {
+                    in_flight.push(async move {
+                        tokio::select! {
+                            biased;
+                            () = abandon.cancelled() => Finished::Abandoned(payment.id),
+                            outcome = self.attempt_bounded(&payment) => {
+                                Finished::Attempted(payment.id, outcome, slot)
                             }
                         }
-                    })
-                    .buffer_unordered(concurrency)
-            );
-            let mut abandoned = 0_usize;
-            while let Some(outcome) = outcomes.next().await {
-                let Some(outcome) = outcome else {
-                    abandoned += 1;
-                    continue;
-                };
-                // The writer is gone only after a database error: the outcome is lost and the
-                // payment stays pending.
-                let _ = sender.send(outcome);
+                    });
+                }
             }
-            if abandoned > 0 {
-                tracing::warn!(
-                    abandoned,
-                    "shutdown grace over: deliveries still in flight abandoned; those payments \
-                     stay pending and are delivered after the next start"
-                );
-            }
+            claimed_total
         };
         let write = async {
             let mut group = Vec::new();
-            while receiver.recv_many(&mut group, BATCH as usize).await > 0 {
-                let (outcomes, slots): (Vec<_>, Vec<_>) = std::mem::take(&mut group)
-                    .into_iter()
-                    .map(|(id, outcome, slot)| ((id, outcome), slot))
-                    .unzip();
-                self.store.finish_attempts(outcomes).await?;
-                drop(slots);
+            while receiver.recv_many(&mut group, BATCH).await > 0 {
+                let mut outcomes = Vec::with_capacity(group.len());
+                let mut held = Vec::with_capacity(group.len());
+                let mut abandoned = Vec::new();
+                for finished in std::mem::take(&mut group) {
+                    match finished {
+                        Finished::Attempted(id, outcome, slot) => {
+                            outcomes.push((id, outcome));
+                            held.push(slot);
+                        }
+                        Finished::Abandoned(id) => abandoned.push(id),
+                    }
+                }
+                let count = outcomes.len();
+                let written = self.store.finish_attempts(&self.instance, outcomes).await?;
+                if written < count {
+                    tracing::warn!(
+                        lapsed = count - written,
+                        "delivery outcomes not written: their claims had lapsed and the \
+                         payments are another instance's now"
+                    );
+                }
+                drop(held);
+                if !abandoned.is_empty() {
+                    tracing::warn!(
+                        abandoned = abandoned.len(),
+                        "shutdown grace over: deliveries still in flight abandoned; those \
+                         payments stay pending and are delivered after the next start"
+                    );
+                    self.store.release_claims(&self.instance, abandoned).await?;
+                }
             }
             Ok::<_, service::DbError>(())
         };
-        let ((), written) = tokio::join!(deliver, write);
+        let (claimed, written) = tokio::join!(deliver, write);
         written?;
-        Ok(count)
+        Ok(claimed)
+    }
+
+    /// One attempt, bounded by [`Deliverer::attempt_limit`] so that it ends while its claim
+    /// holds: past it, it counts as a failed attempt.
+    async fn attempt_bounded(&self, payment: &ReceivedPayment) -> Outcome {
+        match tokio::time::timeout(self.attempt_limit(), self.attempt(payment)).await {
+            Ok(outcome) => outcome,
+            Err(_) => {
+                let attempts = u32::try_from(payment.attempts).unwrap_or(0) + 1;
+                tracing::warn!(operation_id = %payment.operation_id, attempts,
+                    "delivery attempt took too long; retried later");
+                self.retry(attempts, "the delivery attempt took too long".to_owned())
+            }
+        }
     }
 
     /// One attempt, and what it means for the payment's schedule.

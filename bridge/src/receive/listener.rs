@@ -21,6 +21,7 @@ use stellar_base::{Asset, PublicKey};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+use super::lease::{Fence, LeaseWriteError};
 use super::record::{Record, Tx, classify, describe_unreadable};
 use super::settings::{ReceiveSettings, StartCursor};
 use super::store::{NewReceived, ReceiveStore, ReceivedStatus, now_ms};
@@ -33,8 +34,15 @@ const CHUNK: usize = 500;
 pub struct ListenerStatus {
     /// The watched account.
     pub account: String,
-    /// `starting`, `streaming`, `reconnecting` or `stopped`.
+    /// `starting`, `standby` (another instance streams it), `streaming`, `reconnecting` or
+    /// `stopped`.
     pub state: &'static str,
+    /// Whether this instance holds the account's lease (streams it).
+    pub leader: bool,
+    /// The instance holding the lease, as last seen.
+    pub holder: Option<String>,
+    /// The fencing token of this instance's tenure, while it holds the lease.
+    pub fence: Option<i64>,
     /// Unix milliseconds of the last payment recorded.
     pub last_event_at: Option<i64>,
     /// The stored cursor.
@@ -68,6 +76,8 @@ pub struct Listener {
     pub wake: Arc<Notify>,
     /// Reported in `/health`.
     pub status: SharedStatus,
+    /// This instance's name in the lease ([`super::lease::instance_id`]).
+    pub instance: String,
 }
 
 /// Stops the stream reader when the stream is given up (or the listener is aborted).
@@ -85,6 +95,17 @@ enum Ended {
     Closed,
     /// Something failed: reopen after a backoff.
     Failed(String),
+    /// Another instance holds the account now: step down.
+    Fenced(String),
+}
+
+impl From<LeaseWriteError> for Ended {
+    fn from(error: LeaseWriteError) -> Self {
+        match error {
+            LeaseWriteError::Fenced(fenced) => Self::Fenced(fenced.to_string()),
+            LeaseWriteError::Database(error) => Self::Failed(error.to_string()),
+        }
+    }
 }
 
 impl Listener {
@@ -92,17 +113,111 @@ impl Listener {
         f(&mut self.status.lock().unwrap_or_else(PoisonError::into_inner));
     }
 
-    /// Streams until `cancel`.
+    /// Streams until `cancel`, whenever this instance holds the account's lease: stands by
+    /// while another instance holds it, takes over once it passes, and steps down when the
+    /// lease is lost or a write is fenced. On `cancel` the lease is given back, so that
+    /// another instance takes over at once.
     pub async fn run(self, cancel: CancellationToken) {
+        let account = self.account.to_string();
+        let ttl = self.settings.lease_ttl();
+        while let Some(fence) = self.stand_by(&cancel).await {
+            tracing::info!(%account, fence = fence.token, "holding the lease: streaming payments");
+            metrics::counter!("bridge_lease_acquisitions_total", "account" => account.clone())
+                .increment(1);
+            self.update(|s| {
+                s.leader = true;
+                s.fence = Some(fence.token);
+                s.holder = Some(fence.holder.clone());
+            });
+            let tenure = cancel.child_token();
+            let why = tokio::select! {
+                why = self.lead(&fence, tenure.clone()) => why,
+                why = self.keep(&fence, ttl) => why,
+            };
+            tenure.cancel();
+            self.update(|s| {
+                s.leader = false;
+                s.fence = None;
+            });
+            if cancel.is_cancelled() {
+                if let Err(error) = self.store.release_lease(&fence).await {
+                    tracing::warn!(%account, %error, "could not give the lease back; it passes on its own");
+                }
+                break;
+            }
+            tracing::warn!(%account, %why, "lease lost: standing by");
+            metrics::counter!("bridge_lease_losses_total", "account" => account.clone())
+                .increment(1);
+            self.update(|s| s.last_error = Some(why));
+        }
+        self.update(|s| s.state = "stopped");
+    }
+
+    /// Waits until this instance holds the account's lease (`None` once cancelled). Asks
+    /// every quarter of the TTL, at most a second apart, so that a take-over follows the
+    /// lease's end closely.
+    async fn stand_by(&self, cancel: &CancellationToken) -> Option<Fence> {
+        let ttl = self.settings.lease_ttl();
+        let every = (ttl / 4).min(Duration::from_secs(1));
+        let account = self.account.to_string();
+        loop {
+            match self
+                .store
+                .acquire_lease(&account, &self.instance, ttl)
+                .await
+            {
+                Ok(Some(fence)) => return Some(fence),
+                Ok(None) => {
+                    let view = self.store.lease(&account).await.unwrap_or_default();
+                    self.update(|s| {
+                        s.state = "standby";
+                        s.holder = view.holder;
+                    });
+                }
+                Err(error) => {
+                    tracing::warn!(%account, %error, "could not ask for the lease");
+                    self.update(|s| s.last_error = Some(error.to_string()));
+                }
+            }
+            tokio::select! {
+                () = cancel.cancelled() => return None,
+                () = tokio::time::sleep(every) => {}
+            }
+        }
+    }
+
+    /// Renews the lease every third of the TTL; returns why it was lost: taken by another
+    /// instance, or not renewed for a whole TTL (the database unreachable), after which
+    /// another instance may hold it.
+    async fn keep(&self, fence: &Fence, ttl: Duration) -> String {
+        let mut renewed = tokio::time::Instant::now();
+        loop {
+            tokio::time::sleep(ttl / 3).await;
+            match self.store.renew_lease(fence, ttl).await {
+                Ok(true) => renewed = tokio::time::Instant::now(),
+                Ok(false) => return "another instance holds the lease".to_owned(),
+                Err(error) => {
+                    tracing::warn!(account = %self.account, %error, "could not renew the lease");
+                    if renewed.elapsed() >= ttl {
+                        return format!("the lease could not be renewed for {ttl:?}: {error}");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Streams while this tenure lasts; returns why it ended (a fenced write).
+    async fn lead(&self, fence: &Fence, tenure: CancellationToken) -> String {
         let min = Duration::from_millis(self.settings.reconnect_min_ms.max(1));
         let max = Duration::from_millis(self.settings.reconnect_max_ms).max(min);
         let mut backoff = min;
         loop {
             let ended = tokio::select! {
-                () = cancel.cancelled() => break,
-                ended = self.stream_once() => ended,
+                () = tenure.cancelled() => return "stopped".to_owned(),
+                ended = self.stream_once(fence) => ended,
             };
             let wait = match ended {
+                Ended::Fenced(why) => return why,
                 Ended::Closed => {
                     backoff = min;
                     min
@@ -122,29 +237,28 @@ impl Listener {
                 s.reconnects += 1;
             });
             tokio::select! {
-                () = cancel.cancelled() => break,
+                () = tenure.cancelled() => return "stopped".to_owned(),
                 () = tokio::time::sleep(wait) => {}
             }
         }
-        self.update(|s| s.state = "stopped");
     }
 
     /// The stored cursor, or on the very first start the configured one, resolved to a
     /// concrete paging token and stored so that a restart never falls back to `now`. Unset,
     /// the legacy bridge's account on an adopted legacy table starts after the newest legacy
     /// row, as the legacy bridge would have resumed.
-    async fn cursor(&self) -> Result<String, String> {
+    async fn cursor(&self, fence: &Fence) -> Result<String, Ended> {
         let account = self.account.to_string();
         if let Some(token) = self
             .store
             .cursor(&account)
             .await
-            .map_err(|e| e.to_string())?
+            .map_err(|e| Ended::Failed(e.to_string()))?
         {
             return Ok(token);
         }
         let legacy = match (&self.settings.start_cursor, self.legacy_account) {
-            (StartCursor::Auto, true) => self.legacy_cursor().await?,
+            (StartCursor::Auto, true) => self.legacy_cursor().await.map_err(Ended::Failed)?,
             _ => None,
         };
         let token = match (&self.settings.start_cursor, legacy) {
@@ -161,14 +275,14 @@ impl Listener {
                         ..PaymentsQuery::default()
                     })
                     .await
-                    .map_err(|e| format!("reading the newest payment: {e}"))?;
+                    .map_err(|e| Ended::Failed(format!("reading the newest payment: {e}")))?;
                 newest.next_cursor.unwrap_or_else(|| "0".to_owned())
             }
         };
         self.store
-            .set_cursor(&account, &token)
+            .set_cursor(&account, &token, fence)
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(Ended::from)?;
         Ok(token)
     }
 
@@ -204,10 +318,10 @@ impl Listener {
     }
 
     /// One stream, from the stored cursor, until it ends.
-    async fn stream_once(&self) -> Ended {
-        let mut cursor = match self.cursor().await {
+    async fn stream_once(&self, fence: &Fence) -> Ended {
+        let mut cursor = match self.cursor(fence).await {
             Ok(cursor) => cursor,
-            Err(error) => return Ended::Failed(error),
+            Err(ended) => return ended,
         };
         self.update(|s| {
             s.state = "streaming";
@@ -251,8 +365,8 @@ impl Listener {
                 }
             }
             // Record what came before a failure, then give the stream up.
-            if let Err(error) = self.save(&mut rows, &mut cursor).await {
-                return Ended::Failed(error);
+            if let Err(ended) = self.save(&mut rows, &mut cursor, fence).await {
+                return ended;
             }
             if let Some(error) = failure {
                 return Ended::Failed(error);
@@ -261,7 +375,12 @@ impl Listener {
     }
 
     /// Records `rows` and moves the cursor to the last one, in one transaction.
-    async fn save(&self, rows: &mut Vec<NewReceived>, cursor: &mut String) -> Result<(), String> {
+    async fn save(
+        &self,
+        rows: &mut Vec<NewReceived>,
+        cursor: &mut String,
+        fence: &Fence,
+    ) -> Result<(), Ended> {
         let Some(last) = rows.last() else {
             return Ok(());
         };
@@ -270,9 +389,9 @@ impl Listener {
         let count = batch.len();
         let deliverable = self
             .store
-            .record(&self.account.to_string(), batch, &next)
+            .record(&self.account.to_string(), batch, &next, fence)
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(Ended::from)?;
         *cursor = next.clone();
         let account = self.account.to_string();
         metrics::counter!("bridge_received_payments_recorded_total", "account" => account.clone())

@@ -2,9 +2,12 @@
 //! delivered to the back office at least once.
 //!
 //! - [`listener`]: one task per watched account streams Horizon's payments and records each
-//!   record together with the account's cursor ([`store`]), classified by [`record`].
+//!   record together with the account's cursor ([`store`]), classified by [`record`], while
+//!   this instance holds the account's [`lease`] (several instances on one database take
+//!   turns; the others stand by).
 //! - [`delivery`]: a separate worker posts recorded payments to `callbacks.receive` (signed
-//!   by [`mac`]), retries with backoff, and reports to `callbacks.error` after the last try.
+//!   by [`mac`]), retries with backoff, and reports to `callbacks.error` after the last try;
+//!   every instance's worker delivers, each payment claimed by one of them.
 //! - [`admin`]: `/reprocess`, `/admin/…` and the listener part of `/health`.
 //!
 //! [`Receiving`] owns the tasks: started by `Application::build`, stopped through a
@@ -16,6 +19,7 @@
 
 pub mod admin;
 pub mod delivery;
+pub mod lease;
 pub mod listener;
 pub mod mac;
 pub mod record;
@@ -57,6 +61,7 @@ struct Inner {
     grace: Duration,
     degraded_after_seconds: u64,
     tasks: Mutex<Vec<JoinHandle<()>>>,
+    instance: String,
 }
 
 /// Once the grace is over and in-flight callbacks are abandoned, how long the tasks may still
@@ -180,6 +185,7 @@ impl Receiving {
     ) -> Result<Self, String> {
         let settings = config.receiving.clone();
         let store = ReceiveStore::new(db);
+        let instance = lease::instance_id();
         // The outbound policy for URLs the operator configured: extra CA, no proxy, limited
         // redirects (stellar_toml's trusted client), with the callback timeout.
         let http = resolver
@@ -201,6 +207,7 @@ impl Receiving {
                 store: store.clone(),
                 horizon: horizon.clone(),
                 assets: assets.clone(),
+                instance: instance.clone(),
             })
         });
         let stop = Stop::default();
@@ -224,6 +231,7 @@ impl Receiving {
                     legacy_account: config.accounts.receiving_account_id == Some(account),
                     wake: wake.clone(),
                     status,
+                    instance: instance.clone(),
                 };
                 tracing::info!(%account, "listening for payments");
                 tasks.push(tokio::spawn(supervise(
@@ -256,6 +264,7 @@ impl Receiving {
                 grace: Duration::from_secs(config.shutdown_grace_seconds),
                 degraded_after_seconds: config.receiving.degraded_after_seconds,
                 tasks: Mutex::new(tasks),
+                instance,
             }),
         })
     }
@@ -263,6 +272,22 @@ impl Receiving {
     /// The tables (tests, tools).
     pub fn store(&self) -> &ReceiveStore {
         &self.inner.store
+    }
+
+    /// This instance's name in leases and delivery claims.
+    pub fn instance(&self) -> &str {
+        &self.inner.instance
+    }
+
+    /// The watched accounts this instance streams now (holds the lease of).
+    pub fn leading(&self) -> Vec<String> {
+        self.inner
+            .statuses
+            .iter()
+            .map(|status| status.lock().unwrap_or_else(PoisonError::into_inner))
+            .filter(|status| status.leader)
+            .map(|status| status.account.clone())
+            .collect()
     }
 
     /// Registers `/reprocess` and `/admin/received-payments[/{id}]`.
@@ -284,7 +309,8 @@ impl Receiving {
             );
     }
 
-    /// Per watched account: listener state, last event, cursor and delivery backlog.
+    /// Per watched account: listener state, whether this instance holds its lease (and the
+    /// holder otherwise), last event, cursor and delivery backlog.
     pub async fn health(&self) -> serde_json::Value {
         let mut accounts = Vec::new();
         for status in &self.inner.statuses {
@@ -293,6 +319,7 @@ impl Receiving {
                 .unwrap_or_else(PoisonError::into_inner)
                 .clone();
             let mut value = serde_json::to_value(&status).unwrap_or_default();
+            value["instance"] = serde_json::json!(self.inner.instance);
             match self.inner.store.delivery_status(&status.account).await {
                 Ok(delivery) => {
                     let account = status.account.clone();

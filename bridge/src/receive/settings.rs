@@ -73,6 +73,11 @@ pub struct ReceiveSettings {
     /// How often the delivery worker looks for due payments when nothing wakes it (default
     /// 1 000).
     pub poll_ms: u64,
+    /// Seconds an instance holds the right to stream a watched account without renewing it
+    /// (default 10). With several instances on one database, another one takes over an
+    /// account within about this long after its streamer dies; the holder renews every third
+    /// of it.
+    pub lease_ttl: u64,
 }
 
 impl Default for ReceiveSettings {
@@ -90,11 +95,17 @@ impl Default for ReceiveSettings {
             callback_timeout_ms: 60_000,
             delivery_concurrency: 8,
             poll_ms: 1_000,
+            lease_ttl: 10,
         }
     }
 }
 
 impl ReceiveSettings {
+    /// `lease_ttl` as a duration (at least one second).
+    pub fn lease_ttl(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.lease_ttl.max(1))
+    }
+
     /// Whether a payment recorded at `recorded` whose delivery failed `attempts` times is
     /// given up.
     pub fn gives_up(&self, attempts: u32, recorded: time::PrimitiveDateTime) -> bool {

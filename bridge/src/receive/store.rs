@@ -8,9 +8,11 @@ use std::collections::HashMap;
 
 use diesel::prelude::*;
 use serde::Serialize;
+use service::database::clock_ms;
 use service::{Database, DbError};
 use time::PrimitiveDateTime;
 
+use super::lease::{Fence, LeaseWriteError};
 use crate::schema::{receive_cursor as rc, received_payment as rp};
 
 /// Where a received payment stands (the `status` column), like [`SentStatus`] for sent
@@ -353,7 +355,7 @@ impl ReceiveStore {
     }
 
     /// Held for the length of a write transaction (SQLite only).
-    async fn write_turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+    pub(super) async fn write_turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
         match &self.writes {
             Some(lock) => Some(lock.lock().await),
             None => None,
@@ -401,19 +403,29 @@ impl ReceiveStore {
             .await
     }
 
-    /// Stores `account`'s cursor without a payment (first start).
+    /// Stores `account`'s cursor without a payment (first start), if `fence` is still
+    /// current.
     ///
     /// # Errors
-    /// Database failures.
-    pub async fn set_cursor(&self, account: &str, token: &str) -> Result<(), DbError> {
-        let (account, token) = (account.to_owned(), clip(token));
+    /// [`LeaseWriteError::Fenced`] when another instance took the account over; database
+    /// failures.
+    pub async fn set_cursor(
+        &self,
+        account: &str,
+        token: &str,
+        fence: &Fence,
+    ) -> Result<(), LeaseWriteError> {
+        let (account, token, fence) = (account.to_owned(), clip(token), fence.clone());
         let _turn = self.write_turn().await;
         self.db
             .run(move |conn| {
-                conn.transaction(|conn| save_cursor(conn, &account, &token))?;
-                Ok(())
+                Ok(conn.transaction(|conn| {
+                    fence.check(conn)?;
+                    save_cursor(conn, &account, &token)?;
+                    Ok::<_, LeaseWriteError>(())
+                }))
             })
-            .await
+            .await?
     }
 
     /// Records `payments` (in stream order) and moves `account`'s cursor to `cursor`, in one
@@ -423,23 +435,30 @@ impl ReceiveStore {
     /// One query finds which operations of the batch are already recorded, then the new rows
     /// are inserted.
     ///
+    /// Written only while `fence` is current: an instance that lost the account writes
+    /// nothing.
+    ///
     /// # Errors
-    /// Database failures; then nothing was written.
+    /// [`LeaseWriteError::Fenced`] when another instance took the account over; database
+    /// failures. Either way nothing was written.
     pub async fn record(
         &self,
         account: &str,
         payments: Vec<NewReceived>,
         cursor: &str,
-    ) -> Result<usize, DbError> {
-        let (account, cursor) = (account.to_owned(), clip(cursor));
+        fence: &Fence,
+    ) -> Result<usize, LeaseWriteError> {
+        let (account, cursor, fence) = (account.to_owned(), clip(cursor), fence.clone());
         let processed_at = now_utc();
         let _turn = self.write_turn().await;
         self.db
             .run(move |conn| {
-                conn.transaction(|conn| {
-                    // The cursor first: the transaction writes before it reads, so that on
-                    // SQLite it waits for the write lock instead of failing when another
-                    // connection commits between its first read and its first write.
+                Ok(conn.transaction(|conn| {
+                    // The fence first: nothing is written unless this instance still holds
+                    // the account. It is a write, so on SQLite the transaction waits for the
+                    // write lock before it reads, instead of failing when another connection
+                    // commits between its first read and its first write.
+                    fence.check(conn)?;
                     save_cursor(conn, &account, &cursor)?;
                     let mut deliverable = 0;
                     let mut existing: HashMap<String, (i64, ReceivedStatus)> = HashMap::new();
@@ -492,10 +511,10 @@ impl ReceiveStore {
                             .values((row, rp::processed_at.eq(processed_at)))
                             .execute(conn)?;
                     }
-                    Ok::<_, DbError>(deliverable)
-                })
+                    Ok::<_, LeaseWriteError>(deliverable)
+                }))
             })
-            .await
+            .await?
     }
 
     /// How many operations are recorded for `account`, whatever their status.
@@ -516,21 +535,120 @@ impl ReceiveStore {
         Ok(usize::try_from(count).unwrap_or(0))
     }
 
-    /// Pending payments due now, oldest first.
+    /// Claims up to `limit` payments due now (oldest first) for `claimant`, for `ttl` by the
+    /// database's clock: row by row, each with a compare-and-set on its claim, so that
+    /// several instances deliver in parallel and never two the same payment. A claim whose
+    /// holder died lapses after `ttl`; its payment is then due again.
     ///
     /// # Errors
     /// Database failures.
-    pub async fn due(&self, limit: i64) -> Result<Vec<ReceivedPayment>, DbError> {
-        let now = now_ms();
+    pub async fn claim_due(
+        &self,
+        claimant: &str,
+        limit: usize,
+        ttl: std::time::Duration,
+    ) -> Result<Vec<ReceivedPayment>, DbError> {
+        let claimant = claimant.to_owned();
+        let ttl = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
+        let _turn = self.write_turn().await;
         self.db
             .run(move |conn| {
-                Ok(rp::table
+                let now = clock_ms(conn)?;
+                // More candidates than wanted: another instance may claim some first.
+                let candidates = rp::table
                     .filter(rp::status.eq_any(DUE_STATUSES))
-                    .filter(rp::next_attempt_at.le(now))
+                    .filter(rp::next_attempt_at.le(now_ms()))
+                    .filter(rp::claimed_until.lt(now))
                     .order(rp::id.asc())
-                    .limit(limit)
+                    .limit(i64::try_from(limit.saturating_mul(4) + 8).unwrap_or(i64::MAX))
+                    .select(rp::id)
+                    .load::<i64>(conn)?;
+                let mut claimed = Vec::with_capacity(limit);
+                for id in candidates {
+                    if claimed.len() >= limit {
+                        break;
+                    }
+                    let taken = diesel::update(
+                        rp::table
+                            .find(id)
+                            .filter(rp::status.eq_any(DUE_STATUSES))
+                            .filter(rp::claimed_until.lt(now)),
+                    )
+                    .set((
+                        rp::claimed_by.eq(&claimant),
+                        rp::claimed_until.eq(now.saturating_add(ttl)),
+                    ))
+                    .execute(conn)?;
+                    if taken == 1 {
+                        claimed.push(id);
+                    }
+                }
+                if claimed.is_empty() {
+                    return Ok(Vec::new());
+                }
+                Ok(rp::table
+                    .filter(rp::id.eq_any(claimed))
+                    .order(rp::id.asc())
                     .select(ReceivedPayment::as_select())
                     .load::<ReceivedPayment>(conn)?)
+            })
+            .await
+    }
+
+    /// Claims payment `id` for `claimant` whatever its status (`/reprocess`), unless another
+    /// instance's claim on it is current; `false` then.
+    ///
+    /// # Errors
+    /// Database failures.
+    pub async fn claim_one(
+        &self,
+        id: i64,
+        claimant: &str,
+        ttl: std::time::Duration,
+    ) -> Result<bool, DbError> {
+        let claimant = claimant.to_owned();
+        let ttl = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
+        let _turn = self.write_turn().await;
+        self.db
+            .run(move |conn| {
+                let now = clock_ms(conn)?;
+                let taken = diesel::update(rp::table.find(id).filter(rp::claimed_until.lt(now)))
+                    .set((
+                        rp::claimed_by.eq(&claimant),
+                        rp::claimed_until.eq(now.saturating_add(ttl)),
+                    ))
+                    .execute(conn)?;
+                Ok(taken == 1)
+            })
+            .await
+    }
+
+    /// Gives up claims without an outcome (deliveries abandoned at shutdown), so that the
+    /// next instance delivers those payments at once rather than after the claim lapses.
+    ///
+    /// # Errors
+    /// Database failures.
+    pub async fn release_claims(&self, claimant: &str, ids: Vec<i64>) -> Result<(), DbError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let claimant = claimant.to_owned();
+        let _turn = self.write_turn().await;
+        self.db
+            .run(move |conn| {
+                for ids in ids.chunks(LOOKUP) {
+                    diesel::update(
+                        rp::table
+                            .filter(rp::id.eq_any(ids))
+                            .filter(rp::claimed_by.eq(&claimant)),
+                    )
+                    .set((
+                        rp::claimed_by.eq(None::<String>),
+                        rp::claimed_until.eq(0_i64),
+                    ))
+                    .execute(conn)?;
+                }
+                Ok(())
             })
             .await
     }
@@ -542,8 +660,10 @@ impl ReceiveStore {
     pub async fn next_due(&self) -> Result<Option<i64>, DbError> {
         self.db
             .run(move |conn| {
+                // Claimed payments are another worker's until their outcome is written.
                 Ok(rp::table
                     .filter(rp::status.eq_any(DUE_STATUSES))
+                    .filter(rp::claimed_by.is_null())
                     .select(diesel::dsl::min(rp::next_attempt_at))
                     .first::<Option<i64>>(conn)?)
             })
@@ -604,40 +724,62 @@ impl ReceiveStore {
         })
     }
 
-    /// Stores a delivery attempt's outcome.
+    /// Stores the outcome of an attempt made under `claimant`'s claim, and ends the claim.
     ///
     /// # Errors
     /// Database failures.
-    pub async fn finish_attempt(&self, id: i64, outcome: Outcome) -> Result<(), DbError> {
-        self.finish_attempts(vec![(id, outcome)]).await
+    pub async fn finish_attempt(
+        &self,
+        claimant: &str,
+        id: i64,
+        outcome: Outcome,
+    ) -> Result<(), DbError> {
+        self.finish_attempts(claimant, vec![(id, outcome)])
+            .await
+            .map(drop)
     }
 
-    /// Stores several attempts' outcomes in one transaction. Deliveries that sent the same
-    /// route and data (e.g. every payment with the same memo) are marked in one statement.
+    /// Stores several attempts' outcomes in one transaction, each only if `claimant` still
+    /// holds its claim (one that lapsed is another instance's now), and ends the claims.
+    /// Deliveries that sent the same route and data (e.g. every payment with the same memo)
+    /// are marked in one statement. Returns how many outcomes were written.
     ///
     /// # Errors
     /// Database failures; then nothing was written.
-    pub async fn finish_attempts(&self, outcomes: Vec<(i64, Outcome)>) -> Result<(), DbError> {
+    pub async fn finish_attempts(
+        &self,
+        claimant: &str,
+        outcomes: Vec<(i64, Outcome)>,
+    ) -> Result<usize, DbError> {
         let now = now_utc();
+        let claimant = claimant.to_owned();
         let _turn = self.write_turn().await;
         self.db
             .run(move |conn| {
                 conn.transaction(|conn| {
+                    let mut written = 0;
                     let mut delivered: HashMap<(String, Option<String>), Vec<i64>> = HashMap::new();
                     for (id, outcome) in outcomes {
                         match outcome {
                             Outcome::Delivered { route, data } => {
                                 delivered.entry((route, data)).or_default().push(id);
                             }
-                            other => write_outcome(conn, id, other)?,
+                            other => written += write_outcome(conn, &claimant, id, other)?,
                         }
                     }
                     for ((route, data), ids) in delivered {
                         for ids in ids.chunks(LOOKUP) {
-                            write_delivered(conn, ids, &route, data.as_deref(), now)?;
+                            written += write_delivered(
+                                conn,
+                                &claimant,
+                                ids,
+                                &route,
+                                data.as_deref(),
+                                now,
+                            )?;
                         }
                     }
-                    Ok::<_, DbError>(())
+                    Ok::<_, DbError>(written)
                 })
             })
             .await
@@ -770,16 +912,28 @@ impl ReceiveStore {
     }
 }
 
+/// Ends a claim along with the outcome.
+fn unclaimed() -> (
+    diesel::dsl::Eq<rp::claimed_by, Option<String>>,
+    diesel::dsl::Eq<rp::claimed_until, i64>,
+) {
+    (
+        rp::claimed_by.eq(None::<String>),
+        rp::claimed_until.eq(0_i64),
+    )
+}
+
 fn write_outcome(
     conn: &mut service::AnyConnection,
+    claimant: &str,
     id: i64,
     outcome: Outcome,
-) -> Result<(), DbError> {
-    let row = rp::table.find(id);
+) -> Result<usize, DbError> {
+    let row = rp::table.find(id).filter(rp::claimed_by.eq(claimant));
     let attempts = rp::attempts.eq(rp::attempts + 1);
-    match outcome {
+    Ok(match outcome {
         Outcome::Delivered { route, data } => {
-            write_delivered(conn, &[id], &route, data.as_deref(), now_utc())?
+            write_delivered(conn, claimant, &[id], &route, data.as_deref(), now_utc())?
         }
         Outcome::Retry {
             error,
@@ -789,6 +943,7 @@ fn write_outcome(
                 attempts,
                 rp::last_error.eq(error),
                 rp::next_attempt_at.eq(next_attempt_at),
+                unclaimed(),
             ))
             .execute(conn)?,
         Outcome::GiveUp { error } => diesel::update(row)
@@ -797,6 +952,7 @@ fn write_outcome(
                 rp::status.eq(ReceivedStatus::Failing.as_str()),
                 rp::last_error.eq(error),
                 rp::next_attempt_at.eq(now_ms()),
+                unclaimed(),
             ))
             .execute(conn)?,
         Outcome::Failed { error } => diesel::update(row)
@@ -804,30 +960,36 @@ fn write_outcome(
                 attempts,
                 rp::status.eq(ReceivedStatus::Failed.as_str()),
                 rp::last_error.eq(error),
+                unclaimed(),
             ))
             .execute(conn)?,
-    };
-    Ok(())
+    })
 }
 
-/// Marks payments `ids` delivered with `route` and `data`.
+/// Marks payments `ids` delivered with `route` and `data`, those `claimant` still holds.
 fn write_delivered(
     conn: &mut service::AnyConnection,
+    claimant: &str,
     ids: &[i64],
     route: &str,
     data: Option<&str>,
     at: PrimitiveDateTime,
 ) -> Result<usize, DbError> {
-    Ok(diesel::update(rp::table.filter(rp::id.eq_any(ids)))
-        .set((
-            rp::attempts.eq(rp::attempts + 1),
-            rp::status.eq(ReceivedStatus::Success.as_str()),
-            rp::route.eq(route),
-            rp::data.eq(data),
-            rp::last_error.eq(None::<String>),
-            rp::delivered_at.eq(Some(at)),
-        ))
-        .execute(conn)?)
+    Ok(diesel::update(
+        rp::table
+            .filter(rp::id.eq_any(ids))
+            .filter(rp::claimed_by.eq(claimant)),
+    )
+    .set((
+        rp::attempts.eq(rp::attempts + 1),
+        rp::status.eq(ReceivedStatus::Success.as_str()),
+        rp::route.eq(route),
+        rp::data.eq(data),
+        rp::last_error.eq(None::<String>),
+        rp::delivered_at.eq(Some(at)),
+        unclaimed(),
+    ))
+    .execute(conn)?)
 }
 
 fn save_cursor(

@@ -321,3 +321,149 @@ async fn the_compliance_path_pays_what_was_asked_or_nothing(backend: Backend) {
 fn web_calls(web: &crate::common::banks::Web, path: &str) -> usize {
     web.calls(path)
 }
+
+service::backend_tests!(strict_send_through_compliance_crosses_the_order_book);
+/// Strict send on the compliance path through two order books (XLM → EUR → USD, offers of a
+/// market maker): exactly `amount` leaves, the receiver gets what the books give (checked to
+/// the stroop), the path the app asked for is the path the receiving bank approved; when the
+/// books cannot give `dest_min`, nothing moves and the app is told why.
+async fn strict_send_through_compliance_crosses_the_order_book(backend: Backend) {
+    use sandbox::dex::manage_sell_offer;
+    use stellar_base::transaction::Operation;
+    use stellar_base::{Asset, KeyPair, Memo};
+
+    let banks = TwoBanks::start(backend).await;
+    let (web, bridge, bob) = (&banks.web, &banks.bridge, banks.bob);
+    web.set("/b/sanctions", &[(200, "")]);
+    let issuer = bridge.issuer.public_key();
+    let (usd, eur) = (
+        Asset::credit("USD", issuer).unwrap(),
+        Asset::credit("EUR", issuer).unwrap(),
+    );
+    bridge.trust_usd(&banks.bob_key).await;
+    // A market maker holding USD and EUR: sells EUR at 2 XLM and USD at 1 EUR.
+    let maker = KeyPair::random();
+    bridge.sandbox.fund(maker.public_key()).await.unwrap();
+    let amount = |s: &str| s.parse::<stellar_base::Amount>().unwrap();
+    bridge
+        .submit_ops(
+            &maker,
+            Memo::None,
+            vec![
+                Operation::change_trust(&usd, amount("100000")),
+                Operation::change_trust(&eur, amount("100000")),
+            ],
+        )
+        .await;
+    bridge
+        .submit_ops(
+            &bridge.issuer,
+            Memo::None,
+            vec![
+                Operation::payment(maker.public_key().into(), &usd, amount("1000")),
+                Operation::payment(maker.public_key().into(), &eur, amount("1000")),
+            ],
+        )
+        .await;
+    bridge
+        .submit_ops(
+            &maker,
+            Memo::None,
+            vec![
+                manage_sell_offer(&eur, &Asset::Native, amount("100"), 2, 1, 0),
+                manage_sell_offer(&usd, &eur, amount("100"), 1, 1, 0),
+            ],
+        )
+        .await;
+    let issuer_s = issuer.to_string();
+    let form = |id: &'static str, dest_min: &'static str| {
+        let issuer = issuer_s.clone();
+        async move {
+            bridge
+                .pay(&[
+                    ("id", id),
+                    ("sender", "alice*bank-a.test"),
+                    ("destination", "bob*bank-b.test"),
+                    ("extra_memo", "invoice 7"),
+                    ("amount", "10"),
+                    ("dest_min", dest_min),
+                    ("asset_code", "USD"),
+                    ("asset_issuer", &issuer),
+                    ("path[0][asset_code]", "EUR"),
+                    ("path[0][asset_issuer]", &issuer),
+                ])
+                .await
+        }
+    };
+    let alice = bridge.source.public_key();
+    let xlm_before = bridge.balance(&alice, "native").await.unwrap();
+
+    // 10 XLM buy 5 EUR at 2 XLM each, which buy 5 USD at 1 EUR each (exchangeV10 rounds
+    // nothing away at these prices).
+    let (status, body) = form("book-1", "4.9").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        bridge.balance(&bob, "USD").await.as_deref(),
+        Some("5.0000000"),
+        "{backend}: what the books give"
+    );
+    let xlm_after = bridge.balance(&alice, "native").await.unwrap();
+    let spent = xlm_before
+        .parse::<stellar_base::Amount>()
+        .unwrap()
+        .stroops()
+        - xlm_after.parse::<stellar_base::Amount>().unwrap().stroops();
+    assert_eq!(
+        spent,
+        10 * 10_000_000 + 100,
+        "exactly 10 XLM left, plus the fee"
+    );
+    let hash = body["hash"].as_str().unwrap();
+    let operations: serde_json::Value = reqwest::get(format!(
+        "{}/transactions/{hash}/operations",
+        bridge.sandbox.url()
+    ))
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let op = &operations["_embedded"]["records"][0];
+    assert_eq!(op["type"], "path_payment_strict_send", "{op}");
+    assert_eq!(op["source_amount"], "10.0000000", "{op}");
+    assert_eq!(op["amount"], "5.0000000", "{op}");
+    assert_eq!(op["destination_min"], "4.9000000", "{op}");
+    assert_eq!(op["path"][0]["asset_code"], "EUR", "{op}");
+    // The market maker's offers were crossed: 95 EUR and 95 USD left on the books.
+    let offers: serde_json::Value = reqwest::get(format!(
+        "{}/accounts/{}/offers",
+        bridge.sandbox.url(),
+        maker.public_key()
+    ))
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let mut left: Vec<String> = offers["_embedded"]["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["amount"].as_str().unwrap().to_owned())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["95.0000000", "95.0000000"], "{offers}");
+
+    // Asking for more than the books give: the receiving bank approves, the network refuses,
+    // nothing moves, and the app hears why.
+    let (status, body) = form("book-2", "5.5").await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (400, Some("payment_under_destmin")),
+        "{backend}: {body}"
+    );
+    assert_eq!(
+        bridge.balance(&bob, "USD").await.as_deref(),
+        Some("5.0000000")
+    );
+}

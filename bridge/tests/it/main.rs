@@ -2,7 +2,8 @@
 //! (`common`), on every backend (`service::backend_tests!`), with scripted back offices,
 //! stellar.toml hosts and broken Horizons (wiremock); the sending side (`payment`, `builder`,
 //! `exactly_once`, the compliance path with two banks' compliance servers), the receiving side
-//! (`receive*`), the legacy config files and databases, and the migrations in step.
+//! (`receive*`), several instances on one database (`instances`), the legacy config files and
+//! databases, and the migrations in step.
 
 mod builder;
 mod channels;
@@ -10,6 +11,7 @@ mod common;
 mod compliance_path;
 mod exactly_once;
 mod fees_and_queue;
+mod instances;
 mod legacy_config;
 mod legacy_database;
 mod migrations_in_step;

@@ -282,18 +282,6 @@ async fn every_kind_reaches_the_back_office_signed(backend: Backend) {
     assert_eq!((status, sent.as_array().map(Vec::len)), (200, Some(0)));
 }
 
-/// Sends `count` lumen payments to `to` in transactions of 100 operations.
-async fn flood(bridge: &TestBridge, to: &KeyPair, count: usize) {
-    let ops: Vec<Operation> = (0..count)
-        .map(|_| Operation::payment(to.public_key().into(), &Asset::Native, amount("0.0000001")))
-        .collect();
-    for chunk in ops.chunks(100) {
-        bridge
-            .submit_ops(&bridge.source, Memo::Text("flood".into()), chunk.to_vec())
-            .await;
-    }
-}
-
 service::backend_tests!(a_crash_mid_stream_loses_and_duplicates_nothing);
 async fn a_crash_mid_stream_loses_and_duplicates_nothing(backend: Backend) {
     let office = BackOffice::start().await;
@@ -310,7 +298,7 @@ async fn a_crash_mid_stream_loses_and_duplicates_nothing(backend: Backend) {
     let faults = bridge.sandbox.faults();
     faults.stall_streams(true);
     let total = 3_000;
-    flood(&bridge, &receiver, total).await;
+    bridge.flood(&receiver, total).await;
     // Let the stream flow; crash as soon as part of it is recorded, with the stream stalled
     // again so that the rest cannot be recorded first, however fast the listener is.
     faults.stall_streams(false);
@@ -362,12 +350,12 @@ async fn dropped_and_stalled_streams_lose_nothing(backend: Backend) {
     .await;
     let faults = bridge.sandbox.faults();
     for round in 0..4 {
-        flood(&bridge, &receiver, 100).await;
+        bridge.flood(&receiver, 100).await;
         match round {
             0 | 2 => faults.close_streams(),
             _ => {
                 faults.stall_streams(true);
-                flood(&bridge, &receiver, 50).await;
+                bridge.flood(&receiver, 50).await;
                 tokio::time::sleep(Duration::from_millis(1_200)).await;
                 faults.stall_streams(false);
             }
@@ -401,7 +389,7 @@ async fn a_failing_callback_is_retried_until_it_recovers(backend: Backend) {
         c.receiving.max_attempts = 1_000;
     })
     .await;
-    flood(&bridge, &receiver, 5).await;
+    bridge.flood(&receiver, 5).await;
     office
         .wait_for(10, "retries", |calls| calls.len() >= 20)
         .await;
@@ -562,7 +550,7 @@ async fn the_silence_watchdog_reopens_a_stalled_stream(backend: Backend) {
         .await;
     let faults = bridge.sandbox.faults();
     faults.stall_streams(true);
-    flood(&bridge, &receiver, 10).await;
+    bridge.flood(&receiver, 10).await;
     // Still stalled: only the watchdog can reopen the stream.
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     loop {

@@ -27,6 +27,10 @@ const TEMPLATE: &str = include_str!(concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../nginx/stellar.conf"
 ));
+const UPSTREAMS: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../nginx/upstreams.conf"
+));
 const SIGNING_KEY: &str = "GCYMGWPZ6NC2U7SO6SMXOP5ZLXOEC5SYPKITDMVEONLCHFSCCQR2J4S3";
 
 /// A port that was free a moment ago (nginx cannot be told to pick one itself).
@@ -129,7 +133,7 @@ fn render(template: &str, values: &[(&str, String)]) -> String {
         let placeholder = format!("@{name}@");
         assert!(
             text.contains(&placeholder),
-            "nginx/stellar.conf no longer has {placeholder}"
+            "the nginx template no longer has {placeholder}"
         );
         text = text.replace(&placeholder, value);
     }
@@ -145,52 +149,9 @@ fn render(template: &str, values: &[(&str, String)]) -> String {
     text
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn nginx_serves_stellar_toml_and_proxies_federation_and_auth_over_tls() {
-    assert!(
-        Path::new(NGINX).exists(),
-        "nginx is not installed: apt-get install nginx (scripts/test.sh installs it)"
-    );
-
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path();
-    // nginx's workers drop to `nobody` when the test runs as root: they must be able to read
-    // the web root.
-    std::fs::set_permissions(root, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let common::Pki { ca, cert, key } = common::private_pki(root);
-
-    let federation = FederationServer::start(Backend::Sqlite).await;
-    let federation_url = federation.url.clone();
-    let (auth_address, seen, auth_handle) = fake_auth_server().await;
-
-    let port = free_port();
-    let public = format!("https://localhost:{port}");
-    let www = root.join("www");
-    std::fs::create_dir_all(www.join(".well-known")).unwrap();
-    std::fs::write(
-        www.join(".well-known/stellar.toml"),
-        format!(
-            "VERSION = \"2.0.0\"\n\
-             NETWORK_PASSPHRASE = \"Test SDF Network ; September 2015\"\n\
-             FEDERATION_SERVER = \"{public}/federation\"\n\
-             AUTH_SERVER = \"{public}/auth\"\n\
-             SIGNING_KEY = \"{SIGNING_KEY}\"\n"
-        ),
-    )
-    .unwrap();
-
-    let server_blocks = render(
-        TEMPLATE,
-        &[
-            ("LISTEN", format!("127.0.0.1:{port}")),
-            ("SERVER_NAME", "localhost".into()),
-            ("CERT", cert.display().to_string()),
-            ("KEY", key.display().to_string()),
-            ("ROOT", www.display().to_string()),
-            ("FEDERATION", federation_url),
-            ("AUTH", format!("http://{auth_address}")),
-        ],
-    );
+/// Writes an nginx.conf around `blocks` (the rendered templates) under `root`, checks it with
+/// `nginx -t`, starts nginx and waits until it listens on `port`.
+async fn launch(root: &Path, blocks: &str, port: u16) -> Nginx {
     let p = root.display();
     let conf = root.join("nginx.conf");
     std::fs::write(
@@ -208,7 +169,7 @@ async fn nginx_serves_stellar_toml_and_proxies_federation_and_auth_over_tls() {
              fastcgi_temp_path {p}/fastcgi;\n\
              uwsgi_temp_path {p}/uwsgi;\n\
              scgi_temp_path {p}/scgi;\n\
-             {server_blocks}\n\
+             {blocks}\n\
              }}\n"
         ),
     )
@@ -257,6 +218,56 @@ async fn nginx_serves_stellar_toml_and_proxies_federation_and_auth_over_tls() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    nginx
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nginx_serves_stellar_toml_and_proxies_federation_and_auth_over_tls() {
+    assert!(
+        Path::new(NGINX).exists(),
+        "nginx is not installed: apt-get install nginx (scripts/test.sh installs it)"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    // nginx's workers drop to `nobody` when the test runs as root: they must be able to read
+    // the web root.
+    std::fs::set_permissions(root, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let common::Pki { ca, cert, key } = common::private_pki(root);
+
+    let federation = FederationServer::start(Backend::Sqlite).await;
+    let federation_url = federation.url.clone();
+    let (auth_address, seen, auth_handle) = fake_auth_server().await;
+
+    let port = free_port();
+    let public = format!("https://localhost:{port}");
+    let www = root.join("www");
+    std::fs::create_dir_all(www.join(".well-known")).unwrap();
+    std::fs::write(
+        www.join(".well-known/stellar.toml"),
+        format!(
+            "VERSION = \"2.0.0\"\n\
+             NETWORK_PASSPHRASE = \"Test SDF Network ; September 2015\"\n\
+             FEDERATION_SERVER = \"{public}/federation\"\n\
+             AUTH_SERVER = \"{public}/auth\"\n\
+             SIGNING_KEY = \"{SIGNING_KEY}\"\n"
+        ),
+    )
+    .unwrap();
+
+    let server_blocks = render(
+        TEMPLATE,
+        &[
+            ("LISTEN", format!("127.0.0.1:{port}")),
+            ("SERVER_NAME", "localhost".into()),
+            ("CERT", cert.display().to_string()),
+            ("KEY", key.display().to_string()),
+            ("ROOT", www.display().to_string()),
+            ("FEDERATION", federation_url),
+            ("AUTH", format!("http://{auth_address}")),
+        ],
+    );
+    let nginx = launch(root, &server_blocks, port).await;
 
     let stellar_toml_url = format!("{public}/.well-known/stellar.toml");
     let resolver = Resolver::new(&StellarTomlSettings {
@@ -413,6 +424,140 @@ async fn nginx_serves_stellar_toml_and_proxies_federation_and_auth_over_tls() {
 
     drop(nginx);
     auth_handle.stop(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+/// `nginx/upstreams.conf` with two instances of each server: two federation servers on one
+/// database answer alike, nginx spreads lookups over both and keeps answering when one is
+/// stopped (passive health checks); the private bridge and compliance ports reach a live
+/// instance when the other refuses connections.
+async fn nginx_spreads_over_two_instances_and_skips_one_that_is_down() {
+    assert!(
+        Path::new(NGINX).exists(),
+        "nginx is not installed: apt-get install nginx (scripts/test.sh installs it)"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::set_permissions(root, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let common::Pki { ca, cert, key } = common::private_pki(root);
+
+    // Two federation instances on one database: stateless, they answer alike.
+    let first = FederationServer::start(Backend::Sqlite).await;
+    let second_app = federation::Application::build(federation::testing::config(
+        &first.db,
+        federation::testing::queries(),
+    ))
+    .await
+    .unwrap();
+    let second_url = second_app.url();
+    let second_handles = second_app.spawn();
+    let lookup = |base: String| async move {
+        let response = reqwest::get(format!("{base}/federation?q=bob*bank.test&type=name"))
+            .await
+            .unwrap();
+        (response.status().as_u16(), response.text().await.unwrap())
+    };
+    let direct = lookup(first.url.clone()).await;
+    assert_eq!(direct.0, 200, "{direct:?}");
+    assert_eq!(
+        direct,
+        lookup(second_url.clone()).await,
+        "two instances answer alike"
+    );
+
+    let (auth_1, _, _auth_1_handle) = fake_auth_server().await;
+    let (auth_2, _, _auth_2_handle) = fake_auth_server().await;
+    let (bridge_1, bridge_1_seen, bridge_1_handle) = fake_auth_server().await;
+    let (bridge_2, bridge_2_seen, _bridge_2_handle) = fake_auth_server().await;
+    let (internal_1, _, _internal_1_handle) = fake_auth_server().await;
+    let (internal_2, _, _internal_2_handle) = fake_auth_server().await;
+
+    let (port, bridge_port, internal_port) = (free_port(), free_port(), free_port());
+    let host_port = |url: &str| url.trim_start_matches("http://").to_owned();
+    let upstreams = render(
+        UPSTREAMS,
+        &[
+            ("FEDERATION_1", host_port(&first.url)),
+            ("FEDERATION_2", host_port(&second_url)),
+            ("AUTH_1", auth_1.to_string()),
+            ("AUTH_2", auth_2.to_string()),
+            ("COMPLIANCE_INTERNAL_1", internal_1.to_string()),
+            ("COMPLIANCE_INTERNAL_2", internal_2.to_string()),
+            ("BRIDGE_1", bridge_1.to_string()),
+            ("BRIDGE_2", bridge_2.to_string()),
+            (
+                "PRIVATE_COMPLIANCE_LISTEN",
+                format!("127.0.0.1:{internal_port}"),
+            ),
+            ("PRIVATE_BRIDGE_LISTEN", format!("127.0.0.1:{bridge_port}")),
+        ],
+    );
+    let www = root.join("www");
+    std::fs::create_dir_all(&www).unwrap();
+    let public_blocks = render(
+        TEMPLATE,
+        &[
+            ("LISTEN", format!("127.0.0.1:{port}")),
+            ("SERVER_NAME", "localhost".into()),
+            ("CERT", cert.display().to_string()),
+            ("KEY", key.display().to_string()),
+            ("ROOT", www.display().to_string()),
+            ("FEDERATION", "http://stellar_federation".into()),
+            ("AUTH", "http://stellar_auth".into()),
+        ],
+    );
+    let nginx = launch(root, &format!("{upstreams}\n{public_blocks}"), port).await;
+    let client = Resolver::new(&StellarTomlSettings {
+        extra_ca_file: Some(ca),
+        ..StellarTomlSettings::default()
+    })
+    .unwrap()
+    .trusted_client();
+    let public = format!("https://localhost:{port}");
+    let through_nginx = || async {
+        let response = client
+            .get(format!("{public}/federation?q=bob*bank.test&type=name"))
+            .send()
+            .await
+            .unwrap();
+        (response.status().as_u16(), response.text().await.unwrap())
+    };
+    for _ in 0..6 {
+        assert_eq!(through_nginx().await, direct, "{}", nginx.error_log());
+    }
+    // One instance stops: every lookup is still answered, by the other.
+    for handle in second_handles {
+        handle.stop(false).await;
+    }
+    for _ in 0..6 {
+        assert_eq!(through_nginx().await, direct, "{}", nginx.error_log());
+    }
+
+    // The private bridge port: a request reaches one instance; with the first one refusing
+    // connections, the other.
+    let post = |port: u16| async move {
+        reqwest::Client::new()
+            .post(format!("http://127.0.0.1:{port}/payment"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("id=p-1&amount=1")
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!(post(bridge_port).await, 200);
+    bridge_1_handle.stop(false).await;
+    for _ in 0..4 {
+        assert_eq!(post(bridge_port).await, 200, "{}", nginx.error_log());
+    }
+    let (one, two) = (
+        bridge_1_seen.lock().unwrap().len(),
+        bridge_2_seen.lock().unwrap().len(),
+    );
+    assert_eq!(one + two, 5, "each request reached one instance once");
+    assert!(two >= 4, "the live instance took over ({one} + {two})");
+    assert_eq!(post(internal_port).await, 200, "{}", nginx.error_log());
 }
 
 fn repo_file(path: &str) -> String {

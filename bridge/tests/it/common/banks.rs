@@ -152,6 +152,8 @@ pub struct TwoBanks {
     pub bridge: super::TestBridge,
     /// Bob's account at bank B (funded).
     pub bob: stellar_base::PublicKey,
+    /// Bob's keys (to open trustlines).
+    pub bob_key: KeyPair,
     /// Compliance A's internal URL (`/send`).
     pub a_internal: String,
     /// Compliance B's internal URL (`/receive`).
@@ -172,7 +174,8 @@ impl TwoBanks {
             TestDatabase::new(backend),
         ];
         let [db_a, db_b, db_fed] = &databases;
-        let bob = KeyPair::random().public_key();
+        let bob_key = KeyPair::random();
+        let bob = bob_key.public_key();
 
         service::Database::connect(&db_fed.settings())
             .unwrap()
@@ -267,6 +270,7 @@ impl TwoBanks {
             web,
             bridge,
             bob,
+            bob_key,
             a_internal,
             b_internal,
             _databases: databases,

@@ -19,6 +19,28 @@ use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 pub const API_KEY: &str = "bridge-api-key-0123456789";
 
+/// POSTs a form with the API key to the bridge at `base`: status and JSON.
+pub async fn post_to(base: &str, path: &str, form: &[(&str, &str)]) -> (u16, serde_json::Value) {
+    let mut form = form.to_vec();
+    form.push(("apiKey", API_KEY));
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(&form)
+        .finish();
+    let res = reqwest::Client::new()
+        .post(format!("{base}{path}"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = res.status().as_u16();
+    let text = res.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
+    )
+}
+
 pub struct TestBridge {
     pub sandbox: RunningSandbox,
     pub url: String,
@@ -34,7 +56,24 @@ pub fn config(
     issuer: &KeyPair,
     edit: impl FnOnce(&mut BridgeConfig),
 ) -> BridgeConfig {
-    let file = format!(
+    let file = config_file(db, sandbox, source, issuer);
+    let path = tempfile::Builder::new().suffix(".cfg").tempfile().unwrap();
+    std::fs::write(path.path(), file).unwrap();
+    let mut config: BridgeConfig =
+        service::config::load_from("BRIDGE", Some(path.path()), Vec::new()).unwrap();
+    config.stellar_toml = StellarTomlSettings::default();
+    edit(&mut config);
+    config
+}
+
+/// The bridge.cfg behind [`config`]; it ends inside `[accounts]`.
+pub fn config_file(
+    db: &TestDatabase,
+    sandbox: &RunningSandbox,
+    source: &KeyPair,
+    issuer: &KeyPair,
+) -> String {
+    format!(
         r#"
 port = 0
 horizon = "{}"
@@ -64,14 +103,7 @@ issuing_account_id = "{}"
         source.secret_seed(),
         issuer.secret_seed(),
         issuer.public_key(),
-    );
-    let path = tempfile::Builder::new().suffix(".cfg").tempfile().unwrap();
-    std::fs::write(path.path(), file).unwrap();
-    let mut config: BridgeConfig =
-        service::config::load_from("BRIDGE", Some(path.path()), Vec::new()).unwrap();
-    config.stellar_toml = StellarTomlSettings::default();
-    edit(&mut config);
-    config
+    )
 }
 
 impl TestBridge {
@@ -110,24 +142,7 @@ impl TestBridge {
 
     /// POSTs a form with the API key.
     pub async fn post(&self, path: &str, form: &[(&str, &str)]) -> (u16, serde_json::Value) {
-        let mut form = form.to_vec();
-        form.push(("apiKey", API_KEY));
-        let body = url::form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(&form)
-            .finish();
-        let res = reqwest::Client::new()
-            .post(format!("{}{path}", self.url))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(body)
-            .send()
-            .await
-            .unwrap();
-        let status = res.status().as_u16();
-        let text = res.text().await.unwrap();
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
-        )
+        post_to(&self.url, path, form).await
     }
 
     pub async fn pay(&self, form: &[(&str, &str)]) -> (u16, serde_json::Value) {
@@ -381,6 +396,8 @@ pub fn receiving_config(config: &mut BridgeConfig, account: &PublicKey, office: 
     config.receiving.retry_max_ms = 100;
     config.receiving.poll_ms = 20;
     config.receiving.callback_timeout_ms = 5_000;
+    // A crashed instance's accounts are taken over (by its restart) within two seconds.
+    config.receiving.lease_ttl = 2;
     config.horizon_client.stream_idle_timeout_seconds = 1;
 }
 
@@ -482,6 +499,30 @@ impl TestBridge {
 }
 
 impl TestBridge {
+    /// Sends `count` lumen payments of one stroop to `to`, from the paying account, in
+    /// transactions of 100 operations, straight to the sandbox.
+    pub async fn flood(&self, to: &KeyPair, count: usize) {
+        use stellar_base::transaction::Operation;
+        let one_stroop: stellar_base::Amount = "0.0000001".parse().unwrap();
+        let ops: Vec<Operation> = (0..count)
+            .map(|_| {
+                Operation::payment(
+                    to.public_key().into(),
+                    &stellar_base::Asset::Native,
+                    one_stroop,
+                )
+            })
+            .collect();
+        for chunk in ops.chunks(100) {
+            self.submit_ops(
+                &self.source,
+                stellar_base::Memo::Text("flood".into()),
+                chunk.to_vec(),
+            )
+            .await;
+        }
+    }
+
     /// A second bridge (another bank) on the same sandbox with its own fresh database; its
     /// URL, receiving handle and database guard.
     pub async fn another(
