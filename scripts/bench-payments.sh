@@ -24,6 +24,11 @@
 #   LEDGERS            ledgers of load per run (default 12)
 #   CONCURRENCY        clients per run (default: one per channel, so that every channel is kept
 #                      busy without requests queueing for one; 4 without channels)
+#   INSTANCES          bridge instances sharing the database, the paying account and the
+#                      channels (default 1; more than 1 needs DATABASE=mysql or postgres). The
+#                      clients are spread over them round robin.
+#   DATABASE           sqlite (default), mysql (MariaDB at 127.0.0.1:3306, root) or postgres
+#                      (127.0.0.1:5432, postgres); a fresh database per run
 #   RUST_LOG           server log level (default warn)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,6 +41,14 @@ export CARGO_TARGET_DIR
 CHANNELS=${CHANNELS:-0 1 10 50 200}
 LEDGER_MS=${LEDGER_MS:-1000 5000}
 LEDGERS=${LEDGERS:-12}
+INSTANCES=${INSTANCES:-1}
+DATABASE=${DATABASE:-sqlite}
+case "$DATABASE" in
+  sqlite) [ "$INSTANCES" = 1 ] || die "SQLite serves one instance: use DATABASE=mysql or postgres for INSTANCES=$INSTANCES" ;;
+  mysql) require mariadb ;;
+  postgres) require psql ;;
+  *) die "DATABASE=$DATABASE: sqlite, mysql or postgres" ;;
+esac
 export RUST_LOG=${RUST_LOG:-warn}
 CHANNEL_SEED=SADQOBYHA4DQOBYHA4DQOBYHA4DQOBYHA4DQOBYHA4DQOBYHA4DQP54X
 
@@ -56,15 +69,37 @@ client() { "$CLIENT_BIN" 2>/dev/null; }
 
 WORK=$(mktemp -d -t bench-payments.XXXXXX)
 SANDBOX_PID=
-SERVER_PID=
+SERVER_PIDS=()
 stop() {
-  for pid in "$SERVER_PID" "$SANDBOX_PID"; do
+  for pid in "${SERVER_PIDS[@]}" "$SANDBOX_PID"; do
     if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
       kill "$pid" 2>/dev/null || true
       wait "$pid" 2>/dev/null || true
     fi
   done
-  SERVER_PID=; SANDBOX_PID=
+  SERVER_PIDS=(); SANDBOX_PID=
+}
+
+# database_url NAME: a fresh, empty database of $DATABASE, and its URL.
+database_url() {
+  case "$DATABASE" in
+    sqlite) printf 'sqlite://%s/%s.db\n' "$WORK" "$1" ;;
+    mysql)
+      mariadb -h127.0.0.1 -P3306 -uroot -e "DROP DATABASE IF EXISTS $1; CREATE DATABASE $1" >&2
+      printf 'mysql://root@127.0.0.1:3306/%s\n' "$1" ;;
+    postgres)
+      psql -q -h127.0.0.1 -p5432 -Upostgres -c "DROP DATABASE IF EXISTS $1" -c "CREATE DATABASE $1" postgres >&2
+      printf 'postgres://postgres@127.0.0.1:5432/%s\n' "$1" ;;
+  esac
+}
+
+# cpu_ticks_all: utime + stime of every bridge instance, in clock ticks.
+cpu_ticks_all() {
+  local total=0 pid
+  for pid in "${SERVER_PIDS[@]}"; do
+    total=$(( total + $(SERVER_PID=$pid cpu_ticks) ))
+  done
+  echo "$total"
 }
 trap 'stop; rm -rf "$WORK"' EXIT
 
@@ -87,25 +122,30 @@ run() {
   wait_for "$sandbox_url/"
   eval "$(SANDBOX_URL=$sandbox_url BENCH_MODE=setup client)"
   base=$BASE_SEED; dest=$DEST
-  bridge_port=$(free_port)
-  {
-    printf 'port = %s\nhorizon = "%s"\nnetwork_passphrase = "Standalone Network ; February 2017"\n' \
-      "$bridge_port" "$sandbox_url"
-    printf 'pending_wait_seconds = %s\n' "$(( ms * 3 / 1000 + 10 ))"
-    printf '[database]\nurl = "sqlite://%s/bridge-%s-%s.db"\n' "$WORK" "$ms" "$channels"
-    printf '[accounts]\nbase_seed = "%s"\n' "$base"
-    if [ "$channels" -gt 0 ]; then
-      printf '[channels]\nseed = "%s"\ncount = %s\n' "$CHANNEL_SEED" "$channels"
-    fi
-  } >"$WORK/bridge.cfg"
-  "$BRIDGE_BIN" -c "$WORK/bridge.cfg" >"$WORK/bridge.out" 2>"$WORK/bridge.err" &
-  SERVER_PID=$!
-  wait_for "http://127.0.0.1:$bridge_port/health"
+  local db_url urls="" i
+  db_url=$(database_url "bench_payments_${ms}_${channels}_$INSTANCES")
+  for i in $(seq "$INSTANCES"); do
+    bridge_port=$(free_port)
+    {
+      printf 'port = %s\nhorizon = "%s"\nnetwork_passphrase = "Standalone Network ; February 2017"\n' \
+        "$bridge_port" "$sandbox_url"
+      printf 'pending_wait_seconds = %s\n' "$(( ms * 3 / 1000 + 10 ))"
+      printf '[database]\nurl = "%s"\n' "$db_url"
+      printf '[accounts]\nbase_seed = "%s"\n' "$base"
+      if [ "$channels" -gt 0 ]; then
+        printf '[channels]\nseed = "%s"\ncount = %s\n' "$CHANNEL_SEED" "$channels"
+      fi
+    } >"$WORK/bridge-$i.cfg"
+    "$BRIDGE_BIN" -c "$WORK/bridge-$i.cfg" >"$WORK/bridge-$i.out" 2>"$WORK/bridge-$i.err" &
+    SERVER_PIDS+=($!)
+    wait_for "http://127.0.0.1:$bridge_port/health"
+    urls="${urls:+$urls,}http://127.0.0.1:$bridge_port"
+  done
   concurrency=${CONCURRENCY:-$(( channels > 0 ? channels : 4 ))}
-  ticks0=$(cpu_ticks)
-  out=$(BRIDGE_URL=http://127.0.0.1:$bridge_port DEST=$dest CONCURRENCY=$concurrency \
+  ticks0=$(cpu_ticks_all)
+  out=$(BRIDGE_URL=$urls DEST=$dest CONCURRENCY=$concurrency \
     DURATION_MS=$(( ms * LEDGERS )) ID_PREFIX="c$channels" client)
-  ticks1=$(cpu_ticks)
+  ticks1=$(cpu_ticks_all)
   stop
   payments=$(sed -n 's/.*payments=\([0-9]*\).*/\1/p' <<<"$out")
   other=$(sed -n 's/.*other=\([0-9]*\).*/\1/p' <<<"$out")
@@ -115,16 +155,16 @@ run() {
   limit_per_ledger=$(( channels == 0 ? 1 : (channels < 1000 ? channels : 1000) ))
   awk -v ch="$channels" -v ms="$ms" -v n="$payments" -v o="$other" -v s="$seconds" \
     -v lim="$limit_per_ledger" -v p50="$p50" -v p99="$p99" -v t="$((ticks1 - ticks0))" \
-    -v hz="$(getconf CLK_TCK)" -v c="$concurrency" 'BEGIN {
+    -v hz="$(getconf CLK_TCK)" -v c="$concurrency" -v inst="$INSTANCES" -v db="$DATABASE" 'BEGIN {
       rate = n / s; limit = lim * 1000 / ms
-      printf "| %d | %d ms | %d | %d | %d | %.1f | %.1f | **%.2f** | %d / %d ms (%.1f / %.1f ledgers) | %.0f µs |\n",
-        ch, ms, c, n, o, rate, limit, rate / limit, p50, p99, p50 / ms, p99 / ms,
+      printf "| %s | %d | %d | %d ms | %d | %d | %d | %.1f | %.1f | **%.2f** | %d / %d ms (%.1f / %.1f ledgers) | %.0f µs |\n",
+        db, inst, ch, ms, c, n, o, rate, limit, rate / limit, p50, p99, p50 / ms, p99 / ms,
         (n > 0 ? 1e6 * t / hz / n : 0) }'
 }
 
 say "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "| channels | ledger | clients | payments (200) | other answers | payments/s | limit/s | ratio | p50 / p99 | bridge CPU per payment |"
-echo "|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|"
+echo "| database | instances | channels | ledger | clients | payments (200) | other answers | payments/s | limit/s | ratio | p50 / p99 | bridge CPU per payment |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|"
 for ms in $LEDGER_MS; do
   for channels in $CHANNELS; do
     run "$ms" "$channels"

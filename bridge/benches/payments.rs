@@ -4,7 +4,9 @@
 //! `SANDBOX_URL` (friendbot) and prints `BASE_SEED=…` and `DEST=…` for the script.
 //!
 //! `BENCH_MODE=load` (default): `CONCURRENCY` clients post `/payment` (1 XLM to `DEST`, each
-//! with its own id) to `BRIDGE_URL` for `DURATION_MS`, then wait for the answers in flight, and
+//! with its own id) to `BRIDGE_URL` for `DURATION_MS` (several bridge instances: a
+//! comma-separated list, client `i` posting to instance `i mod n`), then wait for the answers
+//! in flight, and
 //! print one line: `payments=N other=N seconds=S p50_ms=… p99_ms=…` (latency of the 200s;
 //! `other` counts every other answer, 202 included).
 
@@ -39,7 +41,10 @@ async fn setup() {
 }
 
 async fn load() {
-    let url = Arc::new(format!("{}/payment", var("BRIDGE_URL")));
+    let urls: Vec<String> = var("BRIDGE_URL")
+        .split(',')
+        .map(|base| format!("{base}/payment"))
+        .collect();
     let dest = Arc::new(var("DEST"));
     let prefix = Arc::new(std::env::var("ID_PREFIX").unwrap_or_else(|_| "bench".into()));
     let concurrency = number("CONCURRENCY", 32) as usize;
@@ -53,10 +58,10 @@ async fn load() {
     let started = Instant::now();
     let end = started + duration;
     let workers: Vec<_> = (0..concurrency)
-        .map(|_| {
+        .map(|worker| {
             let (client, url, dest, prefix, next, other) = (
                 client.clone(),
-                url.clone(),
+                urls[worker % urls.len()].clone(),
                 dest.clone(),
                 prefix.clone(),
                 next.clone(),

@@ -554,3 +554,29 @@ async fn a_paused_leader_is_fenced_steps_down_and_doubles_nothing(backend: Backe
     );
     second.shutdown().await;
 }
+
+#[tokio::test]
+/// SQLite serves one instance: a second bridge on the same file refuses to start and says to
+/// use MariaDB or PostgreSQL; once the first is gone, the file is free again.
+async fn a_second_bridge_on_one_sqlite_file_refuses_to_start() {
+    let sandbox = sandbox::Sandbox::start(sandbox::SandboxConfig::for_tests())
+        .await
+        .unwrap();
+    let (source, issuer) = (KeyPair::random(), KeyPair::random());
+    sandbox.fund(source.public_key()).await.unwrap();
+    let db = TestDatabase::new(Backend::Sqlite);
+    let first = bridge::Application::build(config(&db, &sandbox, &source, &issuer, |_| {}))
+        .await
+        .unwrap();
+    let second = bridge::Application::build(config(&db, &sandbox, &source, &issuer, |_| {})).await;
+    let error = second
+        .err()
+        .expect("a second instance is refused")
+        .to_string();
+    assert!(error.contains("another instance"), "{error}");
+    assert!(error.contains("MariaDB or PostgreSQL"), "{error}");
+    drop(first);
+    bridge::Application::build(config(&db, &sandbox, &source, &issuer, |_| {}))
+        .await
+        .unwrap();
+}

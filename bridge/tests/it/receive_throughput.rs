@@ -10,11 +10,20 @@
 //! and rendering a record (re-encoding its 100-operation transaction every time) costs it
 //! more than the bridge spends reading, recording and delivering it; a real Horizon runs
 //! elsewhere. The default, `sandbox`, streams live from the sandbox.
+//!
+//! `RECEIVE_BENCH_INSTANCES` (default 1) runs that many bridges on the one database (one
+//! streams, all deliver), and `RECEIVE_BENCH_CALLBACK_MS` (default 0) makes the back office
+//! take that long per callback: with a 20 ms back office, delivery is the bottleneck and more
+//! instances deliver more.
+//!
+//! [`failover_is_measured`] kills the streaming instance `RECEIVE_BENCH_KILLS` times (default
+//! 1) while payments arrive, and reports each time from the kill to the delivery of a payment
+//! made right after it, by the instance that took over.
 
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use crate::common::{BackOffice, TestBridge, receiving_config};
+use crate::common::{BackOffice, TestBridge, config, receiving_config};
 use service::database::Backend;
 use stellar_base::transaction::Operation;
 use stellar_base::{Asset, KeyPair, Memo};
@@ -76,17 +85,32 @@ async fn a_backlog_is_caught_up_and_delivered() {
         .unwrap()
         .to_owned();
 
-    let office = BackOffice::start().await;
+    let instances: usize = env_or("RECEIVE_BENCH_INSTANCES", 1).max(1);
+    let callback_ms: u64 = env_or("RECEIVE_BENCH_CALLBACK_MS", 0);
+    let office = BackOffice::slow(Duration::from_millis(callback_ms)).await;
+    let edit = |c: &mut bridge::BridgeConfig| {
+        receiving_config(c, &receiver.public_key(), &office);
+        c.receiving.delivery_concurrency = 32;
+        if let Some(url) = &replay {
+            c.horizon = url.clone();
+        }
+    };
     let started = Instant::now();
-    let (_url, receiving, _db) = bridge
-        .another(backend, |c| {
-            receiving_config(c, &receiver.public_key(), &office);
-            c.receiving.delivery_concurrency = 32;
-            if let Some(url) = &replay {
-                c.horizon = url.clone();
-            }
-        })
-        .await;
+    let (_url, receiving, db) = bridge.another(backend, edit).await;
+    let mut others = Vec::new();
+    for _ in 1..instances {
+        let app = bridge::Application::build(config(
+            &db,
+            &bridge.sandbox,
+            &bridge.source,
+            &bridge.issuer,
+            edit,
+        ))
+        .await
+        .unwrap();
+        others.push(app.receiving());
+        app.spawn();
+    }
     let account = receiver.public_key().to_string();
     let deadline = started + Duration::from_secs(600);
     let mut recorded_at = None;
@@ -122,8 +146,8 @@ async fn a_backlog_is_caught_up_and_delivered() {
     let delivered_at = started.elapsed();
     let recorded_at = recorded_at.unwrap_or(delivered_at);
     eprintln!(
-        "{backend}{}: {total} payments recorded in {recorded_at:?} ({:.0}/s), delivered in \
-         {delivered_at:?} ({:.0}/s)",
+        "{backend}{}, {instances} instance(s), callback {callback_ms} ms: {total} payments \
+         recorded in {recorded_at:?} ({:.0}/s), delivered in {delivered_at:?} ({:.0}/s)",
         if replay.is_some() { " (replay)" } else { "" },
         total as f64 / recorded_at.as_secs_f64(),
         total as f64 / delivered_at.as_secs_f64(),
@@ -147,6 +171,116 @@ async fn a_backlog_is_caught_up_and_delivered() {
     assert_eq!(receiving.store().count(&account).await.unwrap(), total);
     assert!(rows.iter().all(|r| r.status == "success"));
     receiving.shutdown().await;
+    for other in others {
+        other.shutdown().await;
+    }
+}
+
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+/// Three instances on one database (`RECEIVE_BENCH_BACKEND`, default PostgreSQL; `lease_ttl`
+/// 2 s unless `RECEIVE_BENCH_LEASE_TTL`), payments arriving all along; the streaming instance
+/// is killed (its tasks aborted, its lease left behind) `RECEIVE_BENCH_KILLS` times, a fresh
+/// instance started after each kill. Reports the time from each kill to the delivery of a
+/// payment sent just after it, and checks that it stays within the lease TTL plus 2 s.
+async fn failover_is_measured() {
+    let kills: usize = env_or("RECEIVE_BENCH_KILLS", 1);
+    let lease_ttl: u64 = env_or("RECEIVE_BENCH_LEASE_TTL", 2);
+    let backend = match std::env::var("RECEIVE_BENCH_BACKEND").as_deref() {
+        Ok("mysql") => Backend::Mysql,
+        Ok("sqlite") => Backend::Sqlite,
+        _ => Backend::Postgres,
+    };
+    if !service::testing::backends().contains(&backend) {
+        eprintln!("skipped: {backend} is not in TEST_BACKENDS");
+        return;
+    }
+    let office = BackOffice::start().await;
+    let receiver = KeyPair::random();
+    let edit = |c: &mut bridge::BridgeConfig| {
+        receiving_config(c, &receiver.public_key(), &office);
+        c.receiving.lease_ttl = lease_ttl;
+    };
+    let (bridge, first) = TestBridge::start_receiving(backend, edit).await;
+    let mut alive = vec![first];
+    for _ in 0..2 {
+        alive.push(bridge.restart(edit).await.1);
+    }
+    let delivered = |memo: String| {
+        let office = office.clone();
+        move || {
+            office
+                .calls_to("/receive")
+                .iter()
+                .any(|c| c.form.get("memo") == Some(&memo))
+        }
+    };
+    let pay = |memo: String| {
+        let op = Operation::payment(
+            receiver.public_key().into(),
+            &Asset::Native,
+            "0.0000001".parse().unwrap(),
+        );
+        let bridge = &bridge;
+        async move {
+            bridge
+                .submit_ops(
+                    &bridge.source,
+                    Memo::Text(memo.as_str().try_into().unwrap()),
+                    vec![op],
+                )
+                .await;
+        }
+    };
+    let mut times = Vec::new();
+    for kill in 0..kills {
+        // Streaming and delivering: a payment goes through first.
+        let before = format!("before-{kill}");
+        pay(before.clone()).await;
+        wait(30, &before, delivered(before.clone())).await;
+        let leader = alive
+            .iter()
+            .position(|r| !r.leading().is_empty())
+            .expect("an instance streams");
+        let killed = alive.remove(leader);
+        killed.abort();
+        let killed_at = Instant::now();
+        let after = format!("after-{kill}");
+        pay(after.clone()).await;
+        wait(30, &after, delivered(after.clone())).await;
+        times.push(killed_at.elapsed());
+        alive.push(bridge.restart(edit).await.1);
+    }
+    let mut sorted = times.clone();
+    sorted.sort();
+    eprintln!(
+        "{backend}, lease_ttl {lease_ttl} s, {kills} kill(s): kill → first delivery by the new \
+         streamer: {times:?}; max {:?}",
+        sorted.last()
+    );
+    for took in &times {
+        assert!(
+            *took <= Duration::from_secs(lease_ttl + 2),
+            "{backend}: failover took {took:?} (lease_ttl {lease_ttl} s)"
+        );
+    }
+    for receiving in alive {
+        receiving.shutdown().await;
+    }
+}
+
+async fn wait(secs: u64, what: &str, done: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
 }
 
 /// Renders `account`'s payments stream (with `join=transactions`) once from the sandbox, then

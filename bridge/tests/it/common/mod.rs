@@ -268,7 +268,8 @@ struct Records {
     calls: Arc<Mutex<Vec<Callback>>>,
     status: Arc<AtomicU16>,
     error_status: Arc<AtomicU16>,
-    hang: bool,
+    /// How long each answer takes (a day: never, within any test's time).
+    delay: Duration,
 }
 
 impl Respond for Records {
@@ -295,27 +296,27 @@ impl Respond for Records {
             self.error_status.load(Ordering::SeqCst)
         };
         self.calls.lock().unwrap().push(call);
-        let answer = ResponseTemplate::new(code);
-        if self.hang {
-            // As a hung back office does: the answer never comes (within any test's time).
-            answer.set_delay(Duration::from_secs(24 * 60 * 60))
-        } else {
-            answer
-        }
+        ResponseTemplate::new(code).set_delay(self.delay)
     }
 }
 
 impl BackOffice {
     pub async fn start() -> Self {
-        Self::serve(false).await
+        Self::serve(Duration::ZERO).await
     }
 
-    /// A back office that records every request and answers none of them.
+    /// A back office that records every request and answers none of them (as a hung back
+    /// office does: the answer never comes within any test's time).
     pub async fn hung() -> Self {
-        Self::serve(true).await
+        Self::serve(Duration::from_secs(24 * 60 * 60)).await
     }
 
-    async fn serve(hang: bool) -> Self {
+    /// A back office that takes `delay` to answer each request.
+    pub async fn slow(delay: Duration) -> Self {
+        Self::serve(delay).await
+    }
+
+    async fn serve(delay: Duration) -> Self {
         let calls: Arc<Mutex<Vec<Callback>>> = Arc::default();
         let status = Arc::new(AtomicU16::new(200));
         let error_status = Arc::new(AtomicU16::new(200));
@@ -330,7 +331,7 @@ impl BackOffice {
                 calls: calls.clone(),
                 status: status.clone(),
                 error_status: error_status.clone(),
-                hang,
+                delay,
             })
             .mount(&server)
             .await;
