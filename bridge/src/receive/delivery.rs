@@ -97,9 +97,9 @@ enum Finished {
 }
 
 impl Deliverer {
-    /// How long a claim lasts: longer than any attempt ([`Deliverer::attempt_limit`]), so a
-    /// live instance's claim never lapses under it, and short enough that the payments of an
-    /// instance that died are delivered by another within minutes.
+    /// How long a claim lasts: longer than any attempt (twice `callback_timeout_ms` plus 5 s),
+    /// so a live instance's claim never lapses under it, and short enough that the payments of
+    /// an instance that died are delivered by another within minutes.
     pub fn claim_ttl(&self) -> Duration {
         self.attempt_limit() + Duration::from_secs(10)
     }

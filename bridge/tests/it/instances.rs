@@ -569,10 +569,10 @@ async fn a_second_bridge_on_one_sqlite_file_refuses_to_start() {
         .await
         .unwrap();
     let second = bridge::Application::build(config(&db, &sandbox, &source, &issuer, |_| {})).await;
-    let error = second
-        .err()
-        .expect("a second instance is refused")
-        .to_string();
+    let Err(error) = second else {
+        panic!("a second instance is refused")
+    };
+    let error = error.to_string();
     assert!(error.contains("another instance"), "{error}");
     assert!(error.contains("MariaDB or PostgreSQL"), "{error}");
     drop(first);

@@ -16,9 +16,9 @@
 //! take that long per callback: with a 20 ms back office, delivery is the bottleneck and more
 //! instances deliver more.
 //!
-//! [`failover_is_measured`] kills the streaming instance `RECEIVE_BENCH_KILLS` times (default
-//! 1) while payments arrive, and reports each time from the kill to the delivery of a payment
-//! made right after it, by the instance that took over.
+//! The failover bench ([`failover_is_measured`]) kills the streaming instance
+//! `RECEIVE_BENCH_KILLS` times (default 1) while payments arrive, and reports each time from
+//! the kill to the delivery of a payment made right after it, by the instance that took over.
 
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
@@ -230,11 +230,7 @@ async fn failover_is_measured() {
         let bridge = &bridge;
         async move {
             bridge
-                .submit_ops(
-                    &bridge.source,
-                    Memo::Text(memo.as_str().try_into().unwrap()),
-                    vec![op],
-                )
+                .submit_ops(&bridge.source, Memo::Text(memo.clone()), vec![op])
                 .await;
         }
     };

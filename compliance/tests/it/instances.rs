@@ -110,10 +110,10 @@ fn a_second_instance_on_one_sqlite_file_refuses_to_start() {
             .await
             .unwrap();
         let second = Application::build(config(&db, &key, &office, &host, &options)).await;
-        let error = second
-            .err()
-            .expect("the second instance is refused")
-            .to_string();
+        let Err(error) = second else {
+            panic!("the second instance is refused")
+        };
+        let error = error.to_string();
         assert!(error.contains("another instance"), "{error}");
         assert!(error.contains("MariaDB or PostgreSQL"), "{error}");
         drop(first);
