@@ -100,17 +100,7 @@ async fn three_instances_record_and_deliver_each_payment_once_through_two_leader
         takeovers.push(killed_at.elapsed());
     }
     faults.stall_streams(false);
-    office
-        .wait_for(120, "every payment delivered", |calls| {
-            calls
-                .iter()
-                .filter(|c| c.path == "/receive")
-                .map(|c| c.form["id"].clone())
-                .collect::<HashSet<_>>()
-                .len()
-                > total
-        })
-        .await;
+    office.wait_for_distinct(120, total + 1).await;
     let rows = store.all(&account).await.unwrap();
     assert_eq!(
         rows.len(),
@@ -518,17 +508,7 @@ async fn a_paused_leader_is_fenced_steps_down_and_doubles_nothing(backend: Backe
     );
     assert!(!second.leading().is_empty());
     bridge.flood(&receiver, 100).await;
-    office
-        .wait_for(60, "every payment delivered", |calls| {
-            calls
-                .iter()
-                .filter(|c| c.path == "/receive")
-                .map(|c| c.form["id"].clone())
-                .collect::<HashSet<_>>()
-                .len()
-                == 701
-        })
-        .await;
+    office.wait_for_distinct(60, 701).await;
     let rows = store.all(&account).await.unwrap();
     assert_eq!(rows.len(), 701, "{backend}: each payment recorded once");
     let delivered = received_ids(&office);

@@ -314,17 +314,7 @@ async fn a_crash_mid_stream_loses_and_duplicates_nothing(backend: Backend) {
         "{backend}: crash came too late ({before})"
     );
     let (_url, restarted) = bridge.restart(edit).await;
-    office
-        .wait_for(60, "every payment", |calls| {
-            calls
-                .iter()
-                .filter(|c| c.path == "/receive")
-                .map(|c| c.form["id"].clone())
-                .collect::<HashSet<_>>()
-                .len()
-                > total
-        })
-        .await;
+    office.wait_for_distinct(60, total + 1).await;
     let rows = restarted.store().all(&account).await.unwrap();
     assert_eq!(rows.len(), total + 1, "{backend}");
     let unique: HashSet<_> = rows.iter().map(|r| r.operation_id.clone()).collect();
@@ -362,16 +352,7 @@ async fn dropped_and_stalled_streams_lose_nothing(backend: Backend) {
         }
     }
     let total = 4 * 100 + 2 * 50 + 1;
-    office
-        .wait_for(30, "every payment", |calls| {
-            calls
-                .iter()
-                .map(|c| c.form["id"].clone())
-                .collect::<HashSet<_>>()
-                .len()
-                >= total
-        })
-        .await;
+    office.wait_for_distinct(30, total).await;
     let (_, health) = bridge.get("/health").await;
     assert!(
         health["listeners"][0]["reconnects"].as_u64().unwrap() >= 2,

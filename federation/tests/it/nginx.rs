@@ -149,6 +149,21 @@ fn render(template: &str, values: &[(&str, String)]) -> String {
     text
 }
 
+/// A directory for nginx's files with a certificate from a throwaway CA; fails when nginx is
+/// not installed.
+fn nginx_root() -> (tempfile::TempDir, common::Pki) {
+    assert!(
+        Path::new(NGINX).exists(),
+        "nginx is not installed: apt-get install nginx (scripts/test.sh installs it)"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    // nginx's workers drop to `nobody` when the test runs as root: they must be able to read
+    // the web root.
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let pki = common::private_pki(dir.path());
+    (dir, pki)
+}
+
 /// Writes an nginx.conf around `blocks` (the rendered templates) under `root`, checks it with
 /// `nginx -t`, starts nginx and waits until it listens on `port`.
 async fn launch(root: &Path, blocks: &str, port: u16) -> Nginx {
@@ -223,17 +238,8 @@ async fn launch(root: &Path, blocks: &str, port: u16) -> Nginx {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nginx_serves_stellar_toml_and_proxies_federation_and_auth_over_tls() {
-    assert!(
-        Path::new(NGINX).exists(),
-        "nginx is not installed: apt-get install nginx (scripts/test.sh installs it)"
-    );
-
-    let dir = tempfile::tempdir().unwrap();
+    let (dir, common::Pki { ca, cert, key }) = nginx_root();
     let root = dir.path();
-    // nginx's workers drop to `nobody` when the test runs as root: they must be able to read
-    // the web root.
-    std::fs::set_permissions(root, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let common::Pki { ca, cert, key } = common::private_pki(root);
 
     let federation = FederationServer::start(Backend::Sqlite).await;
     let federation_url = federation.url.clone();
@@ -432,14 +438,8 @@ async fn nginx_serves_stellar_toml_and_proxies_federation_and_auth_over_tls() {
 /// stopped (passive health checks); the private bridge and compliance ports reach a live
 /// instance when the other refuses connections.
 async fn nginx_spreads_over_two_instances_and_skips_one_that_is_down() {
-    assert!(
-        Path::new(NGINX).exists(),
-        "nginx is not installed: apt-get install nginx (scripts/test.sh installs it)"
-    );
-    let dir = tempfile::tempdir().unwrap();
+    let (dir, common::Pki { ca, cert, key }) = nginx_root();
     let root = dir.path();
-    std::fs::set_permissions(root, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let common::Pki { ca, cert, key } = common::private_pki(root);
 
     // Two federation instances on one database: stateless, they answer alike.
     let first = FederationServer::start(Backend::Sqlite).await;

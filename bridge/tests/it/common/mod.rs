@@ -365,6 +365,21 @@ impl BackOffice {
             .collect()
     }
 
+    /// Waits (up to `secs`) until `/receive` has seen `count` distinct payment ids.
+    pub async fn wait_for_distinct(&self, secs: u64, count: usize) {
+        let what = format!("{count} distinct payments at /receive");
+        self.wait_for(secs, &what, |calls| {
+            calls
+                .iter()
+                .filter(|c| c.path == "/receive")
+                .map(|c| c.form["id"].as_str())
+                .collect::<std::collections::HashSet<_>>()
+                .len()
+                >= count
+        })
+        .await;
+    }
+
     /// Waits (up to `secs`) until `done` holds for the `/receive` calls with a 2xx answer
     /// window, i.e. all `/receive` calls; panics with `what` on timeout.
     pub async fn wait_for(&self, secs: u64, what: &str, done: impl Fn(&[Callback]) -> bool) {
