@@ -655,6 +655,7 @@ async fn a_receiving_account_missing_from_the_network_stops_start_up(backend: Ba
     .await
     .unwrap();
     app.receiving().shutdown().await;
+    drop(app);
 
     // A Horizon that cannot be reached does not prevent start-up (a warning is logged; the
     // listener reconnects with backoff).
@@ -666,6 +667,8 @@ async fn a_receiving_account_missing_from_the_network_stops_start_up(backend: Ba
     .await
     .unwrap();
     app.receiving().shutdown().await;
+    // Stopped (SQLite serves one instance at a time).
+    drop(app);
 
     // Every account exists: it starts.
     let app = build(&|_| {}).await.unwrap();
