@@ -33,8 +33,13 @@ use stellar_base::{Amount, KeyPair};
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
-    /// Port (loopback only: the servers calling us run next to us).
+    /// Port.
     pub port: u16,
+    /// Address to listen on (default `127.0.0.1`: the servers calling us run next to us). In
+    /// a container on a private network shared with the bridge and compliance servers,
+    /// `0.0.0.0`.
+    #[serde(default = "loopback")]
+    pub bind_address: String,
     /// SQLite file where credits are recorded.
     pub database: PathBuf,
     /// The bridge's `mac_key`; without it `X-Payload-Mac` is not checked.
@@ -46,6 +51,10 @@ pub struct Config {
     /// Decision rules.
     #[serde(default)]
     pub rules: Rules,
+}
+
+fn loopback() -> String {
+    "127.0.0.1".to_owned()
 }
 
 /// How `sanctions` and `ask_user` decide.
@@ -287,7 +296,7 @@ impl std::fmt::Debug for CallbacksServer {
 }
 
 impl CallbacksServer {
-    /// Opens the database and binds `127.0.0.1:port`.
+    /// Opens the database and binds `bind_address:port`.
     ///
     /// # Errors
     /// A readable message when the database, the customers file or the port cannot be used.
@@ -320,7 +329,8 @@ impl CallbacksServer {
             rules: config.rules,
             asked: Mutex::new(HashSet::new()),
         });
-        let listener = service::http::bind("127.0.0.1", config.port).map_err(|e| e.to_string())?;
+        let listener =
+            service::http::bind(&config.bind_address, config.port).map_err(|e| e.to_string())?;
         let address = service::http::local_addr(&listener);
         let server = HttpServer::new(move || {
             App::new()

@@ -35,6 +35,7 @@ async fn credits_once_and_decides_by_the_rules() {
     std::fs::write(&customers, r#"{"bob": {"name": "Bob Jones"}}"#).unwrap();
     let server = CallbacksServer::start(Config {
         port: 0,
+        bind_address: "127.0.0.1".into(),
         database: dir.path().join("credits.db"),
         mac_key: Some(key.clone()),
         customers_file: Some(customers),

@@ -646,18 +646,28 @@ fn example_stellar_toml_files_follow_the_rules() {
 #[test]
 fn docker_compose_fills_the_template_and_configures_federation() {
     let compose = repo_file("docker-compose.yml");
-    for line in TEMPLATE
-        .lines()
-        .filter(|l| !l.trim_start().starts_with('#'))
-    {
-        for (i, part) in line.split('@').enumerate() {
-            if i % 2 == 1 {
-                assert!(
-                    compose.contains(&format!("s|@{part}@|")),
-                    "docker-compose.yml does not replace @{part}@"
-                );
+    for template in [TEMPLATE, UPSTREAMS] {
+        for line in template
+            .lines()
+            .filter(|l| !l.trim_start().starts_with('#'))
+        {
+            for (i, part) in line.split('@').enumerate() {
+                if i % 2 == 1 {
+                    assert!(
+                        compose.contains(&format!("s|@{part}@|"))
+                            || compose.contains(&format!("/@{part}@/d")),
+                        "docker-compose.yml neither replaces nor drops @{part}@"
+                    );
+                }
             }
         }
+    }
+    // Several instances: bridge and compliance scale, so nothing pins them to one container.
+    for pinned in ["network_mode:", "container_name:"] {
+        assert!(
+            !compose.contains(pinned),
+            "docker-compose.yml: {pinned} prevents --scale"
+        );
     }
 
     // `      FEDERATION__KEY: value` lines of the federation service; secrets become files.
