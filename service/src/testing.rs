@@ -199,6 +199,80 @@ impl TestDatabase {
     pub fn url(&self) -> String {
         self.settings.url.clone().unwrap_or_default()
     }
+
+    /// Runs `sql` (one or more statements) on this database.
+    ///
+    /// # Panics
+    /// When it fails.
+    pub fn execute(&self, sql: &str) {
+        let sql = sql.to_owned();
+        crate::Database::connect(&self.settings)
+            .expect("connect to the test database")
+            .run_blocking(move |conn| Ok(conn.batch_execute(&sql)?))
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    /// How many rows `table` holds.
+    ///
+    /// # Panics
+    /// When the table cannot be read.
+    pub fn count(&self, table: &str) -> i64 {
+        let sql = format!("SELECT COUNT(*) AS n FROM {table}");
+        crate::Database::connect(&self.settings)
+            .expect("connect to the test database")
+            .run_blocking(move |conn| {
+                crate::database::schema::load::<crate::database::schema::Count>(conn, &sql)
+            })
+            .unwrap_or_else(|e| panic!("{e}"))
+            .first()
+            .map_or(0, |row| row.n)
+    }
+
+    /// The `type` and connection string a legacy operator would have written for this
+    /// database: a path for `sqlite3`, a URL with `sslmode` for `postgres`, and for `mysql` the
+    /// Go driver's DSN, `user[:password]@tcp(host:port)/dbname?parseTime=true`.
+    pub fn legacy_connection(&self) -> (&'static str, String) {
+        let url = self.url();
+        match self.backend {
+            Backend::Sqlite => ("sqlite3", url.trim_start_matches("sqlite://").to_owned()),
+            Backend::Postgres => ("postgres", format!("{url}?sslmode=disable")),
+            Backend::Mysql => {
+                let parsed = url::Url::parse(&url).expect("a test database URL");
+                let password = parsed
+                    .password()
+                    .map(|p| format!(":{p}"))
+                    .unwrap_or_default();
+                (
+                    "mysql",
+                    format!(
+                        "{}{password}@tcp({}:{})/{}?parseTime=true",
+                        parsed.username(),
+                        parsed.host_str().unwrap_or("127.0.0.1"),
+                        parsed.port().unwrap_or(3306),
+                        parsed.path().trim_start_matches('/')
+                    ),
+                )
+            }
+        }
+    }
+
+    /// The `[database]` section of a legacy config file for this database, with `key` (`url`
+    /// or `dsn`) holding the connection string ([`TestDatabase::legacy_connection`]).
+    pub fn legacy_section(&self, key: &str) -> String {
+        let (kind, value) = self.legacy_connection();
+        format!("[database]\ntype = \"{kind}\"\n{key} = \"{value}\"\n")
+    }
+}
+
+/// A loopback port that was free a moment ago, for a process that must be told its port.
+///
+/// # Panics
+/// When no port can be bound.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free loopback port")
+        .port()
 }
 
 fn admin(backend: Backend, url: &str, sql: &str) {

@@ -24,6 +24,7 @@
 //! their claims given back and their payments left `pending`, for the next start. Outcomes
 //! already known are written either way.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -94,6 +95,8 @@ enum Finished {
     Attempted(i64, Outcome, OwnedSemaphorePermit),
     /// Dropped unanswered at shutdown: the claim is given back.
     Abandoned(i64),
+    /// Claimed, but the worker stopped before it started: the claim is given back.
+    Unstarted(i64),
 }
 
 impl Deliverer {
@@ -137,14 +140,15 @@ impl Deliverer {
         }
     }
 
-    /// One round: claims due payments as slots free up, `delivery_concurrency` in flight at
-    /// once, until none is left to claim or `stop`: then no further attempt starts, and those
+    /// One round: claims due payments (up to `delivery_concurrency` ahead) and delivers them,
+    /// `delivery_concurrency` in flight at once, until none is left to claim or `stop`: then no further attempt starts, and those
     /// in flight are dropped once `abandon` is cancelled too (their claims given back, their
     /// payments left as they were: `pending`). Returns how many payments were claimed.
     ///
-    /// A payment is claimed in the database just before its attempt (see
+    /// Payments are claimed in the database shortly before their attempts (see
     /// [`ReceiveStore::claim_due`]), so several instances share the backlog and never deliver
-    /// the same payment. A callback holds a slot from its start until its outcome is written,
+    /// the same payment; those claimed by an instance that dies wait for their claims to lapse
+    /// (never delivered twice unless their callback had started). A callback holds a slot from its start until its outcome is written,
     /// so a kill repeats at most `delivery_concurrency` callbacks (those in flight or not yet
     /// written), however far the writer lags behind. Outcomes are written while the next
     /// callbacks run, as many per transaction as have come meanwhile. Should a write fail,
@@ -158,10 +162,13 @@ impl Deliverer {
         let abandon = &stop.abandon;
         let deliver = async move {
             let mut in_flight = FuturesUnordered::new();
+            // Claimed ahead, up to `concurrency` at a time: one round trip per batch rather
+            // than per callback.
+            let mut queue: VecDeque<ReceivedPayment> = VecDeque::new();
             let mut claimed_total = 0_usize;
             let mut more = true;
             loop {
-                if !more || stop.stop.is_cancelled() {
+                if stop.stop.is_cancelled() || (!more && queue.is_empty()) {
                     match in_flight.next().await {
                         Some(finished) => {
                             let _ = sender.send(finished);
@@ -170,7 +177,7 @@ impl Deliverer {
                         None => break,
                     }
                 }
-                let first = tokio::select! {
+                let slot = tokio::select! {
                     biased;
                     () = stop.stop.cancelled() => continue,
                     Some(finished) = in_flight.next(), if !in_flight.is_empty() => {
@@ -181,38 +188,39 @@ impl Deliverer {
                     }
                     slot = slots.clone().acquire_owned() => slot.expect("the slots are never closed"),
                 };
-                let mut free = vec![first];
-                while let Ok(slot) = slots.clone().try_acquire_owned() {
-                    free.push(slot);
-                }
-                let claimed = match self
-                    .store
-                    .claim_due(&self.instance, free.len(), claim_ttl)
-                    .await
-                {
-                    Ok(claimed) => claimed,
-                    Err(error) => {
-                        tracing::warn!(%error, "delivery worker: claiming payments");
-                        more = false;
-                        continue;
-                    }
-                };
-                if claimed.is_empty() {
-                    more = false;
-                    continue;
-                }
-                claimed_total += claimed.len();
-                for (payment, slot) in claimed.into_iter().zip(free) {
-                    in_flight.push(async move {
-                        tokio::select! {
-                            biased;
-                            () = abandon.cancelled() => Finished::Abandoned(payment.id),
-                            outcome = self.attempt_bounded(&payment) => {
-                                Finished::Attempted(payment.id, outcome, slot)
-                            }
+                if queue.is_empty() {
+                    match self
+                        .store
+                        .claim_due(&self.instance, concurrency, claim_ttl)
+                        .await
+                    {
+                        Ok(claimed) => {
+                            more = !claimed.is_empty();
+                            claimed_total += claimed.len();
+                            queue.extend(claimed);
                         }
-                    });
+                        Err(error) => {
+                            tracing::warn!(%error, "delivery worker: claiming payments");
+                            more = false;
+                        }
+                    }
                 }
+                let Some(payment) = queue.pop_front() else {
+                    continue;
+                };
+                in_flight.push(async move {
+                    tokio::select! {
+                        biased;
+                        () = abandon.cancelled() => Finished::Abandoned(payment.id),
+                        outcome = self.attempt_bounded(&payment) => {
+                            Finished::Attempted(payment.id, outcome, slot)
+                        }
+                    }
+                });
+            }
+            // Claimed but never started (stopped first): given back at once.
+            for payment in queue {
+                let _ = sender.send(Finished::Unstarted(payment.id));
             }
             claimed_total
         };
@@ -221,7 +229,7 @@ impl Deliverer {
             while receiver.recv_many(&mut group, BATCH).await > 0 {
                 let mut outcomes = Vec::with_capacity(group.len());
                 let mut held = Vec::with_capacity(group.len());
-                let mut abandoned = Vec::new();
+                let (mut abandoned, mut unstarted) = (Vec::new(), Vec::new());
                 for finished in std::mem::take(&mut group) {
                     match finished {
                         Finished::Attempted(id, outcome, slot) => {
@@ -229,6 +237,7 @@ impl Deliverer {
                             held.push(slot);
                         }
                         Finished::Abandoned(id) => abandoned.push(id),
+                        Finished::Unstarted(id) => unstarted.push(id),
                     }
                 }
                 let count = outcomes.len();
@@ -247,8 +256,9 @@ impl Deliverer {
                         "shutdown grace over: deliveries still in flight abandoned; those \
                          payments stay pending and are delivered after the next start"
                     );
-                    self.store.release_claims(&self.instance, abandoned).await?;
                 }
+                abandoned.extend(unstarted);
+                self.store.release_claims(&self.instance, abandoned).await?;
             }
             Ok::<_, service::DbError>(())
         };

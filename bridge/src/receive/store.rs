@@ -536,8 +536,9 @@ impl ReceiveStore {
     }
 
     /// Claims up to `limit` payments due now (oldest first) for `claimant`, for `ttl` by the
-    /// database's clock: row by row, each with a compare-and-set on its claim, so that
-    /// several instances deliver in parallel and never two the same payment. A claim whose
+    /// database's clock: each row with a compare-and-set on its own claim (still due, no
+    /// current claim), all in one statement, so that several instances deliver in parallel
+    /// and never two the same payment. A claim whose
     /// holder died lapses after `ttl`; its payment is then due again.
     ///
     /// # Errors
@@ -553,44 +554,42 @@ impl ReceiveStore {
         let _turn = self.write_turn().await;
         self.db
             .run(move |conn| {
-                let now = clock_ms(conn)?;
-                // More candidates than wanted: another instance may claim some first.
-                let candidates = rp::table
-                    .filter(rp::status.eq_any(DUE_STATUSES))
-                    .filter(rp::next_attempt_at.le(now_ms()))
-                    .filter(rp::claimed_until.lt(now))
-                    .order(rp::id.asc())
-                    .limit(i64::try_from(limit.saturating_mul(4) + 8).unwrap_or(i64::MAX))
-                    .select(rp::id)
-                    .load::<i64>(conn)?;
-                let mut claimed = Vec::with_capacity(limit);
-                for id in candidates {
-                    if claimed.len() >= limit {
-                        break;
+                // Another instance may take the same candidates first: then look again.
+                for _ in 0..3 {
+                    let now = clock_ms(conn)?;
+                    let candidates = rp::table
+                        .filter(rp::status.eq_any(DUE_STATUSES))
+                        .filter(rp::next_attempt_at.le(now_ms()))
+                        .filter(rp::claimed_until.lt(now))
+                        .order(rp::id.asc())
+                        .limit(i64::try_from(limit).unwrap_or(i64::MAX))
+                        .select(rp::id)
+                        .load::<i64>(conn)?;
+                    if candidates.is_empty() {
+                        return Ok(Vec::new());
                     }
+                    // Each row is claimed on its own terms (still due, claim lapsed), in one
+                    // statement: the row lock makes it a compare-and-set per row.
+                    let until = now.saturating_add(ttl);
                     let taken = diesel::update(
                         rp::table
-                            .find(id)
+                            .filter(rp::id.eq_any(&candidates))
                             .filter(rp::status.eq_any(DUE_STATUSES))
                             .filter(rp::claimed_until.lt(now)),
                     )
-                    .set((
-                        rp::claimed_by.eq(&claimant),
-                        rp::claimed_until.eq(now.saturating_add(ttl)),
-                    ))
+                    .set((rp::claimed_by.eq(&claimant), rp::claimed_until.eq(until)))
                     .execute(conn)?;
-                    if taken == 1 {
-                        claimed.push(id);
+                    if taken > 0 {
+                        return Ok(rp::table
+                            .filter(rp::id.eq_any(&candidates))
+                            .filter(rp::claimed_by.eq(&claimant))
+                            .filter(rp::claimed_until.eq(until))
+                            .order(rp::id.asc())
+                            .select(ReceivedPayment::as_select())
+                            .load::<ReceivedPayment>(conn)?);
                     }
                 }
-                if claimed.is_empty() {
-                    return Ok(Vec::new());
-                }
-                Ok(rp::table
-                    .filter(rp::id.eq_any(claimed))
-                    .order(rp::id.asc())
-                    .select(ReceivedPayment::as_select())
-                    .load::<ReceivedPayment>(conn)?)
+                Ok(Vec::new())
             })
             .await
     }

@@ -18,7 +18,7 @@ use crate::common::TestBridge;
 use bridge::BridgeConfig;
 use sandbox::{Sandbox, SandboxConfig};
 use service::database::Backend;
-use service::testing::TestDatabase;
+use service::testing::{TestDatabase, free_port};
 use stellar_base::KeyPair;
 
 /// The legacy example, verbatim.
@@ -60,43 +60,9 @@ const LEGACY_DATABASE: &str =
 
 const TESTNET: &str = "Test SDF Network ; September 2015";
 
-/// The `[database]` section as a legacy operator writes it, for `db`, with `key` (`url` or
-/// `dsn`) holding the connection string.
-fn legacy_database(db: &TestDatabase, key: &str) -> String {
-    let url = db.url();
-    let (kind, value) = match db.backend() {
-        Backend::Sqlite => ("sqlite3", url.trim_start_matches("sqlite://").to_owned()),
-        Backend::Postgres => ("postgres", format!("{url}?sslmode=disable")),
-        Backend::Mysql => {
-            // The Go driver's DSN, as in the example.
-            let parsed = url::Url::parse(&url).unwrap();
-            let password = parsed.password().unwrap_or("");
-            (
-                "mysql",
-                format!(
-                    "{}:{password}@tcp({}:{})/{}?parseTime=true",
-                    parsed.username(),
-                    parsed.host_str().unwrap(),
-                    parsed.port().unwrap_or(3306),
-                    parsed.path().trim_start_matches('/'),
-                ),
-            )
-        }
-    };
-    format!("[database]\ntype = \"{kind}\"\n{key} = \"{value}\"\n")
-}
-
 fn legacy_file(db: &TestDatabase, key: &str) -> String {
     assert!(LEGACY_BRIDGE_CFG.contains(LEGACY_DATABASE));
-    LEGACY_BRIDGE_CFG.replace(LEGACY_DATABASE, &legacy_database(db, key))
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    LEGACY_BRIDGE_CFG.replace(LEGACY_DATABASE, &db.legacy_section(key))
 }
 
 /// The binary, run in `dir` with the port and Horizon from the environment; output goes to

@@ -8,12 +8,11 @@
 //! adopted table, and a restart changes nothing.
 
 use crate::common::TestBridge;
-use diesel::connection::SimpleConnection;
 use sandbox::{Sandbox, SandboxConfig};
 use serde_json::Value;
+use service::Database;
 use service::database::Backend;
 use service::testing::TestDatabase;
-use service::{AnyConnection, Database, DbError};
 use stellar_base::KeyPair;
 
 const PAID_HASH: &str = "5f3f1c5fb9e9a8a3c4dbd2c7b2b0d0b5d1f3a6e9c0b7a4d2e1f0c9b8a7d6e5f4";
@@ -93,35 +92,6 @@ fn legacy_schema(backend: Backend) -> String {
     )
 }
 
-fn execute(db: &TestDatabase, sql: String) {
-    Database::connect(&db.settings())
-        .unwrap()
-        .run_blocking(move |conn| Ok(conn.batch_execute(&sql)?))
-        .unwrap();
-}
-
-#[derive(diesel::QueryableByName)]
-struct Count {
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    n: i64,
-}
-
-fn count(db: &TestDatabase, table: &str) -> i64 {
-    let sql = format!("SELECT COUNT(*) AS n FROM {table}");
-    Database::connect(&db.settings())
-        .unwrap()
-        .run_blocking(move |conn: &mut AnyConnection| {
-            use diesel::RunQueryDsl;
-            let rows: Vec<Count> = match conn {
-                AnyConnection::Postgresql(c) => diesel::sql_query(&sql).load(c)?,
-                AnyConnection::Mysql(c) => diesel::sql_query(&sql).load(c)?,
-                AnyConnection::Sqlite(c) => diesel::sql_query(&sql).load(c)?,
-            };
-            Ok::<_, DbError>(rows[0].n)
-        })
-        .unwrap()
-}
-
 /// The schema a fresh database gets from our migrations.
 fn fresh_schema(backend: Backend) -> service::database::schema::Schema {
     let db = TestDatabase::new(backend);
@@ -136,7 +106,7 @@ async fn legacy_bridge(backend: Backend) -> TestBridge {
     sandbox.fund(source.public_key()).await.unwrap();
     sandbox.fund(issuer.public_key()).await.unwrap();
     let db = TestDatabase::new(backend);
-    execute(&db, legacy_schema(backend));
+    db.execute(&legacy_schema(backend));
     let app = bridge::Application::build(crate::common::config(
         &db,
         &sandbox,
@@ -247,11 +217,11 @@ async fn a_legacy_bridge_database_is_adopted_in_place(backend: Backend) {
             .indexes
             .contains_key("payment_id_unique")
     );
-    assert_eq!(count(&bridge._db, "gorp_migrations"), 4, "{backend}");
+    assert_eq!(bridge._db.count("gorp_migrations"), 4, "{backend}");
 
     // A restart adopts nothing twice and changes no row.
     let tables = ["received_payment", "sent_transaction", "receive_cursor"];
-    let counts: Vec<i64> = tables.iter().map(|t| count(&bridge._db, t)).collect();
+    let counts: Vec<i64> = tables.iter().map(|t| bridge._db.count(t)).collect();
     assert_eq!(counts[..2], [3, 3], "{backend}");
     let (_, sent_before) = bridge.get("/admin/sent-transactions").await;
     let applied = Database::connect(&bridge._db.settings())
@@ -265,9 +235,9 @@ async fn a_legacy_bridge_database_is_adopted_in_place(backend: Backend) {
     let (_, sent_after) = restarted.get("/admin/sent-transactions").await;
     assert_eq!(received_after, received, "{backend}");
     assert_eq!(sent_after, sent_before, "{backend}");
-    let counts_after: Vec<i64> = tables.iter().map(|t| count(&restarted._db, t)).collect();
+    let counts_after: Vec<i64> = tables.iter().map(|t| restarted._db.count(t)).collect();
     assert_eq!(counts_after, counts, "{backend}");
-    assert_eq!(count(&restarted._db, "gorp_migrations"), 4, "{backend}");
+    assert_eq!(restarted._db.count("gorp_migrations"), 4, "{backend}");
     let (status, body) = restarted
         .pay(&[
             ("id", "legacy-paid"),
@@ -285,7 +255,7 @@ async fn a_legacy_bridge_database_is_adopted_in_place(backend: Backend) {
 service::backend_tests!(a_half_adopted_legacy_database_is_finished_on_the_next_start; mysql, postgres);
 async fn a_half_adopted_legacy_database_is_finished_on_the_next_start(backend: Backend) {
     let db = TestDatabase::new(backend);
-    execute(&db, legacy_schema(backend));
+    db.execute(&legacy_schema(backend));
     // What a crash part-way through adoption leaves on MySQL (which commits each DDL
     // statement): some columns and tables there, the rest missing, nothing recorded.
     let partial = match backend {
@@ -300,7 +270,7 @@ async fn a_half_adopted_legacy_database_is_finished_on_the_next_start(backend: B
              CREATE INDEX sent_transaction_by_transaction_id ON sent_transaction (transaction_id);"
         }
     };
-    execute(&db, partial.to_owned());
+    db.execute(partial);
     let database = Database::connect(&db.settings()).unwrap();
     let applied = database.migrate(bridge::migrations()).unwrap();
     // Every migration is recorded: the legacy schema had none of ours.
@@ -314,8 +284,8 @@ async fn a_half_adopted_legacy_database_is_finished_on_the_next_start(backend: B
         .unwrap()
         .missing_from(&fresh_schema(backend));
     assert!(missing.is_empty(), "{backend}: missing {missing:?}");
-    assert_eq!(count(&db, "received_payment"), 3, "{backend}");
-    assert_eq!(count(&db, "sent_transaction"), 2, "{backend}");
+    assert_eq!(db.count("received_payment"), 3, "{backend}");
+    assert_eq!(db.count("sent_transaction"), 2, "{backend}");
     assert!(database.migrate(bridge::migrations()).unwrap().is_empty());
 }
 
@@ -386,15 +356,12 @@ async fn the_listener_resumes_after_the_newest_legacy_payment(backend: Backend) 
     let [created, legacy, gap] = <[(String, String); 3]>::try_from(before).unwrap();
 
     // The legacy bridge recorded up to `legacy` (its rows 100..102 are older still).
-    execute(&harness._db, legacy_schema(backend));
-    execute(
-        &harness._db,
-        format!(
-            "INSERT INTO received_payment (operation_id, processed_at, paging_token, status, transaction_id) \
-             VALUES ('{}', '2019-03-04 10:00:00', '{}', 'Success', 'N/A');",
-            legacy.0, legacy.1
-        ),
-    );
+    harness._db.execute(&legacy_schema(backend));
+    harness._db.execute(&format!(
+        "INSERT INTO received_payment (operation_id, processed_at, paging_token, status, transaction_id) \
+         VALUES ('{}', '2019-03-04 10:00:00', '{}', 'Success', 'N/A');",
+        legacy.0, legacy.1
+    ));
     let office = crate::common::BackOffice::start().await;
     let app = bridge::Application::build(crate::common::config(
         &harness._db,
@@ -454,7 +421,7 @@ async fn the_listener_resumes_after_the_newest_legacy_payment(backend: Backend) 
         "{backend}"
     );
     // The legacy row is still the legacy bridge's, once.
-    assert_eq!(count(&harness._db, "received_payment"), 4 + 2, "{backend}");
+    assert_eq!(harness._db.count("received_payment"), 4 + 2, "{backend}");
     receiving.shutdown().await;
 
     // A restart resumes from the stored cursor: nothing is recorded or delivered again.

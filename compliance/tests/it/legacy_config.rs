@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use compliance::ComplianceConfig;
 use service::database::Backend;
 use service::telemetry::LogFormat;
-use service::testing::TestDatabase;
+use service::testing::{TestDatabase, free_port};
 
 /// The legacy example, verbatim.
 const LEGACY_COMPLIANCE_CFG: &str = r#"# Compliance server compliance.cfg example
@@ -71,43 +71,9 @@ oUhlZib7Fbp6jTsXpmNhrun71rMz1G8X18RgZsLmQ8T0L7xMEGmNbKOS
 -----END PRIVATE KEY-----
 ";
 
-/// The `[database]` section as a legacy operator writes it, for `db`, with `key` (`url` or
-/// `dsn`) holding the connection string.
-fn legacy_database(db: &TestDatabase, key: &str) -> String {
-    let url = db.url();
-    let (kind, value) = match db.backend() {
-        Backend::Sqlite => ("sqlite3", url.trim_start_matches("sqlite://").to_owned()),
-        Backend::Postgres => ("postgres", format!("{url}?sslmode=disable")),
-        Backend::Mysql => {
-            // The Go driver's DSN, as legacy MySQL configs hold it.
-            let parsed = url::Url::parse(&url).unwrap();
-            let password = parsed.password().unwrap_or("");
-            (
-                "mysql",
-                format!(
-                    "{}:{password}@tcp({}:{})/{}?parseTime=true",
-                    parsed.username(),
-                    parsed.host_str().unwrap(),
-                    parsed.port().unwrap_or(3306),
-                    parsed.path().trim_start_matches('/'),
-                ),
-            )
-        }
-    };
-    format!("[database]\ntype = \"{kind}\"\n{key} = \"{value}\"\n")
-}
-
 fn legacy_file(db: &TestDatabase, key: &str) -> String {
     assert!(LEGACY_COMPLIANCE_CFG.contains(LEGACY_DATABASE));
-    LEGACY_COMPLIANCE_CFG.replace(LEGACY_DATABASE, &legacy_database(db, key))
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    LEGACY_COMPLIANCE_CFG.replace(LEGACY_DATABASE, &db.legacy_section(key))
 }
 
 /// The binary, run in `dir` with the two ports from the environment; output goes to

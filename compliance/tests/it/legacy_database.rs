@@ -11,9 +11,9 @@ use crate::common;
 
 use common::{API_KEY, BackOffice, BankOptions, TomlHost, post_form};
 use diesel::connection::SimpleConnection;
+use service::Database;
 use service::database::Backend;
 use service::testing::TestDatabase;
-use service::{AnyConnection, Database, DbError};
 use stellar_base::KeyPair;
 
 const MEMO: &str = "u3Bux43As7lvX14BJ+cYmevE+crYD/MAO9R2WuU7Ynk=";
@@ -121,28 +121,6 @@ fn legacy_schema(backend: Backend) -> String {
     )
 }
 
-#[derive(diesel::QueryableByName)]
-struct Count {
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    n: i64,
-}
-
-fn count(db: &TestDatabase, table: &str) -> i64 {
-    let sql = format!("SELECT COUNT(*) AS n FROM {table}");
-    Database::connect(&db.settings())
-        .unwrap()
-        .run_blocking(move |conn: &mut AnyConnection| {
-            use diesel::RunQueryDsl;
-            let rows: Vec<Count> = match conn {
-                AnyConnection::Postgresql(c) => diesel::sql_query(&sql).load(c)?,
-                AnyConnection::Mysql(c) => diesel::sql_query(&sql).load(c)?,
-                AnyConnection::Sqlite(c) => diesel::sql_query(&sql).load(c)?,
-            };
-            Ok::<_, DbError>(rows[0].n)
-        })
-        .unwrap()
-}
-
 const TABLES: [&str; 5] = [
     "authorized_transaction",
     "allowed_fi",
@@ -226,7 +204,7 @@ async fn a_legacy_compliance_database_is_adopted_in_place(backend: Backend) {
             .indexes
             .contains_key("afi_by_public_key")
     );
-    let counts: Vec<i64> = TABLES.iter().map(|t| count(&db, t)).collect();
+    let counts: Vec<i64> = TABLES.iter().map(|t| db.count(t)).collect();
     assert_eq!(counts, [2, 2, 1, 1, 3], "{backend}");
 
     // A restart adopts nothing twice and changes no row.
@@ -238,6 +216,6 @@ async fn a_legacy_compliance_database_is_adopted_in_place(backend: Backend) {
     let internal = start(&db, &host, &office).await;
     let (status, body) = receive(internal).await;
     assert_eq!((status, &body["data"]), (200, &DATA.into()), "{backend}");
-    let after: Vec<i64> = TABLES.iter().map(|t| count(&db, t)).collect();
+    let after: Vec<i64> = TABLES.iter().map(|t| db.count(t)).collect();
     assert_eq!(after, counts, "{backend}");
 }

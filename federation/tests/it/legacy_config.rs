@@ -69,33 +69,6 @@ fn seed(db: &TestDatabase) {
         .unwrap();
 }
 
-/// The `type` and connection string a legacy operator would have written for `db`.
-fn legacy_database(db: &TestDatabase) -> (&'static str, String) {
-    let url = db.url();
-    match db.backend() {
-        Backend::Sqlite => ("sqlite3", url.trim_start_matches("sqlite://").to_owned()),
-        Backend::Postgres => ("postgres", format!("{url}?sslmode=disable")),
-        Backend::Mysql => {
-            // The Go driver's DSN: user[:password]@tcp(host:port)/dbname?params
-            let parsed = url::Url::parse(&url).unwrap();
-            let password = parsed
-                .password()
-                .map(|p| format!(":{p}"))
-                .unwrap_or_default();
-            (
-                "mysql",
-                format!(
-                    "{}{password}@tcp({}:{})/{}?parseTime=true",
-                    parsed.username(),
-                    parsed.host_str().unwrap(),
-                    parsed.port().unwrap_or(3306),
-                    parsed.path().trim_start_matches('/')
-                ),
-            )
-        }
-    }
-}
-
 /// The legacy file with only its database values replaced.
 fn fill_in(file: &str, kind: &str, connection: &str) -> String {
     let mut out = Vec::new();
@@ -196,7 +169,7 @@ service::backend_tests!(legacy_federation_cfg_files_start_unchanged);
 async fn legacy_federation_cfg_files_start_unchanged(backend: Backend) {
     let db = TestDatabase::new(backend);
     seed(&db);
-    let (kind, connection) = legacy_database(&db);
+    let (kind, connection) = db.legacy_connection();
     let dir = tempfile::tempdir().unwrap();
 
     // README #1 (`dsn`), as ./federation.cfg: the legacy default path.

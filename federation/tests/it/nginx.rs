@@ -19,6 +19,7 @@ use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use federation::FederationClient;
 use federation::testing::{BOB, FederationServer, people};
 use service::database::Backend;
+use service::testing::free_port;
 use stellar_base::Memo;
 use stellar_toml::{Resolver, StellarToml, StellarTomlSettings};
 
@@ -32,15 +33,6 @@ const UPSTREAMS: &str = include_str!(concat!(
     "/../nginx/upstreams.conf"
 ));
 const SIGNING_KEY: &str = "GCYMGWPZ6NC2U7SO6SMXOP5ZLXOEC5SYPKITDMVEONLCHFSCCQR2J4S3";
-
-/// A port that was free a moment ago (nginx cannot be told to pick one itself).
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// What the stand-in AUTH_SERVER saw of one request.
 #[derive(Debug, Clone)]
