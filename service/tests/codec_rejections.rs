@@ -80,7 +80,7 @@ async fn requests_the_codec_refuses_are_counted_by_reason() {
     assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
     let huge_header = format!(
         "GET /health HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
-        "a".repeat(64 * 1024)
+        "a".repeat(256 * 1024)
     );
     let answer = tokio::task::spawn_blocking(move || exchange(addr, huge_header.as_bytes()))
         .await
