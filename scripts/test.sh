@@ -6,8 +6,9 @@
 # pinned Python SDK for interop tests) and starts MariaDB and PostgreSQL when they are installed
 # but stopped. When something cannot be installed or started it says exactly what and stops: no
 # backend is ever skipped silently. The one check that can be skipped is `cargo deny`'s
-# advisories, when the RustSec database cannot be fetched from github.com; the script then says
-# so in a WARNING (REQUIRE_ADVISORIES=1 makes that an error).
+# advisories, when the RustSec database cannot be fetched from github.com and no copy is given
+# in ADVISORY_DB_GIT (a git URL or path); the script then says so in a WARNING
+# (REQUIRE_ADVISORIES=1 makes that an error).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -81,8 +82,18 @@ cargo machete
 say "cargo deny (licenses, bans and duplicate versions, sources, advisories)"
 # The advisory database (RustSec) is a git repository on github.com. Without it the other
 # checks still run and the skip is said out loud; REQUIRE_ADVISORIES=1 makes it an error.
+# A copy of the database (a git URL or path to clone) for machines without github.com:
+# ADVISORY_DB_GIT. It goes where cargo-deny keeps the default database, and is checked offline.
+local_advisory_db() {
+  local dir="${CARGO_HOME:-$HOME/.cargo}/advisory-dbs/advisory-db-3157b0e258782691"
+  [ -n "${ADVISORY_DB_GIT:-}" ] || return 1
+  rm -rf "$dir" && mkdir -p "$(dirname "$dir")" && git clone --quiet "$ADVISORY_DB_GIT" "$dir" || return 1
+  say "advisories from a local copy of the RustSec database ($ADVISORY_DB_GIT, last change $(git -C "$dir" log -1 --format=%cs))"
+}
 if cargo deny --log-level error fetch db; then
   cargo deny --locked check
+elif local_advisory_db; then
+  cargo deny --offline --locked check
 else
   if [ "${REQUIRE_ADVISORIES:-0}" = 1 ]; then
     die "advisories: the RustSec advisory database (https://github.com/rustsec/advisory-db) could not be fetched (see above) and REQUIRE_ADVISORIES=1"
