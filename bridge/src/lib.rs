@@ -108,7 +108,12 @@ async fn require_api_key(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
     if given.is_none() && is_form {
-        let body = req.extract::<web::Bytes>().await?;
+        // A body over the limit (or too slow) is answered here, as a response, so that the
+        // JSON error layer around this gate shapes it like every other error.
+        let body = match req.extract::<web::Bytes>().await {
+            Ok(body) => body,
+            Err(error) => return Ok(req.error_response(error)),
+        };
         given = url::form_urlencoded::parse(&body)
             .find(|(k, _)| k == "apiKey")
             .map(|(_, v)| v.into_owned());

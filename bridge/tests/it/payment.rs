@@ -395,6 +395,20 @@ async fn bad_input_is_refused_naming_the_field(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(res.status(), 403);
+    // A form over the body limit, read by the key check before any handler: 413, in JSON.
+    let res = reqwest::Client::new()
+        .post(format!("{}/payment", bridge.url))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!(
+            "destination={dest}&amount=1&memo={}",
+            "a".repeat(1 << 20)
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 413);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["code"], "payload_too_large", "{body}");
     let res = reqwest::Client::new()
         .post(format!("{}/create-keypair", bridge.url))
         .send()
