@@ -226,8 +226,13 @@ pub async fn reject_invalid_utf8(
                 .starts_with("application/x-www-form-urlencoded")
         });
     if bad.is_none() && is_form {
-        // Read under the listener's PayloadConfig limit, then hand the same bytes on.
-        let body = req.extract::<web::Bytes>().await?;
+        // Read under the listener's PayloadConfig limit, then hand the same bytes on. A body
+        // over the limit (or too slow) is answered here as a response, so that the JSON error
+        // layer shapes it.
+        let body = match req.extract::<web::Bytes>().await {
+            Ok(body) => body,
+            Err(error) => return Ok(req.error_response(error).map_into_boxed_body()),
+        };
         bad = unreadable_field(&body);
         req.set_payload(actix_web::dev::Payload::from(body));
     }

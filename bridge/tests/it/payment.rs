@@ -409,6 +409,21 @@ async fn bad_input_is_refused_naming_the_field(backend: Backend) {
     assert_eq!(res.status(), 413);
     let body: serde_json::Value = res.json().await.unwrap();
     assert_eq!(body["code"], "payload_too_large", "{body}");
+    // The same with the key in the header (the body is read by the form checks instead).
+    let res = reqwest::Client::new()
+        .post(format!("{}/payment", bridge.url))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("x-api-key", API_KEY)
+        .body(format!(
+            "destination={dest}&amount=1&memo={}",
+            "a".repeat(1 << 20)
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 413);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["code"], "payload_too_large", "{body}");
     let res = reqwest::Client::new()
         .post(format!("{}/create-keypair", bridge.url))
         .send()
