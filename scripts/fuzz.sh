@@ -17,6 +17,8 @@ targets=(
   "stellar-toml it parse::the_parser_holds_on_mutated_documents"
   "compliance --lib the_auth_request_checks_hold_on_mutated_input"
   "bridge --lib the_payment_form_holds_on_mutated_input"
+  "bridge --lib the_builder_json_holds_on_mutated_input"
+  "federation it api::the_query_holds_on_mutated_input"
 )
 for target in "${targets[@]}"; do
   read -r crate kind name <<<"$target"

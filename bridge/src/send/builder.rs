@@ -528,3 +528,63 @@ fn time_bounds(request: &Value, default_timeout: u64) -> Result<(u64, u64), Erro
     }
     Ok((min_time, max_time))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A `/builder` body from any app: read and built into an envelope, or refused with an
+    /// error naming a field, never a panic; what is built carries the operations asked for.
+    #[test]
+    fn the_builder_json_holds_on_mutated_input() {
+        let issuer = KeyPair::from_seed_bytes([6; 32]);
+        let account = issuer.public_key();
+        let seeds = [
+            format!(
+                r#"{{"source":"{account}","sequence_number":"12","operations":[{{"type":"payment","body":{{"destination":"{account}","amount":"1.5","asset":{{"code":"USD","issuer":"{account}"}}}}}},{{"type":"manage_data","body":{{"name":"k","value":"dg=="}}}},{{"type":"set_options","body":{{"home_domain":"bank.example","master_weight":1}}}}],"signers":["{}"],"time_bounds":{{"min_time":"0","max_time":"0"}}}}"#,
+                issuer.secret_seed()
+            ),
+            format!(
+                r#"{{"source":"{account}","sequence_number":3,"operations":[{{"type":"path_payment_strict_send","body":{{"source":"{account}","send_asset":{{"type":"native"}},"send_amount":"2","destination":"{account}","dest_asset":{{"type":"native"}},"dest_min":"1","path":[]}}}},{{"type":"change_trust","body":{{"asset":{{"code":"EUR","issuer":"{account}"}},"limit":"100"}}}},{{"type":"bump_sequence","body":{{"bump_to":"99"}}}}],"timeout":30}}"#
+            ),
+        ];
+        let seeds: Vec<&[u8]> = seeds.iter().map(|s| s.as_bytes()).collect();
+        let mut built = 0;
+        for (i, bytes) in stellar_base::fuzz::cases(&seeds, 3_000) {
+            let Ok(request) = serde_json::from_slice::<Value>(&bytes) else {
+                continue;
+            };
+            let hint = stellar_base::fuzz::replay_hint(i);
+            let read = (|| {
+                let from = source(&request)?;
+                let sequence = sequence_number(&request)?.unwrap_or(1);
+                let operations = operations(&request)?;
+                let signers = signers(&request)?;
+                let (min_time, max_time) = time_bounds(&request, 30)?;
+                Ok::<_, Error>((from, sequence, operations, signers, min_time, max_time))
+            })();
+            let Ok((from, sequence, operations, signers, min_time, max_time)) = read else {
+                continue;
+            };
+            let count = operations.len();
+            let mut builder =
+                TransactionBuilder::new(from.into(), sequence).time_bounds(min_time, max_time);
+            for op in operations {
+                builder = builder.operation(op);
+            }
+            let Ok(tx) = builder.build() else {
+                continue;
+            };
+            let network = stellar_base::Network::new(stellar_base::Network::STANDALONE);
+            let mut envelope = Envelope::from_transaction(tx);
+            for signer in &signers {
+                assert!(envelope.sign(signer, &network).is_ok(), "{hint}: signed");
+            }
+            let decoded = Envelope::from_base64(&envelope.to_base64());
+            assert!(decoded.is_ok(), "{hint}: the envelope built reads back");
+            assert!(count > 0, "{hint}: at least one operation");
+            built += 1;
+        }
+        assert!(built >= 2, "the seeds themselves build ({built} built)");
+    }
+}
