@@ -100,16 +100,18 @@ enum Finished {
 }
 
 impl Deliverer {
-    /// How long a claim lasts: longer than any attempt (twice `callback_timeout_ms` plus 5 s),
-    /// so a live instance's claim never lapses under it, and short enough that the payments of
-    /// an instance that died are delivered by another within minutes.
+    /// How long a claim lasts: a claimed payment may wait in the read-ahead queue for one
+    /// attempt (at most [`Deliverer::attempt_limit`]) before its own attempt starts, so a claim
+    /// covers two attempts plus a margin, and a live instance's claim never lapses under it;
+    /// short enough that the payments of an instance that died are delivered by another
+    /// within minutes.
     pub fn claim_ttl(&self) -> Duration {
-        self.attempt_limit() + Duration::from_secs(10)
+        self.attempt_limit() * 2 + Duration::from_secs(10)
     }
 
     /// The longest one attempt may take (its callbacks, the compliance lookup and reading
     /// the transaction); past it the attempt counts as failed and is retried.
-    fn attempt_limit(&self) -> Duration {
+    pub fn attempt_limit(&self) -> Duration {
         Duration::from_millis(self.settings.callback_timeout_ms.max(1)) * 2 + Duration::from_secs(5)
     }
 
@@ -241,7 +243,11 @@ impl Deliverer {
                     }
                 }
                 let count = outcomes.len();
-                let written = self.store.finish_attempts(&self.instance, outcomes).await?;
+                let written = if outcomes.is_empty() {
+                    0
+                } else {
+                    self.store.finish_attempts(&self.instance, outcomes).await?
+                };
                 if written < count {
                     tracing::warn!(
                         lapsed = count - written,

@@ -508,7 +508,7 @@ async fn a_paused_leader_is_fenced_steps_down_and_doubles_nothing(backend: Backe
     );
     assert!(!second.leading().is_empty());
     bridge.flood(&receiver, 100).await;
-    office.wait_for_distinct(60, 701).await;
+    office.wait_for_distinct(90, 701).await;
     let rows = store.all(&account).await.unwrap();
     assert_eq!(rows.len(), 701, "{backend}: each payment recorded once");
     let delivered = received_ids(&office);

@@ -314,7 +314,7 @@ async fn a_crash_mid_stream_loses_and_duplicates_nothing(backend: Backend) {
         "{backend}: crash came too late ({before})"
     );
     let (_url, restarted) = bridge.restart(edit).await;
-    office.wait_for_distinct(60, total + 1).await;
+    office.wait_for_distinct(90, total + 1).await;
     let rows = restarted.store().all(&account).await.unwrap();
     assert_eq!(rows.len(), total + 1, "{backend}");
     let unique: HashSet<_> = rows.iter().map(|r| r.operation_id.clone()).collect();
