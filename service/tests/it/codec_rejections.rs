@@ -1,6 +1,9 @@
 //! Requests the HTTP codec refuses before any middleware runs (a malformed request line or
 //! header, a head over the size limit) are counted in `http_rejected_requests_total{reason}`
 //! and kept out of the error log.
+//!
+//! Run alone in a child process (`common::alone`): it installs the process's log subscriber and
+//! metrics recorder, which would then print and count the other tests' requests too.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -11,6 +14,8 @@ use service::database::Backend;
 use service::http::{BodyLimits, Health};
 use service::telemetry::LogFormat;
 use service::testing::TestDatabase;
+
+use crate::common::alone;
 
 fn exchange(addr: std::net::SocketAddr, request: &[u8]) -> String {
     let mut stream = TcpStream::connect(addr).unwrap();
@@ -37,6 +42,9 @@ fn rejected(metrics: &str, reason: &str) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requests_the_codec_refuses_are_counted_by_reason() {
+    if !alone("codec_rejections::requests_the_codec_refuses_are_counted_by_reason") {
+        return;
+    }
     service::telemetry::init(LogFormat::Text);
     service::metrics::install();
     let db = TestDatabase::new(Backend::Sqlite);
