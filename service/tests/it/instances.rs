@@ -64,14 +64,9 @@ fn a_second_instance_on_one_sqlite_file_is_refused_until_the_first_is_gone() {
     assert!(memory.lock_single_instance().unwrap().is_none());
 }
 
-#[test]
-fn server_databases_need_no_instance_lock() {
-    for backend in service::testing::backends() {
-        if backend == Backend::Sqlite {
-            continue;
-        }
-        let test_db = TestDatabase::new(backend);
-        let db = Database::connect(&test_db.settings()).unwrap();
-        assert!(db.lock_single_instance().unwrap().is_none(), "{backend}");
-    }
+service::backend_tests!(server_databases_need_no_instance_lock; mysql, postgres);
+async fn server_databases_need_no_instance_lock(backend: Backend) {
+    let test_db = TestDatabase::new(backend);
+    let db = Database::connect(&test_db.settings()).unwrap();
+    assert!(db.lock_single_instance().unwrap().is_none(), "{backend}");
 }
