@@ -93,6 +93,10 @@ local_advisory_db() {
 if cargo deny --log-level error fetch db; then
   cargo deny --locked check
 elif local_advisory_db; then
+  # --offline also keeps cargo metadata from downloading: fetch every package of the lock
+  # file first (crates.io is reachable; a new machine has only what its builds used, not the
+  # other platforms' crates that cargo-deny reads too).
+  cargo fetch --locked --quiet
   cargo deny --offline --locked check
 else
   if [ "${REQUIRE_ADVISORIES:-0}" = 1 ]; then
