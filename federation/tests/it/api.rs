@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 
-use actix_web::{App, HttpResponse, HttpServer, web};
 use diesel::connection::SimpleConnection;
 use federation::config::Queries;
 use federation::testing::{
@@ -14,6 +13,8 @@ use service::database::{Backend, Database};
 use service::testing::TestDatabase;
 use stellar_base::{KeyPair, Memo};
 use stellar_toml::{Resolver, StellarTomlSettings};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
 
 async fn start(backend: Backend, queries: Queries) -> FederationServer {
     FederationServer::start_with(people(backend), queries).await
@@ -233,27 +234,16 @@ async fn start_up_fails_fast_on_queries_that_do_not_run(backend: Backend) {
     }
 }
 
-/// A bank's web server hosting its stellar.toml.
-fn host_stellar_toml(body: String) -> (String, actix_web::dev::ServerHandle) {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let server = HttpServer::new(move || {
-        let body = body.clone();
-        App::new().route(
-            "/.well-known/stellar.toml",
-            web::get().to(move || {
-                let body = body.clone();
-                async move { HttpResponse::Ok().content_type("text/plain").body(body) }
-            }),
-        )
-    })
-    .workers(1)
-    .listen(listener)
-    .unwrap()
-    .run();
-    let handle = server.handle();
-    tokio::spawn(server);
-    (format!("http://{addr}/.well-known/stellar.toml"), handle)
+/// A bank's web server hosting its stellar.toml (a wiremock server, kept while the returned
+/// guard lives); its URL.
+async fn host_stellar_toml(body: String) -> (String, MockServer) {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/.well-known/stellar.toml"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(body, "text/plain"))
+        .mount(&server)
+        .await;
+    (format!("{}/.well-known/stellar.toml", server.uri()), server)
 }
 
 fn client_for(overrides: &[(&str, &str)]) -> FederationClient {
@@ -273,7 +263,8 @@ async fn the_client_resolves_through_stellar_toml_overrides() {
     let (toml_url, _toml) = host_stellar_toml(format!(
         "FEDERATION_SERVER = \"{}/federation\"\n",
         server.url
-    ));
+    ))
+    .await;
     let client = client_for(&[("bank.test", &toml_url)]);
 
     let bob = client.resolve("bob*bank.test").await.unwrap();
@@ -338,48 +329,45 @@ async fn accounts_resolve_without_any_request() {
 #[tokio::test]
 async fn the_client_rejects_bad_servers() {
     // A stellar.toml without FEDERATION_SERVER.
-    let (toml_url, _h1) = host_stellar_toml("VERSION = \"2.0.0\"\n".into());
+    let (toml_url, _h1) = host_stellar_toml("VERSION = \"2.0.0\"\n".into()).await;
     let client = client_for(&[("empty.test", &toml_url)]);
     assert!(matches!(
         client.resolve("bob*empty.test").await,
         Err(FederationError::NoFederationServer(_))
     ));
 
-    // A federation server that answers garbage or an invalid account.
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let bad = HttpServer::new(|| {
-        App::new()
-            .route(
-                "/garbage",
-                web::get().to(|| async { HttpResponse::Ok().body("<html>not json</html>") }),
-            )
-            .route(
-                "/bad-account",
-                web::get().to(|| async {
-                    HttpResponse::Ok().json(serde_json::json!({"account_id": "GXYZ"}))
-                }),
-            )
-            .route(
-                "/huge",
-                web::get().to(|| async { HttpResponse::Ok().body("x".repeat(200 * 1024)) }),
-            )
-    })
-    .workers(1)
-    .listen(listener)
-    .unwrap()
-    .run();
-    tokio::spawn(bad);
-    for (path, domain) in [
+    // A federation server that answers garbage, an invalid account, or too much.
+    let bad = MockServer::start().await;
+    for (route, answer) in [
+        (
+            "/garbage",
+            ResponseTemplate::new(200).set_body_string("<html>not json</html>"),
+        ),
+        (
+            "/bad-account",
+            ResponseTemplate::new(200).set_body_json(serde_json::json!({"account_id": "GXYZ"})),
+        ),
+        (
+            "/huge",
+            ResponseTemplate::new(200).set_body_string("x".repeat(200 * 1024)),
+        ),
+    ] {
+        Mock::given(method("GET"))
+            .and(path(route))
+            .respond_with(answer)
+            .mount(&bad)
+            .await;
+    }
+    for (route, domain) in [
         ("garbage", "g.test"),
         ("bad-account", "b.test"),
         ("huge", "h.test"),
     ] {
         let (toml_url, _h) =
-            host_stellar_toml(format!("FEDERATION_SERVER = \"http://{addr}/{path}\"\n"));
+            host_stellar_toml(format!("FEDERATION_SERVER = \"{}/{route}\"\n", bad.uri())).await;
         let client = client_for(&[(domain, &toml_url)]);
         let err = client.resolve(&format!("bob*{domain}")).await.unwrap_err();
-        match path {
+        match route {
             "huge" => assert!(
                 matches!(
                     err,
@@ -399,7 +387,8 @@ async fn the_client_rejects_bad_servers() {
     let server = start(Backend::Sqlite, full_queries()).await;
     let federation_url: url::Url = format!("{}/federation", server.url).parse().unwrap();
     let alice = ALICE.parse().unwrap();
-    let (toml_url, _h2) = host_stellar_toml(format!("FEDERATION_SERVER = \"{federation_url}\"\n"));
+    let (toml_url, _h2) =
+        host_stellar_toml(format!("FEDERATION_SERVER = \"{federation_url}\"\n")).await;
     let client = client_for(&[("ok.test", &toml_url)]);
     // on behalf of an overridden domain it answers (named directly, and through the
     // domain's stellar.toml: reached, and it knows no alice*ok.test)...
@@ -430,7 +419,7 @@ async fn the_client_rejects_bad_servers() {
     // An overridden domain whose plain-http federation server is down: the error is the
     // connection's, not the scheme rule's.
     let (toml_url, _h3) =
-        host_stellar_toml("FEDERATION_SERVER = \"http://127.0.0.1:1/federation\"\n".into());
+        host_stellar_toml("FEDERATION_SERVER = \"http://127.0.0.1:1/federation\"\n".into()).await;
     let client = client_for(&[("down.test", &toml_url)]);
     let err = client.resolve("bob*down.test").await.unwrap_err();
     assert!(
@@ -474,7 +463,8 @@ async fn domains_match_as_given_then_lower_cased(backend: Backend) {
     let (toml_url, _toml) = host_stellar_toml(format!(
         "FEDERATION_SERVER = \"{}/federation\"\n",
         server.url
-    ));
+    ))
+    .await;
     let client = client_for(&[("bank.test", &toml_url)]);
     let erin = client.resolve("erin*Bank.Test").await.unwrap();
     assert_eq!(

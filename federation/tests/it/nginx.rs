@@ -8,20 +8,20 @@
 use crate::common;
 
 use std::collections::BTreeMap;
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use federation::FederationClient;
 use federation::testing::{BOB, FederationServer, people};
 use service::database::Backend;
 use service::testing::free_port;
 use stellar_base::Memo;
 use stellar_toml::{Resolver, StellarToml, StellarTomlSettings};
+use wiremock::matchers::any;
+use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
 const NGINX: &str = "/usr/sbin/nginx";
 const TEMPLATE: &str = include_str!(concat!(
@@ -34,53 +34,40 @@ const UPSTREAMS: &str = include_str!(concat!(
 ));
 const SIGNING_KEY: &str = "GCYMGWPZ6NC2U7SO6SMXOP5ZLXOEC5SYPKITDMVEONLCHFSCCQR2J4S3";
 
-/// What the stand-in AUTH_SERVER saw of one request.
-#[derive(Debug, Clone)]
-struct Seen {
-    method: String,
-    path: String,
-    query: String,
-    headers: BTreeMap<String, String>,
-    body: String,
+/// A stand-in for an upstream of nginx (the compliance server's external port, a bridge): a
+/// wiremock server that records every request and answers 200. Not from wiremock's pool
+/// (`MockServer::builder`), so that dropping it closes its port, as a stopped instance does.
+async fn fake_upstream() -> MockServer {
+    let server = MockServer::builder().start().await;
+    Mock::given(any())
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(serde_json::json!({"info_status": "ok", "tx_status": "ok"})),
+        )
+        .mount(&server)
+        .await;
+    server
 }
 
-/// A stand-in for the compliance server's external port: records every request, answers 200.
-async fn fake_auth_server() -> (
-    SocketAddr,
-    Arc<Mutex<Vec<Seen>>>,
-    actix_web::dev::ServerHandle,
-) {
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let recorder = web::Data::new(seen.clone());
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let address = listener.local_addr().unwrap();
-    let server = HttpServer::new(move || {
-        App::new().app_data(recorder.clone()).default_service(web::to(
-            |req: HttpRequest, body: String, seen: web::Data<Arc<Mutex<Vec<Seen>>>>| async move {
-                let headers = req
-                    .headers()
-                    .iter()
-                    .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned()))
-                    .collect();
-                seen.lock().unwrap().push(Seen {
-                    method: req.method().to_string(),
-                    path: req.path().to_owned(),
-                    query: req.query_string().to_owned(),
-                    headers,
-                    body,
-                });
-                HttpResponse::Ok().json(serde_json::json!({"info_status": "ok", "tx_status": "ok"}))
-            },
-        ))
-    })
-    .workers(1)
-    .disable_signals()
-    .listen(listener)
-    .unwrap()
-    .run();
-    let handle = server.handle();
-    tokio::spawn(server);
-    (address, seen, handle)
+/// The requests `upstream` received so far.
+async fn seen(upstream: &MockServer) -> Vec<Request> {
+    upstream.received_requests().await.unwrap()
+}
+
+/// The value of header `name` of `request`.
+fn header_of<'r>(request: &'r Request, name: &str) -> Option<&'r str> {
+    request.headers.get(name).map(|v| v.to_str().unwrap())
+}
+
+/// Stops `upstream` and waits until its port refuses connections.
+async fn stop(upstream: MockServer) {
+    let address = *upstream.address();
+    drop(upstream);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while TcpStream::connect(address).is_ok() {
+        assert!(Instant::now() < deadline, "{address} still accepts");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 /// The running nginx; stopped when dropped, even when an assertion fails.
@@ -235,7 +222,7 @@ async fn nginx_serves_stellar_toml_and_proxies_federation_and_auth_over_tls() {
 
     let federation = FederationServer::start(Backend::Sqlite).await;
     let federation_url = federation.url.clone();
-    let (auth_address, seen, auth_handle) = fake_auth_server().await;
+    let auth = fake_upstream().await;
 
     let port = free_port();
     let public = format!("https://localhost:{port}");
@@ -262,7 +249,7 @@ async fn nginx_serves_stellar_toml_and_proxies_federation_and_auth_over_tls() {
             ("KEY", key.display().to_string()),
             ("ROOT", www.display().to_string()),
             ("FEDERATION", federation_url),
-            ("AUTH", format!("http://{auth_address}")),
+            ("AUTH", auth.uri()),
         ],
     );
     let nginx = launch(root, &server_blocks, port).await;
@@ -336,7 +323,7 @@ async fn nginx_serves_stellar_toml_and_proxies_federation_and_auth_over_tls() {
 
     // SEP-3: AUTH_SERVER `/auth` reaches the compliance external port's `/`, with the body and
     // both spellings of the MAC header.
-    let auth = client
+    let posted = client
         .post(format!("{public}/auth"))
         .header("X-Payload-Mac", "bWFjLW9uZQ==")
         .header("X_PAYLOAD_MAC", "bWFjLXR3bw==")
@@ -345,7 +332,7 @@ async fn nginx_serves_stellar_toml_and_proxies_federation_and_auth_over_tls() {
         .send()
         .await
         .unwrap();
-    assert_eq!(auth.status(), 200, "{}", nginx.error_log());
+    assert_eq!(posted.status(), 200, "{}", nginx.error_log());
     let tx_status = client
         .get(format!("{public}/auth/tx_status?id=abcd"))
         .send()
@@ -353,27 +340,24 @@ async fn nginx_serves_stellar_toml_and_proxies_federation_and_auth_over_tls() {
         .unwrap();
     assert_eq!(tx_status.status(), 200);
     {
-        let seen = seen.lock().unwrap();
+        let seen = seen(&auth).await;
         assert_eq!(seen.len(), 2, "{seen:?}");
         let post = &seen[0];
-        assert_eq!((post.method.as_str(), post.path.as_str()), ("POST", "/"));
-        assert!(post.body.contains("sig=c2ln"), "{post:?}");
-        assert_eq!(
-            post.headers.get("x-payload-mac").map(String::as_str),
-            Some("bWFjLW9uZQ==")
+        assert_eq!((post.method.as_str(), post.url.path()), ("POST", "/"));
+        assert!(
+            String::from_utf8_lossy(&post.body).contains("sig=c2ln"),
+            "{post:?}"
         );
+        assert_eq!(header_of(post, "x-payload-mac"), Some("bWFjLW9uZQ=="));
         assert_eq!(
-            post.headers.get("x_payload_mac").map(String::as_str),
+            header_of(post, "x_payload_mac"),
             Some("bWFjLXR3bw=="),
             "underscores_in_headers keeps the legacy header"
         );
+        assert_eq!(header_of(post, "x-forwarded-proto"), Some("https"));
         assert_eq!(
-            post.headers.get("x-forwarded-proto").map(String::as_str),
-            Some("https")
-        );
-        assert_eq!(
-            (seen[1].path.as_str(), seen[1].query.as_str()),
-            ("/tx_status", "id=abcd")
+            (seen[1].url.path(), seen[1].url.query()),
+            ("/tx_status", Some("id=abcd"))
         );
     }
 
@@ -393,7 +377,7 @@ async fn nginx_serves_stellar_toml_and_proxies_federation_and_auth_over_tls() {
         let response = client.get(format!("{public}{path}")).send().await.unwrap();
         assert_eq!(response.status(), 404, "{path} must not be public");
     }
-    assert_eq!(seen.lock().unwrap().len(), 2, "no request leaked upstream");
+    assert_eq!(seen(&auth).await.len(), 2, "no request leaked upstream");
 
     // Rate limits per address: a burst past `rate + burst` on /federation is answered 429 in
     // JSON with Retry-After, by nginx, without reaching the federation server.
@@ -421,7 +405,6 @@ async fn nginx_serves_stellar_toml_and_proxies_federation_and_auth_over_tls() {
     assert_eq!(body["code"], "rate_limited", "{body}");
 
     drop(nginx);
-    auth_handle.stop(false).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -457,12 +440,9 @@ async fn nginx_spreads_over_two_instances_and_skips_one_that_is_down() {
         "two instances answer alike"
     );
 
-    let (auth_1, _, _auth_1_handle) = fake_auth_server().await;
-    let (auth_2, _, _auth_2_handle) = fake_auth_server().await;
-    let (bridge_1, bridge_1_seen, bridge_1_handle) = fake_auth_server().await;
-    let (bridge_2, bridge_2_seen, _bridge_2_handle) = fake_auth_server().await;
-    let (internal_1, _, _internal_1_handle) = fake_auth_server().await;
-    let (internal_2, _, _internal_2_handle) = fake_auth_server().await;
+    let (auth_1, auth_2) = (fake_upstream().await, fake_upstream().await);
+    let (bridge_1, bridge_2) = (fake_upstream().await, fake_upstream().await);
+    let (internal_1, internal_2) = (fake_upstream().await, fake_upstream().await);
 
     let (port, bridge_port, internal_port) = (free_port(), free_port(), free_port());
     let host_port = |url: &str| url.trim_start_matches("http://").to_owned();
@@ -471,12 +451,12 @@ async fn nginx_spreads_over_two_instances_and_skips_one_that_is_down() {
         &[
             ("FEDERATION_1", host_port(&first.url)),
             ("FEDERATION_2", host_port(&second_url)),
-            ("AUTH_1", auth_1.to_string()),
-            ("AUTH_2", auth_2.to_string()),
-            ("COMPLIANCE_INTERNAL_1", internal_1.to_string()),
-            ("COMPLIANCE_INTERNAL_2", internal_2.to_string()),
-            ("BRIDGE_1", bridge_1.to_string()),
-            ("BRIDGE_2", bridge_2.to_string()),
+            ("AUTH_1", auth_1.address().to_string()),
+            ("AUTH_2", auth_2.address().to_string()),
+            ("COMPLIANCE_INTERNAL_1", internal_1.address().to_string()),
+            ("COMPLIANCE_INTERNAL_2", internal_2.address().to_string()),
+            ("BRIDGE_1", bridge_1.address().to_string()),
+            ("BRIDGE_2", bridge_2.address().to_string()),
             (
                 "PRIVATE_COMPLIANCE_LISTEN",
                 format!("127.0.0.1:{internal_port}"),
@@ -539,14 +519,12 @@ async fn nginx_spreads_over_two_instances_and_skips_one_that_is_down() {
             .as_u16()
     };
     assert_eq!(post(bridge_port).await, 200);
-    bridge_1_handle.stop(false).await;
+    let one = seen(&bridge_1).await.len();
+    stop(bridge_1).await;
     for _ in 0..4 {
         assert_eq!(post(bridge_port).await, 200, "{}", nginx.error_log());
     }
-    let (one, two) = (
-        bridge_1_seen.lock().unwrap().len(),
-        bridge_2_seen.lock().unwrap().len(),
-    );
+    let two = seen(&bridge_2).await.len();
     assert_eq!(one + two, 5, "each request reached one instance once");
     assert!(two >= 4, "the live instance took over ({one} + {two})");
     assert_eq!(post(internal_port).await, 200, "{}", nginx.error_log());
