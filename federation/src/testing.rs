@@ -27,8 +27,12 @@ use crate::{Application, FederationConfig};
 pub const ALICE: &str = "GCYMGWPZ6NC2U7SO6SMXOP5ZLXOEC5SYPKITDMVEONLCHFSCCQR2J4S3";
 /// `bob*bank.test` (id memo 42), `carol*bank.test` and `dave*bank.test`.
 pub const BOB: &str = "GD2GJPL3UOK5LX7TWXOACK2ZPWPFSLBNKL3GTGH6BLBNISK4BGWMFBBG";
-/// `bob*bank-b.test` and `carol*bank-c.test`: the receiving bank of compliance's tests.
+/// `bob*bank-b.test` and `carol*bank-c.test`: the receiving bank of compliance's and the
+/// bridge's tests.
 pub const BANK_B_BOB: &str = "GBYJZW5XFAI6XV73H5SAIUYK6XZI4CGGVBUBO3ANA2SV7KKDAXTV6AEB";
+/// [`BANK_B_BOB`]'s secret seed (public: the signing key of `vectors/compliance-send.json`), for
+/// tests that fund bob's account and sign for it (a trustline).
+pub const BANK_B_BOB_SEED: &str = "SDWTLFPALQSP225BSMX7HPZ7ZEAYSUYNDLJ5QI3YGVBNRUIIELWH3XUV";
 /// dave's hash memo as stored (hex).
 pub const HASH_HEX: &str = "bb706ec78dc0b3b96f5f5e0127e71899ebc4f9cad80ff3003bd4765ae53b6279";
 /// dave's hash memo as SEP-2 sends it (base64).

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use federation::testing::{BANK_B_BOB, BANK_B_BOB_SEED, FederationServer};
 use service::testing::TestDatabase;
 use stellar_base::KeyPair;
 use stellar_toml::StellarTomlSettings;
@@ -143,8 +144,9 @@ pub fn compliance_config(
 }
 
 /// Bank A's bridge (on its own sandbox) wired to compliance A, and compliance B with bank B's
-/// federation (`bob*bank-b.test` → `bob`, memo text `bob`, also by forward `acct=bob`). Bank B's
-/// sanctions answer from `web` at `/b/sanctions`; bank A's customer KYC from `/a/fetch_info`.
+/// federation (`federation::testing`'s server: `bob*bank-b.test` → `bob`, memo text `bob`, also
+/// by forward `acct=bob`; `carol*bank-c.test` → `bob`, memo text `carol`). Bank B's sanctions
+/// answer from `web` at `/b/sanctions`; bank A's customer KYC from `/a/fetch_info`.
 pub struct TwoBanks {
     /// Serves both stellar.toml files and the scripted callbacks.
     pub web: Web,
@@ -158,57 +160,35 @@ pub struct TwoBanks {
     pub a_internal: String,
     /// Compliance B's internal URL (`/receive`).
     pub b_internal: String,
-    _databases: [TestDatabase; 3],
+    _federation: FederationServer,
+    _databases: [TestDatabase; 2],
 }
 
 impl TwoBanks {
     pub async fn start(backend: service::database::Backend) -> Self {
-        use diesel::connection::SimpleConnection;
-
         let web = Web::start().await;
         let web_base = web.base.clone();
         let (key_a, key_b) = (KeyPair::random(), KeyPair::random());
-        let databases = [
-            TestDatabase::new(backend),
-            TestDatabase::new(backend),
-            TestDatabase::new(backend),
-        ];
-        let [db_a, db_b, db_fed] = &databases;
-        let bob_key = KeyPair::random();
+        let databases = [TestDatabase::new(backend), TestDatabase::new(backend)];
+        let [db_a, db_b] = &databases;
+        let bob_key = KeyPair::from_secret_seed(BANK_B_BOB_SEED).unwrap();
         let bob = bob_key.public_key();
+        assert_eq!(bob.to_string(), BANK_B_BOB);
 
-        service::Database::connect(&db_fed.settings())
-            .unwrap()
-            .run_blocking(move |conn| {
-                conn.batch_execute(&format!(
-                    "CREATE TABLE people (id TEXT, name TEXT, domain TEXT, memo_type TEXT, memo TEXT);
-                     INSERT INTO people VALUES ('{bob}', 'bob', 'bank-b.test', 'text', 'bob');
-                     INSERT INTO people VALUES ('{bob}', 'carol', 'bank-c.test', 'text', 'carol');"
-                ))?;
-                Ok(())
-            })
-            .unwrap();
-        let fed = federation::Application::build(federation::FederationConfig {
-            port: 0,
-            bind_address: "127.0.0.1".into(),
-            database: db_fed.settings(),
-            queries: federation::config::Queries {
-                federation: "SELECT id, memo_type, memo FROM people WHERE name = ? AND domain = ?"
-                    .into(),
-                reverse_federation: None,
-                forward: Some("SELECT id, memo_type, memo FROM people WHERE name = :acct".into()),
+        // Bank B's federation: the fixture's people, and forward lookups by bank B's `acct`.
+        let federation = FederationServer::start_with(
+            federation::testing::people(backend),
+            federation::config::Queries {
+                forward: Some(
+                    "SELECT id, memo_type, memo FROM people \
+                     WHERE name = :acct AND domain = 'bank-b.test'"
+                        .into(),
+                ),
+                ..federation::testing::queries()
             },
-            tls: None,
-            log_format: Default::default(),
-            metrics_port: None,
-            max_body_bytes: 16 * 1024,
-            request_body_timeout_seconds: 5,
-            rate_limit: service::rate_limit::RateLimitSettings::unlimited(),
-        })
-        .await
-        .unwrap();
-        let fed_url = format!("{}/federation", fed.url());
-        fed.spawn();
+        )
+        .await;
+        let fed_url = federation.federation_url();
 
         // The compliance servers hash for the sandbox's network.
         let passphrase = stellar_base::Network::STANDALONE;
@@ -273,6 +253,7 @@ impl TwoBanks {
             bob_key,
             a_internal,
             b_internal,
+            _federation: federation,
             _databases: databases,
         }
     }
