@@ -23,7 +23,7 @@
 #   RUST_LOG           server log level (default: warn, so per-request info logs do not dominate)
 #   PERF=1             perf record (-F 499 --call-graph dwarf, 5 s) the server during the lookups
 #                      and write the top symbols (inclusive and self) to $PERF_OUT.BACKEND
-#                      (default PERF_OUT=/tmp/bench-federation-perf)
+#                      (default PERF_OUT=$CARGO_TARGET_DIR/bench-federation-perf)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -32,6 +32,7 @@ ROOT=$(pwd)
 
 : "${CARGO_TARGET_DIR:=$ROOT/target}"
 export CARGO_TARGET_DIR
+PERF_OUT=${PERF_OUT:-$CARGO_TARGET_DIR/bench-federation-perf}
 BACKENDS=${BACKENDS:-"sqlite mysql"}
 MYSQL_URL=${MYSQL_URL:-mysql://root@127.0.0.1:3306/bench_federation}
 THREADS=${THREADS:-2}
@@ -162,7 +163,8 @@ RESULTS=()
 run() { # backend endpoint mode
   local backend=$1 endpoint=$2 mode=$3 perf_out=
   if [ "${PERF:-}" = 1 ] && [ "$mode" = name ]; then
-    perf_out=${PERF_OUT:-/tmp/bench-federation-perf}.$backend
+    perf_out=$PERF_OUT.$backend
+    mkdir -p "$(dirname "$perf_out")"
   fi
   measure "$mode" "$perf_out"
   # The ceiling answers 404 by design; a lookup should never fail.
