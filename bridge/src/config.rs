@@ -257,12 +257,6 @@ fn optional_seed<'de, D: Deserializer<'de>>(d: D) -> Result<Option<KeyPair>, D::
         .transpose()
 }
 
-/// A required `S…` seed.
-pub(crate) fn seed<'de, D: Deserializer<'de>>(d: D) -> Result<KeyPair, D::Error> {
-    optional_seed(d)?
-        .ok_or_else(|| serde::de::Error::custom("is empty; an S… secret seed is required"))
-}
-
 fn optional_key<'de, D: Deserializer<'de>>(d: D) -> Result<Option<PublicKey>, D::Error> {
     non_empty(d)?
         .map(|s| {

@@ -126,6 +126,41 @@ async fn require_api_key(
     }
 }
 
+/// The parts of the configuration the sending side reads: it is handed these, not the whole
+/// configuration, so that `send` and `config` do not depend on each other.
+fn sending_config(config: &BridgeConfig) -> send::SendingConfig {
+    send::SendingConfig {
+        network_passphrase: config.network_passphrase.clone(),
+        channels: config.channels.clone(),
+        fee_percentile: config.fees.percentile,
+        base_fee: config.base_fee,
+        max_fee: config.max_fee,
+        transaction_timeout_seconds: config.transaction_timeout_seconds,
+        pending_wait: Duration::from_secs(config.pending_wait_seconds),
+        builder_timeout_seconds: config.builder_timeout_seconds,
+        base_seed: config.accounts.base_seed.clone(),
+        authorizing_seed: config.accounts.authorizing_seed.clone(),
+        issuing_account: config.accounts.issuing_account_id,
+        compliance: config.compliance.clone(),
+        compliance_api_key: config.compliance_api_key.clone(),
+    }
+}
+
+/// The parts of the configuration the receiving side reads (see [`sending_config`]).
+fn receiving_config(config: &BridgeConfig) -> receive::ReceivingConfig {
+    receive::ReceivingConfig {
+        settings: config.receiving.clone(),
+        receiving_account: config.accounts.receiving_account_id,
+        receiving_accounts: config.accounts.receiving_accounts.clone(),
+        receive_callback: config.callbacks.receive.clone(),
+        error_callback: config.callbacks.error.clone(),
+        mac_key: config.mac_key.clone(),
+        compliance: config.compliance.clone(),
+        compliance_api_key: config.compliance_api_key.clone(),
+        shutdown_grace: Duration::from_secs(config.shutdown_grace_seconds),
+    }
+}
+
 /// A running bridge: bound, not yet awaited.
 pub struct Application {
     running: Running,
@@ -161,13 +196,20 @@ impl Application {
             .map(|a| a.asset())
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| invalid(&e))?;
-        receive::check_accounts(&config, &horizon)
+        let receiving_config = receiving_config(&config);
+        receive::check_accounts(&receiving_config, &horizon)
             .await
             .map_err(|e| invalid(&e))?;
         let for_receiving = (horizon.clone(), assets.clone(), store.database().clone());
-        let sending = Sending::start(&config, store.clone(), horizon, &resolver, assets)
-            .await
-            .map_err(|e| invalid(&e))?;
+        let sending = Sending::start(
+            sending_config(&config),
+            store.clone(),
+            horizon,
+            &resolver,
+            assets,
+        )
+        .await
+        .map_err(|e| invalid(&e))?;
         let state = web::Data::new(State {
             api_key: config.api_key.clone(),
         });
@@ -179,7 +221,7 @@ impl Application {
         );
         let grace = config.shutdown_grace_seconds;
         let (horizon, assets, db) = for_receiving;
-        let receiving = receive::Receiving::start(&config, db, horizon, assets, &resolver)
+        let receiving = receive::Receiving::start(receiving_config, db, horizon, assets, &resolver)
             .map_err(|e| invalid(&e))?;
         let routes = receiving.clone();
         let listeners = receiving.clone();

@@ -13,7 +13,7 @@ use std::collections::HashMap;
 
 use stellar_base::transaction::{fee_bump_hash, transaction_hash, v0_to_v1};
 use stellar_base::xdr;
-use stellar_base::{Asset, Network, PublicKey};
+use stellar_base::{AccountAddress, Asset, Network, PublicKey};
 
 use crate::dex::{self, PathError, PathPayment};
 use crate::state::{
@@ -116,12 +116,12 @@ fn tx_result(fee_charged: i64, result: xdr::TransactionResultResult) -> xdr::Tra
     }
 }
 
-/// The `G…` key behind a (possibly muxed) account.
+/// The `G…` key behind a (possibly muxed) account: what owns the balance and the sequence
+/// number, whichever muxed id a transaction names. A shorthand for stellar-base's
+/// [`AccountAddress::from_muxed_account`], which the order book ([`crate::dex`]) calls itself
+/// so that it does not depend on this module.
 pub fn muxed_key(account: &xdr::MuxedAccount) -> PublicKey {
-    match account {
-        xdr::MuxedAccount::Ed25519(key) => PublicKey(key.0),
-        xdr::MuxedAccount::MuxedEd25519(m) => PublicKey(m.ed25519.0),
-    }
+    AccountAddress::from_muxed_account(account).account()
 }
 
 /// The hash of any envelope on `network` (the outer hash for a fee bump).

@@ -11,9 +11,8 @@
 //! An issuer holds no trustline for its own asset: as core's `TrustLineWrapper::IssuerImpl`,
 //! it may sell and receive any amount of it, always authorized, without liabilities.
 
-use stellar_base::{Amount, Asset, Operation, PublicKey, xdr};
+use stellar_base::{AccountAddress, Amount, Asset, Operation, PublicKey, xdr};
 
-use crate::apply::muxed_key;
 use crate::exchange::{Rounding, adjust_offer, exchange_v10, offer_liabilities};
 use crate::state::{Offer, Overlay, PASSIVE_FLAG};
 
@@ -841,7 +840,7 @@ fn check_path(ov: &Overlay<'_>, p: &PathPayment<'_>) -> Result<Checked, PathErro
         .map(Asset::from_xdr)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|_| PathError::Malformed)?;
-    let destination = muxed_key(p.destination);
+    let destination = AccountAddress::from_muxed_account(p.destination).account();
     // shouldBypassIssuerCheck
     let bypass_issuer_check = dest != Asset::Native
         && path.is_empty()

@@ -7,7 +7,8 @@
 //! clock, so the hosts' clocks never need to agree.
 //!
 //! Every take-over adds one to `fence`, and every write of the account's cursor or payments
-//! checks, in the same transaction, that the fence is still the writer's ([`Fence::check`]).
+//! checks, in the same transaction, that the fence is still the writer's ([`Fence::check`],
+//! in [`super::fence`]).
 //! A holder that stalled past its lease (a long GC-like pause, SIGSTOP, a partition) and wakes
 //! up can therefore neither move the cursor nor record anything: its write is refused, it
 //! steps down, and nothing is recorded twice or skipped.
@@ -16,79 +17,12 @@ use std::time::Duration;
 
 use diesel::prelude::*;
 use serde::Serialize;
+use service::DbError;
 use service::database::clock_ms;
-use service::{AnyConnection, DbError};
 
+use super::fence::Fence;
 use super::store::ReceiveStore;
 use crate::schema::receive_lease as rl;
-
-/// The right to write one account's cursor and payments: who holds it and with which token.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Fence {
-    /// The watched account.
-    pub account: String,
-    /// This instance ([`instance_id`]).
-    pub holder: String,
-    /// The fencing token of this tenure.
-    pub token: i64,
-}
-
-/// A write refused because another instance took the account over.
-#[derive(Debug, thiserror::Error)]
-#[error("the lease on {account} was taken over by another instance (fence {token} is stale)")]
-pub struct Fenced {
-    /// The account.
-    pub account: String,
-    /// The stale token.
-    pub token: i64,
-}
-
-impl Fence {
-    /// Inside a write transaction: fails with [`Fenced`] unless this tenure is still the
-    /// current one. The row is locked (an update) until the transaction ends, so a take-over
-    /// waits for this write and then sees its own new fence: the check and the write are one.
-    ///
-    /// # Errors
-    /// [`LeaseWriteError::Fenced`]; database failures.
-    pub fn check(&self, conn: &mut AnyConnection) -> Result<(), LeaseWriteError> {
-        let kept = diesel::update(
-            rl::table
-                .find(&self.account)
-                .filter(rl::holder.eq(&self.holder))
-                .filter(rl::fence.eq(self.token)),
-        )
-        .set(rl::fence.eq(self.token))
-        .execute(conn)
-        .map_err(DbError::from)?;
-        if kept == 1 {
-            Ok(())
-        } else {
-            metrics::counter!("bridge_lease_fenced_writes_total", "account" => self.account.clone())
-                .increment(1);
-            Err(LeaseWriteError::Fenced(Fenced {
-                account: self.account.clone(),
-                token: self.token,
-            }))
-        }
-    }
-}
-
-/// Why a fenced write did not happen.
-#[derive(Debug, thiserror::Error)]
-pub enum LeaseWriteError {
-    /// Another instance holds the account now.
-    #[error(transparent)]
-    Fenced(#[from] Fenced),
-    /// Storage failed.
-    #[error(transparent)]
-    Database(#[from] DbError),
-}
-
-impl From<diesel::result::Error> for LeaseWriteError {
-    fn from(e: diesel::result::Error) -> Self {
-        Self::Database(DbError::from(e))
-    }
-}
 
 /// Who streams an account, for `/health`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]

@@ -21,7 +21,7 @@ use stellar_base::{Asset, PublicKey};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use super::lease::{Fence, LeaseWriteError};
+use super::fence::{Fence, LeaseWriteError};
 use super::record::{Record, Tx, classify, describe_unreadable};
 use super::settings::{ReceiveSettings, StartCursor};
 use super::store::{NewReceived, ReceiveStore, ReceivedStatus, now_ms};

@@ -4,7 +4,7 @@
 //! - [`listener`]: one task per watched account streams Horizon's payments and records each
 //!   record together with the account's cursor ([`store`]), classified by [`record`], while
 //!   this instance holds the account's [`lease`] (several instances on one database take
-//!   turns; the others stand by).
+//!   turns; the others stand by); every such write is checked against the lease's [`fence`].
 //! - [`delivery`]: a separate worker posts recorded payments to `callbacks.receive` (signed
 //!   by [`mac`]), retries with backoff, and reports to `callbacks.error` after the last try;
 //!   every instance's worker delivers, each payment claimed by one of them.
@@ -19,6 +19,7 @@
 
 pub mod admin;
 pub mod delivery;
+pub mod fence;
 pub mod lease;
 pub mod listener;
 pub mod mac;
@@ -32,16 +33,17 @@ use std::time::Duration;
 use actix_web::web;
 use futures_util::FutureExt;
 use horizon::HorizonClient;
-use service::Database;
-use stellar_base::{Asset, PublicKey};
+use service::{Database, Secret};
+use stellar_base::{Asset, KeyPair, PublicKey};
+use stellar_toml::http::Backoff;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+use url::Url;
 
 pub use settings::{ReceiveSettings, StartCursor};
 pub use store::{ReceiveStore, ReceivedPayment};
 
-use crate::BridgeConfig;
 use crate::compliance_client::ComplianceClient;
 use delivery::{Deliverer, Stop};
 use listener::{Listener, ListenerStatus, SharedStatus};
@@ -73,9 +75,12 @@ async fn join_all(tasks: &mut [JoinHandle<()>]) {
     futures_util::future::join_all(tasks.iter_mut()).await;
 }
 
-/// First pause before a task that panicked is started again; doubled up to [`RESTART_MAX`].
-const RESTART_MIN: Duration = Duration::from_millis(100);
-const RESTART_MAX: Duration = Duration::from_secs(30);
+/// The pause before a task that died is started again: 100 ms, doubled per restart up to
+/// 30 s, so that a task dying at once on every start does not spin.
+const RESTART: Backoff = Backoff {
+    first: Duration::from_millis(100),
+    max: Duration::from_secs(30),
+};
 
 /// Runs `make(token)` until `cancel`, starting it again whenever it panics or ends early:
 /// a receiving task is never silently gone. Each restart is logged as an error and counted
@@ -85,7 +90,7 @@ where
     F: Fn(CancellationToken) -> Fut + Send + 'static,
     Fut: std::future::Future<Output = ()> + Send + 'static,
 {
-    let mut pause = RESTART_MIN;
+    let mut restarts = 0_u32;
     loop {
         let run = std::panic::AssertUnwindSafe(make(cancel.child_token())).catch_unwind();
         let why = match run.await {
@@ -103,26 +108,70 @@ where
         if cancel.is_cancelled() {
             return;
         }
+        let pause = RESTART.delay(restarts);
+        restarts = restarts.saturating_add(1);
         tracing::error!(task, %why, ?pause, "receiving task died; starting it again");
         metrics::counter!("bridge_receiving_task_restarts_total", "task" => task).increment(1);
         tokio::select! {
             () = cancel.cancelled() => return,
             () = tokio::time::sleep(pause) => {}
         }
-        pause = (pause * 2).min(RESTART_MAX);
+    }
+}
+
+/// What the receiving side is configured with: its `[receiving]` settings and the parts of
+/// the rest of `bridge.cfg` it reads, handed over by `Application::build`. The receiving side
+/// takes these rather than the whole configuration because the configuration names the
+/// side's own settings ([`ReceiveSettings`]): each depends on the other's types only one way.
+#[derive(Clone)]
+pub struct ReceivingConfig {
+    /// `[receiving]`: the first cursor, the stream watchdog, delivery retries, leases.
+    pub settings: ReceiveSettings,
+    /// `accounts.receiving_account_id`: the one account the legacy bridge watched.
+    pub receiving_account: Option<PublicKey>,
+    /// `accounts.receiving_accounts`: more accounts to watch.
+    pub receiving_accounts: Vec<PublicKey>,
+    /// `callbacks.receive`: without it nothing is streamed or delivered.
+    pub receive_callback: Option<Url>,
+    /// `callbacks.error`: told about payments given up.
+    pub error_callback: Option<Url>,
+    /// `mac_key`: signs the callbacks' bodies (`X-Payload-Mac`).
+    pub mac_key: Option<KeyPair>,
+    /// `compliance`: the compliance server's internal port, to read hash memos' AuthData.
+    pub compliance: Option<Url>,
+    /// `compliance_api_key`: its API key, if it requires one.
+    pub compliance_api_key: Option<Secret<String>>,
+    /// `shutdown_grace_seconds`: how long callbacks in flight may still take on shutdown.
+    pub shutdown_grace: Duration,
+}
+
+impl std::fmt::Debug for ReceivingConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReceivingConfig")
+            .field("receiving_account", &self.receiving_account)
+            .field("receiving_accounts", &self.receiving_accounts)
+            .field("receive_callback", &self.receive_callback)
+            .field("error_callback", &self.error_callback)
+            .field("compliance", &self.compliance)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ReceivingConfig {
+    /// The accounts to watch ([`watched_accounts`]).
+    pub fn watched_accounts(&self) -> Vec<PublicKey> {
+        watched_accounts(self.receiving_account, &self.receiving_accounts)
     }
 }
 
 /// The accounts to watch: `accounts.receiving_account_id` and `accounts.receiving_accounts`,
-/// without duplicates.
-pub fn watched_accounts(config: &BridgeConfig) -> Vec<PublicKey> {
+/// without duplicates (one listener, one stream and one cursor per account).
+pub fn watched_accounts(
+    receiving_account: Option<PublicKey>,
+    receiving_accounts: &[PublicKey],
+) -> Vec<PublicKey> {
     let mut accounts: Vec<PublicKey> = Vec::new();
-    let all = config
-        .accounts
-        .receiving_account_id
-        .iter()
-        .chain(&config.accounts.receiving_accounts);
-    for account in all {
+    for account in receiving_account.iter().chain(receiving_accounts) {
         if !accounts.contains(account) {
             accounts.push(*account);
         }
@@ -139,12 +188,15 @@ pub fn watched_accounts(config: &BridgeConfig) -> Vec<PublicKey> {
 ///
 /// # Errors
 /// The message for the operator, naming the missing account.
-pub async fn check_accounts(config: &BridgeConfig, horizon: &HorizonClient) -> Result<(), String> {
-    if config.callbacks.receive.is_none() {
+pub async fn check_accounts(
+    config: &ReceivingConfig,
+    horizon: &HorizonClient,
+) -> Result<(), String> {
+    if config.receive_callback.is_none() {
         return Ok(());
     }
     let limit = horizon.settings().timeout();
-    for account in watched_accounts(config) {
+    for account in config.watched_accounts() {
         match tokio::time::timeout(limit, horizon.account(&account)).await {
             Ok(Ok(Some(_))) => {}
             Ok(Ok(None)) => {
@@ -170,6 +222,97 @@ pub async fn check_accounts(config: &BridgeConfig, horizon: &HorizonClient) -> R
     Ok(())
 }
 
+/// What the listeners and the delivery worker of one instance share.
+struct Shared {
+    store: ReceiveStore,
+    horizon: HorizonClient,
+    assets: Vec<Asset>,
+    instance: String,
+}
+
+/// The HTTP client of the callbacks and of compliance's `/receive`: the outbound policy for
+/// URLs the operator configured (extra CA, no proxy, limited redirects: stellar_toml's
+/// trusted client), with the callback timeout.
+fn callback_client(
+    resolver: &stellar_toml::Resolver,
+    settings: &ReceiveSettings,
+) -> Result<reqwest::Client, String> {
+    resolver
+        .trusted_client_builder()
+        .timeout(Duration::from_millis(settings.callback_timeout_ms.max(1)))
+        .build()
+        .map_err(|e| format!("callback HTTP client: {e}"))
+}
+
+/// The delivery worker's state, when `callbacks.receive` is set.
+fn deliverer(
+    config: &ReceivingConfig,
+    http: reqwest::Client,
+    shared: &Shared,
+) -> Option<Arc<Deliverer>> {
+    let receive = config.receive_callback.clone()?;
+    let compliance = config
+        .compliance
+        .as_ref()
+        .map(|base| ComplianceClient::new(base, config.compliance_api_key.clone(), http.clone()));
+    Some(Arc::new(Deliverer {
+        receive,
+        error: config.error_callback.clone(),
+        compliance,
+        mac_key: config.mac_key.clone(),
+        settings: config.settings.clone(),
+        http,
+        store: shared.store.clone(),
+        horizon: shared.horizon.clone(),
+        assets: shared.assets.clone(),
+        instance: shared.instance.clone(),
+    }))
+}
+
+/// Starts one supervised listener for `account`, returning its task and its `/health` status.
+fn spawn_listener(
+    config: &ReceivingConfig,
+    shared: &Shared,
+    account: PublicKey,
+    wake: &Arc<Notify>,
+    stop: &Stop,
+) -> (JoinHandle<()>, SharedStatus) {
+    let status = Arc::new(Mutex::new(ListenerStatus {
+        account: account.to_string(),
+        state: "starting",
+        ..ListenerStatus::default()
+    }));
+    let listener = Listener {
+        account,
+        horizon: shared.horizon.clone(),
+        store: shared.store.clone(),
+        assets: shared.assets.clone(),
+        settings: config.settings.clone(),
+        legacy_account: config.receiving_account == Some(account),
+        wake: wake.clone(),
+        status: status.clone(),
+        instance: shared.instance.clone(),
+    };
+    tracing::info!(%account, "listening for payments");
+    let task = tokio::spawn(supervise("listener", stop.stop.clone(), move |cancel| {
+        listener.clone().run(cancel)
+    }));
+    (task, status)
+}
+
+/// Starts the supervised delivery worker, woken by the listeners through `wake`. Each restart
+/// gets a fresh `stop` under the supervisor's token, with the same `abandon`.
+fn spawn_delivery(deliverer: Arc<Deliverer>, wake: Arc<Notify>, stop: &Stop) -> JoinHandle<()> {
+    let abandon = stop.abandon.clone();
+    tokio::spawn(supervise("delivery", stop.stop.clone(), move |cancel| {
+        let stop = Stop {
+            stop: cancel,
+            abandon: abandon.clone(),
+        };
+        deliverer.clone().run(wake.clone(), stop)
+    }))
+}
+
 impl Receiving {
     /// Starts the listeners and the delivery worker when `callbacks.receive` and at least one
     /// receiving account are configured; otherwise only the admin views work.
@@ -177,94 +320,43 @@ impl Receiving {
     /// # Errors
     /// When the callback HTTP client cannot be built.
     pub fn start(
-        config: &BridgeConfig,
+        config: ReceivingConfig,
         db: Database,
         horizon: HorizonClient,
         assets: Vec<Asset>,
         resolver: &stellar_toml::Resolver,
     ) -> Result<Self, String> {
-        let settings = config.receiving.clone();
-        let store = ReceiveStore::new(db);
-        let instance = lease::instance_id();
-        // The outbound policy for URLs the operator configured: extra CA, no proxy, limited
-        // redirects (stellar_toml's trusted client), with the callback timeout.
-        let http = resolver
-            .trusted_client_builder()
-            .timeout(Duration::from_millis(settings.callback_timeout_ms.max(1)))
-            .build()
-            .map_err(|e| format!("callback HTTP client: {e}"))?;
-        let compliance = config.compliance.as_ref().map(|base| {
-            ComplianceClient::new(base, config.compliance_api_key.clone(), http.clone())
-        });
-        let deliverer = config.callbacks.receive.clone().map(|receive| {
-            Arc::new(Deliverer {
-                receive,
-                error: config.callbacks.error.clone(),
-                compliance: compliance.clone(),
-                mac_key: config.mac_key.clone(),
-                settings: settings.clone(),
-                http: http.clone(),
-                store: store.clone(),
-                horizon: horizon.clone(),
-                assets: assets.clone(),
-                instance: instance.clone(),
-            })
-        });
+        let shared = Shared {
+            store: ReceiveStore::new(db),
+            horizon,
+            assets,
+            instance: lease::instance_id(),
+        };
+        let http = callback_client(resolver, &config.settings)?;
+        let deliverer = deliverer(&config, http, &shared);
         let stop = Stop::default();
-        let mut tasks = Vec::new();
-        let mut statuses = Vec::new();
+        let (mut tasks, mut statuses) = (Vec::new(), Vec::new());
         if let Some(deliverer) = &deliverer {
             let wake = Arc::new(Notify::new());
-            for account in watched_accounts(config) {
-                let status = Arc::new(Mutex::new(ListenerStatus {
-                    account: account.to_string(),
-                    state: "starting",
-                    ..ListenerStatus::default()
-                }));
-                statuses.push(status.clone());
-                let listener = Listener {
-                    account,
-                    horizon: horizon.clone(),
-                    store: store.clone(),
-                    assets: assets.clone(),
-                    settings: settings.clone(),
-                    legacy_account: config.accounts.receiving_account_id == Some(account),
-                    wake: wake.clone(),
-                    status,
-                    instance: instance.clone(),
-                };
-                tracing::info!(%account, "listening for payments");
-                tasks.push(tokio::spawn(supervise(
-                    "listener",
-                    stop.stop.clone(),
-                    move |cancel| listener.clone().run(cancel),
-                )));
+            for account in config.watched_accounts() {
+                let (task, status) = spawn_listener(&config, &shared, account, &wake, &stop);
+                tasks.push(task);
+                statuses.push(status);
             }
             if !statuses.is_empty() {
-                let (deliverer, abandon) = (deliverer.clone(), stop.abandon.clone());
-                tasks.push(tokio::spawn(supervise(
-                    "delivery",
-                    stop.stop.clone(),
-                    move |cancel| {
-                        let stop = Stop {
-                            stop: cancel,
-                            abandon: abandon.clone(),
-                        };
-                        deliverer.clone().run(wake.clone(), stop)
-                    },
-                )));
+                tasks.push(spawn_delivery(deliverer.clone(), wake, &stop));
             }
         }
         Ok(Self {
             inner: Arc::new(Inner {
-                store,
+                store: shared.store,
                 deliverer,
                 statuses,
                 stop,
-                grace: Duration::from_secs(config.shutdown_grace_seconds),
-                degraded_after_seconds: config.receiving.degraded_after_seconds,
+                grace: config.shutdown_grace,
+                degraded_after_seconds: config.settings.degraded_after_seconds,
                 tasks: Mutex::new(tasks),
-                instance,
+                instance: shared.instance,
             }),
         })
     }

@@ -12,7 +12,7 @@ use service::database::clock_ms;
 use service::{Database, DbError};
 use time::PrimitiveDateTime;
 
-use super::lease::{Fence, LeaseWriteError};
+use super::fence::{Fence, LeaseWriteError};
 use crate::schema::{receive_cursor as rc, received_payment as rp};
 
 /// Where a received payment stands (the `status` column), like [`SentStatus`] for sent

@@ -7,8 +7,8 @@ use stellar_base::transaction::{Operation, flags};
 use stellar_base::{Asset, KeyPair, Memo, PublicKey};
 
 use super::answer::respond;
+use super::draft::Draft;
 use super::sending::Sending;
-use super::submitter::Draft;
 use crate::error::Error;
 
 /// `POST /create-keypair`: a fresh random key pair.

@@ -2,7 +2,7 @@
 
 use actix_web::HttpResponse;
 
-use super::submitter::{Outcome, SendError};
+use super::draft::{Outcome, SendError};
 use crate::error::Error;
 
 /// Turns a submitter result into the HTTP answer: 200 with the hash and ledger, or the error

@@ -20,16 +20,14 @@
 //! fee payment is refused for its balance is topped up at once. `bridge channels merge` gives
 //! everything back to the base account.
 
-use std::collections::HashMap;
-use std::sync::Arc;
-
 use horizon::HorizonClient;
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 use sha2::{Digest, Sha256};
 use stellar_base::transaction::Operation;
 use stellar_base::{Amount, Asset, KeyPair, Memo, PublicKey};
 
-use super::submitter::{Draft, Outcome, SendError, Submitter};
+use super::draft::{Draft, Outcome, SendError};
+use super::submitter::Submitter;
 
 /// The domain separator of the derivation; a new scheme gets a new one.
 const DERIVATION_CONTEXT: &[u8] = b"stellar-bridge channel v1";
@@ -42,7 +40,7 @@ const MAX_OPERATIONS: usize = 100;
 pub struct ChannelSettings {
     /// The secret the channel keys are derived from (`BRIDGE__CHANNELS__SEED_FILE` reads it
     /// from a file). Not a key of any account.
-    #[serde(deserialize_with = "crate::config::seed")]
+    #[serde(deserialize_with = "seed")]
     pub seed: KeyPair,
     /// How many channels (1–1000): at most this many payments per ledger.
     pub count: u32,
@@ -60,6 +58,20 @@ impl std::fmt::Debug for ChannelSettings {
             .field("starting_balance", &self.starting_balance)
             .finish()
     }
+}
+
+/// A required `S…` seed (`[channels] seed`), read here rather than by the configuration so
+/// that the sending side does not depend on the whole configuration, which names these
+/// settings. Blank is refused as empty, as the configuration's optional seeds treat it.
+fn seed<'de, D: Deserializer<'de>>(d: D) -> Result<KeyPair, D::Error> {
+    let text = Option::<String>::deserialize(d)?.filter(|s| !s.trim().is_empty());
+    let Some(text) = text else {
+        return Err(serde::de::Error::custom(
+            "is empty; an S… secret seed is required",
+        ));
+    };
+    KeyPair::from_secret_seed(&text)
+        .map_err(|_| serde::de::Error::custom("not a valid S… secret seed"))
 }
 
 fn default_starting_balance() -> Amount {
@@ -86,9 +98,6 @@ pub fn derive(seed: &KeyPair, count: u32) -> Vec<KeyPair> {
         })
         .collect()
 }
-
-/// The channel keys by account, for signing.
-pub type ChannelKeys = Arc<HashMap<PublicKey, KeyPair>>;
 
 /// Why the channels could not be prepared.
 #[derive(Debug, thiserror::Error)]

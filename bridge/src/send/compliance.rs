@@ -8,7 +8,7 @@ use compliance::protocol::SendResponse;
 use stellar_base::transaction::{TransactionError, decode_transaction};
 use stellar_base::{AccountAddress, KeyPair, xdr};
 
-use super::submitter::Draft;
+use super::draft::Draft;
 use crate::compliance_client::{ComplianceCallError, ComplianceClient};
 use crate::error::Error;
 

@@ -4,7 +4,8 @@
 //!   sent; with compliance, the receiving bank approves first through [`compliance`].
 //! - [`builder`]: `POST /builder`, a signed envelope from the legacy JSON, not submitted.
 //! - [`accounts`]: `POST /create-keypair` and `POST /authorize` (a trustline to our asset).
-//! - [`submitter`]: one transaction per leased source account ([`leases`]: a channel from
+//! - [`submitter`]: sends a [`draft`] (a transaction still without sequence, fee or time
+//!   bound): one transaction per leased source account ([`leases`]: a channel from
 //!   [`channels`], or the paying account), the envelope stored before it is
 //!   submitted (`/transactions_async`), inclusion and unknown outcomes looked up by hash:
 //!   exactly once per payment id; [`fees`]: the fee it bids (fee stats, within `max_fee`).
@@ -21,6 +22,7 @@ pub mod answer;
 pub mod builder;
 pub mod channels;
 pub mod compliance;
+pub mod draft;
 pub mod fees;
 pub mod leases;
 pub mod payment;
@@ -30,7 +32,9 @@ pub mod submitter;
 
 use actix_web::web;
 
-pub use sending::Sending;
+pub use draft::{Draft, Outcome, SendError};
+pub use sending::{Sending, SendingConfig};
+pub use submitter::Submitter;
 
 /// Registers `/payment`, `/builder`, `/create-keypair`, `/authorize` and
 /// `/admin/sent-transactions`, which share `sending`.

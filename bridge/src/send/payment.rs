@@ -12,9 +12,9 @@ use stellar_base::{AccountAddress, Amount, Asset, KeyPair, Memo};
 
 use super::answer::respond;
 use super::compliance::approve;
+use super::draft::Draft;
 use super::sending::Sending;
 use super::store::{Claim, Store};
-use super::submitter::Draft;
 use crate::compliance_client::ComplianceClient;
 use crate::error::Error;
 

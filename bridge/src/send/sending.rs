@@ -1,16 +1,19 @@
 //! [`Sending`]: what the sending handlers share.
 
+use std::time::Duration;
+
 use horizon::HorizonClient;
+use service::Secret;
 use stellar_base::{Amount, Asset, KeyPair, Network, PublicKey};
 use stellar_toml::Resolver;
 use tokio::sync::mpsc;
+use url::Url;
 
 use super::channels::{self, ChannelSettings};
 use super::fees::FeePolicy;
 use super::leases::Leases;
 use super::store::Store;
 use super::submitter::Submitter;
-use crate::BridgeConfig;
 use crate::compliance_client::ComplianceClient;
 
 /// What the sending handlers share. Cheap to clone.
@@ -34,6 +37,50 @@ impl std::fmt::Debug for Sending {
     }
 }
 
+/// What the sending side is configured with: the parts of `bridge.cfg` it reads, handed over
+/// by `Application::build`. The sending side takes these rather than the whole configuration
+/// because the configuration names the side's own settings (`[channels]`): each depends on
+/// the other's types only one way.
+#[derive(Clone)]
+pub struct SendingConfig {
+    /// `network_passphrase`: what every transaction is signed for.
+    pub network_passphrase: String,
+    /// `[channels]`, when channel accounts carry the payments.
+    pub channels: Option<ChannelSettings>,
+    /// `[fees] percentile`: which percentile of the network's recent fees to bid.
+    pub fee_percentile: u8,
+    /// `base_fee`: the least bid per operation, in stroops.
+    pub base_fee: u32,
+    /// `max_fee`: the most bid per operation, in stroops.
+    pub max_fee: u32,
+    /// `transaction_timeout_seconds`: how long a transaction stays valid.
+    pub transaction_timeout_seconds: u64,
+    /// `pending_wait_seconds`: how long a request waits for an unknown outcome.
+    pub pending_wait: Duration,
+    /// `builder_timeout_seconds`: the validity of `/builder` envelopes without time bounds.
+    pub builder_timeout_seconds: u64,
+    /// `accounts.base_seed`: the default source of `/payment`, and the channels' funder.
+    pub base_seed: Option<KeyPair>,
+    /// `accounts.authorizing_seed`: signs `/authorize`.
+    pub authorizing_seed: Option<KeyPair>,
+    /// `accounts.issuing_account_id`: the issuer `/authorize` acts for.
+    pub issuing_account: Option<PublicKey>,
+    /// `compliance`: the compliance server's internal port, for `/payment`'s compliance path.
+    pub compliance: Option<Url>,
+    /// `compliance_api_key`: its API key, if it requires one.
+    pub compliance_api_key: Option<Secret<String>>,
+}
+
+impl std::fmt::Debug for SendingConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SendingConfig")
+            .field("network_passphrase", &self.network_passphrase)
+            .field("channels", &self.channels)
+            .field("compliance", &self.compliance)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Sending {
     /// The sending side over `store`, sending through `horizon`; `assets` are `[[assets]]`.
     /// With `[channels]`, the channel accounts are created or topped up first.
@@ -41,7 +88,7 @@ impl Sending {
     /// # Errors
     /// When the channels' leases cannot be stored or the channels cannot be funded.
     pub async fn start(
-        config: &BridgeConfig,
+        config: SendingConfig,
         store: Store,
         horizon: HorizonClient,
         resolver: &Resolver,
@@ -64,17 +111,14 @@ impl Sending {
             store.clone(),
             FeePolicy::new(
                 horizon,
-                config.fees.percentile,
+                config.fee_percentile,
                 config.base_fee,
                 config.max_fee,
             ),
-            (
-                config.transaction_timeout_seconds,
-                std::time::Duration::from_secs(config.pending_wait_seconds),
-            ),
+            (config.transaction_timeout_seconds, config.pending_wait),
             leases,
         );
-        if let (Some(settings), Some(base)) = (&config.channels, &config.accounts.base_seed) {
+        if let (Some(settings), Some(base)) = (&config.channels, &config.base_seed) {
             let (top_ups, requests) = mpsc::unbounded_channel();
             submitter = submitter.with_channels(&channel_keys, top_ups);
             channels::fund(&submitter, base, &channel_keys, settings.starting_balance)
@@ -99,9 +143,9 @@ impl Sending {
             submitter,
             federation: federation::FederationClient::new(resolver.clone()),
             compliance,
-            base_seed: config.accounts.base_seed.clone(),
-            authorizing_seed: config.accounts.authorizing_seed.clone(),
-            issuing_account: config.accounts.issuing_account_id,
+            base_seed: config.base_seed,
+            authorizing_seed: config.authorizing_seed,
+            issuing_account: config.issuing_account,
             assets,
             store,
             base_fee: config.base_fee,
@@ -142,7 +186,7 @@ impl Sending {
 
 /// How often every channel's balance is checked (and topped up below half of
 /// `starting_balance`), besides the channels reported low by a refusal.
-const BALANCE_CHECK_INTERVAL: std::time::Duration = std::time::Duration::from_secs(300);
+const BALANCE_CHECK_INTERVAL: Duration = Duration::from_secs(300);
 
 /// Tops up the channels the submitter reports as low on lumens, one at a time, and puts each
 /// back in the pool once it has enough; and every [`BALANCE_CHECK_INTERVAL`], tops up every
@@ -175,5 +219,29 @@ async fn top_up_worker(
                 }
             }
         }
+    }
+}
+
+/// What the batch side ([`crate::batch`]) sends with: the same submitter, federation client,
+/// compliance client and paying key as `/payment`.
+impl Sending {
+    /// The submitter (exactly once per payment id).
+    pub fn submitter(&self) -> &Submitter {
+        &self.submitter
+    }
+
+    /// The federation client.
+    pub fn federation(&self) -> &federation::FederationClient {
+        &self.federation
+    }
+
+    /// The compliance server's internal API, when configured.
+    pub fn compliance(&self) -> Option<&ComplianceClient> {
+        self.compliance.as_ref()
+    }
+
+    /// `accounts.base_seed`: the paying account.
+    pub fn base_seed(&self) -> Option<&KeyPair> {
+        self.base_seed.as_ref()
     }
 }

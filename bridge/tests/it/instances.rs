@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use crate::common::*;
 use bridge::BridgeConfig;
-use bridge::receive::lease::LeaseWriteError;
+use bridge::receive::fence::LeaseWriteError;
 use bridge::receive::store::{NewReceived, ReceiveStore, ReceivedStatus};
 use bridge::send::channels::{ChannelSettings, derive};
 use service::database::Backend;

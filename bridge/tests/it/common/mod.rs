@@ -432,7 +432,11 @@ impl TestBridge {
         let config = config(&db, &sandbox, &source, &issuer, edit);
         // The bridge refuses to start for a receiving account that does not exist: create
         // them first (their create_account is the first payment each one receives).
-        for account in bridge::receive::watched_accounts(&config) {
+        let accounts = &config.accounts;
+        for account in bridge::receive::watched_accounts(
+            accounts.receiving_account_id,
+            &accounts.receiving_accounts,
+        ) {
             if sandbox.account(&account).is_none() {
                 sandbox.fund(account).await.unwrap();
             }
