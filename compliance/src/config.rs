@@ -3,7 +3,6 @@
 //! environment variables (`COMPLIANCE__KEYS__SIGNING_SEED_FILE` for the seed).
 
 use std::fmt;
-use std::path::Path;
 
 use serde::Deserialize;
 use service::database::DatabaseSettings;
@@ -66,7 +65,7 @@ pub struct ComplianceConfig {
     pub max_body_bytes: usize,
     /// Seconds a request body may take to arrive after its headers (408 beyond; default 5):
     /// a slow or stalled body cannot hold a connection longer.
-    #[serde(default = "default_body_timeout")]
+    #[serde(default = "service::http::default_body_timeout_seconds")]
     pub request_body_timeout_seconds: u64,
     /// `[rate_limit]`: AUTH requests per second per client address on the external port (429
     /// beyond).
@@ -162,25 +161,11 @@ fn loopback() -> String {
     "127.0.0.1".into()
 }
 
-fn default_body_timeout() -> u64 {
-    service::http::DEFAULT_BODY_TIMEOUT_SECONDS
-}
-
 fn default_max_body_bytes() -> usize {
     256 * 1024
 }
 
 impl ComplianceConfig {
-    /// Reads the file (if any) under `COMPLIANCE__` environment variables.
-    ///
-    /// # Errors
-    /// A [`ConfigError`] naming the file, variable or key.
-    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
-        let config: Self = service::config::load("COMPLIANCE", file)?;
-        config.validate()?;
-        Ok(config)
-    }
-
     /// Checks what serde cannot.
     ///
     /// # Errors
@@ -190,24 +175,15 @@ impl ComplianceConfig {
         if self.network_passphrase.trim().is_empty() {
             return Err(ConfigError::setting("network_passphrase", "is empty"));
         }
-        if self.api_key.as_ref().is_some_and(|k| k.expose().len() < 16) {
-            return Err(ConfigError::setting(
-                "api_key",
-                "must be at least 16 characters",
-            ));
+        service::config::ApiKeyPolicy {
+            key: self.api_key.as_ref(),
+            min_len: 16,
+            address_setting: "internal_bind_address",
+            address: &self.internal_bind_address,
+            allow_unauthenticated: self.allow_unauthenticated,
+            exposure: "send compliance requests and edit the allow lists",
         }
-        if self.api_key.is_none()
-            && !service::config::is_loopback(&self.internal_bind_address)
-            && !self.allow_unauthenticated
-        {
-            return Err(ConfigError::setting(
-                "api_key",
-                format!(
-                    "is not set while the internal port listens on {}: anyone who reaches it                      could send compliance requests and edit the allow lists; set api_key                      (16+ characters), bind internal_bind_address to 127.0.0.1, or set                      allow_unauthenticated = true to accept that",
-                    self.internal_bind_address
-                ),
-            ));
-        }
+        .check()?;
         Ok(())
     }
 

@@ -18,11 +18,10 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use actix_web::dev::ServerHandle;
-use actix_web::middleware::Next;
-use actix_web::{HttpResponse, web};
+use actix_web::web;
 use diesel_migrations::{EmbeddedMigrations, embed_migrations};
 use service::database::BackendMigrations;
-use service::http::{ErrorBody, Health};
+use service::http::Health;
 use service::server::Running;
 use stellar_base::{KeyPair, Network};
 use stellar_toml::Resolver;
@@ -77,31 +76,6 @@ pub async fn migrate(config: &ComplianceConfig) -> Result<Vec<String>, StartupEr
     let (_, applied) = service::server::open_database::<Application>(&config.database).await?;
     Ok(applied)
 }
-
-/// Refuses internal requests without the configured API key.
-async fn require_api_key(
-    req: actix_web::dev::ServiceRequest,
-    next: Next<actix_web::body::BoxBody>,
-) -> Result<actix_web::dev::ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
-    let expected = req
-        .app_data::<web::Data<ApiKey>>()
-        .and_then(|k| k.0.clone());
-    if let Some(expected) = expected
-        && req.path() != "/health"
-    {
-        let given = service::auth::presented_key(req.request()).unwrap_or_default();
-        if !expected.matches(&given) {
-            let res = HttpResponse::Unauthorized().json(ErrorBody::new(
-                "unauthorized",
-                "a valid X-API-Key header is required",
-            ));
-            return Ok(req.into_response(res));
-        }
-    }
-    next.call(req).await
-}
-
-struct ApiKey(Option<service::Secret<String>>);
 
 /// A running compliance server: both ports bound, not yet awaited.
 pub struct Application {
@@ -183,9 +157,13 @@ impl Application {
         let internal_listener =
             service::http::bind(&config.internal_bind_address, config.internal_port)?;
         let internal_address = service::http::local_addr(&internal_listener);
-        let api_key = web::Data::new(ApiKey(config.api_key.clone()));
+        let api_key = web::Data::new(service::auth::RequiredKey::new(
+            config.api_key.clone(),
+            actix_web::http::StatusCode::UNAUTHORIZED,
+            "a valid X-API-Key header is required",
+        ));
         let internal = move || {
-            service::http::app(max_body, health.clone(), require_api_key)
+            service::http::app(max_body, health.clone(), service::auth::require_key)
                 .app_data(state.clone())
                 .app_data(api_key.clone())
                 .route("/send", web::post().to(internal::send))
@@ -258,4 +236,4 @@ impl service::server::Server for Application {
     }
 }
 
-service::server_config!(ComplianceConfig, warnings);
+service::server_config!(ComplianceConfig, "COMPLIANCE", warnings);

@@ -2,8 +2,6 @@
 //!
 //! Every key may also come from `FEDERATION__…` environment variables (see `service::config`).
 
-use std::path::Path;
-
 use serde::Deserialize;
 use service::ConfigError;
 use service::database::DatabaseSettings;
@@ -37,7 +35,7 @@ pub struct FederationConfig {
     pub max_body_bytes: usize,
     /// Seconds a request body may take to arrive after its headers (408 beyond; default 5):
     /// a slow or stalled body cannot hold a connection longer.
-    #[serde(default = "default_body_timeout")]
+    #[serde(default = "service::http::default_body_timeout_seconds")]
     pub request_body_timeout_seconds: u64,
     /// `[rate_limit]`: lookups per second per client address on the public port (429 beyond).
     #[serde(default)]
@@ -64,25 +62,11 @@ fn default_bind_address() -> String {
     "0.0.0.0".into()
 }
 
-fn default_body_timeout() -> u64 {
-    service::http::DEFAULT_BODY_TIMEOUT_SECONDS
-}
-
 fn default_max_body_bytes() -> usize {
     16 * 1024
 }
 
 impl FederationConfig {
-    /// Reads the file (if any) under `FEDERATION__` environment variables.
-    ///
-    /// # Errors
-    /// A [`ConfigError`] naming the file, variable or key.
-    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
-        let config: Self = service::config::load("FEDERATION", file)?;
-        config.validate()?;
-        Ok(config)
-    }
-
     /// Checks what serde cannot.
     ///
     /// # Errors

@@ -349,4 +349,4 @@ impl service::server::Server for Application {
     }
 }
 
-service::server_config!(FederationConfig);
+service::server_config!(FederationConfig, "FEDERATION");

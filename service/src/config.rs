@@ -50,6 +50,56 @@ pub fn is_loopback(address: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
+/// The key that guards an internal API, and where that API listens: what
+/// [`ApiKeyPolicy::check`] needs to refuse a weak key, or no key on a reachable port.
+#[derive(Debug)]
+pub struct ApiKeyPolicy<'a> {
+    /// `api_key`, when set.
+    pub key: Option<&'a crate::Secret<String>>,
+    /// The shortest key accepted (the legacy servers' own minimum).
+    pub min_len: usize,
+    /// The setting that names the address (`bind_address`, `internal_bind_address`).
+    pub address_setting: &'static str,
+    /// Its value.
+    pub address: &'a str,
+    /// `allow_unauthenticated`: the operator accepts an open API on a reachable address.
+    pub allow_unauthenticated: bool,
+    /// What a stranger who reaches the port could do, for the error ("send payments").
+    pub exposure: &'static str,
+}
+
+impl ApiKeyPolicy<'_> {
+    /// Refuses a key shorter than `min_len`, and a missing key while the API listens beyond
+    /// this host unless `allow_unauthenticated` says so: an open payment API must be a choice
+    /// written in the config, never an omission.
+    ///
+    /// # Errors
+    /// [`ConfigError::Setting`] on `api_key`, with the reason and the ways out.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        if self.key.is_some_and(|k| k.expose().len() < self.min_len) {
+            return Err(ConfigError::setting(
+                "api_key",
+                format!("must be at least {} characters", self.min_len),
+            ));
+        }
+        if self.key.is_none() && !is_loopback(self.address) && !self.allow_unauthenticated {
+            return Err(ConfigError::setting(
+                "api_key",
+                format!(
+                    "is not set while the API listens on {address}: anyone who reaches it could \
+                     {exposure}; set api_key ({min}+ characters), bind {setting} to 127.0.0.1, \
+                     or set allow_unauthenticated = true to accept that",
+                    address = self.address,
+                    exposure = self.exposure,
+                    min = self.min_len,
+                    setting = self.address_setting,
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// Keys whose own names end in `_file` and hold a path (`[tls] certificate-file`,
 /// `[stellar_toml] extra_ca_file`…): `…__CERTIFICATE_FILE=/etc/cert.pem` sets the path itself
 /// rather than reading a `certificate` key from a file.

@@ -275,6 +275,11 @@ pub const MAX_CONNECTIONS_PER_WORKER: usize = 2_048;
 /// The default of every server's `request_body_timeout_seconds`.
 pub const DEFAULT_BODY_TIMEOUT_SECONDS: u64 = 5;
 
+/// The serde default of every server's `request_body_timeout_seconds`.
+pub fn default_body_timeout_seconds() -> u64 {
+    DEFAULT_BODY_TIMEOUT_SECONDS
+}
+
 /// The message a body cut by its deadline fails with; [`limits`] answers it with 408.
 const BODY_TIMED_OUT: &str = "the request body did not arrive in time";
 

@@ -18,6 +18,12 @@ pub mod telemetry;
 pub mod testing;
 pub mod tls;
 
+/// Every server (and everything else linked with `service`) allocates with jemalloc: its
+/// background threads give memory freed after a burst (thousands of connections cut at once)
+/// back to the system within seconds, where glibc's malloc keeps the high-water mark for reuse.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 pub use config::ConfigError;
 pub use database::{AnyConnection, Backend, Database, DatabaseSettings, DbError};
 pub use http::ErrorBody;

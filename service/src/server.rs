@@ -41,21 +41,34 @@ pub trait ServerConfig: Sized {
 }
 
 /// Implements [`ServerConfig`] for a configuration struct with `log_format` and `database`
-/// fields and an inherent `load`; with `warnings`, its inherent `warnings` too. One line per
-/// server instead of the same four accessors written three times.
+/// fields and an inherent `validate`, and gives it the inherent `load` every server has (file
+/// under `PREFIX__` variables, then `validate`); with `warnings`, its inherent `warnings` too.
+/// One line per server instead of the same loader and accessors written three times.
 #[macro_export]
 macro_rules! server_config {
-    ($config:ty) => {
-        $crate::server_config!(@impl $config, {});
+    ($config:ty, $prefix:literal) => {
+        $crate::server_config!(@impl $config, $prefix, {});
     };
-    ($config:ty, warnings) => {
-        $crate::server_config!(@impl $config, {
+    ($config:ty, $prefix:literal, warnings) => {
+        $crate::server_config!(@impl $config, $prefix, {
             fn warnings(&self) -> Vec<String> {
                 <$config>::warnings(self)
             }
         });
     };
-    (@impl $config:ty, { $($extra:tt)* }) => {
+    (@impl $config:ty, $prefix:literal, { $($extra:tt)* }) => {
+        impl $config {
+            #[doc = concat!("Reads the file (if any) under `", $prefix, "__` environment \
+                variables, then checks what serde cannot (`validate`).")]
+            ///
+            /// # Errors
+            /// A `ConfigError` naming the file, variable or key.
+            pub fn load(file: Option<&std::path::Path>) -> Result<Self, $crate::ConfigError> {
+                let config: Self = $crate::config::load($prefix, file)?;
+                config.validate()?;
+                Ok(config)
+            }
+        }
         impl $crate::server::ServerConfig for $config {
             fn load(file: Option<&std::path::Path>) -> Result<Self, $crate::ConfigError> {
                 <$config>::load(file)
