@@ -3,7 +3,6 @@
 //! variables (`BRIDGE__ACCOUNTS__BASE_SEED_FILE` for a seed).
 
 use std::fmt;
-use std::path::Path;
 
 use horizon::HorizonSettings;
 use serde::{Deserialize, Deserializer};
@@ -100,12 +99,15 @@ pub struct BridgeConfig {
     pub max_body_bytes: usize,
     /// Seconds a request body may take to arrive after its headers (408 beyond; default 5):
     /// a slow or stalled body cannot hold a connection longer.
-    #[serde(default = "default_body_timeout")]
+    #[serde(default = "service::http::default_body_timeout_seconds")]
     pub request_body_timeout_seconds: u64,
     /// `[receiving]`: the payment listener's first cursor, stream watchdog and delivery
     /// retries.
     #[serde(default)]
     pub receiving: crate::receive::settings::ReceiveSettings,
+    /// `[batches]`: bulk payouts (`POST /batches`), their approval and packing.
+    #[serde(default)]
+    pub batches: crate::batch::BatchSettings,
     /// On SIGINT/SIGTERM, how long in-flight requests and receive callbacks may still take
     /// (default 30, at most 3600). Callbacks still unanswered then are abandoned and their
     /// payments stay `pending`, delivered after the next start.
@@ -220,10 +222,6 @@ fn default_builder_timeout() -> u64 {
 fn default_pending_wait() -> u64 {
     10
 }
-fn default_body_timeout() -> u64 {
-    service::http::DEFAULT_BODY_TIMEOUT_SECONDS
-}
-
 fn default_max_body_bytes() -> usize {
     64 * 1024
 }
@@ -268,16 +266,6 @@ fn optional_key<'de, D: Deserializer<'de>>(d: D) -> Result<Option<PublicKey>, D:
 }
 
 impl BridgeConfig {
-    /// Reads the file (if any) under `BRIDGE__` environment variables.
-    ///
-    /// # Errors
-    /// A [`ConfigError`] naming the file, variable or key.
-    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
-        let config: Self = service::config::load("BRIDGE", file)?;
-        config.validate()?;
-        Ok(config)
-    }
-
     /// Checks what serde cannot.
     ///
     /// # Errors
@@ -289,24 +277,18 @@ impl BridgeConfig {
         if self.network_passphrase.trim().is_empty() {
             return Err(ConfigError::setting("network_passphrase", "is empty"));
         }
-        if self.api_key.as_ref().is_some_and(|k| k.expose().len() < 15) {
-            return Err(ConfigError::setting(
-                "api_key",
-                "must be at least 15 characters",
-            ));
+        service::config::ApiKeyPolicy {
+            key: self.api_key.as_ref(),
+            min_len: 15,
+            address_setting: "bind_address",
+            address: &self.bind_address,
+            allow_unauthenticated: self.allow_unauthenticated,
+            exposure: "send payments",
         }
-        if self.api_key.is_none()
-            && !service::config::is_loopback(&self.bind_address)
-            && !self.allow_unauthenticated
-        {
-            return Err(ConfigError::setting(
-                "api_key",
-                format!(
-                    "is not set while the bridge listens on {}: anyone who reaches the port                      could send payments; set api_key (15+ characters), bind bind_address to                      127.0.0.1, or set allow_unauthenticated = true to accept that",
-                    self.bind_address
-                ),
-            ));
-        }
+        .check()?;
+        self.batches
+            .validate(self.api_key.as_ref())
+            .map_err(|(key, reason)| ConfigError::setting(key, reason))?;
         for asset in &self.assets {
             asset.asset()?;
         }

@@ -60,6 +60,53 @@ impl Error {
         e
     }
 
+    /// 400 `invalid_batch`: every bad row of a batch, with its number, id and field; nothing
+    /// of the batch was stored.
+    pub fn invalid_batch(errors: impl serde::Serialize) -> Self {
+        let mut e = Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_batch",
+            "Some rows are invalid; nothing of the batch was stored.",
+        );
+        e.body.data = Some(serde_json::json!({ "errors": errors }));
+        e
+    }
+
+    /// 404 `not_found`: no batch under this id.
+    pub fn batch_not_found() -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", "No batch with this id.")
+    }
+
+    /// 409 `batch_id_conflict`: the id names a stored batch with other content.
+    pub fn batch_conflict() -> Self {
+        Self::new(
+            StatusCode::CONFLICT,
+            "batch_id_conflict",
+            "A batch with this id and other content already exists.",
+        )
+    }
+
+    /// 409 `batch_state`: the batch is not in a state that allows this.
+    pub fn batch_state(state: &str) -> Self {
+        let mut e = Self::new(
+            StatusCode::CONFLICT,
+            "batch_state",
+            "The batch is not in a state that allows this.",
+        );
+        e.body.more_info = Some(format!("the batch is {state}"));
+        e
+    }
+
+    /// 403 `approver_key_required`: approving takes the approver key, which the API key is
+    /// not.
+    pub fn approver_required() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "approver_key_required",
+            "Approving a batch takes the approver key (X-Approver-Key); the API key cannot approve.",
+        )
+    }
+
     /// 400 `missing_parameter` naming the field.
     pub fn missing(field: &str) -> Self {
         let mut e = Self::new(

@@ -6,6 +6,7 @@
 //! Both read compliance's internal API through [`compliance_client`].
 
 mod admin;
+pub mod batch;
 pub mod cli;
 pub mod compliance_client;
 pub mod config;
@@ -17,12 +18,12 @@ pub mod send;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use actix_web::body::BoxBody;
-use actix_web::dev::{ServerHandle, ServiceRequest, ServiceResponse};
-use actix_web::middleware::Next;
-use actix_web::{ResponseError, web};
+use actix_web::dev::ServerHandle;
+use actix_web::http::StatusCode;
+use actix_web::web;
 use diesel_migrations::{EmbeddedMigrations, embed_migrations};
 use horizon::HorizonClient;
+use service::auth::{RequiredKey, require_key};
 use service::database::BackendMigrations;
 use service::http::Health;
 use service::server::Running;
@@ -30,7 +31,6 @@ use stellar_toml::Resolver;
 
 pub use config::BridgeConfig;
 
-use crate::error::Error;
 use crate::send::Sending;
 use crate::send::store::Store;
 
@@ -51,19 +51,8 @@ pub fn migrations() -> BackendMigrations {
             "2026-12-01-000001_source_lease",
             "2026-12-01-000002_wide_text",
             "2026-12-02-000001_instances",
+            "2026-12-03-000001_batches",
         ],
-    }
-}
-
-/// What the API-key check reads (each side has its own state: [`Sending`],
-/// [`receive::Receiving`]).
-pub struct State {
-    api_key: Option<service::Secret<String>>,
-}
-
-impl std::fmt::Debug for State {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("bridge::State")
     }
 }
 
@@ -86,44 +75,6 @@ pub async fn migrate_and_open(
     config: &BridgeConfig,
 ) -> Result<(service::Database, Vec<String>), StartupError> {
     service::server::open_database::<Application>(&config.database).await
-}
-
-/// Requires the API key, when one is configured, on every endpoint but `/health`: from
-/// `X-API-Key`, `Authorization: Bearer` or the legacy `apiKey` form field. Wrong or missing is
-/// 403, as legacy.
-async fn require_api_key(
-    mut req: ServiceRequest,
-    next: Next<BoxBody>,
-) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    let expected = req
-        .app_data::<web::Data<State>>()
-        .and_then(|s| s.api_key.clone());
-    let Some(expected) = expected.filter(|_| req.path() != "/health") else {
-        return next.call(req).await;
-    };
-    let mut given = service::auth::presented_key(req.request());
-    let is_form = req
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
-    if given.is_none() && is_form {
-        // A body over the limit (or too slow) is answered here, as a response, so that the
-        // JSON error layer around this gate shapes it like every other error.
-        let body = match req.extract::<web::Bytes>().await {
-            Ok(body) => body,
-            Err(error) => return Ok(req.error_response(error)),
-        };
-        given = url::form_urlencoded::parse(&body)
-            .find(|(k, _)| k == "apiKey")
-            .map(|(_, v)| v.into_owned());
-        req.set_payload(actix_web::dev::Payload::from(body));
-    }
-    if given.is_some_and(|g| expected.matches(&g)) {
-        next.call(req).await
-    } else {
-        Ok(req.into_response(Error::forbidden().error_response()))
-    }
 }
 
 /// The parts of the configuration the sending side reads: it is handed these, not the whole
@@ -210,9 +161,29 @@ impl Application {
         )
         .await
         .map_err(|e| invalid(&e))?;
-        let state = web::Data::new(State {
-            api_key: config.api_key.clone(),
-        });
+        // Wrong or missing is 403, as legacy; legacy clients may send it as the `apiKey` field.
+        let api_key = web::Data::new(
+            RequiredKey::new(
+                config.api_key.clone(),
+                StatusCode::FORBIDDEN,
+                "A valid API key is required.",
+            )
+            .or_form_field("apiKey"),
+        );
+        let batches = batch::Batches::new(
+            store.database().clone(),
+            config.batches.clone(),
+            sending.clone(),
+            resolver.clone(),
+            config.mac_key.clone(),
+            resolver
+                .trusted_client_builder()
+                .build()
+                .map_err(|e| invalid(&e))?,
+            receive::lease::instance_id(),
+        );
+        let batch_stop = tokio_util::sync::CancellationToken::new();
+        let batch_worker = batches.start(batch_stop.clone());
         let listener = service::http::bind(&config.bind_address, config.port)?;
         let address = service::http::local_addr(&listener);
         let max_body = service::http::BodyLimits::new(
@@ -240,11 +211,12 @@ impl Application {
             ],
         );
         let factory = move || {
-            service::http::app(max_body, health.clone(), require_api_key)
-                .app_data(state.clone())
+            service::http::app(max_body, health.clone(), require_key)
+                .app_data(api_key.clone())
                 .configure(|c| send::configure(&sending, c))
                 .route("/metrics", web::get().to(Sending::metrics))
                 .configure(|c| routes.configure(c))
+                .configure(|c| batches.configure(c))
         };
         let server = service::http::serve(factory, listener, None, grace)?;
         tracing::info!(%address, "bridge listening");
@@ -253,6 +225,9 @@ impl Application {
             running: Running::new(Duration::from_secs(grace))
                 .listener(server)
                 .worker(async move {
+                    // Between transactions: what is in flight resumes at the next start.
+                    batch_stop.cancel();
+                    let _ = batch_worker.await;
                     stopping.shutdown().await;
                     drop(sqlite_lock);
                 }),
@@ -321,4 +296,4 @@ impl service::server::Server for Application {
     }
 }
 
-service::server_config!(BridgeConfig, warnings);
+service::server_config!(BridgeConfig, "BRIDGE", warnings);

@@ -90,3 +90,63 @@ diesel::table! {
         out_of_pool -> Nullable<Text>,
     }
 }
+
+diesel::table! {
+    /// One bulk payout (see `batch::store`).
+    payout_batch (id) {
+        id -> BigInt,
+        batch_id -> Text,
+        request_digest -> Text,
+        state -> Text,
+        sender -> Nullable<Text>,
+        total_rows -> Integer,
+        created_at -> BigInt,
+        approved_at -> Nullable<BigInt>,
+        finished_at -> Nullable<BigInt>,
+        claimed_by -> Nullable<Text>,
+        claimed_until -> BigInt,
+        callback_due -> Bool,
+        callback_attempts -> Integer,
+        next_callback_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    /// One payment of a bulk payout, with its resolved destination and outcome.
+    payout_row (id) {
+        id -> BigInt,
+        batch -> BigInt,
+        row_no -> Integer,
+        row_id -> Text,
+        destination -> Text,
+        account -> Nullable<Text>,
+        amount -> Text,
+        asset_code -> Nullable<Text>,
+        asset_issuer -> Nullable<Text>,
+        memo_type -> Nullable<Text>,
+        memo -> Nullable<Text>,
+        extra_memo -> Nullable<Text>,
+        route -> Text,
+        state -> Text,
+        tx -> Nullable<BigInt>,
+        op_index -> Nullable<Integer>,
+        attempts -> Integer,
+        next_attempt_at -> BigInt,
+        hash -> Nullable<Text>,
+        ledger -> Nullable<BigInt>,
+        code -> Nullable<Text>,
+        detail -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    /// One transaction of a bulk payout, stored before it is signed.
+    payout_tx (id) {
+        id -> BigInt,
+        batch -> BigInt,
+        payment_id -> Text,
+        digest -> Text,
+        state -> Text,
+        operations -> Integer,
+    }
+}

@@ -5,6 +5,8 @@
 //! (`receive*`), several instances on one database (`instances`), the legacy config files and
 //! databases, and the migrations in step.
 
+mod batch_throughput;
+mod batches;
 mod builder;
 mod channels;
 mod common;

@@ -1,0 +1,3 @@
+DROP TABLE payout_tx;
+DROP TABLE payout_row;
+DROP TABLE payout_batch;
