@@ -358,7 +358,7 @@ async fn a_compliance_row_answered_pending_is_paid_after_the_retry(backend: Back
     );
 }
 
-service::backend_tests!(multi_thread a_bridge_killed_mid_batch_pays_every_row_once_after_restart; sqlite, postgres);
+service::backend_tests!(multi_thread a_bridge_killed_mid_batch_pays_every_row_once_after_restart);
 /// A bridge is killed (its runtime dropped: no shutdown) while a batch is half sent; another
 /// bridge on the same database takes the batch over once its claim lapses and finishes it:
 /// every row paid exactly once.
