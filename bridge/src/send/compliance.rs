@@ -9,7 +9,7 @@ use stellar_base::transaction::{TransactionError, decode_transaction};
 use stellar_base::{AccountAddress, KeyPair, xdr};
 
 use super::draft::Draft;
-use crate::compliance_client::{ComplianceCallError, ComplianceClient};
+use crate::compliance_client::{ComplianceCallError, ComplianceClient, Refusal, SendRequest};
 use crate::error::Error;
 
 /// Fields passed on to compliance `/send` as they came.
@@ -34,20 +34,16 @@ fn passed_on(key: &str) -> bool {
 ///
 /// Its errors name *its* parameters; most are the app's own fields passed on, some (`id`,
 /// `source`, the API key) are ours to get right, and those are our failure, not the app's.
-fn refused(status: u16, text: &str) -> Error {
-    let Ok(body) = serde_json::from_str::<service::ErrorBody>(text) else {
+/// `text` is the whole answer, `error` the same read as compliance's JSON error.
+fn refused(status: u16, error: Option<&Refusal>, text: &str) -> Error {
+    let Some(error) = error else {
         return Error::internal(format!("compliance server answered {status}: {text}"));
     };
-    let name = body
-        .data
-        .as_ref()
-        .and_then(|d| d["name"].as_str())
-        .map(str::to_owned);
-    let more_info = body
+    let more_info = error
         .more_info
         .clone()
-        .unwrap_or_else(|| body.message.clone());
-    match (status, body.code.as_str(), name.as_deref()) {
+        .unwrap_or_else(|| error.message.clone());
+    match (status, error.code.as_str(), error.parameter()) {
         (401 | 403, _, _) => Error::internal(
             "compliance server refused our API key: set `compliance_api_key` (or \
              BRIDGE__COMPLIANCE_API_KEY) to the compliance server's internal `api_key`",
@@ -80,47 +76,6 @@ pub async fn approve(
     draft_from_compliance(&answer.transaction_xdr, source.clone())
 }
 
-/// What the receiving bank decided, as the batch worker acts on it (where `/payment`
-/// answers each as its HTTP error).
-#[derive(Debug)]
-pub enum Decision {
-    /// Approved: the transaction to sign and send.
-    Approved(Draft),
-    /// Ask again after this many seconds.
-    Pending(u64),
-    /// Denied.
-    Denied,
-    /// Refused as written (the receiver's error, or a field it refused): asking again will
-    /// not change it.
-    Refused(String),
-    /// Compliance or the receiver could not be reached or failed: ask again later.
-    Unavailable(String),
-}
-
-/// As [`approve`], with the outcome as a [`Decision`].
-pub async fn decide(
-    compliance: &ComplianceClient,
-    fields: &Fields,
-    id: &str,
-    source: &KeyPair,
-) -> Decision {
-    let answer = match ask_receiver(compliance, fields, id, source).await {
-        Ok(answer) => answer,
-        Err(error) if error.is_request_refused() => return Decision::Refused(error.to_string()),
-        Err(error) => return Decision::Unavailable(error.to_string()),
-    };
-    let auth = &answer.auth_response;
-    match auth.http_status() {
-        403 => Decision::Denied,
-        400 => Decision::Refused(auth.error.clone().unwrap_or_default()),
-        202 => Decision::Pending(auth.pending.unwrap_or(600)),
-        _ => match draft_from_compliance(&answer.transaction_xdr, source.clone()) {
-            Ok(draft) => Decision::Approved(draft),
-            Err(error) => Decision::Refused(error.to_string()),
-        },
-    }
-}
-
 /// Compliance `/send` with our `id` and `source` and the app's fields passed on.
 async fn ask_receiver(
     compliance: &ComplianceClient,
@@ -128,19 +83,24 @@ async fn ask_receiver(
     id: &str,
     source: &KeyPair,
 ) -> Result<SendResponse, Error> {
-    let public = source.public_key().to_string();
-    let ours = [("id", id), ("source", public.as_str())];
-    let passed = fields
-        .iter()
-        .filter(|(k, v)| passed_on(k) && !v.is_empty())
-        .map(|(k, v)| (k.as_str(), v.as_str()));
-    compliance
-        .send(ours.into_iter().chain(passed))
-        .await
-        .map_err(|e| match e {
-            ComplianceCallError::Refused { status, body, .. } => refused(status, &body),
-            other => Error::internal(other.to_string()),
-        })
+    let request = SendRequest {
+        id: id.to_owned(),
+        source: source.public_key(),
+        passed_on: fields
+            .iter()
+            .filter(|(k, v)| passed_on(k) && !v.is_empty())
+            .cloned()
+            .collect(),
+    };
+    compliance.send(&request).await.map_err(|e| match e {
+        ComplianceCallError::Refused {
+            status,
+            body,
+            error,
+            ..
+        } => refused(status, error.as_ref(), &body),
+        other => Error::internal(other.to_string()),
+    })
 }
 
 /// The receiver's decision, in SEP-3's precedence: any denied, then any error, then any
