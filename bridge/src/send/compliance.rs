@@ -76,6 +76,47 @@ pub async fn approve(
     draft_from_compliance(&answer.transaction_xdr, source.clone())
 }
 
+/// What the receiving bank decided, as the batch worker acts on it (where `/payment`
+/// answers each as its HTTP error).
+#[derive(Debug)]
+pub enum Decision {
+    /// Approved: the transaction to sign and send.
+    Approved(Draft),
+    /// Ask again after this many seconds.
+    Pending(u64),
+    /// Denied.
+    Denied,
+    /// Refused as written (the receiver's error, or a field it refused): asking again will
+    /// not change it.
+    Refused(String),
+    /// Compliance or the receiver could not be reached or failed: ask again later.
+    Unavailable(String),
+}
+
+/// As [`approve`], with the outcome as a [`Decision`].
+pub async fn decide(
+    compliance: &ComplianceClient,
+    fields: &Fields,
+    id: &str,
+    source: &KeyPair,
+) -> Decision {
+    let answer = match ask_receiver(compliance, fields, id, source).await {
+        Ok(answer) => answer,
+        Err(error) if error.is_request_refused() => return Decision::Refused(error.to_string()),
+        Err(error) => return Decision::Unavailable(error.to_string()),
+    };
+    let auth = &answer.auth_response;
+    match auth.http_status() {
+        403 => Decision::Denied,
+        400 => Decision::Refused(auth.error.clone().unwrap_or_default()),
+        202 => Decision::Pending(auth.pending.unwrap_or(600)),
+        _ => match draft_from_compliance(&answer.transaction_xdr, source.clone()) {
+            Ok(draft) => Decision::Approved(draft),
+            Err(error) => Decision::Refused(error.to_string()),
+        },
+    }
+}
+
 /// Compliance `/send` with our `id` and `source` and the app's fields passed on.
 async fn ask_receiver(
     compliance: &ComplianceClient,
