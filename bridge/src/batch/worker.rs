@@ -4,7 +4,7 @@
 //!
 //! Exactly once rests on two stored facts: a row is in at most one unsettled `payout_tx`
 //! (packing is a compare-and-set), and a `payout_tx`'s payment id is sent through
-//! [`Submitter::send`], which stores the envelope and hash before submitting and resumes
+//! [`crate::send::Submitter::send`], which stores the envelope and hash before submitting and resumes
 //! under the same id after a crash. A row goes back to `ready` only when its transaction
 //! can no longer be applied (it failed, or was refused).
 
