@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 
+use stellar_toml::http::error_chain;
 use url::Url;
 
 use crate::config::Callbacks as Urls;
@@ -51,23 +52,23 @@ impl Callbacks {
         Self { client, urls }
     }
 
+    /// Posts `form` to the `name` callback: its status and its answer. Nothing signs these
+    /// bodies (unlike the bridge's receive callbacks), so reqwest's form encoding will do.
     async fn post(
         &self,
         name: &str,
         url: &Url,
         form: &[(&str, &str)],
     ) -> Result<(u16, Vec<u8>), Error> {
-        let body = url::form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(form)
-            .finish();
         let response = self
             .client
             .post(url.clone())
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(body)
+            .form(form)
             .send()
             .await
-            .map_err(|e| Error::internal(format!("{name} callback unreachable: {e}")))?;
+            .map_err(|e| {
+                Error::internal(format!("{name} callback unreachable: {}", error_chain(&e)))
+            })?;
         let status = response.status().as_u16();
         Ok((status, read_body(name, response).await?))
     }
@@ -182,12 +183,12 @@ impl Callbacks {
         };
         let mut url = url.clone();
         url.query_pairs_mut().append_pair("id", id);
-        let response = self
-            .client
-            .get(url)
-            .send()
-            .await
-            .map_err(|e| Error::internal(format!("tx_status callback unreachable: {e}")))?;
+        let response = self.client.get(url).send().await.map_err(|e| {
+            Error::internal(format!(
+                "tx_status callback unreachable: {}",
+                error_chain(&e)
+            ))
+        })?;
         if response.status().as_u16() != 200 {
             return Ok(unknown);
         }

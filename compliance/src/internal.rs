@@ -5,10 +5,11 @@ use std::collections::BTreeMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use actix_web::{HttpResponse, web};
+use federation::client::Destination;
 use stellar_base::address::is_dns_name;
 use stellar_base::transaction::{Operation, to_base64};
 use stellar_base::{
-    AccountAddress, Amount, FederationAddress, Memo, PublicKey, TransactionBuilder,
+    AccountAddress, Amount, Asset, FederationAddress, Memo, PublicKey, TransactionBuilder,
 };
 
 use crate::State;
@@ -84,7 +85,9 @@ fn target(fields: &Fields) -> Result<Target, Error> {
     })
 }
 
-/// `POST /send`.
+/// `POST /send`: a payment id seen before is sent again as it was stored; a new one is read,
+/// its destination resolved, its transaction and AuthData built, stored, then sent to the
+/// receiver's AUTH_SERVER.
 pub async fn send(state: web::Data<State>, form: web::Form<Fields>) -> Result<HttpResponse, Error> {
     let fields = form.into_inner();
     let id = storable(required(&fields, "id")?, "id")?.to_owned();
@@ -92,33 +95,111 @@ pub async fn send(state: web::Data<State>, form: web::Form<Fields>) -> Result<Ht
     if let Some(sent) = state.store.sent(&id).await? {
         return resend(&state, same_request(sent, &digest)?).await;
     }
+    let request = SendRequest::read(&fields)?;
+    let (domain, destination) = resolve(&state, &request.target).await?;
+    // Checked before anything is stored: a receiver without AUTH_SERVER is a 400 now, not a
+    // stored request that can never be sent.
+    auth_server(&state, &domain).await?;
+    let operation = request.operation(destination.account)?;
+    let attachment = attachment(&state, &request, &destination).await?;
+    let data = auth_data(&state, &request, operation, attachment)?;
+    // Stored before it is sent: a retry after `pending` sends these exact bytes (same nonce).
+    let sent = Sent {
+        domain,
+        data,
+        request_digest: Some(digest.clone()),
+    };
+    // Another request with this id may have been stored first: it wins, if it is this one.
+    let sent = state.store.save_sent(id, sent).await?;
+    resend(&state, same_request(sent, &digest)?).await
+}
 
-    let source: PublicKey = required(&fields, "source")?
-        .parse()
-        .map_err(|_| Error::invalid("source", "not a G… account"))?;
-    // Checked as an address, sent as typed (the legacy server did): domains are
-    // case-insensitive, but the sender's bank may match its customers' names as written.
-    let sender = required(&fields, "sender")?;
-    sender
-        .parse::<FederationAddress>()
-        .map_err(|e: stellar_base::address::AddressError| {
-            Error::invalid("sender", e.to_string())
-        })?;
-    let amount = positive_amount(&fields, "amount")?.ok_or(Error::MissingParameter("amount"))?;
-    let dest_asset = asset(&fields, "asset_code", "asset_issuer")?;
-    let send_max = positive_amount(&fields, "send_max")?;
-    let dest_min = positive_amount(&fields, "dest_min")?;
-    if send_max.is_some() && dest_min.is_some() {
-        return Err(Error::invalid(
-            "dest_min",
-            "use send_max (strict receive) or dest_min (strict send), not both",
-        ));
+/// A new `/send` request, read and checked: everything that can be refused before anything is
+/// looked up.
+struct SendRequest<'a> {
+    source: PublicKey,
+    /// Checked as an address, sent as typed (the legacy server did): domains are
+    /// case-insensitive, but the sender's bank may match its customers' names as written.
+    sender: &'a str,
+    /// What arrives (payment, strict receive) or what leaves (strict send), as on the
+    /// bridge's own `/payment`.
+    amount: Amount,
+    dest_asset: Asset,
+    send_max: Option<Amount>,
+    dest_min: Option<Amount>,
+    send_asset: Asset,
+    path: Vec<Asset>,
+    target: Target,
+    extra_memo: &'a str,
+}
+
+impl<'a> SendRequest<'a> {
+    /// Reads the fields, refusing the first one that is missing or wrong (in the legacy
+    /// server's order).
+    fn read(fields: &'a Fields) -> Result<Self, Error> {
+        let source: PublicKey = required(fields, "source")?
+            .parse()
+            .map_err(|_| Error::invalid("source", "not a G… account"))?;
+        let sender = required(fields, "sender")?;
+        sender
+            .parse::<FederationAddress>()
+            .map_err(|e: stellar_base::address::AddressError| {
+                Error::invalid("sender", e.to_string())
+            })?;
+        let amount = positive_amount(fields, "amount")?.ok_or(Error::MissingParameter("amount"))?;
+        let dest_asset = asset(fields, "asset_code", "asset_issuer")?;
+        let send_max = positive_amount(fields, "send_max")?;
+        let dest_min = positive_amount(fields, "dest_min")?;
+        if send_max.is_some() && dest_min.is_some() {
+            return Err(Error::invalid(
+                "dest_min",
+                "use send_max (strict receive) or dest_min (strict send), not both",
+            ));
+        }
+        Ok(Self {
+            source,
+            sender,
+            amount,
+            dest_asset,
+            send_max,
+            dest_min,
+            send_asset: asset(fields, "send_asset_code", "send_asset_issuer")?,
+            path: path(fields)?,
+            target: target(fields)?,
+            extra_memo: field(fields, "extra_memo").unwrap_or(""),
+        })
     }
-    let send_asset = asset(&fields, "send_asset_code", "send_asset_issuer")?;
-    let path = path(&fields)?;
-    let target = target(&fields)?;
 
-    let (domain, destination) = match &target {
+    /// The payment to `destination`: a path payment when `send_max` (strict receive) or
+    /// `dest_min` (strict send) is given, else a plain payment.
+    fn operation(&self, destination: PublicKey) -> Result<Operation, Error> {
+        let to = AccountAddress::Account(destination);
+        match (self.send_max, self.dest_min) {
+            (Some(send_max), _) => Operation::path_payment_strict_receive(
+                &self.send_asset,
+                send_max,
+                to,
+                &self.dest_asset,
+                self.amount,
+                &self.path,
+            ),
+            (None, Some(dest_min)) => Operation::path_payment_strict_send(
+                &self.send_asset,
+                self.amount,
+                to,
+                &self.dest_asset,
+                dest_min,
+                &self.path,
+            ),
+            (None, None) => Ok(Operation::payment(to, &self.dest_asset, self.amount)),
+        }
+        .map_err(|e| Error::invalid("path", e.to_string()))
+    }
+}
+
+/// The receiver's domain and where the payment goes, from its federation server.
+async fn resolve(state: &State, target: &Target) -> Result<(String, Destination), Error> {
+    let (domain, destination) = match target {
         Target::Address { address, typed } => (
             address.domain().to_owned(),
             state.federation.lookup_address(typed).await,
@@ -129,35 +210,18 @@ pub async fn send(state: web::Data<State>, form: web::Form<Fields>) -> Result<Ht
         ),
     };
     let destination = destination.map_err(|e| Error::CannotResolveDestination(e.to_string()))?;
-    // Checked before anything is stored: a receiver without AUTH_SERVER is a 400 now, not a
-    // stored request that can never be sent.
-    auth_server(&state, &domain).await?;
+    Ok((domain, destination))
+}
 
-    let to = AccountAddress::Account(destination.account);
-    // `amount` is what arrives (payment, strict receive) or what leaves (strict send), as on
-    // the bridge's own `/payment`.
-    let operation = match (send_max, dest_min) {
-        (Some(send_max), _) => Operation::path_payment_strict_receive(
-            &send_asset,
-            send_max,
-            to,
-            &dest_asset,
-            amount,
-            &path,
-        ),
-        (None, Some(dest_min)) => Operation::path_payment_strict_send(
-            &send_asset,
-            amount,
-            to,
-            &dest_asset,
-            dest_min,
-            &path,
-        ),
-        (None, None) => Ok(Operation::payment(to, &dest_asset, amount)),
-    }
-    .map_err(|e| Error::invalid("path", e.to_string()))?;
-    let sender_info = state.callbacks.sender_info(sender).await?;
-    let attachment = Attachment {
+/// The attachment (JSON) the receiver is asked to approve: our customer's KYC from the
+/// `fetch_info` callback, the route the receiver's federation gave, and a fresh nonce.
+async fn attachment(
+    state: &State,
+    request: &SendRequest<'_>,
+    destination: &Destination,
+) -> Result<String, Error> {
+    let sender_info = state.callbacks.sender_info(request.sender).await?;
+    Ok(Attachment {
         nonce: SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_nanos().to_string())
@@ -166,35 +230,36 @@ pub async fn send(state: web::Data<State>, form: web::Form<Fields>) -> Result<Ht
             sender_info: Some(sender_info.unwrap_or_else(BTreeMap::new)),
             route: destination.memo.value().unwrap_or_default(),
             note: String::new(),
-            extra: field(&fields, "extra_memo").unwrap_or("").to_owned(),
+            extra: request.extra_memo.to_owned(),
         },
         operations: None,
     }
-    .to_json();
+    .to_json())
+}
+
+/// The AuthData sent to the receiver: the transaction (its memo the attachment's hash) and
+/// the attachment itself.
+fn auth_data(
+    state: &State,
+    request: &SendRequest<'_>,
+    operation: Operation,
+    attachment: String,
+) -> Result<String, Error> {
     // Sequence 0 and open time bounds, as the legacy server: the bridge sets both before
     // signing; the receiver approves the operations and the memo.
-    let tx = TransactionBuilder::new(source.into(), 0)
+    let tx = TransactionBuilder::new(request.source.into(), 0)
         .memo(Memo::Hash(attachment_hash(&attachment)))
         .time_bounds(0, 0)
         .operation(operation)
         .build()
         .map_err(|e| Error::invalid("amount", e.to_string()))?;
-    let data = serde_json::to_string(&AuthData {
-        sender: sender.to_owned(),
+    Ok(serde_json::to_string(&AuthData {
+        sender: request.sender.to_owned(),
         need_info: state.needs_auth,
         tx: to_base64(&tx),
         attachment,
     })
-    .expect("AuthData serialises");
-    // Stored before it is sent: a retry after `pending` sends these exact bytes (same nonce).
-    let sent = Sent {
-        domain,
-        data,
-        request_digest: Some(digest.clone()),
-    };
-    // Another request with this id may have been stored first: it wins, if it is this one.
-    let sent = state.store.save_sent(id, sent).await?;
-    resend(&state, same_request(sent, &digest)?).await
+    .expect("AuthData serialises"))
 }
 
 /// The stored request, when it is the one being repeated. Rows from before digests were kept

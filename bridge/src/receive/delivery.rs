@@ -32,7 +32,8 @@ use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use horizon::HorizonClient;
 use stellar_base::{Asset, KeyPair, PublicKey};
-use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
+use stellar_toml::http::error_chain;
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 use url::Url;
 
@@ -157,120 +158,148 @@ impl Deliverer {
     /// those payments stay `pending` and are delivered again once their claim lapses: at
     /// least once.
     async fn round(&self, stop: &Stop) -> Result<usize, service::DbError> {
-        let concurrency = self.settings.delivery_concurrency.max(1);
-        let slots = Arc::new(Semaphore::new(concurrency));
-        let claim_ttl = self.claim_ttl();
-        let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel();
-        let abandon = &stop.abandon;
-        let deliver = async move {
-            let mut in_flight = FuturesUnordered::new();
-            // Claimed ahead, up to `concurrency` at a time: one round trip per batch rather
-            // than per callback.
-            let mut queue: VecDeque<ReceivedPayment> = VecDeque::new();
-            let mut claimed_total = 0_usize;
-            let mut more = true;
-            loop {
-                if stop.stop.is_cancelled() || (!more && queue.is_empty()) {
-                    match in_flight.next().await {
-                        Some(finished) => {
-                            let _ = sender.send(finished);
-                            continue;
-                        }
-                        None => break,
-                    }
-                }
-                let slot = tokio::select! {
-                    biased;
-                    () = stop.stop.cancelled() => continue,
-                    Some(finished) = in_flight.next(), if !in_flight.is_empty() => {
-                        // The writer is gone only after a database error: the outcome is
-                        // lost and the payment is delivered again once its claim lapses.
-                        let _ = sender.send(finished);
-                        continue;
-                    }
-                    slot = slots.clone().acquire_owned() => slot.expect("the slots are never closed"),
-                };
-                if queue.is_empty() {
-                    match self
-                        .store
-                        .claim_due(&self.instance, concurrency, claim_ttl)
-                        .await
-                    {
-                        Ok(claimed) => {
-                            more = !claimed.is_empty();
-                            claimed_total += claimed.len();
-                            queue.extend(claimed);
-                        }
-                        Err(error) => {
-                            tracing::warn!(%error, "delivery worker: claiming payments");
-                            more = false;
-                        }
-                    }
-                }
-                let Some(payment) = queue.pop_front() else {
-                    continue;
-                };
-                in_flight.push(async move {
-                    tokio::select! {
-                        biased;
-                        () = abandon.cancelled() => Finished::Abandoned(payment.id),
-                        outcome = self.attempt_bounded(&payment) => {
-                            Finished::Attempted(payment.id, outcome, slot)
-                        }
-                    }
-                });
-            }
-            // Claimed but never started (stopped first): given back at once.
-            for payment in queue {
-                let _ = sender.send(Finished::Unstarted(payment.id));
-            }
-            claimed_total
-        };
-        let write = async {
-            let mut group = Vec::new();
-            while receiver.recv_many(&mut group, BATCH).await > 0 {
-                let mut outcomes = Vec::with_capacity(group.len());
-                let mut held = Vec::with_capacity(group.len());
-                let (mut abandoned, mut unstarted) = (Vec::new(), Vec::new());
-                for finished in std::mem::take(&mut group) {
-                    match finished {
-                        Finished::Attempted(id, outcome, slot) => {
-                            outcomes.push((id, outcome));
-                            held.push(slot);
-                        }
-                        Finished::Abandoned(id) => abandoned.push(id),
-                        Finished::Unstarted(id) => unstarted.push(id),
-                    }
-                }
-                let count = outcomes.len();
-                let written = if outcomes.is_empty() {
-                    0
-                } else {
-                    self.store.finish_attempts(&self.instance, outcomes).await?
-                };
-                if written < count {
-                    tracing::warn!(
-                        lapsed = count - written,
-                        "delivery outcomes not written: their claims had lapsed and the \
-                         payments are another instance's now"
-                    );
-                }
-                drop(held);
-                if !abandoned.is_empty() {
-                    tracing::warn!(
-                        abandoned = abandoned.len(),
-                        "shutdown grace over: deliveries still in flight abandoned; those \
-                         payments stay pending and are delivered after the next start"
-                    );
-                }
-                abandoned.extend(unstarted);
-                self.store.release_claims(&self.instance, abandoned).await?;
-            }
-            Ok::<_, service::DbError>(())
-        };
-        let (claimed, written) = tokio::join!(deliver, write);
+        let (finished, outcomes) = mpsc::unbounded_channel();
+        let (claimed, written) =
+            tokio::join!(self.dispatch(stop, finished), self.write_outcomes(outcomes));
         written?;
         Ok(claimed)
+    }
+
+    /// Claims due payments (a batch of `delivery_concurrency` at a time, once the previous
+    /// batch is started) and starts their attempts, one per free slot, until none is left to
+    /// claim or `stop`; then waits for those in flight. What became of each claimed payment
+    /// goes to `finished`, for the writer. Returns how many payments were claimed.
+    async fn dispatch(&self, stop: &Stop, finished: mpsc::UnboundedSender<Finished>) -> usize {
+        let concurrency = self.settings.delivery_concurrency.max(1);
+        let slots = Arc::new(Semaphore::new(concurrency));
+        let mut in_flight = FuturesUnordered::new();
+        // Claimed ahead, up to `concurrency` at a time: one round trip per batch rather than
+        // per callback.
+        let mut queue: VecDeque<ReceivedPayment> = VecDeque::new();
+        let mut claimed_total = 0_usize;
+        let mut more = true;
+        loop {
+            if stop.stop.is_cancelled() || (!more && queue.is_empty()) {
+                match in_flight.next().await {
+                    Some(done) => {
+                        let _ = finished.send(done);
+                        continue;
+                    }
+                    None => break,
+                }
+            }
+            let slot = tokio::select! {
+                biased;
+                () = stop.stop.cancelled() => continue,
+                Some(done) = in_flight.next(), if !in_flight.is_empty() => {
+                    // The writer is gone only after a database error: the outcome is lost
+                    // and the payment is delivered again once its claim lapses.
+                    let _ = finished.send(done);
+                    continue;
+                }
+                slot = slots.clone().acquire_owned() => slot.expect("the slots are never closed"),
+            };
+            if queue.is_empty() {
+                let claimed = self.claim(concurrency).await;
+                more = !claimed.is_empty();
+                claimed_total += claimed.len();
+                queue.extend(claimed);
+            }
+            let Some(payment) = queue.pop_front() else {
+                continue;
+            };
+            in_flight.push(self.attempt_or_abandon(payment, slot, &stop.abandon));
+        }
+        // Claimed but never started (stopped first): given back at once.
+        for payment in queue {
+            let _ = finished.send(Finished::Unstarted(payment.id));
+        }
+        claimed_total
+    }
+
+    /// Claims up to `count` due payments for this instance; none when the database fails
+    /// (logged: the round ends, and the next one tries again).
+    async fn claim(&self, count: usize) -> Vec<ReceivedPayment> {
+        match self
+            .store
+            .claim_due(&self.instance, count, self.claim_ttl())
+            .await
+        {
+            Ok(claimed) => claimed,
+            Err(error) => {
+                tracing::warn!(%error, "delivery worker: claiming payments");
+                Vec::new()
+            }
+        }
+    }
+
+    /// One claimed payment's attempt, holding `slot` until its outcome is written; dropped
+    /// unanswered once `abandon` is cancelled.
+    async fn attempt_or_abandon(
+        &self,
+        payment: ReceivedPayment,
+        slot: OwnedSemaphorePermit,
+        abandon: &CancellationToken,
+    ) -> Finished {
+        tokio::select! {
+            biased;
+            () = abandon.cancelled() => Finished::Abandoned(payment.id),
+            outcome = self.attempt_bounded(&payment) => Finished::Attempted(payment.id, outcome, slot),
+        }
+    }
+
+    /// Writes what became of the claimed payments as it comes, as many per transaction as have
+    /// come meanwhile (up to [`BATCH`]), while the next callbacks run.
+    async fn write_outcomes(
+        &self,
+        mut finished: mpsc::UnboundedReceiver<Finished>,
+    ) -> Result<(), service::DbError> {
+        let mut group = Vec::new();
+        while finished.recv_many(&mut group, BATCH).await > 0 {
+            self.write_group(std::mem::take(&mut group)).await?;
+        }
+        Ok(())
+    }
+
+    /// Writes the outcomes of attempts under this instance's claims, then frees their slots;
+    /// gives back the claims of payments abandoned or never started (left `pending`).
+    async fn write_group(&self, group: Vec<Finished>) -> Result<(), service::DbError> {
+        let mut outcomes = Vec::with_capacity(group.len());
+        let mut held = Vec::with_capacity(group.len());
+        let (mut abandoned, mut unstarted) = (Vec::new(), Vec::new());
+        for finished in group {
+            match finished {
+                Finished::Attempted(id, outcome, slot) => {
+                    outcomes.push((id, outcome));
+                    held.push(slot);
+                }
+                Finished::Abandoned(id) => abandoned.push(id),
+                Finished::Unstarted(id) => unstarted.push(id),
+            }
+        }
+        let count = outcomes.len();
+        let written = if outcomes.is_empty() {
+            0
+        } else {
+            self.store.finish_attempts(&self.instance, outcomes).await?
+        };
+        if written < count {
+            tracing::warn!(
+                lapsed = count - written,
+                "delivery outcomes not written: their claims had lapsed and the payments are \
+                 another instance's now"
+            );
+        }
+        drop(held);
+        if !abandoned.is_empty() {
+            tracing::warn!(
+                abandoned = abandoned.len(),
+                "shutdown grace over: deliveries still in flight abandoned; those payments \
+                 stay pending and are delivered after the next start"
+            );
+        }
+        abandoned.extend(unstarted);
+        self.store.release_claims(&self.instance, abandoned).await
     }
 
     /// One attempt, bounded by [`Deliverer::attempt_limit`] so that it ends while its claim
@@ -429,7 +458,7 @@ impl Deliverer {
             .body(form.to_owned())
             .send()
             .await
-            .map_err(|e| format!("receive callback unreachable: {e}"))?;
+            .map_err(|e| format!("receive callback unreachable: {}", error_chain(&e)))?;
         Ok(response.status().as_u16())
     }
 

@@ -18,6 +18,7 @@ use std::time::Duration;
 use horizon::{HorizonClient, Order, PaymentsQuery};
 use serde::Serialize;
 use stellar_base::{Asset, PublicKey};
+use stellar_toml::http::Backoff;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
@@ -209,8 +210,12 @@ impl Listener {
     /// Streams while this tenure lasts; returns why it ended (a fenced write).
     async fn lead(&self, fence: &Fence, tenure: CancellationToken) -> String {
         let min = Duration::from_millis(self.settings.reconnect_min_ms.max(1));
-        let max = Duration::from_millis(self.settings.reconnect_max_ms).max(min);
-        let mut backoff = min;
+        let backoff = Backoff {
+            first: min,
+            max: Duration::from_millis(self.settings.reconnect_max_ms).max(min),
+        };
+        // Streams failed in a row; a stream that closes normally starts the count again.
+        let mut failures = 0_u32;
         loop {
             let ended = tokio::select! {
                 () = tenure.cancelled() => return "stopped".to_owned(),
@@ -219,14 +224,14 @@ impl Listener {
             let wait = match ended {
                 Ended::Fenced(why) => return why,
                 Ended::Closed => {
-                    backoff = min;
+                    failures = 0;
                     min
                 }
                 Ended::Failed(error) => {
                     tracing::warn!(account = %self.account, %error, "payment stream failed");
                     self.update(|s| s.last_error = Some(error));
-                    let wait = backoff;
-                    backoff = (backoff * 2).min(max);
+                    let wait = backoff.delay(failures);
+                    failures = failures.saturating_add(1);
                     wait
                 }
             };

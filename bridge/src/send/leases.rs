@@ -24,6 +24,7 @@ use serde::Serialize;
 use service::{Database, DbError};
 use stellar_base::PublicKey;
 use stellar_base::transaction::unix_now;
+use stellar_toml::http::Backoff;
 use tokio::sync::{OwnedMutexGuard, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
@@ -35,10 +36,12 @@ pub const FAILURES_BEFORE_REMOVAL: i32 = 3;
 /// The `lease` of an account resting after a refusal of its own (see
 /// [`Leases::release_failed`]).
 const COOLING_DOWN: &str = "cooling-down";
-/// First wait before asking the database again for an account another holder has.
-const FIRST_POLL: Duration = Duration::from_millis(20);
-/// Longest wait between two attempts.
-const MAX_POLL: Duration = Duration::from_millis(500);
+/// The wait before asking the database again for an account another holder has: 20 ms,
+/// doubling up to 500 ms between two attempts.
+const POLL: Backoff = Backoff {
+    first: Duration::from_millis(20),
+    max: Duration::from_millis(500),
+};
 
 /// What the process holds locally while it holds a lease.
 #[derive(Debug)]
@@ -195,7 +198,7 @@ impl Leases {
             self.ensure_row(account).await?;
             *guard = true;
         }
-        let mut poll = FIRST_POLL;
+        let mut polls = 0_u32;
         loop {
             if let Some((token, sequence)) = self.try_take(account, hold).await? {
                 return Ok(Lease {
@@ -205,7 +208,9 @@ impl Leases {
                     _local: LocalHold::Account(guard),
                 });
             }
-            poll = pause(poll, deadline).await.ok_or(LeaseError::Busy(wait))?;
+            pause(&mut polls, deadline)
+                .await
+                .ok_or(LeaseError::Busy(wait))?;
         }
     }
 
@@ -220,7 +225,7 @@ impl Leases {
             .await
             .map_err(|_| LeaseError::Busy(wait))?
             .expect("the channel semaphore is never closed");
-        let mut poll = FIRST_POLL;
+        let mut polls = 0_u32;
         loop {
             let candidates = self.free_channels(channels).await?;
             if candidates.is_empty() && self.pool_status(channels).await?.is_exhausted() {
@@ -236,7 +241,9 @@ impl Leases {
                     });
                 }
             }
-            poll = pause(poll, deadline).await.ok_or(LeaseError::Busy(wait))?;
+            pause(&mut polls, deadline)
+                .await
+                .ok_or(LeaseError::Busy(wait))?;
         }
     }
 
@@ -567,14 +574,15 @@ impl PoolStatus {
     }
 }
 
-/// Sleeps `poll` (never past `deadline`) and returns the next poll interval; `None` once the
-/// deadline has passed.
-async fn pause(poll: Duration, deadline: Instant) -> Option<Duration> {
+/// Sleeps the [`POLL`] wait after `polls` attempts (never past `deadline`) and counts this
+/// one; `None` once the deadline has passed.
+async fn pause(polls: &mut u32, deadline: Instant) -> Option<()> {
     if Instant::now() >= deadline {
         return None;
     }
-    tokio::time::sleep_until((Instant::now() + poll).min(deadline)).await;
-    Some((poll * 2).min(MAX_POLL))
+    tokio::time::sleep_until((Instant::now() + POLL.delay(*polls)).min(deadline)).await;
+    *polls = polls.saturating_add(1);
+    Some(())
 }
 
 /// A token no other holder has: 128 random bits, hex.

@@ -105,7 +105,7 @@ impl Sending {
         )
         .await
         .map_err(|e| e.to_string())?;
-        let mut submitter = Submitter::new(
+        let submitter = Submitter::new(
             horizon.clone(),
             Network::new(config.network_passphrase.clone()),
             store.clone(),
@@ -118,20 +118,12 @@ impl Sending {
             (config.transaction_timeout_seconds, config.pending_wait),
             leases,
         );
-        if let (Some(settings), Some(base)) = (&config.channels, &config.base_seed) {
-            let (top_ups, requests) = mpsc::unbounded_channel();
-            submitter = submitter.with_channels(&channel_keys, top_ups);
-            channels::fund(&submitter, base, &channel_keys, settings.starting_balance)
-                .await
-                .map_err(|e| format!("channels: {e}"))?;
-            tokio::spawn(top_up_worker(
-                submitter.clone(),
-                base.clone(),
-                channel_keys.clone(),
-                settings.starting_balance,
-                requests,
-            ));
-        }
+        let submitter = match (&config.channels, &config.base_seed) {
+            (Some(settings), Some(base)) => {
+                with_channels(submitter, base, channel_keys, settings.starting_balance).await?
+            }
+            _ => submitter,
+        };
         let compliance = config.compliance.as_ref().map(|base| {
             ComplianceClient::new(
                 base,
@@ -182,6 +174,30 @@ impl Sending {
         sending.channels_health().await;
         service::metrics::render().await
     }
+}
+
+/// The submitter carrying payments through the channels `keys`, funded by `base`: missing
+/// channels are created and low ones topped up before the first payment, then a worker keeps
+/// them topped up for as long as the process runs.
+async fn with_channels(
+    submitter: Submitter,
+    base: &KeyPair,
+    keys: Vec<KeyPair>,
+    starting_balance: Amount,
+) -> Result<Submitter, String> {
+    let (top_ups, requests) = mpsc::unbounded_channel();
+    let submitter = submitter.with_channels(&keys, top_ups);
+    channels::fund(&submitter, base, &keys, starting_balance)
+        .await
+        .map_err(|e| format!("channels: {e}"))?;
+    tokio::spawn(top_up_worker(
+        submitter.clone(),
+        base.clone(),
+        keys,
+        starting_balance,
+        requests,
+    ));
+    Ok(submitter)
 }
 
 /// How often every channel's balance is checked (and topped up below half of

@@ -32,6 +32,7 @@ use std::time::Duration;
 use horizon::{AsyncStatus, HorizonClient, ResultCodes};
 use stellar_base::transaction::{Envelope, unix_now};
 use stellar_base::{AccountAddress, KeyPair, Network, PublicKey, xdr};
+use stellar_toml::http::Backoff;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
@@ -52,11 +53,18 @@ const FEE_BUMP_MULTIPLIER: i64 = 10;
 const CHANNEL_COOL_DOWN: Duration = Duration::from_secs(30);
 /// Attempts at building a transaction when the sequence number was stale.
 const BAD_SEQ_ATTEMPTS: usize = 3;
-/// First wait before submitting an envelope again after `TRY_AGAIN_LATER` or a busy Horizon;
-/// it doubles up to [`MAX_RETRY_DELAY`].
-const FIRST_RETRY_DELAY: Duration = Duration::from_millis(100);
-/// Longest wait between two submissions of an envelope that was not admitted.
-const MAX_RETRY_DELAY: Duration = Duration::from_secs(2);
+/// The wait before submitting an envelope again after `TRY_AGAIN_LATER` or a busy Horizon:
+/// 100 ms, doubling up to 2 s between two submissions of an envelope that was not admitted.
+const RETRY: Backoff = Backoff {
+    first: Duration::from_millis(100),
+    max: Duration::from_secs(2),
+};
+/// The wait before a follower asks again after a failure (Horizon or the database): 200 ms,
+/// doubling up to the same 2 s as [`RETRY`].
+const FOLLOW_RETRY: Backoff = Backoff {
+    first: Duration::from_millis(200),
+    max: RETRY.max,
+};
 /// How often a queued envelope is offered again (the queue may have dropped it).
 const RESUBMIT_INTERVAL: Duration = Duration::from_secs(5);
 /// First wait between two lookups by hash; it grows by half up to [`MAX_POLL_INTERVAL`].
@@ -152,6 +160,18 @@ enum Attempt {
     Later {
         unknown: bool,
         error: Option<String>,
+    },
+}
+
+/// Where one attempt of [`Submitter::build_and_submit`] leaves the payment.
+enum Settled {
+    /// Its outcome (final, or pending while a follower watches it).
+    Done(Outcome),
+    /// Build it again under `row`, whose envelope can never land. `refusal` is the outcome
+    /// should the attempts end here: a channel's refusal, not a stale sequence.
+    Again {
+        row: Box<SentTransaction>,
+        refusal: Option<Outcome>,
     },
 }
 
@@ -380,55 +400,13 @@ impl Submitter {
         // one: that is the payment's outcome, not a stale sequence.
         let mut channel_refusal = None;
         for _ in 0..BAD_SEQ_ATTEMPTS {
-            let mut lease = self
-                .leases
-                .acquire(
-                    draft.source,
-                    draft.via_channel,
-                    self.pending_wait,
-                    self.lease_hold(),
-                )
-                .await
-                .map_err(|e| match e {
-                    LeaseError::Database(e) => SendError::Database(e),
-                    other => SendError::Busy(other.to_string()),
-                })?;
-            let signed = match self.sign_on(draft, &lease).await {
-                Ok(signed) => signed,
-                Err(e) => {
-                    self.leases.release(lease, None).await?;
-                    return Err(e);
-                }
-            };
-            let until = signed.max_time + EXPIRY_GRACE.as_secs() as i64;
-            if !self
-                .leases
-                .hand_over(&mut lease, &signed.hash, until)
-                .await?
-            {
-                // Our lease lapsed while building (a stalled database?) and someone else
-                // holds the account now: this envelope is never submitted.
-                tracing::warn!(account = %lease.account, "lease lapsed before submission; building again");
+            let lease = self.lease_source(draft).await?;
+            let Some((lease, signed)) = self.build_on(draft, lease).await? else {
                 continue;
-            }
-            let stored = match row.take() {
-                Some(existing) => self.replace_envelope(existing, &signed).await,
-                None => {
-                    let new = NewSent::sending(
-                        payment_id.clone(),
-                        signed.hash.clone(),
-                        lease.account.to_string(),
-                        signed.envelope_xdr.clone(),
-                        digest.clone(),
-                        signed.max_time,
-                    );
-                    match self.store.insert(new).await {
-                        Ok(Ok(stored)) => Ok(stored),
-                        Ok(Err(_)) => Err(SendError::Conflict),
-                        Err(e) => Err(e.into()),
-                    }
-                }
             };
+            let stored = self
+                .store_envelope(row.take(), &signed, &lease, &payment_id, &digest)
+                .await;
             let stored = match stored {
                 Ok(stored) => stored,
                 Err(e) => {
@@ -440,35 +418,17 @@ impl Submitter {
                 }
             };
             let submitted = self.submit_and_wait(&stored, false).await;
-            match submitted {
-                Ok(Submitted::Final(outcome)) => {
-                    if let Some(code) = self.channel_fault(&lease, draft, &outcome) {
-                        self.retire_for_now(lease, code).await?;
-                        row = Some(stored);
-                        channel_refusal = Some(outcome);
-                        continue;
-                    }
-                    let sequence = signed.sequence - i64::from(!used_sequence(&outcome));
-                    self.leases.release(lease, Some(sequence)).await?;
-                    return Ok(outcome);
-                }
-                Ok(Submitted::BadSequence) => {
-                    self.leases.release(lease, None).await?;
-                    row = Some(stored);
-                    channel_refusal = None;
-                }
-                Ok(Submitted::Expired) => {
-                    self.leases.release(lease, None).await?;
-                    return Ok(self.pending(&stored).await);
-                }
-                Ok(Submitted::Waiting) => {
-                    let outcome = self.pending(&stored).await;
-                    self.follow(lease, stored);
-                    return Ok(outcome);
-                }
-                Err(e) => {
-                    self.follow(lease, stored);
-                    return Err(e);
+            match self
+                .settle(draft, lease, &signed, stored, submitted)
+                .await?
+            {
+                Settled::Done(outcome) => return Ok(outcome),
+                Settled::Again {
+                    row: stored,
+                    refusal,
+                } => {
+                    row = Some(*stored);
+                    channel_refusal = refusal;
                 }
             }
         }
@@ -478,6 +438,128 @@ impl Submitter {
         }
         let row = row.expect("a bad sequence leaves the row to retry");
         self.give_up_on_sequence(row).await
+    }
+
+    /// Leases the draft's transaction source: a channel when one may carry it, else the
+    /// paying account; waits up to `pending_wait` for one to come free.
+    async fn lease_source(&self, draft: &Draft) -> Result<Lease, SendError> {
+        self.leases
+            .acquire(
+                draft.source,
+                draft.via_channel,
+                self.pending_wait,
+                self.lease_hold(),
+            )
+            .await
+            .map_err(|e| match e {
+                LeaseError::Database(e) => SendError::Database(e),
+                other => SendError::Busy(other.to_string()),
+            })
+    }
+
+    /// Builds and signs the draft on the leased source, then hands the lease over to the
+    /// envelope's hash, so that whoever finds the lease later knows which transaction holds
+    /// it. `None` when the lease lapsed meanwhile (a stalled database?) and someone else
+    /// holds the account now: that envelope is never submitted.
+    async fn build_on(
+        &self,
+        draft: &Draft,
+        mut lease: Lease,
+    ) -> Result<Option<(Lease, Signed)>, SendError> {
+        let signed = match self.sign_on(draft, &lease).await {
+            Ok(signed) => signed,
+            Err(e) => {
+                self.leases.release(lease, None).await?;
+                return Err(e);
+            }
+        };
+        let until = signed.max_time + EXPIRY_GRACE.as_secs() as i64;
+        if !self
+            .leases
+            .hand_over(&mut lease, &signed.hash, until)
+            .await?
+        {
+            tracing::warn!(account = %lease.account, "lease lapsed before submission; building again");
+            return Ok(None);
+        }
+        Ok(Some((lease, signed)))
+    }
+
+    /// Stores the signed envelope before it is ever submitted (what makes a repeat find it):
+    /// in place of `row`'s, which can never be applied, or as a new row for `payment_id`.
+    /// [`SendError::Conflict`] when another request stored that payment id first.
+    async fn store_envelope(
+        &self,
+        row: Option<SentTransaction>,
+        signed: &Signed,
+        lease: &Lease,
+        payment_id: &Option<String>,
+        digest: &Option<String>,
+    ) -> Result<SentTransaction, SendError> {
+        if let Some(existing) = row {
+            return self.replace_envelope(existing, signed).await;
+        }
+        let new = NewSent::sending(
+            payment_id.clone(),
+            signed.hash.clone(),
+            lease.account.to_string(),
+            signed.envelope_xdr.clone(),
+            digest.clone(),
+            signed.max_time,
+        );
+        match self.store.insert(new).await {
+            Ok(Ok(stored)) => Ok(stored),
+            Ok(Err(_)) => Err(SendError::Conflict),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// What a submission means for the payment, and for the lease its transaction holds:
+    /// ended when the outcome is known or the envelope can never land, kept by a follower
+    /// while the outcome is unknown. A channel that could not pay its fee is rested and the
+    /// payment goes on another; a stale sequence builds the payment again.
+    async fn settle(
+        &self,
+        draft: &Draft,
+        lease: Lease,
+        signed: &Signed,
+        stored: SentTransaction,
+        submitted: Result<Submitted, SendError>,
+    ) -> Result<Settled, SendError> {
+        match submitted {
+            Ok(Submitted::Final(outcome)) => {
+                if let Some(code) = self.channel_fault(&lease, draft, &outcome) {
+                    self.retire_for_now(lease, code).await?;
+                    return Ok(Settled::Again {
+                        row: Box::new(stored),
+                        refusal: Some(outcome),
+                    });
+                }
+                let sequence = signed.sequence - i64::from(!used_sequence(&outcome));
+                self.leases.release(lease, Some(sequence)).await?;
+                Ok(Settled::Done(outcome))
+            }
+            Ok(Submitted::BadSequence) => {
+                self.leases.release(lease, None).await?;
+                Ok(Settled::Again {
+                    row: Box::new(stored),
+                    refusal: None,
+                })
+            }
+            Ok(Submitted::Expired) => {
+                self.leases.release(lease, None).await?;
+                Ok(Settled::Done(self.pending(&stored).await))
+            }
+            Ok(Submitted::Waiting) => {
+                let outcome = self.pending(&stored).await;
+                self.follow(lease, stored);
+                Ok(Settled::Done(outcome))
+            }
+            Err(e) => {
+                self.follow(lease, stored);
+                Err(e)
+            }
+        }
     }
 
     /// The channel's own fault in a refusal (its balance cannot pay the fee), when a channel
@@ -508,7 +590,7 @@ impl Submitter {
     fn follow(&self, lease: Lease, row: SentTransaction) {
         let submitter = self.clone();
         tokio::spawn(async move {
-            let mut pause = Duration::from_millis(200);
+            let mut failures = 0_u32;
             loop {
                 match submitter.resume_envelope(&row).await {
                     Ok(Some(outcome)) => {
@@ -525,8 +607,8 @@ impl Submitter {
                         if submitter.expired(row.max_time) {
                             return;
                         }
-                        tokio::time::sleep(pause).await;
-                        pause = (pause * 2).min(MAX_RETRY_DELAY);
+                        tokio::time::sleep(FOLLOW_RETRY.delay(failures)).await;
+                        failures = failures.saturating_add(1);
                     }
                 }
             }
@@ -636,7 +718,8 @@ impl Submitter {
         let row = &mut row;
         let deadline = Instant::now() + self.pending_wait;
         let mut next_submission = Some(Instant::now());
-        let mut retry_delay = FIRST_RETRY_DELAY;
+        // Submissions in a row that were not admitted, for the backoff between them.
+        let mut refusals = 0_u32;
         let mut poll = FIRST_POLL_INTERVAL;
         let mut last_error = None;
         loop {
@@ -659,7 +742,7 @@ impl Submitter {
                                 .await?;
                         }
                         last_error = None;
-                        retry_delay = FIRST_RETRY_DELAY;
+                        refusals = 0;
                         next_submission = Some(Instant::now() + RESUBMIT_INTERVAL);
                     }
                     Attempt::Later { unknown, error } => {
@@ -670,8 +753,8 @@ impl Submitter {
                                 .await?;
                         }
                         last_error = error;
-                        next_submission = Some(Instant::now() + retry_delay);
-                        retry_delay = (retry_delay * 2).min(MAX_RETRY_DELAY);
+                        next_submission = Some(Instant::now() + RETRY.delay(refusals));
+                        refusals = refusals.saturating_add(1);
                     }
                 }
             }
