@@ -216,7 +216,7 @@ impl Application {
                 .configure(|c| send::configure(&sending, c))
                 .route("/metrics", web::get().to(Sending::metrics))
                 .configure(|c| routes.configure(c))
-                .configure(|c| batches.configure(c))
+                .configure(|c| batch::configure(&batches, c))
         };
         let server = service::http::serve(factory, listener, None, grace)?;
         tracing::info!(%address, "bridge listening");

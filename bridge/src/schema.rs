@@ -105,7 +105,7 @@ diesel::table! {
         finished_at -> Nullable<BigInt>,
         claimed_by -> Nullable<Text>,
         claimed_until -> BigInt,
-        callback_due -> Bool,
+        callback_due -> Integer,
         callback_attempts -> Integer,
         next_callback_at -> BigInt,
     }

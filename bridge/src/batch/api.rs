@@ -3,57 +3,14 @@
 
 use actix_web::http::header::{CONTENT_TYPE, HeaderMap};
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde::{Deserialize, Serialize};
-use service::DbError;
+use serde::Deserialize;
 
-use super::Batches;
+use super::batches::Batches;
 use super::intake::{self, Checked, Checks, Submission};
-use super::store::{BatchRow, BatchState, BatchStore, Inserted, NewBatch, NewRow, RowState};
+use super::store::{
+    BatchRow, BatchState, BatchStore, Inserted, NewBatch, NewRow, RowState, summary,
+};
 use crate::error::Error;
-
-/// A batch as the API shows it.
-#[derive(Debug, Serialize)]
-pub struct Summary {
-    id: String,
-    state: BatchState,
-    total: i32,
-    /// Rows that ended (succeeded, failed, denied, cancelled).
-    done: i64,
-    counts: serde_json::Map<String, serde_json::Value>,
-    created_at: i64,
-    approved_at: Option<i64>,
-    finished_at: Option<i64>,
-}
-
-/// The summary of a stored batch.
-///
-/// # Errors
-/// Database failures.
-pub async fn summary(store: &BatchStore, batch: &BatchRow) -> Result<Summary, DbError> {
-    let stored = store.counts(batch.id).await?;
-    let mut counts = serde_json::Map::new();
-    let mut done = 0;
-    for state in RowState::ALL {
-        let n = stored
-            .iter()
-            .find(|(s, _)| s == state.as_str())
-            .map_or(0, |(_, n)| *n);
-        if !matches!(state, RowState::Ready | RowState::Submitting) {
-            done += n;
-        }
-        counts.insert(state.as_str().to_owned(), n.into());
-    }
-    Ok(Summary {
-        id: batch.batch_id.clone(),
-        state: batch.state(),
-        total: batch.total_rows,
-        done,
-        counts,
-        created_at: batch.created_at,
-        approved_at: batch.approved_at,
-        finished_at: batch.finished_at,
-    })
-}
 
 /// The query of a CSV upload (a JSON body carries these itself).
 #[derive(Debug, Deserialize)]

@@ -126,8 +126,8 @@ pub struct BatchRow {
     pub claimed_by: Option<String>,
     /// Unix ms (database clock).
     pub claimed_until: i64,
-    /// Whether the end-of-batch callback is still owed.
-    pub callback_due: bool,
+    /// 1 while the end-of-batch callback is still owed (an integer: MySQL has no boolean).
+    pub callback_due: i32,
     /// Failed callback attempts.
     pub callback_attempts: i32,
     /// Unix ms.
@@ -836,7 +836,7 @@ impl BatchStore {
             .run(move |conn| {
                 let now = clock_ms(conn)?;
                 Ok(pb::table
-                    .filter(pb::callback_due.eq(true))
+                    .filter(pb::callback_due.eq(1))
                     .filter(pb::next_callback_at.le(now))
                     .order(pb::id.asc())
                     .limit(20)
@@ -864,7 +864,7 @@ impl BatchStore {
                 let row = pb::table.filter(pb::id.eq(batch));
                 if done {
                     diesel::update(row)
-                        .set(pb::callback_due.eq(false))
+                        .set(pb::callback_due.eq(0))
                         .execute(conn)?;
                 } else {
                     diesel::update(row)
@@ -923,7 +923,7 @@ fn finish_if_done(
         .set((
             pb::state.eq(to.as_str()),
             pb::finished_at.eq(now),
-            pb::callback_due.eq(callback),
+            pb::callback_due.eq(i32::from(callback)),
             pb::claimed_by.eq(None::<String>),
             pb::claimed_until.eq(0),
         ))
@@ -946,4 +946,48 @@ fn by_memo(rows: Vec<PayoutRow>, ops: usize) -> Vec<Vec<PayoutRow>> {
         }
     }
     groups
+}
+
+/// A batch as the API shows it.
+#[derive(Debug, Serialize)]
+pub struct Summary {
+    id: String,
+    state: BatchState,
+    total: i32,
+    /// Rows that ended (succeeded, failed, denied, cancelled).
+    done: i64,
+    counts: serde_json::Map<String, serde_json::Value>,
+    created_at: i64,
+    approved_at: Option<i64>,
+    finished_at: Option<i64>,
+}
+
+/// The summary of a stored batch.
+///
+/// # Errors
+/// Database failures.
+pub async fn summary(store: &BatchStore, batch: &BatchRow) -> Result<Summary, DbError> {
+    let stored = store.counts(batch.id).await?;
+    let mut counts = serde_json::Map::new();
+    let mut done = 0;
+    for state in RowState::ALL {
+        let n = stored
+            .iter()
+            .find(|(s, _)| s == state.as_str())
+            .map_or(0, |(_, n)| *n);
+        if !matches!(state, RowState::Ready | RowState::Submitting) {
+            done += n;
+        }
+        counts.insert(state.as_str().to_owned(), n.into());
+    }
+    Ok(Summary {
+        id: batch.batch_id.clone(),
+        state: batch.state(),
+        total: batch.total_rows,
+        done,
+        counts,
+        created_at: batch.created_at,
+        approved_at: batch.approved_at,
+        finished_at: batch.finished_at,
+    })
 }

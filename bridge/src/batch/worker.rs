@@ -361,7 +361,7 @@ impl Worker {
             return Ok(());
         };
         for batch in self.store.callbacks_due().await? {
-            let summary = super::api::summary(&self.store, &batch).await?;
+            let summary = super::store::summary(&self.store, &batch).await?;
             let body = serde_json::to_vec(&summary).unwrap_or_default();
             let mut request = self
                 .http

@@ -14,7 +14,7 @@ CREATE TABLE payout_batch (
   finished_at BIGINT,
   claimed_by VARCHAR(64),
   claimed_until BIGINT NOT NULL DEFAULT 0,
-  callback_due BOOLEAN NOT NULL DEFAULT FALSE,
+  callback_due INTEGER NOT NULL DEFAULT 0,
   callback_attempts INTEGER NOT NULL DEFAULT 0,
   next_callback_at BIGINT NOT NULL DEFAULT 0
 );
