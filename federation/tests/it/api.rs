@@ -654,7 +654,8 @@ async fn the_query_holds_on_mutated_input() {
             .get(format!("{}/federation?{query}", server.url))
             .send()
             .await
-            .unwrap_or_else(|e| panic!("{hint}: {query}: {e}"));
+            // The whole chain (`{e:?}`): a dropped connection says which side closed it.
+            .unwrap_or_else(|e| panic!("{hint}: {query}: {e:?}"));
         let status = res.status().as_u16();
         let body: Result<serde_json::Value, _> = res.json().await;
         assert!(
