@@ -46,7 +46,7 @@ impl Worker {
     pub async fn run(self, stop: CancellationToken) {
         let poll = Duration::from_millis(self.settings.poll_ms.max(10));
         while !stop.is_cancelled() {
-            let worked = match self.round().await {
+            let worked = match self.round(&stop).await {
                 Ok(worked) => worked,
                 Err(error) => {
                     tracing::warn!(%error, "batch worker: database");
@@ -71,27 +71,30 @@ impl Worker {
     }
 
     /// One pass over the batches this instance can claim; true when something was sent.
-    async fn round(&self) -> Result<bool, DbError> {
+    async fn round(&self, stop: &CancellationToken) -> Result<bool, DbError> {
         let mut seen = Vec::new();
         let mut worked = false;
-        while let Some(batch) = self
-            .store
-            .claim(&self.instance, self.claim_ttl(), &seen)
-            .await?
+        while !stop.is_cancelled()
+            && let Some(batch) = self
+                .store
+                .claim(&self.instance, self.claim_ttl(), &seen)
+                .await?
         {
             seen.push(batch.id);
-            worked |= self.work_on(&batch).await?;
+            worked |= self.work_on(&batch, stop).await?;
         }
         Ok(worked)
     }
 
-    async fn work_on(&self, batch: &BatchRow) -> Result<bool, DbError> {
+    /// Works on one batch until nothing is ready, or `stop` (between transactions: what is
+    /// in flight resumes at the next start under the same payment ids).
+    async fn work_on(&self, batch: &BatchRow, stop: &CancellationToken) -> Result<bool, DbError> {
         // What was in flight is asked again (its outcome may still be unknown: that alone is
         // no reason to skip the nap, so it does not count as work done).
         let in_flight = self.store.in_flight(batch.id).await?;
         self.send_all(in_flight).await;
         let mut worked = false;
-        loop {
+        while !stop.is_cancelled() {
             let packed = match self
                 .store
                 .pack(
