@@ -419,6 +419,8 @@ pub struct Database {
     permits: std::sync::Arc<tokio::sync::Semaphore>,
     /// The file of an SQLite database on disk (`None` for servers and in-memory SQLite).
     sqlite_file: Option<std::path::PathBuf>,
+    /// SQLite only: write transactions take turns here (see [`Database::write_turn`]).
+    writes: Option<std::sync::Arc<tokio::sync::Mutex<()>>>,
 }
 
 /// Holds an SQLite database file for this process (see [`Database::lock_single_instance`]);
@@ -488,6 +490,8 @@ impl Database {
             inline_reads: backend == Backend::Sqlite && settings.sqlite_inline_reads,
             permits: std::sync::Arc::new(tokio::sync::Semaphore::new(size as usize)),
             sqlite_file,
+            writes: (backend == Backend::Sqlite)
+                .then(|| std::sync::Arc::new(tokio::sync::Mutex::new(()))),
         })
     }
 
@@ -519,6 +523,17 @@ impl Database {
     /// Which backend this is.
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// Held for the length of a write transaction that reads first (SQLite only; `None`
+    /// elsewhere): such transactions take turns here, one per database for every store of
+    /// the process, rather than in SQLite, whose busy handler sleeps and which fails at once a
+    /// transaction that read before another connection committed.
+    pub async fn write_turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        match &self.writes {
+            Some(lock) => Some(lock.lock().await),
+            None => None,
+        }
     }
 
     /// Runs `work` with a pooled connection on the blocking thread pool.

@@ -316,9 +316,6 @@ pub enum Inserted {
 #[derive(Debug, Clone)]
 pub struct BatchStore {
     db: Database,
-    /// SQLite takes one writer at a time: serialise writes here rather than fail on
-    /// "database is locked".
-    writes: Option<std::sync::Arc<tokio::sync::Mutex<()>>>,
 }
 
 fn chunk_digest(ids: &[i64]) -> String {
@@ -333,16 +330,11 @@ fn chunk_digest(ids: &[i64]) -> String {
 impl BatchStore {
     /// The store on `db`.
     pub fn new(db: Database) -> Self {
-        let writes = (db.backend() == service::database::Backend::Sqlite)
-            .then(|| std::sync::Arc::new(tokio::sync::Mutex::new(())));
-        Self { db, writes }
+        Self { db }
     }
 
     async fn write_turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
-        match &self.writes {
-            Some(lock) => Some(lock.lock().await),
-            None => None,
-        }
+        self.db.write_turn().await
     }
 
     /// Stores a batch and its rows in one transaction; an id already stored answers that

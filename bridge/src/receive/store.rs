@@ -325,10 +325,6 @@ pub struct DeliveryStatus {
 #[derive(Debug, Clone)]
 pub struct ReceiveStore {
     db: Database,
-    /// SQLite only: the receiving side's write transactions take turns here rather than in
-    /// SQLite, whose busy handler sleeps (and which fails at once a transaction that read
-    /// before another connection committed).
-    writes: Option<std::sync::Arc<tokio::sync::Mutex<()>>>,
 }
 
 /// The statuses the delivery worker acts on: `pending` (deliver) and `failing` (report).
@@ -349,17 +345,12 @@ fn clip(s: &str) -> String {
 impl ReceiveStore {
     /// A store over a migrated database.
     pub fn new(db: Database) -> Self {
-        let writes = (db.backend() == service::database::Backend::Sqlite)
-            .then(|| std::sync::Arc::new(tokio::sync::Mutex::new(())));
-        Self { db, writes }
+        Self { db }
     }
 
     /// Held for the length of a write transaction (SQLite only).
     pub(super) async fn write_turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
-        match &self.writes {
-            Some(lock) => Some(lock.lock().await),
-            None => None,
-        }
+        self.db.write_turn().await
     }
 
     /// The database.
