@@ -261,22 +261,25 @@ async fn two_delivery_workers_never_claim_the_same_payment(backend: Backend) {
         a_set.is_disjoint(&b_set),
         "{backend}: a payment claimed twice"
     );
-    assert!(
-        !a.is_empty() && !b.is_empty(),
-        "{backend}: both workers got a share"
-    );
+    // Which worker got how much depends on scheduling (under load one may drain the
+    // backlog before the other starts); only disjointness and coverage are the contract.
+    let (owner, other, claimed) = if a.is_empty() {
+        ("b", "a", b[0])
+    } else {
+        ("a", "b", a[0])
+    };
     // An outcome under another's claim is not written.
     let delivered = bridge::receive::store::Outcome::Delivered {
         route: String::new(),
         data: None,
     };
     let written = store
-        .finish_attempts("b", vec![(a[0], delivered.clone())])
+        .finish_attempts(other, vec![(claimed, delivered.clone())])
         .await
         .unwrap();
     assert_eq!(written, 0);
     let written = store
-        .finish_attempts("a", vec![(a[0], delivered)])
+        .finish_attempts(owner, vec![(claimed, delivered)])
         .await
         .unwrap();
     assert_eq!(written, 1);
