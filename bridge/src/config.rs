@@ -78,6 +78,10 @@ pub struct BridgeConfig {
     /// flight per paying account.
     #[serde(default)]
     pub channels: Option<crate::send::channels::ChannelSettings>,
+    /// `[cosigning]`: co-signers whose signatures every payment from the base account needs
+    /// beside the bridge's own (see `docs/cosigning.md`). Absent: the bridge's key alone signs.
+    #[serde(default)]
+    pub cosigning: Option<crate::send::cosigning::CosigningSettings>,
     /// `[fees]`: how the fee per operation follows the network's (`/fee_stats`), between
     /// `base_fee` and `max_fee`.
     #[serde(default)]
@@ -309,6 +313,15 @@ impl BridgeConfig {
                 "builder_timeout_seconds",
                 "must be at least 1 (a request may still ask for no upper bound with max_time 0)",
             ));
+        }
+        if let Some(cosigning) = &self.cosigning {
+            cosigning.validate()?;
+            if self.accounts.base_seed.is_none() {
+                return Err(ConfigError::setting(
+                    "cosigning",
+                    "needs accounts.base_seed: the co-signers guard the base account",
+                ));
+            }
         }
         if let Some(channels) = &self.channels {
             if !(1..=1_000).contains(&channels.count) {

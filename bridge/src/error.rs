@@ -11,6 +11,7 @@ use service::http::ErrorBody;
 pub struct Error {
     status: StatusCode,
     body: ErrorBody,
+    retry_after: Option<u64>,
 }
 
 impl std::fmt::Display for Error {
@@ -30,6 +31,7 @@ impl Error {
         Self {
             status,
             body: ErrorBody::new(code, message),
+            retry_after: None,
         }
     }
 
@@ -236,6 +238,42 @@ impl Error {
         )
     }
 
+    /// 403 `cosigner_refused` with the co-signer's rule in `data.rule`, or 503
+    /// `cosigner_unavailable` (with `Retry-After` when a co-signer asked to wait): nothing was
+    /// stored or sent, and the same request (same `id`) may be repeated after a 503.
+    pub fn cosigning(error: crate::send::cosigning::CosignError) -> Self {
+        use crate::send::cosigning::CosignError;
+        match error {
+            CosignError::Refused {
+                cosigner,
+                rule,
+                message,
+            } => {
+                let mut e = Self::new(
+                    StatusCode::FORBIDDEN,
+                    "cosigner_refused",
+                    "A co-signer refused to sign this payment; nothing was sent.",
+                );
+                e.body.more_info = Some(message);
+                e.body.data = Some(serde_json::json!({ "rule": rule, "cosigner": cosigner }));
+                e
+            }
+            CosignError::Unavailable {
+                reason,
+                retry_after,
+            } => {
+                let mut e = Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "cosigner_unavailable",
+                    "Too few co-signers signed; nothing was sent. Try again later.",
+                );
+                e.body.more_info = Some(reason);
+                e.retry_after = retry_after;
+                e
+            }
+        }
+    }
+
     /// 503 `horizon_unavailable`: nothing was sent.
     pub fn unavailable(more_info: impl Into<String>) -> Self {
         let mut e = Self::new(
@@ -343,7 +381,11 @@ impl ResponseError for Error {
     }
 
     fn error_response(&self) -> HttpResponse {
-        HttpResponse::build(self.status).json(&self.body)
+        let mut response = HttpResponse::build(self.status);
+        if let Some(seconds) = self.retry_after {
+            response.insert_header(("Retry-After", seconds.to_string()));
+        }
+        response.json(&self.body)
     }
 }
 

@@ -83,6 +83,7 @@ fn sending_config(config: &BridgeConfig) -> send::SendingConfig {
     send::SendingConfig {
         network_passphrase: config.network_passphrase.clone(),
         channels: config.channels.clone(),
+        cosigning: config.cosigning.clone(),
         fee_percentile: config.fees.percentile,
         base_fee: config.base_fee,
         max_fee: config.max_fee,
@@ -94,6 +95,46 @@ fn sending_config(config: &BridgeConfig) -> send::SendingConfig {
         issuing_account: config.accounts.issuing_account_id,
         compliance: config.compliance.clone(),
         compliance_api_key: config.compliance_api_key.clone(),
+    }
+}
+
+/// The paying account's separation as the network shows it ([`send::custody`]): what
+/// `bridge accounts check` prints and every start checks. Without `accounts.base_seed` there is
+/// nothing to check.
+///
+/// # Errors
+/// When Horizon cannot be asked and `[cosigning]` is configured (a setup that cannot be
+/// checked is not trusted); without it, that is only a warning.
+pub async fn custody_findings(
+    config: &BridgeConfig,
+    horizon: &HorizonClient,
+) -> Result<send::custody::Findings, String> {
+    let Some(base) = &config.accounts.base_seed else {
+        return Ok(send::custody::Findings::default());
+    };
+    let custody = send::custody::Custody {
+        base: base.public_key(),
+        issuing: config.accounts.issuing_account_id,
+        authorizing: config
+            .accounts
+            .authorizing_seed
+            .as_ref()
+            .map(|k| k.public_key()),
+        cosigning: config.cosigning.clone(),
+    };
+    match horizon.account(&custody.base).await {
+        Ok(account) => Ok(custody.review(account.as_ref())),
+        Err(e) if config.cosigning.is_some() => Err(format!(
+            "cannot read the paying account {} from Horizon to check its signers: {e}",
+            custody.base
+        )),
+        Err(e) => {
+            let mut findings = custody.review(None);
+            findings
+                .warnings
+                .push(format!("cannot read the paying account from Horizon: {e}"));
+            Ok(findings)
+        }
     }
 }
 
@@ -151,6 +192,18 @@ impl Application {
         receive::check_accounts(&receiving_config, &horizon)
             .await
             .map_err(|e| invalid(&e))?;
+        let findings = custody_findings(&config, &horizon)
+            .await
+            .map_err(|e| invalid(&e))?;
+        for warning in &findings.warnings {
+            tracing::warn!("accounts: {warning}");
+        }
+        if !findings.refusals.is_empty() {
+            return Err(StartupError::Config(format!(
+                "accounts: {} (see `bridge accounts check`)",
+                findings.refusals.join("; ")
+            )));
+        }
         let for_receiving = (horizon.clone(), assets.clone(), store.database().clone());
         let sending = Sending::start(
             sending_config(&config),

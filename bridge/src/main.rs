@@ -3,8 +3,10 @@
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if let Some(("channels", words)) = args.split_first().map(|(w, rest)| (w.as_str(), rest)) {
-        return bridge::cli::channels_command(words).await;
+    match args.split_first().map(|(w, rest)| (w.as_str(), rest)) {
+        Some(("channels", words)) => return bridge::cli::channels_command(words).await,
+        Some(("accounts", words)) => return bridge::cli::accounts_command(words).await,
+        _ => {}
     }
     service::server::main::<bridge::Application>(env!("CARGO_PKG_VERSION")).await
 }

@@ -9,7 +9,6 @@
 //! operation succeeds.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 
 use stellar_base::transaction::{fee_bump_hash, transaction_hash, v0_to_v1};
 use stellar_base::xdr;
@@ -407,12 +406,16 @@ fn level_of(body: &xdr::OperationBody) -> Option<Level> {
     }
 }
 
-/// Adds up signature weights per account and remembers which signatures were used.
+/// Adds up signature weights per check and remembers which signatures were used, as
+/// stellar-core's `SignatureChecker::checkSignature` does (src/transactions/SignatureChecker.cpp,
+/// `verifyAll`): signatures in envelope order, each matched against the account's signers
+/// (master key first), a signer used at most once per check, and the check stops as soon as
+/// the weight needed is reached. A signature never reached stays unused, so a transaction
+/// carrying more signatures than its thresholds need fails with `tx_bad_auth_extra`.
 struct SigChecker<'a> {
     hash: &'a [u8; 32],
     signatures: &'a [xdr::DecoratedSignature],
     used: Vec<bool>,
-    weights: HashMap<PublicKey, u32>,
 }
 
 impl<'a> SigChecker<'a> {
@@ -421,40 +424,36 @@ impl<'a> SigChecker<'a> {
             hash,
             signatures,
             used: vec![false; signatures.len()],
-            weights: HashMap::new(),
         }
-    }
-
-    fn weight(&mut self, account: &Account) -> u32 {
-        if let Some(weight) = self.weights.get(&account.id) {
-            return *weight;
-        }
-        let master = Signer {
-            key: account.id,
-            weight: account.master_weight,
-        };
-        let mut total = 0u32;
-        for signer in std::iter::once(&master).chain(account.signers.iter()) {
-            if signer.weight == 0 {
-                continue;
-            }
-            let hint = signer.key.hint();
-            for (i, signature) in self.signatures.iter().enumerate() {
-                if signature.hint.0 == hint && signer.key.verify(self.hash, &signature.signature.0)
-                {
-                    self.used[i] = true;
-                    total += u32::from(signer.weight);
-                    break;
-                }
-            }
-        }
-        self.weights.insert(account.id, total);
-        total
     }
 
     /// True when the signatures carry at least `threshold` (and at least 1) of weight.
     fn check(&mut self, account: &Account, threshold: u8) -> bool {
-        self.weight(account) >= u32::from(threshold).max(1)
+        let needed = u32::from(threshold).max(1);
+        let master = Signer {
+            key: account.id,
+            weight: account.master_weight,
+        };
+        let mut signers: Vec<&Signer> = std::iter::once(&master)
+            .chain(account.signers.iter())
+            .filter(|s| s.weight > 0)
+            .collect();
+        let mut total = 0u32;
+        for (i, signature) in self.signatures.iter().enumerate() {
+            let matched = signers.iter().position(|signer| {
+                signature.hint.0 == signer.key.hint()
+                    && signer.key.verify(self.hash, &signature.signature.0)
+            });
+            if let Some(at) = matched {
+                self.used[i] = true;
+                total += u32::from(signers[at].weight);
+                if total >= needed {
+                    return true;
+                }
+                signers.remove(at);
+            }
+        }
+        false
     }
 
     fn all_used(&self) -> bool {

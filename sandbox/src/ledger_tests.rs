@@ -636,6 +636,39 @@ fn thresholds_and_signers_are_enforced() {
     assert_eq!(submit(&mut ledger, only_bump).0.transaction, "tx_bad_auth");
 }
 
+/// 2-of-3: a payment signed by the account and one co-signer is applied; one also signed by
+/// the second co-signer is not, because stellar-core stops counting once the threshold is
+/// met and the third signature stays unused (`SignatureChecker::checkSignature`).
+#[test]
+fn a_signature_beyond_the_threshold_is_bad_auth_extra() {
+    let mut ledger = ledger();
+    let (a, b) = (fund(&mut ledger), fund(&mut ledger));
+    let (one, two) = (KeyPair::random(), KeyPair::random());
+    for (signer, thresholds) in [(&one, None), (&two, Some(2))] {
+        let setup = Operation::set_options(SetOptions {
+            signer: Some((signer.public_key(), 1)),
+            low_threshold: thresholds,
+            med_threshold: thresholds,
+            high_threshold: thresholds,
+            ..SetOptions::default()
+        })
+        .unwrap();
+        ok(&run(&mut ledger, &a, vec![setup]));
+    }
+    let three = sign(
+        builder(&ledger, &a).operation(pay(&b, &Asset::Native, xlm(1))),
+        &[&a, &one, &two],
+    );
+    let (codes, included) = submit(&mut ledger, three);
+    assert_eq!(codes.transaction, "tx_bad_auth_extra");
+    assert!(!included);
+    let two_of_three = sign(
+        builder(&ledger, &a).operation(pay(&b, &Asset::Native, xlm(1))),
+        &[&two, &a],
+    );
+    ok(&submit(&mut ledger, two_of_three).0);
+}
+
 #[test]
 fn operation_with_another_source_needs_its_signature() {
     let mut ledger = ledger();

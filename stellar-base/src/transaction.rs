@@ -219,6 +219,17 @@ impl Envelope {
     /// [`TransactionError::TooManySignatures`] past 20 signatures.
     pub fn sign(&mut self, key: &KeyPair, network: &Network) -> Result<(), TransactionError> {
         let signature = key.sign_decorated(&self.hash(network));
+        self.add_signature(signature)
+    }
+
+    /// Adds a signature made elsewhere (a co-signer's), as it is.
+    ///
+    /// # Errors
+    /// [`TransactionError::TooManySignatures`] past 20 signatures.
+    pub fn add_signature(
+        &mut self,
+        signature: xdr::DecoratedSignature,
+    ) -> Result<(), TransactionError> {
         let signatures = match &mut self.0 {
             xdr::TransactionEnvelope::TxV0(e) => &mut e.signatures,
             xdr::TransactionEnvelope::Tx(e) => &mut e.signatures,

@@ -21,6 +21,7 @@ use tokio_util::sync::CancellationToken;
 use super::settings::BatchSettings;
 use super::store::{BatchRow, BatchStore, PayoutRow, PayoutTx, Settle};
 use crate::send::compliance::Decision;
+use crate::send::cosigning::CosignError;
 use crate::send::{Draft, Outcome, SendError, Sending};
 
 /// What the worker needs; cheap to clone.
@@ -195,8 +196,18 @@ impl Worker {
                 hash, result_codes, ..
             }) => self.failed(rows, &hash, &result_codes).await?,
             // Unknown yet, or nothing was sent: the next round sends again under the same id.
-            Ok(Outcome::Pending { .. }) | Err(SendError::Busy(..) | SendError::Unavailable(_)) => {
+            Ok(Outcome::Pending { .. })
+            | Err(
+                SendError::Busy(..)
+                | SendError::Unavailable(_)
+                | SendError::Cosigning(CosignError::Unavailable { .. }),
+            ) => {
                 return Ok(());
+            }
+            Err(SendError::Cosigning(refused @ CosignError::Refused { .. })) => {
+                return self
+                    .fail_all(tx, rows, "cosigner_refused", &refused.to_string())
+                    .await;
             }
             Err(SendError::Database(error)) => return Err(error),
             Err(error) => {
@@ -331,7 +342,17 @@ impl Worker {
                         detail: Some(format!("transaction {hash}")),
                     },
                     Ok(Outcome::Pending { .. })
-                    | Err(SendError::Busy(..) | SendError::Unavailable(_)) => return Ok(()),
+                    | Err(
+                        SendError::Busy(..)
+                        | SendError::Unavailable(_)
+                        | SendError::Cosigning(CosignError::Unavailable { .. }),
+                    ) => return Ok(()),
+                    Err(SendError::Cosigning(refused @ CosignError::Refused { .. })) => {
+                        Settle::Failed {
+                            code: "cosigner_refused".into(),
+                            detail: Some(refused.to_string()),
+                        }
+                    }
                     Err(SendError::Database(error)) => return Err(error),
                     Err(error) => {
                         self.retry_or_fail(row, now + 30_000, "not_sent", &error.to_string())

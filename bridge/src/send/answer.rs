@@ -49,6 +49,7 @@ pub fn respond(result: Result<Outcome, SendError>) -> Result<HttpResponse, Error
         Err(SendError::Build(e)) => Err(Error::invalid("transaction", e.to_string())),
         Err(SendError::Unavailable(e)) => Err(Error::unavailable(e)),
         Err(SendError::Busy(e)) => Err(Error::busy(e)),
+        Err(SendError::Cosigning(e)) => Err(Error::cosigning(e)),
         Err(SendError::Database(e)) => Err(Error::internal(e)),
     }
 }

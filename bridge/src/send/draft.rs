@@ -138,6 +138,9 @@ pub enum SendError {
     /// built. Repeat later.
     #[error("{0}")]
     Busy(String),
+    /// The co-signers' signatures could not be collected; nothing was stored or sent.
+    #[error(transparent)]
+    Cosigning(#[from] super::cosigning::CosignError),
     /// Storage failed.
     #[error(transparent)]
     Database(#[from] service::DbError),

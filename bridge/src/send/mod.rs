@@ -8,7 +8,9 @@
 //!   bound): one transaction per leased source account ([`leases`]: a channel from
 //!   [`channels`], or the paying account), the envelope stored before it is
 //!   submitted (`/transactions_async`), inclusion and unknown outcomes looked up by hash:
-//!   exactly once per payment id; [`fees`]: the fee it bids (fee stats, within `max_fee`).
+//!   exactly once per payment id; [`fees`]: the fee it bids (fee stats, within `max_fee`);
+//!   [`cosigning`]: the co-signers' signatures it collects before storing an envelope;
+//!   [`custody`]: the account separation checked at start-up (`bridge accounts check`).
 //! - [`store`]: `sent_transaction`, the submitter's table, and [`admin`]'s
 //!   `/admin/sent-transactions` view of it.
 //! - [`answer`]: a submitter outcome as the HTTP answer every sending endpoint gives.
@@ -22,6 +24,8 @@ pub mod answer;
 pub mod builder;
 pub mod channels;
 pub mod compliance;
+pub mod cosigning;
+pub mod custody;
 pub mod draft;
 pub mod fees;
 pub mod leases;

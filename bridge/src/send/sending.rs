@@ -10,6 +10,7 @@ use tokio::sync::mpsc;
 use url::Url;
 
 use super::channels::{self, ChannelSettings};
+use super::cosigning::{Cosigners, CosigningSettings};
 use super::fees::FeePolicy;
 use super::leases::Leases;
 use super::store::Store;
@@ -47,6 +48,8 @@ pub struct SendingConfig {
     pub network_passphrase: String,
     /// `[channels]`, when channel accounts carry the payments.
     pub channels: Option<ChannelSettings>,
+    /// `[cosigning]`, when co-signers guard the base account.
+    pub cosigning: Option<CosigningSettings>,
     /// `[fees] percentile`: which percentile of the network's recent fees to bid.
     pub fee_percentile: u8,
     /// `base_fee`: the least bid per operation, in stroops.
@@ -118,6 +121,15 @@ impl Sending {
             (config.transaction_timeout_seconds, config.pending_wait),
             leases,
         );
+        let submitter = match (&config.cosigning, &config.base_seed) {
+            (Some(settings), Some(base)) => submitter.with_cosigners(Cosigners::new(
+                settings,
+                base.clone(),
+                resolver.trusted_client(),
+                Network::new(config.network_passphrase.clone()),
+            )),
+            _ => submitter,
+        };
         let submitter = match (&config.channels, &config.base_seed) {
             (Some(settings), Some(base)) => {
                 with_channels(submitter, base, channel_keys, settings.starting_balance).await?

@@ -36,6 +36,7 @@ use stellar_toml::http::Backoff;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
+use super::cosigning::Cosigners;
 use super::draft::{Draft, FeeCap, Outcome, SendError};
 use super::fees::FeePolicy;
 use super::leases::{Lease, LeaseError, Leases};
@@ -187,6 +188,7 @@ pub struct Submitter {
     leases: Leases,
     channel_keys: ChannelKeys,
     top_ups: Option<mpsc::UnboundedSender<PublicKey>>,
+    cosigners: Option<Cosigners>,
 }
 
 impl std::fmt::Debug for Submitter {
@@ -217,6 +219,16 @@ impl Submitter {
             leases,
             channel_keys: Arc::default(),
             top_ups: None,
+            cosigners: None,
+        }
+    }
+
+    /// The same submitter collecting the co-signers' signatures on every transaction paying
+    /// from the account they guard, before the envelope is stored.
+    pub fn with_cosigners(self, cosigners: Cosigners) -> Self {
+        Self {
+            cosigners: Some(cosigners),
+            ..self
         }
     }
 
@@ -401,7 +413,8 @@ impl Submitter {
         let mut channel_refusal = None;
         for _ in 0..BAD_SEQ_ATTEMPTS {
             let lease = self.lease_source(draft).await?;
-            let Some((lease, signed)) = self.build_on(draft, lease).await? else {
+            let Some((lease, signed)) = self.build_on(draft, lease, payment_id.as_deref()).await?
+            else {
                 continue;
             };
             let stored = self
@@ -465,8 +478,9 @@ impl Submitter {
         &self,
         draft: &Draft,
         mut lease: Lease,
+        payment_id: Option<&str>,
     ) -> Result<Option<(Lease, Signed)>, SendError> {
-        let signed = match self.sign_on(draft, &lease).await {
+        let signed = match self.sign_on(draft, &lease, payment_id).await {
             Ok(signed) => signed,
             Err(e) => {
                 self.leases.release(lease, None).await?;
@@ -634,8 +648,14 @@ impl Submitter {
 
     /// The draft built on the leased source account's next sequence number, at the fee
     /// policy's price per operation and with a time bound `timeout` from now, signed by the
-    /// draft's signers and, when a channel carries it, by the channel.
-    async fn sign_on(&self, draft: &Draft, lease: &Lease) -> Result<Signed, SendError> {
+    /// draft's signers, by the channel when one carries it, and by the co-signers when the
+    /// paying account is guarded (for `payment_id`, or the hash when there is none).
+    async fn sign_on(
+        &self,
+        draft: &Draft,
+        lease: &Lease,
+        payment_id: Option<&str>,
+    ) -> Result<Signed, SendError> {
         let sequence = self.next_sequence(lease.sequence, lease.account).await?;
         let fee = self.fees.price().await.fee;
         metrics::gauge!("bridge_fee_bid_per_operation_stroops").set(f64::from(fee));
@@ -652,8 +672,13 @@ impl Submitter {
                 .expect("a leased channel is one of ours");
             envelope.sign(channel, &self.network)?;
         }
+        let hash = envelope.hash_hex(&self.network);
+        if let Some(cosigners) = self.cosigners.as_ref().filter(|c| c.guard(draft.source)) {
+            let id = payment_id.map_or_else(|| format!("tx:{hash}"), str::to_owned);
+            cosigners.sign(&id, &mut envelope).await?;
+        }
         Ok(Signed {
-            hash: envelope.hash_hex(&self.network),
+            hash,
             envelope_xdr: envelope.to_base64(),
             max_time: max_time as i64,
             sequence,
