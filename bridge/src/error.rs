@@ -11,7 +11,8 @@ use service::http::ErrorBody;
 pub struct Error {
     status: StatusCode,
     body: ErrorBody,
-    retry_after: Option<u64>,
+    /// `Retry-After` seconds (two bytes: the error stays small enough to return by value).
+    retry_after: Option<std::num::NonZeroU16>,
 }
 
 impl std::fmt::Display for Error {
@@ -268,7 +269,9 @@ impl Error {
                     "Too few co-signers signed; nothing was sent. Try again later.",
                 );
                 e.body.more_info = Some(reason);
-                e.retry_after = retry_after;
+                e.retry_after = retry_after.and_then(|s| {
+                    std::num::NonZeroU16::new(s.clamp(1, u64::from(u16::MAX)) as u16)
+                });
                 e
             }
         }

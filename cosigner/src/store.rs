@@ -330,10 +330,11 @@ fn judge(
             "this transaction was signed for another payment id",
         ));
     }
-    if earlier.is_empty() {
-        if let Some(verdict) = spend(conn, &ask.day, reviewed, policy)? {
-            return Ok(verdict);
-        }
+    // A payment id is counted once: a rebuild of it pays the same.
+    if earlier.is_empty()
+        && let Some(verdict) = spend(conn, &ask.day, reviewed, policy)?
+    {
+        return Ok(verdict);
     }
     diesel::insert_into(cosigner_signed::table)
         .values(SignedRow {
