@@ -1,8 +1,9 @@
 # syntax=docker/dockerfile:1
 #
-# One image with every server: federation, compliance, bridge, callbacks-example and sandbox.
+# One image with every server: federation, compliance, bridge, cosigner, callbacks-example and
+# sandbox (the co-signer is meant for another host: run this image there with `cosigner`).
 # docker-compose.yml picks the server with `command:`; configuration comes from environment
-# variables (FEDERATION__…, COMPLIANCE__…, BRIDGE__…) and secrets from files (…_FILE).
+# variables (FEDERATION__…, COMPLIANCE__…, BRIDGE__…, COSIGNER__…) and secrets from files (…_FILE).
 #
 #   docker build -t stellar-trio .
 #   docker run --rm stellar-trio federation -v
@@ -20,10 +21,11 @@ COPY . .
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
     cargo build --release --locked \
-      --bin federation --bin compliance --bin bridge --bin callbacks-example --bin sandbox \
+      --bin federation --bin compliance --bin bridge --bin cosigner --bin callbacks-example \
+      --bin sandbox \
  && mkdir -p /out \
  && cp target/release/federation target/release/compliance target/release/bridge \
-       target/release/callbacks-example target/release/sandbox /out/
+       target/release/cosigner target/release/callbacks-example target/release/sandbox /out/
 
 # --- run -------------------------------------------------------------------------------------
 FROM debian:bookworm-slim
@@ -40,4 +42,4 @@ WORKDIR /var/lib/trio
 # Each server stops gracefully on SIGTERM (in-flight requests finish), which is what
 # `docker stop` sends.
 STOPSIGNAL SIGTERM
-CMD ["sh", "-c", "echo 'usage: docker run IMAGE federation|compliance|bridge|callbacks-example|sandbox [ARGS]' >&2; exit 2"]
+CMD ["sh", "-c", "echo 'usage: docker run IMAGE federation|compliance|bridge|cosigner|callbacks-example|sandbox [ARGS]' >&2; exit 2"]

@@ -282,6 +282,7 @@ impl BridgeConfig {
             return Err(ConfigError::setting("network_passphrase", "is empty"));
         }
         service::config::ApiKeyPolicy {
+            key_setting: "api_key",
             key: self.api_key.as_ref(),
             min_len: 15,
             address_setting: "bind_address",

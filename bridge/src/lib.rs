@@ -79,11 +79,15 @@ pub async fn migrate_and_open(
 
 /// The parts of the configuration the sending side reads: it is handed these, not the whole
 /// configuration, so that `send` and `config` do not depend on each other.
-fn sending_config(config: &BridgeConfig) -> send::SendingConfig {
+fn sending_config(
+    config: &BridgeConfig,
+    cosigner_keys: Vec<stellar_base::PublicKey>,
+) -> send::SendingConfig {
     send::SendingConfig {
         network_passphrase: config.network_passphrase.clone(),
         channels: config.channels.clone(),
         cosigning: config.cosigning.clone(),
+        cosigner_keys,
         fee_percentile: config.fees.percentile,
         base_fee: config.base_fee,
         max_fee: config.max_fee,
@@ -206,7 +210,7 @@ impl Application {
         }
         let for_receiving = (horizon.clone(), assets.clone(), store.database().clone());
         let sending = Sending::start(
-            sending_config(&config),
+            sending_config(&config, findings.cosigner_keys),
             store.clone(),
             horizon,
             &resolver,

@@ -176,6 +176,7 @@ impl ComplianceConfig {
             return Err(ConfigError::setting("network_passphrase", "is empty"));
         }
         service::config::ApiKeyPolicy {
+            key_setting: "api_key",
             key: self.api_key.as_ref(),
             min_len: 16,
             address_setting: "internal_bind_address",

@@ -108,6 +108,7 @@ pub async fn sign(
         nonce: request.nonce,
         payment_id: request.payment_id,
         reviewed: state.policy.review(&request.envelope_xdr, now),
+        tx_hash: state.policy.hash_of(&request.envelope_xdr),
         now_ms: now_ms(),
         day: state.clock.today(),
         nonce_ttl_ms: 2_000 * state.max_request_age as i64,

@@ -212,6 +212,7 @@ impl CosignerConfig {
             ));
         }
         service::config::ApiKeyPolicy {
+            key_setting: "admin_key",
             key: self.admin_key.as_ref(),
             min_len: 16,
             address_setting: "bind_address",
@@ -310,6 +311,9 @@ mod tests {
             KeyPair::random().public_key()
         ));
         let e = e.unwrap().validate().unwrap_err();
-        assert!(e.to_string().contains("bind_address"), "{e}");
+        assert!(
+            e.to_string().contains("admin_key") && e.to_string().contains("bind_address"),
+            "{e}"
+        );
     }
 }

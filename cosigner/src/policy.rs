@@ -118,6 +118,14 @@ impl Policy {
         self.limits.iter()
     }
 
+    /// The hash (hex) of the transaction in `envelope_xdr`, when it can be decoded: what the
+    /// decision log names, refused or not.
+    pub fn hash_of(&self, envelope_xdr: &str) -> Option<String> {
+        Envelope::from_base64(envelope_xdr)
+            .ok()
+            .map(|envelope| envelope.hash_hex(&self.network))
+    }
+
     /// Checks every rule that the transaction alone decides, at `now` (Unix seconds).
     ///
     /// # Errors

@@ -90,6 +90,8 @@ pub struct Ask {
     pub payment_id: String,
     /// The transaction, or the rule it broke.
     pub reviewed: Result<Reviewed, Refusal>,
+    /// The transaction's hash when the envelope could be decoded, signed or not.
+    pub tx_hash: Option<String>,
     /// Now, Unix milliseconds.
     pub now_ms: i64,
     /// The UTC day the payment counts against, `YYYY-MM-DD`.
@@ -257,7 +259,7 @@ fn decide_in(
         .set(cosigner_turn::turns.eq(cosigner_turn::turns + 1))
         .execute(conn)?;
     let verdict = judge(conn, ask, policy)?;
-    let hash = ask.reviewed.as_ref().ok().map(Reviewed::hash_hex);
+    let hash = ask.tx_hash.clone();
     let (outcome, rule, message) = match &verdict {
         Verdict::Sign => ("signed", None, "signed".to_owned()),
         Verdict::Refuse { refusal, .. } => (

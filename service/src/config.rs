@@ -54,7 +54,9 @@ pub fn is_loopback(address: &str) -> bool {
 /// [`ApiKeyPolicy::check`] needs to refuse a weak key, or no key on a reachable port.
 #[derive(Debug)]
 pub struct ApiKeyPolicy<'a> {
-    /// `api_key`, when set.
+    /// The key's setting, as errors name it (`api_key`, the co-signer's `admin_key`).
+    pub key_setting: &'static str,
+    /// Its value, when set.
     pub key: Option<&'a crate::Secret<String>>,
     /// The shortest key accepted (the legacy servers' own minimum).
     pub min_len: usize,
@@ -74,21 +76,22 @@ impl ApiKeyPolicy<'_> {
     /// written in the config, never an omission.
     ///
     /// # Errors
-    /// [`ConfigError::Setting`] on `api_key`, with the reason and the ways out.
+    /// [`ConfigError::Setting`] on the key's setting, with the reason and the ways out.
     pub fn check(&self) -> Result<(), ConfigError> {
         if self.key.is_some_and(|k| k.expose().len() < self.min_len) {
             return Err(ConfigError::setting(
-                "api_key",
+                self.key_setting,
                 format!("must be at least {} characters", self.min_len),
             ));
         }
         if self.key.is_none() && !is_loopback(self.address) && !self.allow_unauthenticated {
             return Err(ConfigError::setting(
-                "api_key",
+                self.key_setting,
                 format!(
                     "is not set while the API listens on {address}: anyone who reaches it could \
-                     {exposure}; set api_key ({min}+ characters), bind {setting} to 127.0.0.1, \
+                     {exposure}; set {key} ({min}+ characters), bind {setting} to 127.0.0.1, \
                      or set allow_unauthenticated = true to accept that",
+                    key = self.key_setting,
                     address = self.address,
                     exposure = self.exposure,
                     min = self.min_len,

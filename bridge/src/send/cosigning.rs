@@ -128,6 +128,7 @@ pub struct Cosigners {
     timeout: Duration,
     key: KeyPair,
     guarded: PublicKey,
+    signers: Arc<std::collections::HashSet<PublicKey>>,
     http: reqwest::Client,
     network: Network,
 }
@@ -156,10 +157,13 @@ enum Answer {
 
 impl Cosigners {
     /// Co-signers for the transactions paying from `key`'s account, asked with requests signed
-    /// by `key`.
+    /// by `key`; only signatures by `signers` (the account's other signers, read at start-up)
+    /// are accepted: a co-signer restarted with another key would otherwise make payments fail
+    /// on the network (`tx_bad_auth`) instead of being treated as unavailable.
     pub fn new(
         settings: &CosigningSettings,
         key: KeyPair,
+        signers: Vec<PublicKey>,
         http: reqwest::Client,
         network: Network,
     ) -> Self {
@@ -168,6 +172,7 @@ impl Cosigners {
             required: settings.required,
             timeout: Duration::from_secs(settings.timeout_seconds),
             guarded: key.public_key(),
+            signers: Arc::new(signers.into_iter().collect()),
             key,
             http,
             network,
@@ -325,6 +330,14 @@ impl Cosigners {
         let Ok(key) = signed.public_key.parse::<PublicKey>() else {
             return wait("the answer names no valid key");
         };
+        if !self.signers.contains(&key) {
+            return Answer::Wait {
+                reason: format!(
+                    "its key {key} is not a signer of the paying account (as read at start-up)"
+                ),
+                retry_after: None,
+            };
+        }
         let Some(signature) = base64::engine::general_purpose::STANDARD
             .decode(&signed.signature)
             .ok()

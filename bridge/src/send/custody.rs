@@ -37,6 +37,9 @@ pub struct Findings {
     pub refusals: Vec<String>,
     /// Weaker separations, logged.
     pub warnings: Vec<String>,
+    /// The paying account's signers besides the bridge's key: the only keys whose
+    /// co-signatures the bridge accepts.
+    pub cosigner_keys: Vec<PublicKey>,
 }
 
 /// A signer's weight on `account`, the master key included.
@@ -76,6 +79,13 @@ impl Custody {
             return findings;
         };
         if let Some(cosigning) = &self.cosigning {
+            findings.cosigner_keys = account
+                .signers
+                .iter()
+                .filter(|s| s.weight > 0)
+                .filter_map(|s| s.key.parse().ok())
+                .filter(|key| *key != self.base)
+                .collect();
             findings
                 .warnings
                 .extend(over_ceilings(account, &cosigning.balance_ceilings));
@@ -247,6 +257,7 @@ mod tests {
             2,
         )));
         assert!(findings.refusals.is_empty(), "{findings:?}");
+        assert_eq!(findings.cosigner_keys.len(), 2, "{findings:?}");
         assert_eq!(findings.warnings.len(), 1, "{findings:?}");
         assert!(findings.warnings[0].contains("ceiling"));
     }

@@ -50,6 +50,9 @@ pub struct SendingConfig {
     pub channels: Option<ChannelSettings>,
     /// `[cosigning]`, when co-signers guard the base account.
     pub cosigning: Option<CosigningSettings>,
+    /// The base account's signers besides the bridge's key, read at start-up: whose
+    /// co-signatures are accepted.
+    pub cosigner_keys: Vec<PublicKey>,
     /// `[fees] percentile`: which percentile of the network's recent fees to bid.
     pub fee_percentile: u8,
     /// `base_fee`: the least bid per operation, in stroops.
@@ -125,6 +128,7 @@ impl Sending {
             (Some(settings), Some(base)) => submitter.with_cosigners(Cosigners::new(
                 settings,
                 base.clone(),
+                config.cosigner_keys.clone(),
                 resolver.trusted_client(),
                 Network::new(config.network_passphrase.clone()),
             )),

@@ -279,3 +279,99 @@ async fn start_up_refuses_a_single_key_setup(backend: Backend) {
         "{message}"
     );
 }
+
+service::backend_tests!(multi_thread accounts_check_refuses_then_setup_puts_the_cosigners_in_place; sqlite);
+/// `bridge accounts check` refuses the single-key account (exit 1); `bridge accounts setup
+/// --submit` adds the co-signers and thresholds; `check` then passes.
+async fn accounts_check_refuses_then_setup_puts_the_cosigners_in_place(backend: Backend) {
+    let bridge = TestBridge::start(backend).await;
+    let (one, two) = (
+        KeyPair::random().public_key(),
+        KeyPair::random().public_key(),
+    );
+    let file = tempfile::Builder::new().suffix(".cfg").tempfile().unwrap();
+    std::fs::write(
+        file.path(),
+        format!(
+            "port = 0\nhorizon = \"{}\"\nnetwork_passphrase = \"{}\"\n\n[database]\nurl = \"{}\"\n\n\
+             [accounts]\nbase_seed = \"{}\"\n\n[cosigning]\n\
+             cosigners = [\"http://127.0.0.1:9/\", \"http://127.0.0.1:10/\"]\nrequired = 1\n",
+            bridge.sandbox.url(),
+            bridge.sandbox.passphrase(),
+            bridge._db.url(),
+            bridge.source.secret_seed(),
+        ),
+    )
+    .unwrap();
+    let path = file.path().display().to_string();
+    let run = |words: &[&str]| {
+        let mut words: Vec<String> = words.iter().map(|w| (*w).to_owned()).collect();
+        words.extend(["-c".to_owned(), path.clone()]);
+        async move { bridge::cli::accounts_command(&words).await }
+    };
+    assert_eq!(run(&["check"]).await, std::process::ExitCode::FAILURE);
+    let (one_text, two_text) = (one.to_string(), two.to_string());
+    let code = run(&[
+        "setup",
+        "--cosigner",
+        &one_text,
+        "--cosigner",
+        &two_text,
+        "--submit",
+    ])
+    .await;
+    assert_eq!(code, std::process::ExitCode::SUCCESS);
+    let account = bridge.account(&bridge.source.public_key()).await.unwrap();
+    assert_eq!(account["thresholds"]["med_threshold"], 2, "{account}");
+    assert_eq!(account["signers"].as_array().unwrap().len(), 3, "{account}");
+    assert_eq!(run(&["check"]).await, std::process::ExitCode::SUCCESS);
+}
+
+service::backend_tests!(multi_thread a_cosigner_with_a_key_that_is_not_a_signer_is_unavailable; sqlite);
+/// A co-signer answering with a key that is not one of the paying account's signers (a host
+/// restarted with the wrong seed): its signature would only make the network refuse the
+/// payment, so it counts as unavailable (503) and nothing is stored or sent.
+async fn a_cosigner_with_a_key_that_is_not_a_signer_is_unavailable(backend: Backend) {
+    let g = guarded(backend, 1, 1, ("100", "1000"), |_| {}).await;
+    let db = TestDatabase::new(Backend::Sqlite);
+    let payer = g.bridge.source.public_key();
+    let rogue = TestCosigner::start(cosigner_config(
+        &db.url(),
+        g.bridge.sandbox.passphrase(),
+        payer,
+        payer,
+        ("100", "1000"),
+    ))
+    .await;
+    let settings = cosigning(std::slice::from_ref(&rogue), 1);
+    let (url, _, _db) = g
+        .bridge
+        .another(backend, |config| config.cosigning = Some(settings))
+        .await;
+    let payee = g.funded_payee().await;
+    let before = g.lumens(&payee).await;
+    let (status, refused) = post_to(
+        &url,
+        "/payment",
+        &[
+            ("id", "rogue-1"),
+            ("destination", &payee.to_string()),
+            ("amount", "5"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 503, "{refused}");
+    assert!(
+        refused["more_info"]
+            .as_str()
+            .unwrap()
+            .contains("not a signer"),
+        "{refused}"
+    );
+    assert_eq!(g.lumens(&payee).await, before);
+    let (status, paid) = g.pay("rogue-1", payee, "5").await;
+    assert_eq!(
+        status, 200,
+        "the same id through the right co-signer: {paid}"
+    );
+}

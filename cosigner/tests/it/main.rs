@@ -334,6 +334,17 @@ async fn a_compromised_bridge_is_refused_and_recorded(backend: Backend) {
         ],
         "{log}"
     );
+    let time_bounds = log["decisions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["rule"] == "time_bounds")
+        .unwrap();
+    assert_eq!(
+        time_bounds["tx_hash"].as_str().unwrap().len(),
+        64,
+        "{time_bounds}"
+    );
     let unknown = log["decisions"]
         .as_array()
         .unwrap()
