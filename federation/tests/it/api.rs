@@ -631,7 +631,15 @@ async fn the_query_holds_on_mutated_input() {
         "q=x&type=txid".to_owned(),
     ];
     let seeds: Vec<&[u8]> = seeds.iter().map(|s| s.as_bytes()).collect();
-    let client = reqwest::Client::new();
+    // Idle connections are dropped by the client well before the server's keep-alive (5 s)
+    // closes them: otherwise a request sent on a connection the server is closing at that
+    // instant fails before it was read (a race every HTTP/1.1 client has, which a
+    // long run on a starved machine once hit at case 6 936 102), and it says nothing of the
+    // parser under test.
+    let client = reqwest::Client::builder()
+        .pool_idle_timeout(std::time::Duration::from_secs(1))
+        .build()
+        .unwrap();
     for (i, bytes) in stellar_base::fuzz::cases(&seeds, 1_000) {
         // What a client can put in a URL: the bytes, percent-encoded where they must be.
         let query: String = bytes
