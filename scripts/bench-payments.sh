@@ -29,6 +29,10 @@
 #                      clients are spread over them round robin.
 #   DATABASE           sqlite (default), mysql (MariaDB at 127.0.0.1:3306, root) or postgres
 #                      (127.0.0.1:5432, postgres); a fresh database per run
+#   COSIGNERS          co-signers (default 0): each a `cosigner` process (release build, its own
+#                      SQLite file) guarding the paying account, made its signers with
+#                      `bridge accounts setup --submit` before the bridge starts; the bridge then
+#                      collects COSIGNERS_REQUIRED (default 1) co-signatures on every payment
 #   RUST_LOG           server log level (default warn)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -43,6 +47,8 @@ LEDGER_MS=${LEDGER_MS:-1000 5000}
 LEDGERS=${LEDGERS:-12}
 INSTANCES=${INSTANCES:-1}
 DATABASE=${DATABASE:-sqlite}
+COSIGNERS=${COSIGNERS:-0}
+COSIGNERS_REQUIRED=${COSIGNERS_REQUIRED:-1}
 case "$DATABASE" in
   sqlite) [ "$INSTANCES" = 1 ] || die "SQLite serves one instance: use DATABASE=mysql or postgres for INSTANCES=$INSTANCES" ;;
   mysql) require mariadb ;;
@@ -55,6 +61,7 @@ CHANNEL_SEED=SADQOBYHA4DQOBYHA4DQOBYHA4DQOBYHA4DQOBYHA4DQOBYHA4DQP54X
 require curl awk python3
 SANDBOX_BIN=$(release_binary sandbox)
 BRIDGE_BIN=$(release_binary bridge)
+if [ "$COSIGNERS" -gt 0 ]; then COSIGNER_BIN=$(release_binary cosigner); fi
 # The load client (bridge/benches/payments.rs), built once and run directly, so that nothing
 # is rebuilt between runs.
 say "building the load client: cargo bench -p bridge --bench payments --no-run"
@@ -70,14 +77,15 @@ client() { "$CLIENT_BIN" 2>/dev/null; }
 WORK=$(mktemp -d -t bench-payments.XXXXXX)
 SANDBOX_PID=
 SERVER_PIDS=()
+COSIGNER_PIDS=()
 stop() {
-  for pid in "${SERVER_PIDS[@]}" "$SANDBOX_PID"; do
+  for pid in "${SERVER_PIDS[@]}" "${COSIGNER_PIDS[@]}" "$SANDBOX_PID"; do
     if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
       kill "$pid" 2>/dev/null || true
       wait "$pid" 2>/dev/null || true
     fi
   done
-  SERVER_PIDS=(); SANDBOX_PID=
+  SERVER_PIDS=(); COSIGNER_PIDS=(); SANDBOX_PID=
 }
 
 # database_url NAME: a fresh, empty database of $DATABASE, and its URL.
@@ -93,10 +101,12 @@ database_url() {
   esac
 }
 
-# cpu_ticks_all: utime + stime of every bridge instance, in clock ticks.
+# cpu_ticks_all [PID…]: utime + stime of every bridge instance (or of the PIDs given), in
+# clock ticks.
 cpu_ticks_all() {
-  local total=0 pid
-  for pid in "${SERVER_PIDS[@]}"; do
+  local total=0 pid pids=("$@")
+  [ $# -gt 0 ] || pids=("${SERVER_PIDS[@]}")
+  for pid in "${pids[@]}"; do
     total=$(( total + $(SERVER_PID=$pid cpu_ticks) ))
   done
   echo "$total"
@@ -110,6 +120,25 @@ wait_for() { # URL
   die "nothing answers at $1"
 }
 
+# start_cosigners BASE: starts $COSIGNERS co-signers guarding BASE for the bridge (whose
+# requests are signed with BASE's key), each on its own SQLite file; writes the bridge's
+# [cosigning] section to $WORK/cosigning.toml.
+start_cosigners() {
+  local base=$1 seeds urls="" i port seed
+  IFS=, read -r -a seeds <<<"$COSIGNER_SEEDS"
+  for i in "${!seeds[@]}"; do
+    port=$(free_port); seed=${seeds[$i]}
+    printf 'port = %s\nbind_address = "127.0.0.1"\nnetwork_passphrase = "Standalone Network ; February 2017"\nsigning_seed = "%s"\naccounts = ["%s"]\n[database]\nurl = "sqlite://%s/cosigner-%s.db"\n[[clients]]\nname = "bench-bridge"\npublic_key = "%s"\n[[limits]]\nasset_code = "XLM"\nper_payment = "1000"\nper_day = "100000000"\n' \
+      "$port" "$seed" "$base" "$WORK" "$i" "$base" >"$WORK/cosigner-$i.cfg"
+    "$COSIGNER_BIN" -c "$WORK/cosigner-$i.cfg" >"$WORK/cosigner-$i.out" 2>"$WORK/cosigner-$i.err" &
+    COSIGNER_PIDS+=($!)
+    wait_for "http://127.0.0.1:$port/health"
+    urls="${urls:+$urls, }\"http://127.0.0.1:$port/\""
+  done
+  printf '[cosigning]\ncosigners = [%s]\nrequired = %s\n' "$urls" "$COSIGNERS_REQUIRED" \
+    >"$WORK/cosigning.toml"
+}
+
 # run LEDGER_MS CHANNELS: one row.
 run() {
   local ms=$1 channels=$2 port sandbox_url bridge_port base dest concurrency limit_per_ledger \
@@ -120,8 +149,13 @@ run() {
   SANDBOX_PID=$!
   sandbox_url=http://127.0.0.1:$port
   wait_for "$sandbox_url/"
-  eval "$(SANDBOX_URL=$sandbox_url BENCH_MODE=setup client)"
+  eval "$(SANDBOX_URL=$sandbox_url BENCH_MODE=setup COSIGNERS=$COSIGNERS client)"
   base=$BASE_SEED; dest=$DEST
+  local cosigning=""
+  if [ "$COSIGNERS" -gt 0 ]; then
+    start_cosigners "$BASE"
+    cosigning=$(cat "$WORK/cosigning.toml")
+  fi
   local db_url urls="" i
   db_url=$(database_url "bench_payments_${ms}_${channels}_$INSTANCES")
   for i in $(seq "$INSTANCES"); do
@@ -135,17 +169,27 @@ run() {
       if [ "$channels" -gt 0 ]; then
         printf '[channels]\nseed = "%s"\ncount = %s\n' "$CHANNEL_SEED" "$channels"
       fi
+      printf '%s' "$cosigning"
     } >"$WORK/bridge-$i.cfg"
+    if [ "$i" = 1 ] && [ -n "$cosigning" ]; then
+      local flags=() key
+      for key in ${COSIGNER_KEYS//,/ }; do flags+=(--cosigner "$key"); done
+      "$BRIDGE_BIN" accounts setup "${flags[@]}" --submit -c "$WORK/bridge-1.cfg" \
+        >"$WORK/setup.out" 2>&1 || { cat "$WORK/setup.out" >&2; die "bridge accounts setup failed"; }
+    fi
     "$BRIDGE_BIN" -c "$WORK/bridge-$i.cfg" >"$WORK/bridge-$i.out" 2>"$WORK/bridge-$i.err" &
     SERVER_PIDS+=($!)
     wait_for "http://127.0.0.1:$bridge_port/health"
     urls="${urls:+$urls,}http://127.0.0.1:$bridge_port"
   done
   concurrency=${CONCURRENCY:-$(( channels > 0 ? channels : 4 ))}
+  local label=$DATABASE co0=0 co1=0
   ticks0=$(cpu_ticks_all)
+  [ "$COSIGNERS" = 0 ] || co0=$(cpu_ticks_all "${COSIGNER_PIDS[@]}")
   out=$(BRIDGE_URL=$urls DEST=$dest CONCURRENCY=$concurrency \
     DURATION_MS=$(( ms * LEDGERS )) ID_PREFIX="c$channels" client)
   ticks1=$(cpu_ticks_all)
+  [ "$COSIGNERS" = 0 ] || co1=$(cpu_ticks_all "${COSIGNER_PIDS[@]}")
   stop
   payments=$(sed -n 's/.*payments=\([0-9]*\).*/\1/p' <<<"$out")
   other=$(sed -n 's/.*other=\([0-9]*\).*/\1/p' <<<"$out")
@@ -153,9 +197,15 @@ run() {
   p50=$(sed -n 's/.*p50_ms=\([0-9]*\).*/\1/p' <<<"$out")
   p99=$(sed -n 's/.*p99_ms=\([0-9]*\).*/\1/p' <<<"$out")
   limit_per_ledger=$(( channels == 0 ? 1 : (channels < 1000 ? channels : 1000) ))
+  if [ "$COSIGNERS" -gt 0 ]; then
+    label=$(awk -v d="$DATABASE" -v n="$COSIGNERS" -v r="$COSIGNERS_REQUIRED" -v p="$payments" \
+      -v t="$((co1 - co0))" -v hz="$(getconf CLK_TCK)" 'BEGIN {
+        printf "%s, %d co-signer(s), %d required (co-signers CPU %.0f µs per payment)", d, n, r,
+          (p > 0 ? 1e6 * t / hz / p : 0) }')
+  fi
   awk -v ch="$channels" -v ms="$ms" -v n="$payments" -v o="$other" -v s="$seconds" \
     -v lim="$limit_per_ledger" -v p50="$p50" -v p99="$p99" -v t="$((ticks1 - ticks0))" \
-    -v hz="$(getconf CLK_TCK)" -v c="$concurrency" -v inst="$INSTANCES" -v db="$DATABASE" 'BEGIN {
+    -v hz="$(getconf CLK_TCK)" -v c="$concurrency" -v inst="$INSTANCES" -v db="$label" 'BEGIN {
       rate = n / s; limit = lim * 1000 / ms
       printf "| %s | %d | %d | %d ms | %d | %d | %d | %.1f | %.1f | **%.2f** | %d / %d ms (%.1f / %.1f ledgers) | %.0f µs |\n",
         db, inst, ch, ms, c, n, o, rate, limit, rate / limit, p50, p99, p50 / ms, p99 / ms,

@@ -1,7 +1,8 @@
 //! The load client of `scripts/bench-payments.sh` (a benchmark, not a test; harness-less).
 //!
 //! `BENCH_MODE=setup`: funds a new paying account and a destination on the sandbox at
-//! `SANDBOX_URL` (friendbot) and prints `BASE_SEED=…` and `DEST=…` for the script.
+//! `SANDBOX_URL` (friendbot) and prints `BASE_SEED=…`, `BASE=…` and `DEST=…` for the script,
+//! and `COSIGNER_SEEDS=…`/`COSIGNER_KEYS=…` (comma-separated) for `COSIGNERS` new keys.
 //!
 //! `BENCH_MODE=load` (default): `CONCURRENCY` clients post `/payment` (1 XLM to `DEST`, each
 //! with its own id) to `BRIDGE_URL` for `DURATION_MS` (several bridge instances: a
@@ -37,7 +38,19 @@ async fn setup() {
         assert!(res.status().is_success(), "{}", res.text().await.unwrap());
     }
     println!("BASE_SEED={}", base.secret_seed());
+    println!("BASE={}", base.public_key());
     println!("DEST={}", dest.public_key());
+    // Keys for the co-signers the script may start (`COSIGNERS`): seeds and public keys.
+    let cosigners: Vec<KeyPair> = (0..number("COSIGNERS", 0))
+        .map(|_| KeyPair::random())
+        .collect();
+    let seeds: Vec<String> = cosigners.iter().map(KeyPair::secret_seed).collect();
+    let keys: Vec<String> = cosigners
+        .iter()
+        .map(|k| k.public_key().to_string())
+        .collect();
+    println!("COSIGNER_SEEDS={}", seeds.join(","));
+    println!("COSIGNER_KEYS={}", keys.join(","));
 }
 
 async fn load() {

@@ -317,6 +317,13 @@ impl BridgeConfig {
         }
         if let Some(cosigning) = &self.cosigning {
             cosigning.validate()?;
+            if cosigning.timeout_seconds >= self.transaction_timeout_seconds {
+                return Err(ConfigError::setting(
+                    "cosigning.timeout_seconds",
+                    "must be shorter than transaction_timeout_seconds: the transaction's validity \
+                     starts before the co-signers are asked",
+                ));
+            }
             if self.accounts.base_seed.is_none() {
                 return Err(ConfigError::setting(
                     "cosigning",

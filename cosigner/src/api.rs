@@ -68,6 +68,19 @@ pub struct State {
     pub max_request_age: u64,
     /// Days.
     pub clock: Clock,
+    /// How many refusals of unauthenticated requests each address may have written to the
+    /// decision log (the rest are counted in metrics only): strangers cannot fill the
+    /// database or hold its write turn.
+    pub early_log: service::rate_limit::RateLimiter,
+}
+
+/// What [`State::early_log`] allows per address: 5 a second on average, 50 at once.
+pub fn early_log_limits() -> service::rate_limit::RateLimitSettings {
+    service::rate_limit::RateLimitSettings {
+        per_second: 5,
+        burst: 50,
+        ..Default::default()
+    }
 }
 
 fn now_ms() -> i64 {
@@ -94,7 +107,12 @@ pub async fn sign(
         Ok(ok) => ok,
         Err(early) => {
             let refusal = early.refusal.clone();
-            state.store.record_early(early, now_ms()).await?;
+            let peer = req.peer_addr().map(|a| a.ip());
+            if peer.is_none_or(|ip| state.early_log.check(ip).is_ok()) {
+                state.store.record_early(early, now_ms()).await?;
+            } else {
+                metrics::counter!("cosigner_unrecorded_refusals_total").increment(1);
+            }
             return Err(counted(Error::Refused {
                 refusal,
                 retry_after: None,
@@ -111,7 +129,9 @@ pub async fn sign(
         tx_hash: state.policy.hash_of(&request.envelope_xdr),
         now_ms: now_ms(),
         day: state.clock.today(),
-        nonce_ttl_ms: 2_000 * state.max_request_age as i64,
+        // A request is fresh for max_request_age either side of its timestamp, so a nonce is
+        // replayable for up to twice that after it was first seen (and a margin for rounding).
+        nonce_ttl_ms: 2_000 * state.max_request_age as i64 + 5_000,
     };
     let reviewed = ask.reviewed.clone();
     match state.store.decide(ask, &state.policy).await? {

@@ -119,6 +119,7 @@ impl Application {
                 .collect(),
             max_request_age: config.max_request_age_seconds,
             clock,
+            early_log: service::rate_limit::RateLimiter::new(&api::early_log_limits()),
         });
         let admin_key = web::Data::new(service::auth::RequiredKey::new(
             config.admin_key.clone(),

@@ -167,7 +167,9 @@ impl Policy {
                 .map_or(source, |s| AccountAddress::from_muxed_account(s).account());
             let paid = self.check_operation(index, op_source, &operation.body)?;
             let total: &mut i64 = totals.entry(paid.asset).or_default();
-            *total = total.saturating_add(paid.amount);
+            *total = total.checked_add(paid.amount).ok_or_else(|| {
+                Refusal::new(Rule::Amount, "the operations' amounts overflow their total")
+            })?;
             let mut with_source = operation.clone();
             with_source.source_account = Some(op_source.to_muxed_account());
             effective.push(with_source);
@@ -265,6 +267,19 @@ impl Policy {
                 ));
             }
         };
+        // The network refuses such operations as malformed, but the co-signer counts what it
+        // signs: a negative amount would lower the day's total and lift the limit.
+        let least = if matches!(body, xdr::OperationBody::CreateAccount(_)) {
+            0
+        } else {
+            1
+        };
+        if amount < least {
+            return Err(Refusal::new(
+                Rule::Amount,
+                format!("operation {index} has the amount {amount} stroops"),
+            ));
+        }
         if !self.accounts.contains(&source) {
             return Err(Refusal::new(
                 Rule::SourceAccount,
@@ -422,6 +437,78 @@ mod tests {
         assert_ne!(
             s.policy.review(&other, NOW).unwrap().payment_digest,
             a.payment_digest
+        );
+    }
+
+    #[test]
+    fn path_payments_count_what_they_may_send_and_account_creation_counts_its_balance() {
+        let s = setup();
+        let me = s.guarded.public_key();
+        let to = KeyPair::random().public_key();
+        let usd = Asset::credit("USD", KeyPair::random().public_key()).unwrap();
+        let operations = vec![
+            Operation::path_payment_strict_receive(
+                &Asset::Native,
+                xlm(30),
+                to.into(),
+                &usd,
+                xlm(1),
+                &[],
+            )
+            .unwrap(),
+            Operation::path_payment_strict_send(
+                &Asset::Native,
+                xlm(20),
+                to.into(),
+                &usd,
+                xlm(1),
+                &[],
+            )
+            .unwrap(),
+            Operation::create_account(KeyPair::random().public_key(), xlm(5)),
+        ];
+        let reviewed = s
+            .policy
+            .review(&envelope(me, operations, NOW + 60, 100), NOW)
+            .unwrap();
+        assert_eq!(reviewed.totals["native"], 55 * 10_000_000);
+    }
+
+    #[test]
+    fn what_the_network_would_refuse_is_refused_before_it_is_counted() {
+        let s = setup();
+        let me = s.guarded.public_key();
+        let to = KeyPair::random().public_key();
+        let negative = Operation(xdr::Operation {
+            source_account: None,
+            body: xdr::OperationBody::Payment(xdr::PaymentOp {
+                destination: to.to_muxed_account(),
+                asset: xdr::Asset::Native,
+                amount: -9_000_000_000_000_000_000,
+            }),
+        });
+        let refusal = s
+            .policy
+            .review(&envelope(me, vec![negative], NOW + 60, 100), NOW)
+            .unwrap_err();
+        assert_eq!(refusal.rule, Rule::Amount, "{refusal:?}");
+        // The deny list sees through a muxed destination.
+        let muxed = AccountAddress::Muxed {
+            key: s.denied,
+            id: 7,
+        };
+        let to_denied = Operation::payment(muxed, &Asset::Native, xlm(1));
+        let refusal = s
+            .policy
+            .review(&envelope(me, vec![to_denied], NOW + 60, 100), NOW)
+            .unwrap_err();
+        assert_eq!(refusal.rule, Rule::DenyList);
+        // A fee bump is not co-signed (its fee source pays, not the payment).
+        let inner = Envelope::from_base64(&envelope(me, vec![pay(to, 1)], NOW + 60, 100)).unwrap();
+        let bump = inner.fee_bump(me.into(), 10_000).unwrap().to_base64();
+        assert_eq!(
+            s.policy.review(&bump, NOW).unwrap_err().rule,
+            Rule::EnvelopeType
         );
     }
 

@@ -113,6 +113,9 @@ pub enum Rule {
     DenyList,
     /// 403: an asset without `[[limits]]`.
     Asset,
+    /// 403: an amount that is not positive (or a negative starting balance), or totals that
+    /// overflow.
+    Amount,
     /// 403: one operation above `per_payment`.
     PerPayment,
     /// 403: the day's total would pass `per_day`.
@@ -143,6 +146,7 @@ impl Rule {
             Self::SourceAccount => "source_account",
             Self::DenyList => "deny_list",
             Self::Asset => "asset",
+            Self::Amount => "amount",
             Self::PerPayment => "per_payment",
             Self::PerDay => "per_day",
             Self::TimeBounds => "time_bounds",
@@ -201,7 +205,25 @@ mod tests {
 
     #[test]
     fn rule_names_match_their_serde_names() {
-        for rule in [Rule::PerDay, Rule::EarlierTransaction, Rule::UnknownClient] {
+        for rule in [
+            Rule::UnknownClient,
+            Rule::BadSignature,
+            Rule::StaleRequest,
+            Rule::ReplayedRequest,
+            Rule::InvalidRequest,
+            Rule::EnvelopeType,
+            Rule::OperationType,
+            Rule::SourceAccount,
+            Rule::DenyList,
+            Rule::Asset,
+            Rule::Amount,
+            Rule::PerPayment,
+            Rule::PerDay,
+            Rule::TimeBounds,
+            Rule::Fee,
+            Rule::PaymentId,
+            Rule::EarlierTransaction,
+        ] {
             assert_eq!(
                 serde_json::to_value(rule).unwrap(),
                 serde_json::json!(rule.as_str())

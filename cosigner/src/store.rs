@@ -255,9 +255,13 @@ fn decide_in(
     ask: &Ask,
     policy: &Policy,
 ) -> Result<Verdict, DbError> {
-    diesel::update(cosigner_turn::table.filter(cosigner_turn::id.eq(1)))
+    let turns = diesel::update(cosigner_turn::table.filter(cosigner_turn::id.eq(1)))
         .set(cosigner_turn::turns.eq(cosigner_turn::turns + 1))
         .execute(conn)?;
+    if turns != 1 {
+        // Without the row nothing would serialise the decisions: refuse to decide.
+        return Err(DbError::Query(diesel::result::Error::NotFound));
+    }
     let verdict = judge(conn, ask, policy)?;
     let hash = ask.tx_hash.clone();
     let (outcome, rule, message) = match &verdict {
@@ -332,10 +336,15 @@ fn judge(
             "this transaction was signed for another payment id",
         ));
     }
-    // A payment id is counted once: a rebuild of it pays the same.
-    if earlier.is_empty()
-        && let Some(verdict) = spend(conn, &ask.day, reviewed, policy)?
-    {
+    // Counted, unless it is a rebuild on the source account and sequence number of a
+    // transaction already counted: the network applies at most one transaction per sequence
+    // number, so what lands never exceeds what was counted. (A rebuild after an earlier one
+    // expired is counted again: the co-signer cannot see whether the earlier one landed.)
+    let source = reviewed.source.to_string();
+    let counted = earlier
+        .iter()
+        .any(|row| row.source == source && row.sequence == reviewed.sequence);
+    if !counted && let Some(verdict) = spend(conn, &ask.day, reviewed, policy)? {
         return Ok(verdict);
     }
     diesel::insert_into(cosigner_signed::table)
@@ -427,7 +436,7 @@ fn spend(
             .select(cosigner_day_total::signed)
             .first(conn)
             .optional()?;
-        let total = signed.unwrap_or(0).saturating_add(*amount);
+        let total = signed.unwrap_or(0).checked_add(*amount).unwrap_or(i64::MAX);
         if total > limit.per_day {
             return Ok(Some(refuse(
                 Rule::PerDay,

@@ -20,7 +20,7 @@ use stellar_base::xdr::{self, ReadXdr};
 use stellar_base::{Envelope, KeyPair, Network, PublicKey};
 use url::Url;
 
-use cosigner::protocol::{SignRequest, Signature};
+use cosigner::protocol::{MAX_PAYMENT_ID_LEN, Rule, SignRequest, Signature};
 
 /// `[cosigning]` in `bridge.cfg`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -142,9 +142,22 @@ impl std::fmt::Debug for Cosigners {
     }
 }
 
+/// The payment id as the co-signer takes it (1 to 255 bytes, no control characters): the id
+/// itself when it fits, else `sha256:` and its hash, the same for every request of the payment.
+fn cosigner_payment_id(id: &str) -> String {
+    if !id.is_empty() && id.len() <= MAX_PAYMENT_ID_LEN && !id.chars().any(char::is_control) {
+        return id.to_owned();
+    }
+    use sha2::Digest as _;
+    format!(
+        "sha256:{}",
+        stellar_base::transaction::to_hex(&sha2::Sha256::digest(id.as_bytes()))
+    )
+}
+
 /// One co-signer's answer.
 enum Answer {
-    Signed(xdr::DecoratedSignature),
+    Signed(PublicKey, xdr::DecoratedSignature),
     Refused {
         rule: String,
         message: String,
@@ -191,7 +204,7 @@ impl Cosigners {
     /// [`CosignError`] when fewer than `required` signed; `envelope` is unchanged then.
     pub async fn sign(&self, payment_id: &str, envelope: &mut Envelope) -> Result<(), CosignError> {
         let hash = envelope.hash(&self.network);
-        let request = SignRequest::new(payment_id, envelope.to_base64());
+        let request = SignRequest::new(cosigner_payment_id(payment_id), envelope.to_base64());
         let (body, headers) = request.signed_by(&self.key);
         let mut asking: FuturesUnordered<_> = self
             .endpoints
@@ -202,12 +215,19 @@ impl Cosigners {
             })
             .collect();
         let mut signatures = Vec::new();
+        let mut signers = Vec::new();
         let mut refusal = None;
         let mut waits = Vec::new();
         let mut retry_after = None;
         while let Some((endpoint, answer)) = asking.next().await {
             match answer {
-                Answer::Signed(signature) => {
+                // Two endpoints of one co-signer (instances sharing its key) sign with the same
+                // key, which the network counts once: one of them is enough.
+                Answer::Signed(key, _) if signers.contains(&key) => {
+                    tracing::debug!(cosigner = %endpoint, "a second signature by the same key");
+                }
+                Answer::Signed(key, signature) => {
+                    signers.push(key);
                     signatures.push(signature);
                     if signatures.len() == self.required {
                         break;
@@ -299,12 +319,15 @@ impl Cosigners {
             },
             403 => {
                 let body: serde_json::Value = serde_json::from_slice(&text).unwrap_or_default();
-                Answer::Refused {
-                    rule: body["data"]["rule"]
-                        .as_str()
-                        .unwrap_or("unknown")
-                        .to_owned(),
-                    message: body["message"].as_str().unwrap_or_default().to_owned(),
+                let message = body["message"].as_str().unwrap_or_default().to_owned();
+                // Final only when a co-signer's rule says so; any other 403 (a proxy in front,
+                // an address no longer allowed) is something an operator fixes: ask again later.
+                match serde_json::from_value::<Rule>(body["data"]["rule"].clone()) {
+                    Ok(rule) => Answer::Refused {
+                        rule: rule.as_str().to_owned(),
+                        message,
+                    },
+                    Err(_) => wait(format!("403 without a co-signer's rule: {message}")),
                 }
             }
             409 => Answer::Wait {
@@ -348,6 +371,6 @@ impl Cosigners {
         if signature.hint.0 != key.hint() || !key.verify(hash, &signature.signature.0) {
             return wait("the signature does not verify for this transaction");
         }
-        Answer::Signed(signature)
+        Answer::Signed(key, signature)
     }
 }

@@ -83,17 +83,76 @@ impl Custody {
                 .signers
                 .iter()
                 .filter(|s| s.weight > 0)
+                .filter(|s| s.kind.is_empty() || s.kind == "ed25519_public_key")
                 .filter_map(|s| s.key.parse().ok())
                 .filter(|key| *key != self.base)
                 .collect();
             findings
                 .warnings
                 .extend(over_ceilings(account, &cosigning.balance_ceilings));
+            findings.refusals.extend(self.threshold_refusals(account));
             findings
                 .refusals
                 .extend(self.single_key_refusals(account, cosigning.required));
+            let bridge = weight_of(account, &self.base.to_string());
+            let low = u32::from(account.thresholds.low_threshold).max(1);
+            if bridge >= low {
+                findings.warnings.push(format!(
+                    "the bridge's key alone (weight {bridge}) meets the low threshold ({low}) of \
+                     {}: it can bump the account's sequence or pay fees without the co-signers",
+                    self.base
+                ));
+            }
         }
         findings
+    }
+
+    /// No single key may meet the medium threshold (payments) or the high one (changing the
+    /// signers); only ed25519 keys are understood; a low threshold above the medium one would
+    /// make every transaction the account sends fail (`tx_bad_auth`).
+    fn threshold_refusals(&self, account: &Account) -> Vec<String> {
+        let mut refusals = Vec::new();
+        let t = account.thresholds;
+        let (low, med, high) = (
+            u32::from(t.low_threshold).max(1),
+            u32::from(t.med_threshold).max(1),
+            u32::from(t.high_threshold).max(1),
+        );
+        let bridge_key = self.base.to_string();
+        for signer in account.signers.iter().filter(|s| s.weight > 0) {
+            let who = if signer.key == bridge_key {
+                "the bridge's key".to_owned()
+            } else {
+                format!("signer {}", signer.key)
+            };
+            if !signer.kind.is_empty() && signer.kind != "ed25519_public_key" {
+                refusals.push(format!(
+                    "{who} is a {} signer: with [cosigning] only ed25519 keys may sign for {} \
+                     (a hash or pre-authorized signer could stand in for a co-signer)",
+                    signer.kind, self.base
+                ));
+            } else if signer.weight >= med {
+                refusals.push(format!(
+                    "{who} alone (weight {}) meets the medium threshold ({med}) of {}: one key \
+                     can move its funds; run `bridge accounts setup` and give no key that weight",
+                    signer.weight, self.base
+                ));
+            } else if signer.weight >= high {
+                refusals.push(format!(
+                    "{who} alone (weight {}) meets the high threshold ({high}) of {}: one key \
+                     can change the account's signers and take it over",
+                    signer.weight, self.base
+                ));
+            }
+        }
+        if low > med {
+            refusals.push(format!(
+                "the low threshold ({low}) of {} is above the medium one ({med}): a payment \
+                 signed for the medium threshold would fail (tx_bad_auth)",
+                self.base
+            ));
+        }
+        refusals
     }
 
     /// Whether `required` co-signers and the bridge's key are exactly what a payment needs.
@@ -101,18 +160,6 @@ impl Custody {
         let mut refusals = Vec::new();
         let needed = u32::from(account.thresholds.med_threshold).max(1);
         let bridge_key = self.base.to_string();
-        for signer in account.signers.iter().filter(|s| s.weight >= needed) {
-            let who = if signer.key == bridge_key {
-                "the bridge's key".to_owned()
-            } else {
-                format!("signer {}", signer.key)
-            };
-            refusals.push(format!(
-                "{who} alone (weight {}) meets the medium threshold ({needed}) of {}: one key \
-                 can move its funds; run `bridge accounts setup` and give no key that weight",
-                signer.weight, self.base
-            ));
-        }
         let bridge = weight_of(account, &bridge_key);
         if bridge == 0 {
             refusals.push(format!(
@@ -125,6 +172,7 @@ impl Custody {
             .signers
             .iter()
             .filter(|s| s.key != bridge_key && s.weight > 0)
+            .filter(|s| s.kind.is_empty() || s.kind == "ed25519_public_key")
             .map(|s| s.weight)
             .collect();
         others.sort_unstable();
@@ -279,6 +327,31 @@ mod tests {
                 .iter()
                 .any(|r| r.contains(&cosigner.to_string())),
             "{heavy:?}"
+        );
+    }
+
+    #[test]
+    fn a_key_that_alone_can_change_the_signers_is_refused() {
+        let (bridge, one) = (
+            KeyPair::random().public_key(),
+            KeyPair::random().public_key(),
+        );
+        let mut low_high = account(bridge, &[(bridge, 1), (one, 1)], 2);
+        low_high.thresholds.high_threshold = 1;
+        let findings = custody(bridge, 1).review(Some(&low_high));
+        assert!(
+            findings
+                .refusals
+                .iter()
+                .any(|r| r.contains("high threshold")),
+            "{findings:?}"
+        );
+        let mut hashed = account(bridge, &[(bridge, 1), (one, 1)], 2);
+        hashed.signers[1].kind = "sha256_hash".into();
+        let findings = custody(bridge, 1).review(Some(&hashed));
+        assert!(
+            findings.refusals.iter().any(|r| r.contains("sha256_hash")),
+            "{findings:?}"
         );
     }
 

@@ -449,8 +449,14 @@ impl Submitter {
             // Stored as this row's failure when it was refused.
             return Ok(refusal);
         }
-        let row = row.expect("a bad sequence leaves the row to retry");
-        self.give_up_on_sequence(row).await
+        match row {
+            Some(row) => self.give_up_on_sequence(row).await,
+            // Every attempt's lease lapsed before its envelope was stored (a stalled database,
+            // or co-signers slower than the lease): nothing was stored or submitted.
+            None => Err(SendError::Busy(
+                "the source account's lease lapsed before the transaction was stored".into(),
+            )),
+        }
     }
 
     /// Leases the draft's transaction source: a channel when one may carry it, else the

@@ -387,3 +387,85 @@ async fn concurrent_requests_never_pass_the_daily_limit(backend: Backend) {
     let log = s.decisions().await;
     assert_eq!(log["totals"][0]["signed"], "2000.0000000", "{log}");
 }
+
+service::backend_tests!(a_rebuilt_payment_is_counted_unless_only_one_can_land);
+/// The one-payment-per-id rule over time, at the store (its clock injected): a rebuild of a
+/// payment on the same source and sequence number is signed and not counted again (only one
+/// of them can land); a rebuild on another sequence is refused while the earlier transaction
+/// can still land (409) and, once it cannot, signed and counted again (the co-signer cannot
+/// see whether the earlier one landed), so the day's limit bounds what a compromised bridge
+/// can repeat.
+async fn a_rebuilt_payment_is_counted_unless_only_one_can_land(backend: Backend) {
+    use cosigner::store::{Ask, Store, Verdict};
+    let db = TestDatabase::new(backend);
+    let (client, guarded) = (KeyPair::random(), KeyPair::random());
+    let config = config(
+        &db.url(),
+        PASSPHRASE,
+        guarded.public_key(),
+        client.public_key(),
+        ("100", "250"),
+    );
+    let policy = cosigner::policy::Policy::new(&config).unwrap();
+    let (database, _) = service::Database::open(&db.settings(), Some(cosigner::migrations()))
+        .await
+        .unwrap();
+    let store = Store::new(database);
+    let me = guarded.public_key();
+    let to = KeyPair::random().public_key();
+    let start = unix_now();
+    let envelope = |seq: i64, max_time: u64, fee: u32| {
+        let tx = TransactionBuilder::new(me.into(), seq)
+            .base_fee(fee)
+            .memo(Memo::Text("salary".into()))
+            .time_bounds(0, max_time)
+            .operation(Operation::payment(to.into(), &Asset::Native, xlm("100")))
+            .build()
+            .unwrap();
+        Envelope::from_transaction(tx).to_base64()
+    };
+    let mut nonce = 0;
+    let mut decide = async |envelope: String, at: u64| {
+        nonce += 1;
+        let ask = Ask {
+            client: "bank-a-bridge".into(),
+            client_key: client.public_key().to_string(),
+            nonce: format!("nonce-{nonce:016}"),
+            payment_id: "salary-8".into(),
+            reviewed: policy.review(&envelope, at),
+            tx_hash: policy.hash_of(&envelope),
+            now_ms: at as i64 * 1000,
+            day: "2026-12-01".into(),
+            nonce_ttl_ms: 125_000,
+        };
+        match store.decide(ask, &policy).await.unwrap() {
+            Verdict::Sign => "signed".to_owned(),
+            Verdict::Refuse { refusal, .. } => refusal.rule.as_str().to_owned(),
+        }
+    };
+    let signed_today = async || {
+        store.day_totals("2026-12-01", &policy).await.unwrap()[0]
+            .signed
+            .clone()
+    };
+    assert_eq!(decide(envelope(1, start + 60, 100), start).await, "signed");
+    // Expired (and past the grace): a rebuild on a new sequence is counted again.
+    let later = start + 100;
+    assert_eq!(decide(envelope(2, later + 60, 100), later).await, "signed");
+    assert_eq!(signed_today().await, "200.0000000");
+    // The same source and sequence with another fee: only one of the two can land.
+    assert_eq!(decide(envelope(2, later + 60, 300), later).await, "signed");
+    assert_eq!(signed_today().await, "200.0000000");
+    // Another sequence while that one can still land: wait.
+    assert_eq!(
+        decide(envelope(3, later + 60, 100), later).await,
+        "earlier_transaction"
+    );
+    // Once it cannot, a third rebuild would pass the day's limit.
+    let much_later = later + 100;
+    assert_eq!(
+        decide(envelope(3, much_later + 60, 100), much_later).await,
+        "per_day"
+    );
+    assert_eq!(signed_today().await, "200.0000000");
+}
