@@ -330,7 +330,9 @@ async fn accounts_check_refuses_then_setup_puts_the_cosigners_in_place(backend: 
 service::backend_tests!(multi_thread a_cosigner_with_a_key_that_is_not_a_signer_is_unavailable; sqlite);
 /// A co-signer answering with a key that is not one of the paying account's signers (a host
 /// restarted with the wrong seed): its signature would only make the network refuse the
-/// payment, so it counts as unavailable (503) and nothing is stored or sent.
+/// payment, so it counts as unavailable (503), nothing is paid, and the id stays open: asked
+/// again it is 503 again (not a failure stored under the id), and through a bridge with the
+/// right co-signer the same id pays.
 async fn a_cosigner_with_a_key_that_is_not_a_signer_is_unavailable(backend: Backend) {
     let g = guarded(backend, 1, 1, ("100", "1000"), |_| {}).await;
     let db = TestDatabase::new(Backend::Sqlite);
@@ -369,6 +371,17 @@ async fn a_cosigner_with_a_key_that_is_not_a_signer_is_unavailable(backend: Back
         "{refused}"
     );
     assert_eq!(g.lumens(&payee).await, before);
+    let (status, again) = post_to(
+        &url,
+        "/payment",
+        &[
+            ("id", "rogue-1"),
+            ("destination", &payee.to_string()),
+            ("amount", "5"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 503, "{again}");
     let (status, paid) = g.pay("rogue-1", payee, "5").await;
     assert_eq!(
         status, 200,
