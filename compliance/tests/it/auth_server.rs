@@ -204,7 +204,7 @@ async fn bad_requests_get_their_documented_error_before_any_fetch() {
     }
 
     // Oversized bodies are refused before they are read.
-    let huge = "x".repeat(100 * 1024);
+    let huge = "x".repeat(300 * 1024);
     let (status, _) = post_form(&url, &[("data", &huge), ("sig", &good_sig)], None).await;
     assert_eq!(status, 413);
 

@@ -457,3 +457,34 @@ async fn the_senders_address_travels_as_typed() {
     let data: serde_json::Value = serde_json::from_str(received["data"].as_str().unwrap()).unwrap();
     assert_eq!(data["sender"], "alice*Bank-A.test");
 }
+
+service::backend_tests!(a_200_kb_extra_memo_is_sent_stored_and_received_on_every_backend);
+/// A `/send` whose `extra_memo` is 200 KB (within the 256 KiB body limit): approved, stored on
+/// both sides and read back whole by the receiver, alike on every backend (it answered 500 on
+/// MariaDB and PostgreSQL when the attachment columns were 64 KiB TEXT).
+async fn a_200_kb_extra_memo_is_sent_stored_and_received_on_every_backend(backend: Backend) {
+    let banks = TwoBanks::start(backend, BankOptions::default()).await;
+    banks
+        .b
+        .office
+        .script("fetch_info", &[(200, r#"{"name":"Bob Jones"}"#)]);
+    let extra = "x".repeat(200 * 1024);
+    let (status, body) = banks.send("big", &[("extra_memo", &extra)]).await;
+    assert_eq!(status, 200, "{backend}: {body}");
+    let memo = memo_of(body["transaction_xdr"].as_str().unwrap());
+    let (status, received) = post_form(
+        &format!("{}/receive", banks.b.internal),
+        &[("memo", &memo)],
+        Some(API_KEY),
+    )
+    .await;
+    assert_eq!(status, 200, "{backend}: {received}");
+    let data: serde_json::Value = serde_json::from_str(received["data"].as_str().unwrap()).unwrap();
+    let attachment: serde_json::Value =
+        serde_json::from_str(data["attachment"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        attachment["transaction"]["extra"].as_str().map(str::len),
+        Some(200 * 1024),
+        "{backend}"
+    );
+}

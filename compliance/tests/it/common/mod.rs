@@ -223,7 +223,7 @@ pub fn config(
             &["bank-a.test", "bank-b.test", "bank-c.test", "stellar.org"],
         ),
         api_key: Some(API_KEY.into()),
-        max_body_bytes: 64 * 1024,
+        max_body_bytes: 256 * 1024,
         allow_unauthenticated: false,
         request_body_timeout_seconds: 5,
         rate_limit: service::rate_limit::RateLimitSettings::unlimited(),
