@@ -36,7 +36,7 @@ use stellar_toml::http::Backoff;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use super::cosigning::Cosigners;
+use super::cosigning::{CosignError, Cosigners};
 use super::draft::{Draft, FeeCap, Outcome, SendError};
 use super::fees::FeePolicy;
 use super::leases::{Lease, LeaseError, Leases};
@@ -107,12 +107,30 @@ fn stored_outcome(row: &SentTransaction) -> Option<Outcome> {
 }
 
 /// A draft built and signed, not yet stored.
+#[derive(Clone)]
 struct Signed {
     hash: String,
     envelope_xdr: String,
     max_time: i64,
     sequence: i64,
 }
+
+/// A transaction built and signed by us whose co-signatures could not all be collected, kept
+/// with its source's lease (and so its sequence number) until shortly before its time bound:
+/// a retry of the payment on this instance asks the co-signers again for this very
+/// transaction, so a co-signer that signed it already signs it again instead of answering that
+/// another transaction of the payment can still land.
+struct Parked {
+    lease: Lease,
+    signed: Signed,
+    digest: Option<String>,
+}
+
+/// Parked transactions by payment id.
+type ParkedByPayment = Arc<std::sync::Mutex<HashMap<String, Parked>>>;
+
+/// How long before its time bound a parked transaction is no longer offered again.
+const PARKED_MARGIN_SECONDS: i64 = 5;
 
 /// Counts a submission to be made again with the same envelope, by why.
 fn retried(reason: &'static str) {
@@ -189,6 +207,7 @@ pub struct Submitter {
     channel_keys: ChannelKeys,
     top_ups: Option<mpsc::UnboundedSender<PublicKey>>,
     cosigners: Option<Cosigners>,
+    parked: ParkedByPayment,
 }
 
 impl std::fmt::Debug for Submitter {
@@ -220,6 +239,7 @@ impl Submitter {
             channel_keys: Arc::default(),
             top_ups: None,
             cosigners: None,
+            parked: ParkedByPayment::default(),
         }
     }
 
@@ -411,10 +431,16 @@ impl Submitter {
         // The refusal of the last channel that could not pay its fee, if the attempts end on
         // one: that is the payment's outcome, not a stale sequence.
         let mut channel_refusal = None;
+        let mut parked = self.unpark(&payment_id, &digest).await?;
         for _ in 0..BAD_SEQ_ATTEMPTS {
-            let lease = self.lease_source(draft).await?;
-            let Some((lease, signed)) = self.build_on(draft, lease, payment_id.as_deref()).await?
-            else {
+            let (lease, signed) = match parked.take() {
+                Some(parked) => (parked.lease, Some(parked.signed)),
+                None => (self.lease_source(draft).await?, None),
+            };
+            let built = self
+                .build_on(draft, lease, signed, (&payment_id, &digest))
+                .await?;
+            let Some((lease, signed)) = built else {
                 continue;
             };
             let stored = self
@@ -480,17 +506,31 @@ impl Submitter {
     /// envelope's hash, so that whoever finds the lease later knows which transaction holds
     /// it. `None` when the lease lapsed meanwhile (a stalled database?) and someone else
     /// holds the account now: that envelope is never submitted.
+    ///
+    /// `signed` is a parked transaction to offer the co-signers again instead of building one.
     async fn build_on(
         &self,
         draft: &Draft,
         mut lease: Lease,
-        payment_id: Option<&str>,
+        signed: Option<Signed>,
+        (payment_id, digest): (&Option<String>, &Option<String>),
     ) -> Result<Option<(Lease, Signed)>, SendError> {
-        let signed = match self.sign_on(draft, &lease, payment_id).await {
-            Ok(signed) => signed,
+        let signed = match signed {
+            Some(signed) => signed,
+            None => match self.sign_on(draft, &lease).await {
+                Ok(signed) => signed,
+                Err(e) => {
+                    self.leases.release(lease, None).await?;
+                    return Err(e);
+                }
+            },
+        };
+        let signed = match self.cosign(draft, &signed, payment_id.as_deref()).await {
+            Ok(cosigned) => cosigned,
             Err(e) => {
-                self.leases.release(lease, None).await?;
-                return Err(e);
+                self.park_or_release(lease, signed, payment_id, digest, &e)
+                    .await?;
+                return Err(e.into());
             }
         };
         let until = signed.max_time + EXPIRY_GRACE.as_secs() as i64;
@@ -654,14 +694,8 @@ impl Submitter {
 
     /// The draft built on the leased source account's next sequence number, at the fee
     /// policy's price per operation and with a time bound `timeout` from now, signed by the
-    /// draft's signers, by the channel when one carries it, and by the co-signers when the
-    /// paying account is guarded (for `payment_id`, or the hash when there is none).
-    async fn sign_on(
-        &self,
-        draft: &Draft,
-        lease: &Lease,
-        payment_id: Option<&str>,
-    ) -> Result<Signed, SendError> {
+    /// draft's signers and by the channel when one carries it.
+    async fn sign_on(&self, draft: &Draft, lease: &Lease) -> Result<Signed, SendError> {
         let sequence = self.next_sequence(lease.sequence, lease.account).await?;
         let fee = self.fees.price().await.fee;
         metrics::gauge!("bridge_fee_bid_per_operation_stroops").set(f64::from(fee));
@@ -678,17 +712,108 @@ impl Submitter {
                 .expect("a leased channel is one of ours");
             envelope.sign(channel, &self.network)?;
         }
-        let hash = envelope.hash_hex(&self.network);
-        if let Some(cosigners) = self.cosigners.as_ref().filter(|c| c.guard(draft.source)) {
-            let id = payment_id.map_or_else(|| format!("tx:{hash}"), str::to_owned);
-            cosigners.sign(&id, &mut envelope).await?;
-        }
         Ok(Signed {
-            hash,
+            hash: envelope.hash_hex(&self.network),
             envelope_xdr: envelope.to_base64(),
             max_time: max_time as i64,
             sequence,
         })
+    }
+
+    /// `signed` with the co-signers' signatures when the paying account is guarded (asked for
+    /// `payment_id`, or the hash when there is none); as it is otherwise.
+    async fn cosign(
+        &self,
+        draft: &Draft,
+        signed: &Signed,
+        payment_id: Option<&str>,
+    ) -> Result<Signed, CosignError> {
+        let Some(cosigners) = self.cosigners.as_ref().filter(|c| c.guard(draft.source)) else {
+            return Ok(signed.clone());
+        };
+        let mut envelope =
+            Envelope::from_base64(&signed.envelope_xdr).expect("our own envelope decodes");
+        let id = payment_id.map_or_else(|| format!("tx:{}", signed.hash), str::to_owned);
+        cosigners.sign(&id, &mut envelope).await?;
+        Ok(Signed {
+            envelope_xdr: envelope.to_base64(),
+            ..signed.clone()
+        })
+    }
+
+    /// After co-signatures could not be collected: when co-signers were only unavailable and
+    /// the payment has an id, the transaction is parked with its lease for a retry (see
+    /// [`Parked`]); otherwise (refused, or no id to retry under) the lease is given back with
+    /// its sequence number unused.
+    async fn park_or_release(
+        &self,
+        lease: Lease,
+        signed: Signed,
+        payment_id: &Option<String>,
+        digest: &Option<String>,
+        error: &CosignError,
+    ) -> Result<(), SendError> {
+        let (Some(id), CosignError::Unavailable { .. }) = (payment_id, error) else {
+            self.leases
+                .release(lease, Some(signed.sequence - 1))
+                .await?;
+            return Ok(());
+        };
+        let (hash, max_time) = (signed.hash.clone(), signed.max_time);
+        let replaced = self.parked.lock().expect("parked transactions").insert(
+            id.clone(),
+            Parked {
+                lease,
+                signed,
+                digest: digest.clone(),
+            },
+        );
+        if let Some(replaced) = replaced {
+            self.leases.release(replaced.lease, None).await?;
+        }
+        // Never parked for longer than it can be offered: then the lease (and the local hold
+        // on the account) goes back, whether or not the payment was retried.
+        let submitter = self.clone();
+        let id = id.clone();
+        let left = (max_time - PARKED_MARGIN_SECONDS - unix_now() as i64).max(0) as u64;
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(left)).await;
+            let stale = {
+                let mut parked = submitter.parked.lock().expect("parked transactions");
+                match parked.get(&id) {
+                    Some(p) if p.signed.hash == hash => parked.remove(&id),
+                    _ => None,
+                }
+            };
+            if let Some(stale) = stale
+                && let Err(e) = submitter.leases.release(stale.lease, None).await
+            {
+                tracing::warn!(payment_id = %id, error = %e, "giving back a parked transaction's lease");
+            }
+        });
+        Ok(())
+    }
+
+    /// The transaction parked for this payment, if it is still worth offering again (the same
+    /// request, and time left before its bound); a parked one that is not is given back.
+    async fn unpark(
+        &self,
+        payment_id: &Option<String>,
+        digest: &Option<String>,
+    ) -> Result<Option<Parked>, SendError> {
+        let Some(id) = payment_id else {
+            return Ok(None);
+        };
+        let parked = self.parked.lock().expect("parked transactions").remove(id);
+        let Some(parked) = parked else {
+            return Ok(None);
+        };
+        let fresh = parked.signed.max_time - PARKED_MARGIN_SECONDS > unix_now() as i64;
+        if fresh && parked.digest == *digest {
+            return Ok(Some(parked));
+        }
+        self.leases.release(parked.lease, None).await?;
+        Ok(None)
     }
 
     /// Stores a new envelope in place of one that can never be applied.

@@ -388,3 +388,78 @@ async fn a_cosigner_with_a_key_that_is_not_a_signer_is_unavailable(backend: Back
         "the same id through the right co-signer: {paid}"
     );
 }
+
+service::backend_tests!(multi_thread a_retry_after_too_few_cosigners_asks_for_the_same_transaction; sqlite, postgres);
+/// `required = 2` of two co-signers (thresholds 3): while the second is not up, the first signs
+/// and the answer is 503; the same id asked again once the second is up offers both co-signers
+/// that very transaction (the first signs it again), and it is the one that lands.
+async fn a_retry_after_too_few_cosigners_asks_for_the_same_transaction(backend: Backend) {
+    let bridge = TestBridge::start(backend).await;
+    let payer = bridge.source.public_key();
+    let (db_a, db_b) = (
+        TestDatabase::new(Backend::Sqlite),
+        TestDatabase::new(Backend::Sqlite),
+    );
+    let first = TestCosigner::start(cosigner_config(
+        &db_a.url(),
+        bridge.sandbox.passphrase(),
+        payer,
+        payer,
+        ("100", "1000"),
+    ))
+    .await;
+    let mut later_config = cosigner_config(
+        &db_b.url(),
+        bridge.sandbox.passphrase(),
+        payer,
+        payer,
+        ("100", "1000"),
+    );
+    later_config.port = service::testing::free_port();
+    let later_url = format!("http://127.0.0.1:{}/", later_config.port);
+    let keys = [
+        first.key.public_key(),
+        later_config.signing_seed.public_key(),
+    ];
+    bridge
+        .submit_ops(&bridge.source, Memo::None, setup_operations(&keys, 2))
+        .await;
+    let settings = CosigningSettings {
+        cosigners: vec![
+            format!("{}/", first.url).parse().unwrap(),
+            later_url.parse().unwrap(),
+        ],
+        required: 2,
+        timeout_seconds: 5,
+        balance_ceilings: Default::default(),
+    };
+    let (url, _, _db) = bridge
+        .another(backend, |config| config.cosigning = Some(settings))
+        .await;
+    let payee = KeyPair::random().public_key();
+    bridge.sandbox.fund(payee).await.unwrap();
+    let form = [
+        ("id", "same-1"),
+        ("destination", &payee.to_string()),
+        ("amount", "5"),
+    ];
+    let (status, refused) = post_to(&url, "/payment", &form).await;
+    assert_eq!(status, 503, "{backend}: {refused}");
+    let log: serde_json::Value = reqwest::Client::new()
+        .get(format!("{}/decisions", first.url))
+        .header("x-api-key", cosigner::testing::ADMIN_KEY)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let signed_first = log["decisions"][0]["tx_hash"].as_str().unwrap().to_owned();
+    assert_eq!(log["decisions"][0]["outcome"], "signed", "{log}");
+    // A rebuilt transaction would have another time bound, so another hash.
+    tokio::time::sleep(Duration::from_millis(1_200)).await;
+    let _later = TestCosigner::start(later_config).await;
+    let (status, paid) = post_to(&url, "/payment", &form).await;
+    assert_eq!(status, 200, "{backend}: {paid}");
+    assert_eq!(paid["hash"], signed_first, "the transaction first offered");
+}
