@@ -186,11 +186,7 @@ fn new_row(checked: Checked) -> NewRow {
 }
 
 async fn stored(batches: &Batches, id: &str) -> Result<BatchRow, Error> {
-    batches
-        .store
-        .batch(id)
-        .await?
-        .ok_or_else(Error::batch_not_found)
+    batches.stored(id).await
 }
 
 /// `GET /batches/{id}`: the counts per state and progress.
@@ -326,13 +322,7 @@ pub async fn approve(
     if !key.matches(given) {
         return Err(Error::approver_required());
     }
-    let batch = stored(&batches, &id).await?;
-    if !batches.store.approve(batch.id).await? {
-        return Err(Error::batch_state(batch.state().as_str()));
-    }
-    tracing::info!(batch = %batch.batch_id, "batch approved");
-    batches.worker.wake.notify_one();
-    let batch = stored(&batches, &id).await?;
+    let batch = batches.approve(&id).await?;
     Ok(HttpResponse::Ok().json(summary(&batches.store, &batch).await?))
 }
 
@@ -345,13 +335,6 @@ pub async fn cancel(
     batches: web::Data<Batches>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, Error> {
-    let batch = stored(&batches, &id).await?;
-    let callback = batches.settings.callback_url.is_some();
-    if !batches.store.cancel(batch.id, callback).await? {
-        return Err(Error::batch_state(batch.state().as_str()));
-    }
-    tracing::info!(batch = %batch.batch_id, "batch cancelled");
-    batches.worker.wake.notify_one();
-    let batch = stored(&batches, &id).await?;
+    let batch = batches.cancel(&id).await?;
     Ok(HttpResponse::Ok().json(summary(&batches.store, &batch).await?))
 }

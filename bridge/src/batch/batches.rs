@@ -9,8 +9,9 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use super::settings::BatchSettings;
-use super::store::BatchStore;
+use super::store::{BatchRow, BatchStore};
 use super::worker::Worker;
+use crate::error::Error;
 use crate::send::Sending;
 
 /// What the batch endpoints and the worker share. Cheap to clone.
@@ -56,6 +57,49 @@ impl Batches {
             resolver,
             worker,
         }
+    }
+
+    /// The batch stored under `id`.
+    ///
+    /// # Errors
+    /// 404 for an unknown id; database failures.
+    pub async fn stored(&self, id: &str) -> Result<BatchRow, Error> {
+        self.store
+            .batch(id)
+            .await?
+            .ok_or_else(Error::batch_not_found)
+    }
+
+    /// Approves the batch `id` (the caller has checked that the approver asks) and wakes the
+    /// worker: what `POST /batches/{id}/approve` and the console do. The batch as it stands
+    /// after.
+    ///
+    /// # Errors
+    /// 404 for an unknown id, 409 when the batch is not awaiting approval.
+    pub async fn approve(&self, id: &str) -> Result<BatchRow, Error> {
+        let batch = self.stored(id).await?;
+        if !self.store.approve(batch.id).await? {
+            return Err(Error::batch_state(batch.state().as_str()));
+        }
+        tracing::info!(batch = %batch.batch_id, "batch approved");
+        self.worker.wake.notify_one();
+        self.stored(id).await
+    }
+
+    /// Cancels the rows of batch `id` not yet submitted (those in flight finish) and wakes the
+    /// worker. The batch as it stands after.
+    ///
+    /// # Errors
+    /// 404 for an unknown id, 409 when the batch already ended.
+    pub async fn cancel(&self, id: &str) -> Result<BatchRow, Error> {
+        let batch = self.stored(id).await?;
+        let callback = self.settings.callback_url.is_some();
+        if !self.store.cancel(batch.id, callback).await? {
+            return Err(Error::batch_state(batch.state().as_str()));
+        }
+        tracing::info!(batch = %batch.batch_id, "batch cancelled");
+        self.worker.wake.notify_one();
+        self.stored(id).await
     }
 
     /// Starts the worker; it stops when `stop` is cancelled (between transactions: what is

@@ -6,9 +6,10 @@ use actix_web::{HttpResponse, web};
 
 use std::sync::Arc;
 
+use service::DbError;
+
 use super::delivery::Deliverer;
-use super::store::ReceiveStore;
-use super::store::ReceivedStatus;
+use super::store::{Outcome, ReceiveStore, ReceivedStatus};
 use crate::admin::{PAGE, PageQuery, internal};
 
 /// What the admin handlers read: the receiving side's store and its delivery worker.
@@ -23,6 +24,82 @@ pub struct Admin {
 fn reprocess_error(message: impl Into<String>) -> HttpResponse {
     HttpResponse::BadRequest()
         .json(serde_json::json!({"status": "error", "message": message.into()}))
+}
+
+/// Why a payment was not delivered again.
+#[derive(Debug)]
+pub enum ReprocessError {
+    /// Refused, or the delivery failed: the message says which (legacy's wording).
+    Refused(String),
+    /// The database failed.
+    Database(DbError),
+}
+
+impl From<DbError> for ReprocessError {
+    fn from(e: DbError) -> Self {
+        Self::Database(e)
+    }
+}
+
+impl Admin {
+    /// Delivers the payment of `operation_id` again, now, whatever its status (a `success`
+    /// one only with `force`), claimed like any delivery so that no instance's worker posts
+    /// it at the same moment; its outcome is written as the worker's would be. What
+    /// `POST /reprocess` and the console do.
+    ///
+    /// # Errors
+    /// [`ReprocessError::Refused`] with legacy's message, or the failed delivery's error.
+    pub async fn reprocess(&self, operation_id: &str, force: bool) -> Result<(), ReprocessError> {
+        let refused = |message: &str| Err(ReprocessError::Refused(message.to_owned()));
+        let Some(deliverer) = self.deliverer.as_ref() else {
+            return refused("callbacks.receive is not configured");
+        };
+        let store = &self.store;
+        let Some(payment) = store.by_operation_id(operation_id).await? else {
+            return refused("Payment has not been processed yet");
+        };
+        if payment.status == ReceivedStatus::Success && !force {
+            return refused("Trying to reprocess successful transaction without force");
+        }
+        if !store
+            .claim_one(payment.id, &deliverer.instance, deliverer.claim_ttl())
+            .await?
+        {
+            return refused(
+                "The payment is being delivered right now (by this or another instance); try \
+                 again in a moment",
+            );
+        }
+        let outcome = match deliverer.deliver(&payment).await {
+            Ok(sent) => Outcome::Delivered {
+                route: sent.route,
+                data: sent.data,
+            },
+            // A payment the worker still retries stays in its schedule (e.g. its memo could
+            // not be read yet); any other is `failed`, as legacy.
+            Err(error) if payment.status == ReceivedStatus::Pending => {
+                let attempts = u32::try_from(payment.attempts).unwrap_or(0) + 1;
+                let delay = deliverer.settings.retry_delay(attempts);
+                Outcome::Retry {
+                    error,
+                    next_attempt_at: super::store::now_ms()
+                        .saturating_add(i64::try_from(delay.as_millis()).unwrap_or(i64::MAX)),
+                }
+            }
+            Err(error) => Outcome::Failed { error },
+        };
+        let failed = match &outcome {
+            Outcome::Failed { error } | Outcome::Retry { error, .. } => Some(error.clone()),
+            _ => None,
+        };
+        store
+            .finish_attempt(&deliverer.instance, payment.id, outcome)
+            .await?;
+        match failed {
+            Some(error) => Err(ReprocessError::Refused(error)),
+            None => Ok(()),
+        }
+    }
 }
 
 /// `POST /reprocess` (form `operation_id`, `force`): delivers a recorded payment again, now,
@@ -41,63 +118,11 @@ pub async fn reprocess(
         return reprocess_error("operation_id is required");
     };
     let force = field("force").is_some_and(|v| matches!(v.as_str(), "true" | "1" | "on" | "yes"));
-    let Some(deliverer) = admin.deliverer.as_ref() else {
-        return reprocess_error("callbacks.receive is not configured");
-    };
-    let store = &admin.store;
-    let payment = match store.by_operation_id(&operation_id).await {
-        Ok(Some(payment)) => payment,
-        Ok(None) => return reprocess_error("Payment has not been processed yet"),
-        Err(e) => return internal(e),
-    };
-    if payment.status == ReceivedStatus::Success && !force {
-        return reprocess_error("Trying to reprocess successful transaction without force");
+    match admin.reprocess(&operation_id, force).await {
+        Ok(()) => HttpResponse::Ok().json(serde_json::json!({"status": "ok"})),
+        Err(ReprocessError::Refused(message)) => reprocess_error(message),
+        Err(ReprocessError::Database(e)) => internal(e),
     }
-    // Claimed like any delivery, so that no instance's worker posts it at the same moment.
-    match store
-        .claim_one(payment.id, &deliverer.instance, deliverer.claim_ttl())
-        .await
-    {
-        Ok(true) => {}
-        Ok(false) => {
-            return reprocess_error(
-                "The payment is being delivered right now (by this or another instance); try \
-                 again in a moment",
-            );
-        }
-        Err(e) => return internal(e),
-    }
-    let outcome = match deliverer.deliver(&payment).await {
-        Ok(sent) => super::store::Outcome::Delivered {
-            route: sent.route,
-            data: sent.data,
-        },
-        // A payment the worker still retries stays in its schedule (e.g. its memo could not
-        // be read yet); any other is `failed`, as legacy.
-        Err(error) if payment.status == ReceivedStatus::Pending => {
-            let attempts = u32::try_from(payment.attempts).unwrap_or(0) + 1;
-            let delay = deliverer.settings.retry_delay(attempts);
-            super::store::Outcome::Retry {
-                error,
-                next_attempt_at: super::store::now_ms()
-                    .saturating_add(i64::try_from(delay.as_millis()).unwrap_or(i64::MAX)),
-            }
-        }
-        Err(error) => super::store::Outcome::Failed { error },
-    };
-    let answer = match &outcome {
-        super::store::Outcome::Failed { error } | super::store::Outcome::Retry { error, .. } => {
-            reprocess_error(error.clone())
-        }
-        _ => HttpResponse::Ok().json(serde_json::json!({"status": "ok"})),
-    };
-    if let Err(e) = store
-        .finish_attempt(&deliverer.instance, payment.id, outcome)
-        .await
-    {
-        return internal(e);
-    }
-    answer
 }
 
 /// `GET /admin/received-payments?page=N`: 10 per page, newest first.
