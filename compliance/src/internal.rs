@@ -352,27 +352,74 @@ pub async fn allow_access(
     state: web::Data<State>,
     form: web::Form<Fields>,
 ) -> Result<HttpResponse, Error> {
-    let name = storable(required(&form, "name")?, "name")?.to_owned();
-    let domain = required(&form, "domain")?;
-    if !is_dns_name(domain) {
-        return Err(Error::invalid("domain", "not a domain name"));
-    }
-    let public_key: PublicKey = required(&form, "public_key")?
-        .parse()
-        .map_err(|_| Error::invalid("public_key", "not a G… account"))?;
-    let user_id = field(&form, "user_id")
-        .map(|u| storable(u, "user_id").map(str::to_owned))
-        .transpose()?;
+    let entry = AllowAccess::from_fields(&form)?;
     state
         .store
         .allow(
-            name,
-            domain.to_ascii_lowercase(),
-            public_key.to_string(),
-            user_id,
+            entry.name,
+            entry.domain,
+            entry.public_key.to_string(),
+            entry.user_id,
         )
         .await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({})))
+}
+
+/// An allow-list entry as `/allow_access` takes it, every field checked against what its
+/// column holds: the form of the console will make one the same way.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct AllowAccess {
+    /// The other bank's name.
+    pub name: String,
+    /// Its domain, lowercase.
+    pub domain: String,
+    /// Its signing key.
+    pub public_key: PublicKey,
+    /// One of its users, or the whole bank when `None`.
+    pub user_id: Option<String>,
+}
+
+impl AllowAccess {
+    /// Reads and checks `name`, `domain`, `public_key` and `user_id`.
+    pub(crate) fn from_fields(form: &Fields) -> Result<Self, Error> {
+        let name = storable(required(form, "name")?, "name")?.to_owned();
+        let RemoveAccess { domain, user_id } = RemoveAccess::from_fields(form)?;
+        let public_key: PublicKey = required(form, "public_key")?
+            .parse()
+            .map_err(|_| Error::invalid("public_key", "not a G… account"))?;
+        Ok(Self {
+            name,
+            domain,
+            public_key,
+            user_id,
+        })
+    }
+}
+
+/// What `/remove_access` takes, checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct RemoveAccess {
+    /// The bank's domain, lowercase.
+    pub domain: String,
+    /// One of its users, or the whole bank when `None`.
+    pub user_id: Option<String>,
+}
+
+impl RemoveAccess {
+    /// Reads and checks `domain` and `user_id`.
+    pub(crate) fn from_fields(form: &Fields) -> Result<Self, Error> {
+        let domain = required(form, "domain")?;
+        if !is_dns_name(domain) {
+            return Err(Error::invalid("domain", "not a domain name"));
+        }
+        let user_id = field(form, "user_id")
+            .map(|u| storable(u, "user_id").map(str::to_owned))
+            .transpose()?;
+        Ok(Self {
+            domain: domain.to_ascii_lowercase(),
+            user_id,
+        })
+    }
 }
 
 /// `POST /remove_access`.
@@ -380,16 +427,7 @@ pub async fn remove_access(
     state: web::Data<State>,
     form: web::Form<Fields>,
 ) -> Result<HttpResponse, Error> {
-    let domain = required(&form, "domain")?;
-    if !is_dns_name(domain) {
-        return Err(Error::invalid("domain", "not a domain name"));
-    }
-    let user_id = field(&form, "user_id")
-        .map(|u| storable(u, "user_id").map(str::to_owned))
-        .transpose()?;
-    state
-        .store
-        .remove(domain.to_ascii_lowercase(), user_id)
-        .await?;
+    let entry = RemoveAccess::from_fields(&form)?;
+    state.store.remove(entry.domain, entry.user_id).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({})))
 }
