@@ -30,12 +30,12 @@ pub struct BridgeConfig {
     #[serde(default, deserialize_with = "optional_url")]
     pub compliance: Option<Url>,
     /// API key for the compliance server's internal port, when it requires one (empty: none).
-    #[serde(default, deserialize_with = "non_empty_secret")]
+    #[serde(default, deserialize_with = "service::secret::non_empty")]
     pub compliance_api_key: Option<Secret<String>>,
     /// When set (15+ characters), every endpoint requires it (`apiKey` form field, `X-API-Key`
     /// or `Authorization: Bearer`). Empty (`api_key = ""`, as in the legacy example) means no
     /// key, as it did for the legacy server; start-up then warns.
-    #[serde(default, deserialize_with = "non_empty_secret")]
+    #[serde(default, deserialize_with = "service::secret::non_empty")]
     pub api_key: Option<Secret<String>>,
     /// Lets the bridge listen on a non-loopback address without `api_key`: refused at start-up
     /// otherwise, since anyone who reaches the port could send payments.
@@ -235,10 +235,6 @@ fn default_shutdown_grace() -> u64 {
 
 fn non_empty<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
     Ok(Option::<String>::deserialize(d)?.filter(|s| !s.trim().is_empty()))
-}
-
-fn non_empty_secret<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Secret<String>>, D::Error> {
-    Ok(non_empty(d)?.map(Secret::new))
 }
 
 fn optional_url<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Url>, D::Error> {

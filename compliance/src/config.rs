@@ -53,7 +53,7 @@ pub struct ComplianceConfig {
     pub stellar_toml: StellarTomlSettings,
     /// When set, the internal port requires it in `X-API-Key` (or `Authorization: Bearer`).
     /// Empty means none (start-up then warns).
-    #[serde(default, deserialize_with = "non_empty_secret")]
+    #[serde(default, deserialize_with = "service::secret::non_empty")]
     pub api_key: Option<Secret<String>>,
     /// Lets the internal port listen on a non-loopback address without `api_key`: refused at
     /// start-up otherwise, since anyone who reaches it could send compliance requests and edit
@@ -116,15 +116,6 @@ pub struct Callbacks {
     /// Answers SEP-4 status queries.
     #[serde(default, deserialize_with = "optional_url")]
     pub tx_status: Option<Url>,
-}
-
-/// An optional secret; empty (or blank) means none.
-fn non_empty_secret<'de, D: serde::Deserializer<'de>>(
-    d: D,
-) -> Result<Option<Secret<String>>, D::Error> {
-    Ok(Option::<String>::deserialize(d)?
-        .filter(|s| !s.trim().is_empty())
-        .map(Secret::new))
 }
 
 /// An optional URL; an empty string (as legacy sample configs have) means none.

@@ -8,7 +8,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use base64::Engine as _;
 use serde::Deserialize;
-use stellar_base::transaction::unix_now;
+use stellar_base::transaction::{unix_now, unix_now_ms as now_ms};
 use stellar_base::xdr::WriteXdr;
 use stellar_base::{KeyPair, PublicKey};
 
@@ -83,12 +83,6 @@ pub fn early_log_limits() -> service::rate_limit::RateLimitSettings {
     }
 }
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
-
 fn header<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
     req.headers().get(name).and_then(|v| v.to_str().ok())
 }
@@ -119,14 +113,20 @@ pub async fn sign(
             }));
         }
     };
-    let now = unix_now();
+    let reviewed = state.policy.review(&request.envelope_xdr, unix_now());
+    // The hash the log names: the reviewed transaction's or, when a rule refused it, that of
+    // the envelope decoded once more (refusals are the rare path).
+    let tx_hash = match &reviewed {
+        Ok(reviewed) => Some(reviewed.hash_hex()),
+        Err(_) => state.policy.hash_of(&request.envelope_xdr),
+    };
     let ask = Ask {
         client,
         client_key: client_key.to_string(),
         nonce: request.nonce,
         payment_id: request.payment_id,
-        reviewed: state.policy.review(&request.envelope_xdr, now),
-        tx_hash: state.policy.hash_of(&request.envelope_xdr),
+        reviewed,
+        tx_hash,
         now_ms: now_ms(),
         day: state.clock.today(),
         // A request is fresh for max_request_age either side of its timestamp, so a nonce is

@@ -55,7 +55,7 @@ pub struct CosignerConfig {
     #[serde(default = "default_max_request_age")]
     pub max_request_age_seconds: u64,
     /// Required on `GET /decisions` and `/metrics` (`X-API-Key` or `Authorization: Bearer`).
-    #[serde(default, deserialize_with = "non_empty_secret")]
+    #[serde(default, deserialize_with = "service::secret::non_empty")]
     pub admin_key: Option<Secret<String>>,
     /// Lets the co-signer listen on a non-loopback address without `admin_key`.
     #[serde(default)]
@@ -144,12 +144,6 @@ fn seed<'de, D: Deserializer<'de>>(d: D) -> Result<KeyPair, D::Error> {
     let s = String::deserialize(d)?;
     KeyPair::from_secret_seed(&s)
         .map_err(|_| serde::de::Error::custom("signing_seed is not a valid S… seed"))
-}
-
-fn non_empty_secret<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Secret<String>>, D::Error> {
-    Ok(Option::<String>::deserialize(d)?
-        .filter(|s| !s.trim().is_empty())
-        .map(Secret::new))
 }
 
 impl CosignerConfig {

@@ -55,6 +55,17 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Secret<T> {
     }
 }
 
+/// Deserializes an optional secret in which an empty or blank string (as legacy sample
+/// configurations have) means none: `#[serde(default, deserialize_with = "service::secret::non_empty")]`.
+///
+/// # Errors
+/// When the value is not a string.
+pub fn non_empty<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Secret<String>>, D::Error> {
+    Ok(Option::<String>::deserialize(d)?
+        .filter(|s| !s.trim().is_empty())
+        .map(Secret::new))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -72,5 +83,7 @@ mod tests {
         assert_eq!(key.expose(), "s3cret-key");
         let parsed: Secret<String> = serde_json::from_str("\"abc\"").unwrap();
         assert_eq!(parsed.expose(), "abc");
+        let blank = non_empty(&mut serde_json::Deserializer::from_str("\"  \"")).unwrap();
+        assert!(blank.is_none());
     }
 }

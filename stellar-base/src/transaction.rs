@@ -123,6 +123,14 @@ pub fn unix_now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
+/// Now, in Unix milliseconds (0 if the clock is before 1970): what local records are stamped
+/// with.
+pub fn unix_now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
 /// A transaction envelope: v0, v1 or fee bump, with its signatures.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Envelope(xdr::TransactionEnvelope);

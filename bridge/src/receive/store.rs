@@ -275,10 +275,7 @@ fn rfc3339_or_null<S: serde::Serializer>(
 
 /// Unix time in milliseconds.
 pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
+    stellar_base::transaction::unix_now_ms()
 }
 
 /// What a delivery attempt changed.

@@ -93,7 +93,7 @@ impl Custody {
             findings.refusals.extend(self.threshold_refusals(account));
             findings
                 .refusals
-                .extend(self.single_key_refusals(account, cosigning.required));
+                .extend(self.required_refusals(account, cosigning.required));
             let bridge = weight_of(account, &self.base.to_string());
             let low = u32::from(account.thresholds.low_threshold).max(1);
             if bridge >= low {
@@ -156,7 +156,7 @@ impl Custody {
     }
 
     /// Whether `required` co-signers and the bridge's key are exactly what a payment needs.
-    fn single_key_refusals(&self, account: &Account, required: usize) -> Vec<String> {
+    fn required_refusals(&self, account: &Account, required: usize) -> Vec<String> {
         let mut refusals = Vec::new();
         let needed = u32::from(account.thresholds.med_threshold).max(1);
         let bridge_key = self.base.to_string();

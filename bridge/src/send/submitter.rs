@@ -110,7 +110,7 @@ fn stored_outcome(row: &SentTransaction) -> Option<Outcome> {
 #[derive(Clone)]
 struct Signed {
     hash: String,
-    envelope_xdr: String,
+    envelope: Envelope,
     max_time: i64,
     sequence: i64,
 }
@@ -563,7 +563,7 @@ impl Submitter {
             payment_id.clone(),
             signed.hash.clone(),
             lease.account.to_string(),
-            signed.envelope_xdr.clone(),
+            signed.envelope.to_base64(),
             digest.clone(),
             signed.max_time,
         );
@@ -714,7 +714,7 @@ impl Submitter {
         }
         Ok(Signed {
             hash: envelope.hash_hex(&self.network),
-            envelope_xdr: envelope.to_base64(),
+            envelope,
             max_time: max_time as i64,
             sequence,
         })
@@ -731,14 +731,10 @@ impl Submitter {
         let Some(cosigners) = self.cosigners.as_ref().filter(|c| c.guard(draft.source)) else {
             return Ok(signed.clone());
         };
-        let mut envelope =
-            Envelope::from_base64(&signed.envelope_xdr).expect("our own envelope decodes");
+        let mut cosigned = signed.clone();
         let id = payment_id.map_or_else(|| format!("tx:{}", signed.hash), str::to_owned);
-        cosigners.sign(&id, &mut envelope).await?;
-        Ok(Signed {
-            envelope_xdr: envelope.to_base64(),
-            ..signed.clone()
-        })
+        cosigners.sign(&id, &mut cosigned.envelope).await?;
+        Ok(cosigned)
     }
 
     /// After co-signatures could not be collected: when co-signers were only unavailable and
@@ -822,17 +818,18 @@ impl Submitter {
         existing: SentTransaction,
         signed: &Signed,
     ) -> Result<SentTransaction, SendError> {
+        let envelope_xdr = signed.envelope.to_base64();
         self.store
             .replace_envelope(
                 existing.id,
                 signed.hash.clone(),
-                signed.envelope_xdr.clone(),
+                envelope_xdr.clone(),
                 signed.max_time,
             )
             .await?;
         Ok(SentTransaction {
             hash: signed.hash.clone(),
-            envelope_xdr: signed.envelope_xdr.clone(),
+            envelope_xdr,
             max_time: signed.max_time,
             status: SentStatus::Sending,
             ..existing

@@ -81,18 +81,23 @@ async fn guarded(
     }
 }
 
+/// `POST /payment` of `amount` lumens to `to` under `id`, at the bridge at `url`.
+async fn pay_at(url: &str, id: &str, to: PublicKey, amount: &str) -> (u16, serde_json::Value) {
+    post_to(
+        url,
+        "/payment",
+        &[
+            ("id", id),
+            ("destination", &to.to_string()),
+            ("amount", amount),
+        ],
+    )
+    .await
+}
+
 impl Guarded {
     async fn pay(&self, id: &str, to: PublicKey, amount: &str) -> (u16, serde_json::Value) {
-        post_to(
-            &self.url,
-            "/payment",
-            &[
-                ("id", id),
-                ("destination", &to.to_string()),
-                ("amount", amount),
-            ],
-        )
-        .await
+        pay_at(&self.url, id, to, amount).await
     }
 
     async fn funded_payee(&self) -> PublicKey {
@@ -186,18 +191,8 @@ async fn channels_and_batches_are_cosigned(backend: Backend) {
     let mut tasks = Vec::new();
     for n in 0..6 {
         let url = g.url.clone();
-        let to = payee.to_string();
         tasks.push(tokio::spawn(async move {
-            post_to(
-                &url,
-                "/payment",
-                &[
-                    ("id", format!("ch-{n}").as_str()),
-                    ("destination", &to),
-                    ("amount", "1"),
-                ],
-            )
-            .await
+            pay_at(&url, &format!("ch-{n}"), payee, "1").await
         }));
     }
     for task in tasks {
@@ -352,16 +347,7 @@ async fn a_cosigner_with_a_key_that_is_not_a_signer_is_unavailable(backend: Back
         .await;
     let payee = g.funded_payee().await;
     let before = g.lumens(&payee).await;
-    let (status, refused) = post_to(
-        &url,
-        "/payment",
-        &[
-            ("id", "rogue-1"),
-            ("destination", &payee.to_string()),
-            ("amount", "5"),
-        ],
-    )
-    .await;
+    let (status, refused) = pay_at(&url, "rogue-1", payee, "5").await;
     assert_eq!(status, 503, "{refused}");
     assert!(
         refused["more_info"]
@@ -371,16 +357,7 @@ async fn a_cosigner_with_a_key_that_is_not_a_signer_is_unavailable(backend: Back
         "{refused}"
     );
     assert_eq!(g.lumens(&payee).await, before);
-    let (status, again) = post_to(
-        &url,
-        "/payment",
-        &[
-            ("id", "rogue-1"),
-            ("destination", &payee.to_string()),
-            ("amount", "5"),
-        ],
-    )
-    .await;
+    let (status, again) = pay_at(&url, "rogue-1", payee, "5").await;
     assert_eq!(status, 503, "{again}");
     let (status, paid) = g.pay("rogue-1", payee, "5").await;
     assert_eq!(
@@ -438,12 +415,7 @@ async fn a_retry_after_too_few_cosigners_asks_for_the_same_transaction(backend: 
         .await;
     let payee = KeyPair::random().public_key();
     bridge.sandbox.fund(payee).await.unwrap();
-    let form = [
-        ("id", "same-1"),
-        ("destination", &payee.to_string()),
-        ("amount", "5"),
-    ];
-    let (status, refused) = post_to(&url, "/payment", &form).await;
+    let (status, refused) = pay_at(&url, "same-1", payee, "5").await;
     assert_eq!(status, 503, "{backend}: {refused}");
     let log: serde_json::Value = reqwest::Client::new()
         .get(format!("{}/decisions", first.url))
@@ -459,7 +431,7 @@ async fn a_retry_after_too_few_cosigners_asks_for_the_same_transaction(backend: 
     // A rebuilt transaction would have another time bound, so another hash.
     tokio::time::sleep(Duration::from_millis(1_200)).await;
     let _later = TestCosigner::start(later_config).await;
-    let (status, paid) = post_to(&url, "/payment", &form).await;
+    let (status, paid) = pay_at(&url, "same-1", payee, "5").await;
     assert_eq!(status, 200, "{backend}: {paid}");
     assert_eq!(paid["hash"], signed_first, "the transaction first offered");
 }
