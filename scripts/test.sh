@@ -18,7 +18,7 @@ die() { printf '\nERROR: %s\n' "$*" >&2; exit 1; }
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else return 1; fi; }
 
 # --- Debian packages -----------------------------------------------------------------------
-packages=(pkg-config libsqlite3-dev libpq-dev libmariadb-dev mariadb-server postgresql nginx)
+packages=(pkg-config libssl-dev libsqlite3-dev libpq-dev libmariadb-dev mariadb-server postgresql nginx)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -272,8 +272,21 @@ pub struct ConnectionManager {
     url: String,
 }
 
+/// Readies OpenSSL, which libpq (TLS to PostgreSQL unless `sslmode=disable`) and MariaDB's client
+/// library use, before either touches it. Left to them, OpenSSL frees its state in an `atexit`
+/// handler, under any thread still inside it (an r2d2 worker opening a connection, a pool
+/// dropped on another thread): a process then aborts at exit with "double free or corruption"
+/// instead of exiting with its status (diesel-rs/diesel#3441, sfackler/r2d2#137). Initialised
+/// here first, without that handler, OpenSSL leaves its memory to the operating system.
+pub(crate) fn ready_openssl() {
+    openssl_sys::init();
+}
+
 impl ConnectionManager {
     fn establish(&self) -> Result<AnyConnection, diesel::ConnectionError> {
+        if self.backend != Backend::Sqlite {
+            ready_openssl();
+        }
         Ok(match self.backend {
             Backend::Postgres => AnyConnection::Postgresql(PgConnection::establish(&self.url)?),
             Backend::Mysql => AnyConnection::Mysql(MysqlConnection::establish(&self.url)?),

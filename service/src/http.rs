@@ -311,7 +311,7 @@ impl futures_util::Stream for DeadlinePayload {
 
 /// Middleware: the request body must arrive within `timeout` of the headers, whoever reads it
 /// (a handler's extractor, or a gate reading a form field before the key check).
-async fn body_deadline(
+pub(crate) async fn body_deadline(
     timeout: Duration,
     mut req: ServiceRequest,
     next: Next<BoxBody>,

@@ -169,14 +169,21 @@ impl TestDatabase {
             }
             Backend::Mysql | Backend::Postgres => {
                 let server = server_url(backend);
+                // No Kerberos here: libpq would otherwise try GSS encryption first, and
+                // libkrb5's exit-time finalizer aborts a test binary whose last pool is still
+                // connecting as it exits ("k5_mutex_lock: Received error 22").
+                let params = match backend {
+                    Backend::Postgres => "?gssencmode=disable",
+                    _ => "",
+                };
                 let admin_url = match backend {
                     Backend::Mysql => format!("{server}/mysql"),
-                    _ => format!("{server}/postgres"),
+                    _ => format!("{server}/postgres{params}"),
                 };
                 admin(backend, &admin_url, &format!("CREATE DATABASE {name}"));
                 Self {
                     backend,
-                    settings: DatabaseSettings::from_url(format!("{server}/{name}")),
+                    settings: DatabaseSettings::from_url(format!("{server}/{name}{params}")),
                     admin_url: Some(admin_url),
                     name,
                     _dir: None,
@@ -235,7 +242,7 @@ impl TestDatabase {
         let url = self.url();
         match self.backend {
             Backend::Sqlite => ("sqlite3", url.trim_start_matches("sqlite://").to_owned()),
-            Backend::Postgres => ("postgres", format!("{url}?sslmode=disable")),
+            Backend::Postgres => ("postgres", format!("{url}&sslmode=disable")),
             Backend::Mysql => {
                 let parsed = url::Url::parse(&url).expect("a test database URL");
                 let password = parsed
@@ -276,6 +283,7 @@ pub fn free_port() -> u16 {
 }
 
 fn admin(backend: Backend, url: &str, sql: &str) {
+    crate::database::ready_openssl();
     let hint = match backend {
         Backend::Mysql => {
             "start MariaDB (start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd) \
@@ -308,6 +316,7 @@ impl Drop for TestDatabase {
             Backend::Postgres => format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
             _ => format!("DROP DATABASE IF EXISTS {}", self.name),
         };
+        crate::database::ready_openssl();
         let result = match self.backend {
             Backend::Mysql => MysqlConnection::establish(admin_url)
                 .map_err(|e| e.to_string())

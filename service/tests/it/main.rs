@@ -7,5 +7,6 @@
 mod body_deadline;
 mod codec_rejections;
 mod common;
+mod exit_while_connecting;
 mod instances;
 mod metrics_memory;
