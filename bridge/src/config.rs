@@ -112,6 +112,10 @@ pub struct BridgeConfig {
     /// `[batches]`: bulk payouts (`POST /batches`), their approval and packing.
     #[serde(default)]
     pub batches: crate::batch::BatchSettings,
+    /// `[console]`: the operations console's listener and who may sign in (off by default;
+    /// see `docs/console.md`).
+    #[serde(default)]
+    pub console: service::console::ConsoleSettings,
     /// On SIGINT/SIGTERM, how long in-flight requests and receive callbacks may still take
     /// (default 30, at most 3600). Callbacks still unanswered then are abandoned and their
     /// payments stay `pending`, delivered after the next start.
@@ -272,6 +276,9 @@ impl BridgeConfig {
     /// A [`ConfigError::Setting`] naming the key.
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.database.connection()?;
+        self.console
+            .validate()
+            .map_err(|e| ConfigError::setting("console", e))?;
         Url::parse(&self.horizon)
             .map_err(|e| ConfigError::setting("horizon", format!("is not a URL: {e}")))?;
         if self.network_passphrase.trim().is_empty() {

@@ -28,6 +28,11 @@ impl std::fmt::Display for Error {
 }
 
 impl Error {
+    /// What a person is told (the console shows it).
+    pub fn message(&self) -> &str {
+        &self.body.message
+    }
+
     fn new(status: StatusCode, code: &str, message: &str) -> Self {
         Self {
             status,

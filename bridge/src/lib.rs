@@ -10,6 +10,7 @@ pub mod batch;
 pub mod cli;
 pub mod compliance_client;
 pub mod config;
+pub mod console;
 pub mod error;
 pub mod receive;
 pub mod schema;
@@ -52,6 +53,7 @@ pub fn migrations() -> BackendMigrations {
             "2026-12-01-000002_wide_text",
             "2026-12-02-000001_instances",
             "2026-12-03-000001_batches",
+            "2026-12-05-000001_console",
         ],
     }
 }
@@ -254,6 +256,7 @@ impl Application {
         let routes = receiving.clone();
         let listeners = receiving.clone();
         let pool = sending.clone();
+        let (sending_pages, batches_pages) = (sending.clone(), batches.clone());
         let health = Health::parts(
             store.database().clone(),
             vec![
@@ -277,17 +280,41 @@ impl Application {
         };
         let server = service::http::serve(factory, listener, None, grace)?;
         tracing::info!(%address, "bridge listening");
+        let mut running = Running::new(Duration::from_secs(grace)).listener(server);
+        if let Some(port) = config.console.port {
+            let console = service::console::Console::new(
+                config.console.clone(),
+                store.database().clone(),
+                "Bridge",
+                console::NAV.to_vec(),
+            );
+            let pages = console::Pages {
+                receiving: receiving.clone(),
+                sending: sending_pages,
+                batches: batches_pages,
+            };
+            let listener = service::http::bind(&config.console.bind_address, port)?;
+            let console_address = service::http::local_addr(&listener);
+            let console_body =
+                service::http::BodyLimits::new(64 * 1024, config.request_body_timeout_seconds);
+            let factory = move || {
+                let pages = pages.clone();
+                service::console::app(console.clone(), console_body, |c| {
+                    console::configure(pages, c)
+                })
+            };
+            running = running.listener(service::http::serve(factory, listener, None, grace)?);
+            tracing::info!(address = %console_address, "bridge console listening");
+        }
         let stopping = receiving.clone();
         Ok(Self {
-            running: Running::new(Duration::from_secs(grace))
-                .listener(server)
-                .worker(async move {
-                    // Between transactions: what is in flight resumes at the next start.
-                    batch_stop.cancel();
-                    let _ = batch_worker.await;
-                    stopping.shutdown().await;
-                    drop(sqlite_lock);
-                }),
+            running: running.worker(async move {
+                // Between transactions: what is in flight resumes at the next start.
+                batch_stop.cancel();
+                let _ = batch_worker.await;
+                stopping.shutdown().await;
+                drop(sqlite_lock);
+            }),
             address,
             receiving,
         })

@@ -124,6 +124,12 @@ pub async fn open_database<S: Server>(
 pub async fn main<S: Server>(version: &str) -> ExitCode {
     let name = S::NAME;
     let default_config = format!("{name}.cfg");
+    let words: Vec<String> = std::env::args().skip(1).collect();
+    if let [first, rest @ ..] = words.as_slice()
+        && first == "console"
+    {
+        return crate::console::command(name, rest);
+    }
     let args = match Args::parse(std::env::args().skip(1)) {
         Ok(args) => args,
         Err(e) => {

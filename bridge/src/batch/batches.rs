@@ -59,6 +59,11 @@ impl Batches {
         }
     }
 
+    /// The batch tables (the console's lists).
+    pub fn store(&self) -> &BatchStore {
+        &self.store
+    }
+
     /// The batch stored under `id`.
     ///
     /// # Errors

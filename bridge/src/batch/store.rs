@@ -42,7 +42,8 @@ impl BatchState {
         }
     }
 
-    fn parse(text: &str) -> Self {
+    /// The state spelled `text`; anything unknown reads as finished.
+    pub fn parse(text: &str) -> Self {
         match text {
             "awaiting_approval" => Self::AwaitingApproval,
             "sending" => Self::Sending,
@@ -393,6 +394,22 @@ impl BatchStore {
             .await
     }
 
+    /// The batch with primary key `id` (the console's links).
+    ///
+    /// # Errors
+    /// Database failures.
+    pub async fn by_row(&self, id: i64) -> Result<Option<BatchRow>, DbError> {
+        self.db
+            .run(move |conn| {
+                Ok(pb::table
+                    .find(id)
+                    .select(BatchRow::as_select())
+                    .first(conn)
+                    .optional()?)
+            })
+            .await
+    }
+
     /// How many rows of the batch are in each state.
     ///
     /// # Errors
@@ -433,6 +450,32 @@ impl BatchStore {
                     .order(pr::row_no.asc())
                     .limit(limit)
                     .select(PayoutRow::as_select())
+                    .load(conn)?)
+            })
+            .await
+    }
+
+    /// Batches newest first, `limit` from `offset`, in `state` when given (the console's list).
+    ///
+    /// # Errors
+    /// Database failures.
+    pub async fn list(
+        &self,
+        state: Option<BatchState>,
+        offset: i64,
+        limit: i64,
+    ) -> Result<Vec<BatchRow>, DbError> {
+        self.db
+            .run(move |conn| {
+                let mut query = pb::table.into_boxed();
+                if let Some(state) = state {
+                    query = query.filter(pb::state.eq(state.as_str()));
+                }
+                Ok(query
+                    .order(pb::id.desc())
+                    .offset(offset)
+                    .limit(limit)
+                    .select(BatchRow::as_select())
                     .load(conn)?)
             })
             .await

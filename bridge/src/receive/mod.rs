@@ -382,12 +382,17 @@ impl Receiving {
             .collect()
     }
 
-    /// Registers `/reprocess` and `/admin/received-payments[/{id}]`.
-    pub fn configure(&self, cfg: &mut web::ServiceConfig) {
-        let admin = admin::Admin {
+    /// What the operator's actions use (`/reprocess`, the console).
+    pub fn admin(&self) -> admin::Admin {
+        admin::Admin {
             store: self.inner.store.clone(),
             deliverer: self.inner.deliverer.clone(),
-        };
+        }
+    }
+
+    /// Registers `/reprocess` and `/admin/received-payments[/{id}]`.
+    pub fn configure(&self, cfg: &mut web::ServiceConfig) {
+        let admin = self.admin();
         cfg.app_data(web::Data::new(self.clone()))
             .app_data(web::Data::new(admin))
             .route("/reprocess", web::post().to(admin::reprocess))

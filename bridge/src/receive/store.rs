@@ -278,6 +278,23 @@ pub fn now_ms() -> i64 {
     stellar_base::transaction::unix_now_ms()
 }
 
+/// What the console's list of received payments is narrowed to (every part optional).
+#[derive(Debug, Clone, Default)]
+pub struct ReceivedFilter {
+    /// A status column value.
+    pub status: Option<String>,
+    /// The watched account paid.
+    pub account: Option<String>,
+    /// An asset code (`XLM` for lumens).
+    pub asset_code: Option<String>,
+    /// Recorded at or after (UTC).
+    pub since: Option<PrimitiveDateTime>,
+    /// Recorded before (UTC).
+    pub before: Option<PrimitiveDateTime>,
+    /// A transaction hash, operation id, memo or route, matched whole.
+    pub text: Option<String>,
+}
+
 /// What a delivery attempt changed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
@@ -821,6 +838,92 @@ impl ReceiveStore {
                     .limit(limit)
                     .select(ReceivedPayment::as_select())
                     .load::<ReceivedPayment>(conn)?)
+            })
+            .await
+    }
+
+    /// Payments matching `filter`, newest first, `limit` from `offset`: the console's list,
+    /// each filter an index range (status, account, transaction) at any table size.
+    ///
+    /// # Errors
+    /// Database failures.
+    pub async fn search(
+        &self,
+        filter: ReceivedFilter,
+        offset: i64,
+        limit: i64,
+    ) -> Result<Vec<ReceivedPayment>, DbError> {
+        self.db
+            .read(move |conn| {
+                let mut query = rp::table.into_boxed();
+                if let Some(status) = filter.status {
+                    query = query.filter(rp::status.eq(status));
+                }
+                if let Some(account) = filter.account {
+                    query = query.filter(rp::account.eq(account));
+                }
+                if let Some(code) = filter.asset_code {
+                    query = match code.as_str() {
+                        "XLM" | "native" => query.filter(rp::asset_code.is_null()),
+                        _ => query.filter(rp::asset_code.eq(code)),
+                    };
+                }
+                if let Some(since) = filter.since {
+                    query = query.filter(rp::processed_at.ge(since));
+                }
+                if let Some(before) = filter.before {
+                    query = query.filter(rp::processed_at.lt(before));
+                }
+                if let Some(text) = filter.text {
+                    query = query.filter(
+                        rp::transaction_id
+                            .eq(text.clone())
+                            .or(rp::operation_id.eq(text.clone()))
+                            .or(rp::memo.eq(text.clone()))
+                            .or(rp::route.eq(text)),
+                    );
+                }
+                Ok(query
+                    .order(rp::id.desc())
+                    .offset(offset)
+                    .limit(limit)
+                    .select(ReceivedPayment::as_select())
+                    .load::<ReceivedPayment>(conn)?)
+            })
+            .await
+    }
+
+    /// Payments recorded and delivered in each of the `minutes` minutes up to now, oldest
+    /// first (the console's chart): one indexed range count per minute and column.
+    ///
+    /// # Errors
+    /// Database failures.
+    pub async fn per_minute(&self, minutes: u32) -> Result<(Vec<u64>, Vec<u64>), DbError> {
+        let now = now_utc();
+        let end = now
+            .replace_second(0)
+            .unwrap_or(now)
+            .replace_nanosecond(0)
+            .unwrap_or(now)
+            + time::Duration::minutes(1);
+        self.db
+            .read(move |conn| {
+                let (mut received, mut delivered) = (Vec::new(), Vec::new());
+                for k in (1..=i64::from(minutes)).rev() {
+                    let from = end - time::Duration::minutes(k);
+                    let to = from + time::Duration::minutes(1);
+                    let r: i64 = rp::table
+                        .filter(rp::processed_at.ge(from).and(rp::processed_at.lt(to)))
+                        .count()
+                        .get_result(conn)?;
+                    let d: i64 = rp::table
+                        .filter(rp::delivered_at.ge(from).and(rp::delivered_at.lt(to)))
+                        .count()
+                        .get_result(conn)?;
+                    received.push(u64::try_from(r).unwrap_or(0));
+                    delivered.push(u64::try_from(d).unwrap_or(0));
+                }
+                Ok((received, delivered))
             })
             .await
     }

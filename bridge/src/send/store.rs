@@ -251,6 +251,57 @@ impl Store {
             .await
     }
 
+    /// Transactions in `status` (any when `None`) or matching `text` (payment id or hash),
+    /// newest first: the console's list.
+    ///
+    /// # Errors
+    /// Database failures.
+    pub async fn search(
+        &self,
+        status: Option<String>,
+        text: Option<String>,
+        offset: i64,
+        limit: i64,
+    ) -> Result<Vec<SentTransaction>, DbError> {
+        self.db
+            .read(move |conn| {
+                let mut query = st::table.into_boxed();
+                if let Some(status) = status {
+                    query = query.filter(st::status.eq(status));
+                }
+                if let Some(text) = text {
+                    query = query.filter(
+                        st::payment_id
+                            .eq(text.clone())
+                            .or(st::transaction_id.eq(text)),
+                    );
+                }
+                Ok(query
+                    .order(st::id.desc())
+                    .offset(offset)
+                    .limit(limit)
+                    .select(SentTransaction::as_select())
+                    .load(conn)?)
+            })
+            .await
+    }
+
+    /// One transaction by row id.
+    ///
+    /// # Errors
+    /// Database failures.
+    pub async fn by_row(&self, id: i64) -> Result<Option<SentTransaction>, DbError> {
+        self.db
+            .read(move |conn| {
+                Ok(st::table
+                    .find(id)
+                    .select(SentTransaction::as_select())
+                    .first(conn)
+                    .optional()?)
+            })
+            .await
+    }
+
     /// A page of sent transactions, newest first (`/admin/sent-transactions`).
     ///
     /// # Errors

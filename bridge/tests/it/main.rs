@@ -11,6 +11,7 @@ mod builder;
 mod channels;
 mod common;
 mod compliance_path;
+mod console;
 mod cosigning;
 mod exactly_once;
 mod fees_and_queue;

@@ -170,6 +170,40 @@ pub fn hash_password(password: &str) -> Result<String, String> {
         .map_err(|e| e.to_string())
 }
 
+/// `<server> console hash-password`: reads one line (the password) from standard input and
+/// prints its argon2id hash for `[[console.users]] password_hash`. Exit 2 on a bad command,
+/// 1 when the password is empty.
+pub fn command(server: &str, words: &[String]) -> std::process::ExitCode {
+    use std::process::ExitCode;
+    if words.first().map(String::as_str) != Some("hash-password") || words.len() > 1 {
+        eprintln!(
+            "usage: {server} console hash-password\n\nreads a password on stdin and prints \
+             its argon2id hash for [[console.users]] password_hash"
+        );
+        return ExitCode::from(2);
+    }
+    let mut line = String::new();
+    if std::io::stdin().read_line(&mut line).is_err() {
+        eprintln!("{server} console hash-password: cannot read standard input");
+        return ExitCode::FAILURE;
+    }
+    let password = line.trim_end_matches(['\r', '\n']);
+    if password.is_empty() {
+        eprintln!("{server} console hash-password: the password is empty");
+        return ExitCode::FAILURE;
+    }
+    match hash_password(password) {
+        Ok(hash) => {
+            println!("{hash}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{server} console hash-password: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 /// What a console request can end in besides its page; each is an HTML page with its status.
 #[derive(Debug, thiserror::Error)]
 pub enum ConsoleError {

@@ -1,0 +1,63 @@
+//! Health: per watched account its listener and delivery, the channel pool, and a chart of
+//! payments received and delivered per minute over the last hour.
+
+use actix_web::{HttpResponse, web};
+use maud::{Markup, html};
+use service::console::page::{Series, chart};
+use service::console::{Console, ConsoleError, Session};
+
+use super::{Pages, layout, state};
+
+/// A JSON object as a definition list (nested values as compact JSON).
+fn facts(value: &serde_json::Value) -> Markup {
+    let text = |v: &serde_json::Value| match v {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Null => "—".to_owned(),
+        other => other.to_string(),
+    };
+    html! {
+        dl.facts {
+            @if let Some(object) = value.as_object() {
+                @for (key, v) in object {
+                    dt { (key.replace('_', " ")) }
+                    @if key == "state" || key == "status" { dd { (state(&text(v))) } } @else { dd.mono { (text(v)) } }
+                }
+            }
+        }
+    }
+}
+
+pub async fn show(
+    console: web::Data<Console>,
+    pages: web::Data<Pages>,
+    session: Session,
+) -> Result<HttpResponse, ConsoleError> {
+    let listeners = pages.receiving.health().await;
+    let channels = pages.sending.channels_health().await;
+    let (received, delivered) = pages.receiving.store().per_minute(60).await?;
+    let summary = format!(
+        "Over the last 60 minutes: {} payments received, {} delivered.",
+        received.iter().sum::<u64>(),
+        delivered.iter().sum::<u64>()
+    );
+    let body = html! {
+        h1 { "Health" }
+        h2 { "Payments per minute, last hour" }
+        (chart("Received and delivered per minute", &summary, &[
+            Series { name: "received", class: "a", values: &received },
+            Series { name: "delivered", class: "b", values: &delivered },
+        ]))
+        p { (summary) }
+        h2 { "Watched accounts" }
+        @if let Some(accounts) = listeners.as_array() {
+            @if accounts.is_empty() { p { "No account is watched (callbacks.receive is not set)." } }
+            @for account in accounts {
+                h3.mono { (account["account"].as_str().unwrap_or("?")) }
+                (facts(account))
+            }
+        }
+        h2 { "Channels" }
+        @if channels.is_null() { p { "No channel accounts: one transaction in flight per paying account." } } @else { (facts(&channels)) }
+    };
+    Ok(layout(&console, &session, "Health", body))
+}

@@ -1,0 +1,473 @@
+//! The operations console as a browser uses it (plain HTTP here; `console_browser` drives
+//! Chromium): sign-in, sessions and their cookies, CSRF on every form, roles, the audit table,
+//! the security headers, and the actions (Reprocess, Approve, Cancel) on every backend.
+
+use std::time::Duration;
+
+use service::console::{ConsoleSettings, ConsoleUser, Role, hash_password};
+use service::database::Backend;
+use service::testing::free_port;
+use stellar_base::KeyPair;
+
+use crate::common::{API_KEY, BackOffice, TestBridge, receiving_config};
+
+const PASSWORD: &str = "correct horse battery staple";
+
+/// A `[console]` on `port` with a viewer, an operator and an approver (one password).
+pub fn console_settings(port: u16) -> ConsoleSettings {
+    let hash = hash_password(PASSWORD).unwrap();
+    let user = |name: &str, roles: Vec<Role>| ConsoleUser {
+        name: name.into(),
+        password_hash: service::Secret::new(hash.clone()),
+        roles,
+    };
+    ConsoleSettings {
+        port: Some(port),
+        users: vec![
+            user("vera", vec![]),
+            user("olga", vec![Role::Operator]),
+            user("abel", vec![Role::Approver]),
+        ],
+        ..ConsoleSettings::default()
+    }
+}
+
+/// A browser without JavaScript: follows nothing by itself, keeps the cookies it is given.
+pub struct Browser {
+    base: String,
+    http: reqwest::Client,
+    cookies: Vec<(String, String)>,
+}
+
+/// An answer: status, headers, body.
+pub struct Page {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: String,
+}
+
+impl Page {
+    pub fn location(&self) -> &str {
+        self.headers
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+
+    /// The value of the first `name="csrf"` field.
+    pub fn csrf(&self) -> String {
+        let at = self
+            .body
+            .find("name=\"csrf\" value=\"")
+            .expect("a form with a CSRF field");
+        let rest = &self.body[at + "name=\"csrf\" value=\"".len()..];
+        rest[..rest.find('"').unwrap()].to_owned()
+    }
+}
+
+impl Browser {
+    pub fn new(port: u16) -> Self {
+        Self {
+            base: format!("http://127.0.0.1:{port}"),
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            cookies: Vec::new(),
+        }
+    }
+
+    fn keep(&mut self, headers: &reqwest::header::HeaderMap) {
+        for value in headers.get_all("set-cookie") {
+            let text = value.to_str().unwrap();
+            let pair = text.split(';').next().unwrap();
+            let (name, value) = pair.split_once('=').unwrap();
+            self.cookies.retain(|(n, _)| n != name);
+            if !value.is_empty() {
+                self.cookies.push((name.to_owned(), value.to_owned()));
+            }
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(n, v)| format!("{n}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    pub async fn get(&mut self, path: &str) -> Page {
+        let res = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .header("cookie", self.cookie_header())
+            .send()
+            .await
+            .unwrap();
+        self.answer(res).await
+    }
+
+    pub async fn post(
+        &mut self,
+        path: &str,
+        form: &[(&str, &str)],
+        headers: &[(&str, &str)],
+    ) -> Page {
+        let mut req = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("cookie", self.cookie_header())
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(
+                url::form_urlencoded::Serializer::new(String::new())
+                    .extend_pairs(form)
+                    .finish(),
+            );
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
+        let res = req.send().await.unwrap();
+        self.answer(res).await
+    }
+
+    async fn answer(&mut self, res: reqwest::Response) -> Page {
+        let status = res.status().as_u16();
+        let headers = res.headers().clone();
+        self.keep(&headers);
+        Page {
+            status,
+            headers,
+            body: res.text().await.unwrap(),
+        }
+    }
+
+    /// Signs in as `user`; the answer to the form.
+    pub async fn sign_in(&mut self, user: &str, password: &str) -> Page {
+        let form = self.get("/login").await;
+        let csrf = form.csrf();
+        self.post(
+            "/login",
+            &[("csrf", &csrf), ("user", user), ("password", password)],
+            &[],
+        )
+        .await
+    }
+
+    /// Signs out and in again as `user`.
+    pub async fn switch_to(&mut self, user: &str) {
+        self.cookies.clear();
+        let page = self.sign_in(user, PASSWORD).await;
+        assert_eq!((page.status, page.location()), (303, "/"), "{}", page.body);
+    }
+}
+
+/// The first `/received/{row}` link of a page.
+fn first_payment_link(body: &str) -> String {
+    let at = body
+        .find("href=\"/received/")
+        .expect("a payment in the list");
+    let rest = &body[at + "href=\"".len()..];
+    rest[..rest.find('"').unwrap()].to_owned()
+}
+
+/// What every console answer carries, whatever it is.
+fn assert_locked_down(page: &Page) {
+    let header = |name: &str| {
+        page.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert_eq!(
+        header("content-security-policy"),
+        service::console::CONTENT_SECURITY_POLICY
+    );
+    assert!(header("content-security-policy").contains("script-src 'none'"));
+    assert_eq!(header("x-content-type-options"), "nosniff");
+    assert_eq!(header("x-frame-options"), "DENY");
+    assert_eq!(header("cache-control"), "no-store");
+}
+
+service::backend_tests!(an_operator_reprocesses_a_failed_delivery_from_the_console);
+async fn an_operator_reprocesses_a_failed_delivery_from_the_console(backend: Backend) {
+    let office = BackOffice::start().await;
+    office.answer(503);
+    office.answer_error(200);
+    let receiver = KeyPair::random();
+    let port = free_port();
+    let (bridge, _receiving) = TestBridge::start_receiving(backend, |c| {
+        receiving_config(c, &receiver.public_key(), &office);
+        c.receiving.max_attempts = 2;
+        c.console = console_settings(port);
+    })
+    .await;
+    office
+        .wait_for(10, "the error callback", |calls| {
+            calls.iter().any(|c| c.path == "/error")
+        })
+        .await;
+    let operation = office.calls_to("/error")[0].form["id"].clone();
+    let mut browser = Browser::new(port);
+
+    // Nothing without signing in.
+    let page = browser.get("/received").await;
+    assert_eq!((page.status, page.location()), (303, "/login"));
+
+    // A viewer sees the failed payment, why it failed, and no button; posting anyway is 403.
+    browser.switch_to("vera").await;
+    let list = browser.get("/received?status=failed").await;
+    assert_eq!(list.status, 200, "{backend}: {}", list.body);
+    assert_locked_down(&list);
+    assert!(list.body.contains(&operation), "{backend}: {}", list.body);
+    let link = first_payment_link(&list.body);
+    let shown = browser.get(&link).await;
+    assert!(
+        shown.body.contains("receive callback answered 503"),
+        "{}",
+        shown.body
+    );
+    assert!(!shown.body.contains("/reprocess\""), "{}", shown.body);
+    assert!(shown.body.contains("needs the operator role"));
+    let csrf = shown.csrf(); // the sign-out form's: this session's token
+    let refused = browser
+        .post(&format!("{link}/reprocess"), &[("csrf", &csrf)], &[])
+        .await;
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    assert!(refused.body.contains("operator role"));
+
+    // Filters narrow the list: another status, another account.
+    let none = browser.get("/received?status=success").await;
+    assert!(!none.body.contains(&operation));
+    let other = browser
+        .get(&format!(
+            "/received?account={}",
+            KeyPair::random().public_key()
+        ))
+        .await;
+    assert!(other.body.contains("No payment matches."));
+    let by_hash = browser.get(&format!("/received?q={operation}")).await;
+    assert!(by_hash.body.contains(&operation));
+
+    // The operator reprocesses it once the back office is back: without the form's token it is
+    // refused, with it the payment is delivered and the audit table says who did it.
+    office.answer(200);
+    browser.switch_to("olga").await;
+    let shown = browser.get(&link).await;
+    assert!(shown.body.contains("/reprocess\""), "{}", shown.body);
+    let forged = browser
+        .post(&format!("{link}/reprocess"), &[("csrf", "0000")], &[])
+        .await;
+    assert_eq!(forged.status, 403);
+    let before = office.calls_to("/receive").len();
+    assert_eq!(before, 2, "{backend}: a refused action delivers nothing");
+    let done = browser
+        .post(
+            &format!("{link}/reprocess"),
+            &[("csrf", &shown.csrf())],
+            &[],
+        )
+        .await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    assert!(
+        done.location().ends_with("?done=reprocessed"),
+        "{}",
+        done.location()
+    );
+    assert_eq!(office.calls_to("/receive").len(), before + 1);
+    let (_, one) = bridge
+        .get(&format!("/admin/received-payments/{operation}"))
+        .await;
+    assert_eq!(one["payment"]["status"], "success", "{backend}: {one:#}");
+    let after = browser.get(done.location()).await;
+    assert!(after.body.contains("Delivered again"), "{}", after.body);
+    let audit = browser.get("/audit").await;
+    assert!(audit.body.contains("olga"), "{}", audit.body);
+    assert!(audit.body.contains("reprocess"));
+    assert!(audit.body.contains(&operation));
+}
+
+service::backend_tests!(an_approver_approves_a_batch_others_cannot);
+async fn an_approver_approves_a_batch_others_cannot(backend: Backend) {
+    let port = free_port();
+    let bridge = TestBridge::start_with(backend, |c| {
+        c.batches.require_approval = true;
+        c.batches.approver_key = Some(service::Secret::new("approver-key-0123456789".into()));
+        c.console = console_settings(port);
+    })
+    .await;
+    let payee = KeyPair::random();
+    bridge.sandbox.fund(payee.public_key()).await.unwrap();
+    let batch = serde_json::json!({"id": "payroll/11", "payments": [
+        {"id": "1", "destination": payee.public_key().to_string(), "amount": "3"},
+        {"id": "2", "destination": payee.public_key().to_string(), "amount": "4"},
+    ]});
+    let res = reqwest::Client::new()
+        .post(format!("{}/batches", bridge.url))
+        .header("x-api-key", API_KEY)
+        .json(&batch)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+
+    let mut browser = Browser::new(port);
+    browser.switch_to("olga").await;
+    let list = browser.get("/batches?state=awaiting_approval").await;
+    assert!(list.body.contains("payroll/11"), "{}", list.body);
+    let at = list.body.find("href=\"/batches/").unwrap();
+    let rest = &list.body[at + "href=\"".len()..];
+    let link = rest[..rest.find('"').unwrap()].to_owned();
+    let page = browser.get(&link).await;
+    assert!(
+        page.body.contains("needs the approver role"),
+        "{}",
+        page.body
+    );
+    let refused = browser
+        .post(&format!("{link}/approve"), &[("csrf", &page.csrf())], &[])
+        .await;
+    assert_eq!(refused.status, 403);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(bridge.payments_to(&payee.public_key()).await.is_empty());
+
+    browser.switch_to("abel").await;
+    let page = browser.get(&link).await;
+    assert!(page.body.contains("Approve"), "{}", page.body);
+    // A form posted from another site is refused even with the right token.
+    let cross = browser
+        .post(
+            &format!("{link}/approve"),
+            &[("csrf", &page.csrf())],
+            &[("origin", "https://evil.example")],
+        )
+        .await;
+    assert_eq!(cross.status, 403);
+    let approved = browser
+        .post(&format!("{link}/approve"), &[("csrf", &page.csrf())], &[])
+        .await;
+    assert_eq!(approved.status, 303, "{}", approved.body);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let page = browser.get(&link).await;
+        if page.body.contains("state state-finished") {
+            assert!(
+                page.body.contains("<progress value=\"2\" max=\"2\""),
+                "{}",
+                page.body
+            );
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{backend}: {}",
+            page.body
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(bridge.payments_to(&payee.public_key()).await.len(), 2);
+    // Approving twice is refused with the reason, and audited.
+    let page = browser.get(&link).await;
+    assert!(!page.body.contains(">Approve<"));
+    let again = browser
+        .post(&format!("{link}/approve"), &[("csrf", &page.csrf())], &[])
+        .await;
+    assert_eq!(again.status, 400, "{}", again.body);
+    let audit = browser.get("/audit").await;
+    assert!(audit.body.contains("approve_batch"), "{}", audit.body);
+    assert!(audit.body.contains("payroll/11"));
+}
+
+service::backend_tests!(sign_in_sessions_and_errors; sqlite);
+async fn sign_in_sessions_and_errors(_backend: Backend) {
+    let port = free_port();
+    let _bridge = TestBridge::start_with(Backend::Sqlite, |c| {
+        c.console = console_settings(port);
+    })
+    .await;
+    let mut browser = Browser::new(port);
+
+    // The sign-in form: its CSRF cookie is HttpOnly and SameSite=Strict.
+    let form = browser.get("/login").await;
+    assert_eq!(form.status, 200);
+    assert_locked_down(&form);
+    let cookie = form.headers.get("set-cookie").unwrap().to_str().unwrap();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    assert!(form.body.contains("<label for=\"user\">"));
+
+    // A wrong password, an unknown user: 401, the same answer, audited.
+    let wrong = browser.sign_in("vera", "guess").await;
+    assert_eq!(wrong.status, 401);
+    let unknown = browser.sign_in("mallory", "guess").await;
+    assert_eq!(unknown.status, 401);
+    assert_eq!(
+        wrong.body.replace(&wrong.csrf(), ""),
+        unknown.body.replace(&unknown.csrf(), "")
+    );
+
+    // Without the form's cookie (a form posted from elsewhere): 403.
+    let mut stranger = Browser::new(port);
+    let forged = stranger
+        .post(
+            "/login",
+            &[("csrf", "x"), ("user", "vera"), ("password", PASSWORD)],
+            &[],
+        )
+        .await;
+    assert_eq!(forged.status, 403);
+
+    // Signed in: the session cookie is HttpOnly, SameSite=Strict, and not Secure over http.
+    let page = browser.sign_in("vera", PASSWORD).await;
+    assert_eq!((page.status, page.location()), (303, "/"));
+    let session = page
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|c| c.starts_with("console_session="))
+        .unwrap();
+    assert!(
+        session.contains("HttpOnly") && session.contains("SameSite=Strict"),
+        "{session}"
+    );
+    assert!(!session.contains("Secure"));
+    let home = browser.get("/").await;
+    assert_eq!(home.location(), "/received");
+    for path in ["/received", "/sent", "/batches", "/status", "/audit"] {
+        let page = browser.get(path).await;
+        assert_eq!(page.status, 200, "{path}: {}", page.body);
+        assert!(page.body.contains("<h1>"), "{path}");
+        assert!(!page.body.contains("<script"), "{path}");
+        assert!(!page.body.contains(" style="), "{path}: no inline style");
+    }
+    let audit = browser.get("/audit").await;
+    assert!(
+        audit.body.contains("refused") && audit.body.contains("mallory"),
+        "{}",
+        audit.body
+    );
+
+    // Bad input: an HTML page with the reason and the right status.
+    let bad = browser.get("/received?status=lost").await;
+    assert_eq!(bad.status, 400);
+    assert!(bad.body.contains("status: one of"), "{}", bad.body);
+    let bad = browser.get("/received?from=yesterday").await;
+    assert_eq!(bad.status, 400);
+    assert_eq!(browser.get("/received/999999").await.status, 404);
+    assert_eq!(browser.get("/nowhere").await.status, 404);
+
+    // Signing out ends the session on the server, not only in this browser.
+    let kept = browser.cookies.clone();
+    let page = browser.get("/received").await;
+    let out = browser
+        .post("/logout", &[("csrf", &page.csrf())], &[])
+        .await;
+    assert_eq!((out.status, out.location()), (303, "/login"));
+    browser.cookies = kept;
+    let after = browser.get("/received").await;
+    assert_eq!((after.status, after.location()), (303, "/login"));
+}
