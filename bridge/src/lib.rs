@@ -163,6 +163,7 @@ fn receiving_config(config: &BridgeConfig) -> receive::ReceivingConfig {
 pub struct Application {
     running: Running,
     address: SocketAddr,
+    console_address: Option<SocketAddr>,
     receiving: receive::Receiving,
 }
 
@@ -281,6 +282,7 @@ impl Application {
         let server = service::http::serve(factory, listener, None, grace)?;
         tracing::info!(%address, "bridge listening");
         let mut running = Running::new(Duration::from_secs(grace)).listener(server);
+        let mut console_address = None;
         if let Some(port) = config.console.port {
             let console = service::console::Console::new(
                 config.console.clone(),
@@ -294,7 +296,7 @@ impl Application {
                 batches: batches_pages,
             };
             let listener = service::http::bind(&config.console.bind_address, port)?;
-            let console_address = service::http::local_addr(&listener);
+            console_address = Some(service::http::local_addr(&listener));
             let console_body =
                 service::http::BodyLimits::new(64 * 1024, config.request_body_timeout_seconds);
             let factory = move || {
@@ -304,7 +306,7 @@ impl Application {
                 })
             };
             running = running.listener(service::http::serve(factory, listener, None, grace)?);
-            tracing::info!(address = %console_address, "bridge console listening");
+            tracing::info!(address = ?console_address, "bridge console listening");
         }
         let stopping = receiving.clone();
         Ok(Self {
@@ -316,6 +318,7 @@ impl Application {
                 drop(sqlite_lock);
             }),
             address,
+            console_address,
             receiving,
         })
     }
@@ -323,6 +326,11 @@ impl Application {
     /// The receiving side (listeners, delivery worker, their store).
     pub fn receiving(&self) -> receive::Receiving {
         self.receiving.clone()
+    }
+
+    /// The console's base URL, when `[console]` has a port.
+    pub fn console_url(&self) -> Option<String> {
+        self.console_address.map(|a| format!("http://{a}"))
     }
 
     /// The base URL.

@@ -71,6 +71,10 @@ pub struct ComplianceConfig {
     /// beyond).
     #[serde(default)]
     pub rate_limit: service::rate_limit::RateLimitSettings,
+    /// `[console]`: the operations console's listener (allow lists, authorized transactions)
+    /// and who may sign in; off by default (see `docs/console.md`).
+    #[serde(default)]
+    pub console: service::console::ConsoleSettings,
 }
 
 /// `[keys]`.
@@ -163,6 +167,9 @@ impl ComplianceConfig {
     /// A [`ConfigError::Setting`] naming the key.
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.database.connection()?;
+        self.console
+            .validate()
+            .map_err(|e| ConfigError::setting("console", e))?;
         if self.network_passphrase.trim().is_empty() {
             return Err(ConfigError::setting("network_passphrase", "is empty"));
         }

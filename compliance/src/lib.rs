@@ -6,6 +6,7 @@
 
 pub mod callbacks;
 pub mod config;
+pub mod console;
 pub mod error;
 mod external;
 pub mod form;
@@ -46,6 +47,7 @@ pub fn migrations() -> BackendMigrations {
             "2026-11-21-000001_init",
             "2026-11-30-000001_auth_data_request_digest",
             "2026-12-01-000001_wide_text",
+            "2026-12-05-000001_console",
         ],
     }
 }
@@ -80,6 +82,7 @@ pub async fn migrate(config: &ComplianceConfig) -> Result<Vec<String>, StartupEr
 /// A running compliance server: both ports bound, not yet awaited.
 pub struct Application {
     running: Running,
+    console_address: Option<SocketAddr>,
     external_address: SocketAddr,
     internal_address: SocketAddr,
     tls: bool,
@@ -117,6 +120,7 @@ impl Application {
             .transpose()
             .map_err(|e| StartupError::Config(e.to_string()))?;
         let health = Health::new(db.clone());
+        let console_store = Store::new(db.clone());
         let state = web::Data::new(State {
             store: Store::new(db),
             federation: federation::FederationClient::new(resolver.clone()),
@@ -174,11 +178,36 @@ impl Application {
         };
         let internal = service::http::serve(internal, internal_listener, None, GRACE_SECONDS)?;
         tracing::info!(%external_address, %internal_address, tls = is_tls, "compliance server listening");
+        let mut running = Running::new(Duration::from_secs(GRACE_SECONDS))
+            .listener(external)
+            .listener(internal);
+        let mut console_address = None;
+        if let Some(port) = config.console.port {
+            let console = service::console::Console::new(
+                config.console.clone(),
+                console_store.database().clone(),
+                "Compliance",
+                console::NAV.to_vec(),
+            );
+            let listener = service::http::bind(&config.console.bind_address, port)?;
+            console_address = Some(service::http::local_addr(&listener));
+            let body =
+                service::http::BodyLimits::new(64 * 1024, config.request_body_timeout_seconds);
+            let factory = move || {
+                let store = console_store.clone();
+                service::console::app(console.clone(), body, |c| console::configure(store, c))
+            };
+            running = running.listener(service::http::serve(
+                factory,
+                listener,
+                None,
+                GRACE_SECONDS,
+            )?);
+            tracing::info!(address = ?console_address, "compliance console listening");
+        }
         Ok(Self {
-            running: Running::new(Duration::from_secs(GRACE_SECONDS))
-                .listener(external)
-                .listener(internal)
-                .worker(async move { drop(sqlite_lock) }),
+            console_address,
+            running: running.worker(async move { drop(sqlite_lock) }),
             external_address,
             internal_address,
             tls: is_tls,
@@ -189,6 +218,11 @@ impl Application {
     pub fn external_url(&self) -> String {
         let scheme = if self.tls { "https" } else { "http" };
         format!("{scheme}://{}", self.external_address)
+    }
+
+    /// The console's base URL, when `[console]` has a port.
+    pub fn console_url(&self) -> Option<String> {
+        self.console_address.map(|a| format!("http://{a}"))
     }
 
     /// The internal base URL.

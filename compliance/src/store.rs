@@ -17,6 +17,37 @@ pub struct Authorized {
     pub data: String,
 }
 
+/// An approved transaction as the console lists it.
+#[derive(Debug, Clone, Queryable)]
+pub struct AuthorizedRow {
+    /// Row id.
+    pub id: i64,
+    /// Hex hash of the sequence-0 transaction.
+    pub transaction_id: String,
+    /// Base64 memo hash.
+    pub memo: String,
+    /// When it was approved (UTC).
+    pub authorized_at: time::PrimitiveDateTime,
+    /// The AuthData JSON as received (the sender's customer data: shown to compliance
+    /// officers only).
+    pub data: String,
+}
+
+/// One allow-list entry: a whole institution (`user_id` `None`) or one of its users.
+#[derive(Debug, Clone)]
+pub struct Allowance {
+    /// The institution's name.
+    pub name: String,
+    /// Its domain.
+    pub domain: String,
+    /// Its signing key.
+    pub public_key: String,
+    /// The user, for a user entry.
+    pub user_id: Option<String>,
+    /// When it was allowed (UTC).
+    pub allowed_at: time::PrimitiveDateTime,
+}
+
 /// An auth request as sent for a payment id: stored before it is sent, resent as is.
 #[derive(Debug, Clone, PartialEq, Eq, Queryable)]
 pub struct Sent {
@@ -218,6 +249,110 @@ impl Store {
                     .execute(conn)?,
                 };
                 Ok(())
+            })
+            .await
+    }
+
+    /// Approved transactions newest first, `limit` from `offset` (the console's list).
+    ///
+    /// # Errors
+    /// Database failures.
+    pub async fn authorized_page(
+        &self,
+        offset: i64,
+        limit: i64,
+    ) -> Result<Vec<AuthorizedRow>, DbError> {
+        use authorized_transaction as at;
+        self.db
+            .read(move |conn| {
+                Ok(at::table
+                    .order(at::id.desc())
+                    .offset(offset)
+                    .limit(limit)
+                    .select((
+                        at::id,
+                        at::transaction_id,
+                        at::memo,
+                        at::authorized_at,
+                        at::data,
+                    ))
+                    .load(conn)?)
+            })
+            .await
+    }
+
+    /// One approved transaction by row id.
+    ///
+    /// # Errors
+    /// Database failures.
+    pub async fn authorized_row(&self, id: i64) -> Result<Option<AuthorizedRow>, DbError> {
+        use authorized_transaction as at;
+        self.db
+            .read(move |conn| {
+                Ok(at::table
+                    .find(id)
+                    .select((
+                        at::id,
+                        at::transaction_id,
+                        at::memo,
+                        at::authorized_at,
+                        at::data,
+                    ))
+                    .first(conn)
+                    .optional()?)
+            })
+            .await
+    }
+
+    /// Every allow-list entry, institutions first then users, each by domain: the lists are
+    /// written by hand and stay short.
+    ///
+    /// # Errors
+    /// Database failures.
+    pub async fn allowances(&self) -> Result<Vec<Allowance>, DbError> {
+        self.db
+            .read(move |conn| {
+                let fis = allowed_fi::table
+                    .order(allowed_fi::domain.asc())
+                    .select((
+                        allowed_fi::name,
+                        allowed_fi::domain,
+                        allowed_fi::public_key,
+                        allowed_fi::allowed_at,
+                    ))
+                    .load::<(String, String, String, time::PrimitiveDateTime)>(conn)?;
+                let users = allowed_user::table
+                    .order((allowed_user::fi_domain.asc(), allowed_user::user_id.asc()))
+                    .select((
+                        allowed_user::fi_name,
+                        allowed_user::fi_domain,
+                        allowed_user::fi_public_key,
+                        allowed_user::user_id,
+                        allowed_user::allowed_at,
+                    ))
+                    .load::<(String, String, String, String, time::PrimitiveDateTime)>(conn)?;
+                let fis = fis
+                    .into_iter()
+                    .map(|(name, domain, public_key, allowed_at)| Allowance {
+                        name,
+                        domain,
+                        public_key,
+                        user_id: None,
+                        allowed_at,
+                    });
+                let users =
+                    users
+                        .into_iter()
+                        .map(
+                            |(name, domain, public_key, user_id, allowed_at)| Allowance {
+                                name,
+                                domain,
+                                public_key,
+                                user_id: Some(user_id),
+                                allowed_at,
+                            },
+                        );
+                Ok(fis.chain(users).collect())
             })
             .await
     }

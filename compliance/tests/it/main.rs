@@ -6,6 +6,7 @@
 
 mod auth_server;
 mod common;
+mod console;
 mod exchange;
 mod instances;
 mod legacy_config;

@@ -16,6 +16,8 @@
 pub mod page;
 mod settings;
 pub mod store;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 use std::future::Future;
 use std::net::IpAddr;

@@ -227,6 +227,7 @@ pub fn config(
         allow_unauthenticated: false,
         request_body_timeout_seconds: 5,
         rate_limit: service::rate_limit::RateLimitSettings::unlimited(),
+        console: service::console::ConsoleSettings::default(),
     }
 }
 

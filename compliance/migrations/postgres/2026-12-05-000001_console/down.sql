@@ -1,0 +1,2 @@
+DROP TABLE console_audit;
+DROP TABLE console_session;
