@@ -3,13 +3,14 @@
 
 use actix_web::{HttpResponse, web};
 use maud::{Markup, html};
-use service::console::page::{Series, chart};
+use service::console::page::{self, Series, chart};
 use service::console::{Console, ConsoleError, Session};
 
 use super::{Pages, layout, state};
 
-/// A JSON object as a definition list (nested values as compact JSON).
-fn facts(value: &serde_json::Value) -> Markup {
+/// A JSON object as a definition list (nested values as compact JSON; `…_at` Unix
+/// milliseconds as a time and how long ago, the lag an operator looks for).
+fn facts(value: &serde_json::Value, now_ms: i64) -> Markup {
     let text = |v: &serde_json::Value| match v {
         serde_json::Value::String(s) => s.clone(),
         serde_json::Value::Null => "—".to_owned(),
@@ -20,7 +21,11 @@ fn facts(value: &serde_json::Value) -> Markup {
             @if let Some(object) = value.as_object() {
                 @for (key, v) in object {
                     dt { (key.replace('_', " ")) }
-                    @if key == "state" || key == "status" { dd { (state(&text(v))) } } @else { dd.mono { (text(v)) } }
+                    @if key == "state" || key == "status" { dd { (state(&text(v))) } }
+                    @else if let (true, Some(ms)) = (key.ends_with("_at"), v.as_i64()) {
+                        dd { (page::time_ms(ms)) " UTC (" ((now_ms - ms).max(0) / 1000) " s ago)" }
+                    }
+                    @else { dd.mono { (text(v)) } }
                 }
             }
         }
@@ -35,6 +40,7 @@ pub async fn show(
     let listeners = pages.receiving.health().await;
     let channels = pages.sending.channels_health().await;
     let (received, delivered) = pages.receiving.store().per_minute(60).await?;
+    let now_ms = crate::receive::store::now_ms();
     let summary = format!(
         "Over the last 60 minutes: {} payments received, {} delivered.",
         received.iter().sum::<u64>(),
@@ -53,11 +59,11 @@ pub async fn show(
             @if accounts.is_empty() { p { "No account is watched (callbacks.receive is not set)." } }
             @for account in accounts {
                 h3.mono { (account["account"].as_str().unwrap_or("?")) }
-                (facts(account))
+                (facts(account, now_ms))
             }
         }
         h2 { "Channels" }
-        @if channels.is_null() { p { "No channel accounts: one transaction in flight per paying account." } } @else { (facts(&channels)) }
+        @if channels.is_null() { p { "No channel accounts: one transaction in flight per paying account." } } @else { (facts(&channels, now_ms)) }
     };
     Ok(layout(&console, &session, "Health", body))
 }

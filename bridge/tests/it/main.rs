@@ -12,6 +12,7 @@ mod channels;
 mod common;
 mod compliance_path;
 mod console;
+mod console_browser;
 mod cosigning;
 mod exactly_once;
 mod fees_and_queue;

@@ -9,7 +9,7 @@
 //!
 //! What a browser may do is fixed by the headers on every answer: no script at all
 //! (`script-src 'none'`: the pages are plain HTML forms), styles only from the embedded
-//! stylesheet, no framing, no referrer, nothing cached. Cookies are `HttpOnly` and
+//! stylesheet, no framing, no referrer to other sites, nothing cached. Cookies are `HttpOnly` and
 //! `SameSite=Strict`; every POST carries the session's CSRF token, compared in constant time,
 //! and a POST whose `Origin` is another site is refused before that.
 
@@ -379,7 +379,9 @@ pub fn app(
         .add((header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY))
         .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .add((header::X_FRAME_OPTIONS, "DENY"))
-        .add((header::REFERRER_POLICY, "no-referrer"))
+        // Not `no-referrer`: with it browsers post forms with `Origin: null`, which the
+        // cross-site check must refuse; `same-origin` tells other sites nothing either.
+        .add((header::REFERRER_POLICY, "same-origin"))
         .add((header::CACHE_CONTROL, "no-store"))
         .add(("Cross-Origin-Opener-Policy", "same-origin"));
     App::new()

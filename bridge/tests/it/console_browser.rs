@@ -1,0 +1,307 @@
+//! The consoles in headless Chromium (Debian's `chromium` and `chromium-driver`, which
+//! `scripts/test.sh` installs), as their users click through them: sign in, find the payment
+//! whose delivery failed with the back office's answer, Reprocess it, approve a batch as the
+//! approver after being refused as a viewer, add and remove an allow-list entry, and a form
+//! stripped of its CSRF token refused. A screenshot of every page goes to
+//! `$CARGO_TARGET_TMPDIR/console-screenshots/`.
+//!
+//! Without Chromium the test fails saying what to install; `TEST_BROWSER=0` skips it.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use service::console::testing::{PASSWORD, console_settings};
+use service::database::Backend;
+use service::testing::{TestDatabase, free_port};
+use stellar_base::KeyPair;
+use thirtyfour::prelude::*;
+
+use crate::common::banks::compliance_config;
+use crate::common::{API_KEY, BackOffice, TestBridge, receiving_config};
+
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+/// chromedriver on a free port, killed when dropped.
+struct Driver {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Driver {
+    /// `None` when the browser is missing and `TEST_BROWSER=0` says to skip.
+    async fn start() -> Option<Self> {
+        let missing = [CHROMEDRIVER, CHROMIUM]
+            .into_iter()
+            .filter(|p| !std::path::Path::new(p).exists())
+            .collect::<Vec<_>>();
+        if !missing.is_empty() {
+            if std::env::var("TEST_BROWSER").as_deref() == Ok("0") {
+                eprintln!("console browser test skipped (TEST_BROWSER=0): {missing:?} missing");
+                return None;
+            }
+            panic!(
+                "{missing:?} not found: install Debian's chromium and chromium-driver \
+                 (scripts/test.sh does), or set TEST_BROWSER=0 to skip the browser tests"
+            );
+        }
+        let port = free_port();
+        let child = Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver starts");
+        let url = format!("http://127.0.0.1:{port}");
+        for _ in 0..100 {
+            if reqwest::get(format!("{url}/status")).await.is_ok() {
+                return Some(Self { child, url });
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("chromedriver did not answer on {url}");
+    }
+
+    async fn browser(&self, profile: &std::path::Path) -> WebDriver {
+        let mut caps = DesiredCapabilities::chrome();
+        caps.set_binary(CHROMIUM).unwrap();
+        for arg in [
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-dev-shm-usage",
+            "--disable-gpu",
+            "--window-size=1280,900",
+            &format!("--user-data-dir={}", profile.display()),
+        ] {
+            caps.add_arg(arg).unwrap();
+        }
+        WebDriver::new(&self.url, caps).await.expect("a Chromium session")
+    }
+}
+
+/// Where the screenshots go.
+fn screenshots() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("console-screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+async fn shot(driver: &WebDriver, name: &str) {
+    driver
+        .screenshot(&screenshots().join(format!("{name}.png")))
+        .await
+        .unwrap();
+}
+
+async fn sign_in(driver: &WebDriver, base: &str, user: &str) {
+    driver.goto(format!("{base}/login")).await.unwrap();
+    driver.find(By::Id("user")).await.unwrap().send_keys(user).await.unwrap();
+    driver
+        .find(By::Id("password"))
+        .await
+        .unwrap()
+        .send_keys(PASSWORD)
+        .await
+        .unwrap();
+    driver
+        .find(By::Css("main button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    // Signed in once the browser has left the form.
+    for _ in 0..100 {
+        if !driver.current_url().await.unwrap().path().ends_with("/login") {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{user} could not sign in: {}", main_text(driver).await);
+}
+
+async fn sign_out(driver: &WebDriver) {
+    driver
+        .find(By::XPath("//button[text()='Sign out']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
+async fn main_text(driver: &WebDriver) -> String {
+    driver.find(By::Tag("main")).await.unwrap().text().await.unwrap()
+}
+
+async fn click_button(driver: &WebDriver, label: &str) {
+    driver
+        .find(By::XPath(format!("//button[starts-with(normalize-space(.), '{label}')]")))
+        .await
+        .unwrap_or_else(|e| panic!("a {label:?} button: {e}"))
+        .click()
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_consoles_in_chromium() {
+    let Some(chromedriver) = Driver::start().await else {
+        return;
+    };
+    let office = BackOffice::start().await;
+    office.answer(503);
+    office.answer_error(200);
+    let receiver = KeyPair::random();
+    let port = free_port();
+    let (bridge, _receiving) = TestBridge::start_receiving(Backend::Sqlite, |c| {
+        receiving_config(c, &receiver.public_key(), &office);
+        c.receiving.max_attempts = 2;
+        c.batches.require_approval = true;
+        c.batches.approver_key = Some(service::Secret::new("approver-key-0123456789".into()));
+        c.console = console_settings(port);
+    })
+    .await;
+    office
+        .wait_for(10, "the error callback", |calls| {
+            calls.iter().any(|c| c.path == "/error")
+        })
+        .await;
+    let operation = office.calls_to("/error")[0].form["id"].clone();
+    let payee = KeyPair::random();
+    bridge.sandbox.fund(payee.public_key()).await.unwrap();
+    let batch = serde_json::json!({"id": "payroll-december", "payments": [
+        {"id": "1", "destination": payee.public_key().to_string(), "amount": "12.5"},
+        {"id": "2", "destination": payee.public_key().to_string(), "amount": "7"},
+    ]});
+    let res = reqwest::Client::new()
+        .post(format!("{}/batches", bridge.url))
+        .header("x-api-key", API_KEY)
+        .json(&batch)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+
+    // A compliance server with its console, for the allow lists.
+    let compliance_db = TestDatabase::new(Backend::Sqlite);
+    let compliance_port = free_port();
+    let mut settings = compliance_config(
+        &compliance_db,
+        &KeyPair::random(),
+        bridge.sandbox.passphrase(),
+        &office.url,
+        false,
+    );
+    settings.console = console_settings(compliance_port);
+    compliance::Application::build(settings).await.unwrap().spawn();
+
+    let profile = tempfile::tempdir().unwrap();
+    let driver = chromedriver.browser(profile.path()).await;
+    let result = click_through(&driver, port, compliance_port, &office, &operation).await;
+    let _ = driver.quit().await;
+    result.unwrap();
+    assert_eq!(bridge.payments_to(&payee.public_key()).await.len(), 2);
+}
+
+async fn click_through(
+    driver: &WebDriver,
+    port: u16,
+    compliance_port: u16,
+    office: &BackOffice,
+    operation: &str,
+) -> WebDriverResult<()> {
+    let base = format!("http://127.0.0.1:{port}");
+
+    // Signed out, every page leads to the sign-in form.
+    driver.goto(format!("{base}/received")).await?;
+    assert!(driver.current_url().await?.path().ends_with("/login"));
+    shot(driver, "sign-in").await;
+
+    // The operator finds the failed delivery and the back office's answer.
+    sign_in(driver, &base, "olga").await;
+    driver.goto(format!("{base}/received?status=failed")).await?;
+    let list = main_text(driver).await;
+    assert!(list.contains(operation), "{list}");
+    shot(driver, "received-payments").await;
+    driver.find(By::LinkText(operation)).await?.click().await?;
+    let page = main_text(driver).await;
+    assert!(page.contains("receive callback answered 503"), "{page}");
+    shot(driver, "received-payment-failed").await;
+    // The back office is back: Reprocess delivers it.
+    office.answer(200);
+    click_button(driver, "Reprocess").await;
+    let page = main_text(driver).await;
+    assert!(page.contains("Delivered again"), "{page}");
+    assert!(page.contains("success"), "{page}");
+    shot(driver, "received-payment-reprocessed").await;
+
+    // A viewer is refused the batch; the approver approves it.
+    sign_out(driver).await;
+    sign_in(driver, &base, "vera").await;
+    driver.goto(format!("{base}/batches")).await?;
+    shot(driver, "batches").await;
+    driver.find(By::LinkText("payroll-december")).await?.click().await?;
+    let batch_page = driver.current_url().await?;
+    let page = main_text(driver).await;
+    assert!(page.contains("needs the approver role"), "{page}");
+    assert!(driver.find(By::XPath("//button[text()='Approve']")).await.is_err());
+    shot(driver, "batch-viewer").await;
+    sign_out(driver).await;
+    sign_in(driver, &base, "abel").await;
+    driver.goto(batch_page.as_str()).await?;
+    // A form stripped of its CSRF token is refused.
+    driver
+        .execute(
+            "document.querySelectorAll('form[action$=\"/approve\"] input[name=csrf]').forEach(e => e.remove())",
+            Vec::new(),
+        )
+        .await?;
+    click_button(driver, "Approve").await;
+    let refused = main_text(driver).await;
+    assert!(refused.contains("out of date or came from another site"), "{refused}");
+    shot(driver, "csrf-refused").await;
+    driver.goto(batch_page.as_str()).await?;
+    click_button(driver, "Approve").await;
+    assert!(main_text(driver).await.contains("Approved"));
+    for _ in 0..200 {
+        if main_text(driver).await.contains("finished") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        driver.refresh().await?;
+    }
+    assert!(main_text(driver).await.contains("finished"));
+    shot(driver, "batch-finished").await;
+    for (path, name) in [("/sent", "sent-payments"), ("/status", "health"), ("/audit", "audit")] {
+        driver.goto(format!("{base}{path}")).await?;
+        shot(driver, name).await;
+    }
+    let audit = main_text(driver).await;
+    assert!(audit.contains("approve_batch") && audit.contains("reprocess"), "{audit}");
+
+    // The compliance officer adds and removes an allow-list entry.
+    let compliance = format!("http://127.0.0.1:{compliance_port}");
+    sign_in(driver, &compliance, "cora").await;
+    driver.goto(format!("{compliance}/allowed")).await?;
+    let key = KeyPair::random().public_key().to_string();
+    for (id, value) in [("name", "Bank B"), ("domain", "bank-b.test"), ("public_key", &key)] {
+        driver.find(By::Id(id)).await?.send_keys(value).await?;
+    }
+    click_button(driver, "Allow").await;
+    let page = main_text(driver).await;
+    assert!(page.contains("Added to the allow list.") && page.contains(&key), "{page}");
+    shot(driver, "allow-lists").await;
+    click_button(driver, "Remove").await;
+    let page = main_text(driver).await;
+    assert!(page.contains("Removed") && !page.contains(&key), "{page}");
+    Ok(())
+}
