@@ -23,7 +23,7 @@ pub fn configure(store: Store, cfg: &mut web::ServiceConfig) {
     cfg.app_data(web::Data::new(store))
         .route(
             "/",
-            web::get().to(|| async {
+            web::get().to(|_: Session| async {
                 HttpResponse::SeeOther()
                     .insert_header((header::LOCATION, "/allowed"))
                     .finish()
@@ -73,7 +73,7 @@ async fn allowed(
     let body = html! {
         h1 { "Allow lists" }
         (notice(done(query.done.as_deref())))
-        p { "Institutions and users whose payments this server approves without asking the back office's sanctions callback." }
+        p { "Institutions, and users of institutions, that are given our customers' information when they ask for it (need_info) and no ask_user callback is configured: this list decides." }
         table {
             caption { "Allowed institutions (no user) and users" }
             thead { tr {

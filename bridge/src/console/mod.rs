@@ -38,7 +38,7 @@ pub fn configure(pages: Pages, cfg: &mut web::ServiceConfig) {
     cfg.app_data(web::Data::new(pages))
         .route(
             "/",
-            web::get().to(|| async {
+            web::get().to(|_: service::console::Session| async {
                 actix_web::HttpResponse::SeeOther()
                     .insert_header((actix_web::http::header::LOCATION, "/received"))
                     .finish()

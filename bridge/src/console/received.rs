@@ -205,6 +205,12 @@ pub async fn reprocess(
         .by_id(*id)
         .await?
         .ok_or(ConsoleError::NotFound)?;
+    if !matches!(payment.status.as_str(), "failed" | "failing") {
+        return Err(ConsoleError::BadRequest(format!(
+            "only a payment whose delivery failed is reprocessed here; this one is {}",
+            payment.status
+        )));
+    }
     let outcome = admin.reprocess(&payment.operation_id, false).await;
     let (done, written) = match &outcome {
         Ok(()) => ("reprocessed", "ok".to_owned()),

@@ -231,11 +231,45 @@ async fn an_approver_approves_a_batch_others_cannot(backend: Backend) {
 service::backend_tests!(sign_in_sessions_and_errors; sqlite);
 async fn sign_in_sessions_and_errors(_backend: Backend) {
     let port = free_port();
-    let _bridge = TestBridge::start_with(Backend::Sqlite, |c| {
+    let bridge = TestBridge::start_with(Backend::Sqlite, |c| {
         c.console = console_settings(port);
     })
     .await;
     let mut browser = Browser::new(port);
+
+    // Without a session every page and every action leads to the sign-in form, and does
+    // nothing.
+    for path in [
+        "/",
+        "/received",
+        "/received/1",
+        "/sent",
+        "/sent/1",
+        "/batches",
+        "/batches/1",
+        "/status",
+        "/audit",
+    ] {
+        let page = browser.get(path).await;
+        assert_eq!(
+            (page.status, page.location()),
+            (303, "/login"),
+            "GET {path}"
+        );
+    }
+    for path in [
+        "/received/1/reprocess",
+        "/batches/1/approve",
+        "/batches/1/cancel",
+        "/logout",
+    ] {
+        let page = browser.post(path, &[("csrf", "x")], &[]).await;
+        assert_eq!(
+            (page.status, page.location()),
+            (303, "/login"),
+            "POST {path}"
+        );
+    }
 
     // The sign-in form: its CSRF cookie is HttpOnly and SameSite=Strict.
     let form = browser.get("/login").await;
@@ -284,6 +318,8 @@ async fn sign_in_sessions_and_errors(_backend: Backend) {
         "{session}"
     );
     assert!(!session.contains("Secure"));
+    // A browser-session cookie: the session's lifetime is kept, and slid, on the server.
+    assert!(!session.contains("Max-Age"), "{session}");
     let home = browser.get("/").await;
     assert_eq!(home.location(), "/received");
     for path in ["/received", "/sent", "/batches", "/status", "/audit"] {
@@ -293,12 +329,15 @@ async fn sign_in_sessions_and_errors(_backend: Backend) {
         assert!(!page.body.contains("<script"), "{path}");
         assert!(!page.body.contains(" style="), "{path}: no inline style");
     }
+    // Refused sign-ins are audited under the name only when it is a user's: what else is
+    // typed there may be a password.
     let audit = browser.get("/audit").await;
     assert!(
-        audit.body.contains("refused") && audit.body.contains("mallory"),
+        audit.body.contains("refused") && audit.body.contains("vera"),
         "{}",
         audit.body
     );
+    assert!(audit.body.contains("(unknown user)") && !audit.body.contains("mallory"));
 
     // Bad input: an HTML page with the reason and the right status.
     let bad = browser.get("/received?status=lost").await;
@@ -308,6 +347,41 @@ async fn sign_in_sessions_and_errors(_backend: Backend) {
     assert_eq!(bad.status, 400);
     assert_eq!(browser.get("/received/999999").await.status, 404);
     assert_eq!(browser.get("/nowhere").await.status, 404);
+
+    // Behind a proxy that passes the browser's host as X-Forwarded-Host, the form is accepted;
+    // from another origin it is not.
+    let page = browser.get("/received").await;
+    let proxied = browser
+        .post(
+            "/logout",
+            &[("csrf", &page.csrf())],
+            &[
+                ("origin", "https://console.bank.example"),
+                ("x-forwarded-host", "console.bank.example"),
+            ],
+        )
+        .await;
+    assert_eq!(proxied.status, 303, "{}", proxied.body);
+    browser.switch_to("vera").await;
+
+    // Another instance on the same database honours the session, with the roles its own
+    // configuration gives now: a user removed there is signed out there.
+    let kept = browser.cookies.clone();
+    let other_port = free_port();
+    bridge
+        .restart(|c| {
+            c.console = console_settings(other_port);
+            c.console.users.retain(|u| u.name != "olga");
+        })
+        .await;
+    let mut elsewhere = Browser::new(other_port);
+    elsewhere.cookies = kept.clone();
+    assert_eq!(elsewhere.get("/received").await.status, 200);
+    browser.switch_to("olga").await;
+    elsewhere.cookies = browser.cookies.clone();
+    let gone = elsewhere.get("/received").await;
+    assert_eq!((gone.status, gone.location()), (303, "/login"));
+    browser.cookies = kept;
 
     // Signing out ends the session on the server, not only in this browser.
     let kept = browser.cookies.clone();
@@ -319,4 +393,19 @@ async fn sign_in_sessions_and_errors(_backend: Backend) {
     browser.cookies = kept;
     let after = browser.get("/received").await;
     assert_eq!((after.status, after.location()), (303, "/login"));
+}
+
+#[tokio::test]
+async fn no_console_listener_unless_configured() {
+    let sandbox = sandbox::Sandbox::start(sandbox::SandboxConfig::for_tests())
+        .await
+        .unwrap();
+    let (source, issuer) = (KeyPair::random(), KeyPair::random());
+    sandbox.fund(source.public_key()).await.unwrap();
+    sandbox.fund(issuer.public_key()).await.unwrap();
+    let db = service::testing::TestDatabase::new(Backend::Sqlite);
+    let config = crate::common::config(&db, &sandbox, &source, &issuer, |_| {});
+    assert!(config.console.port.is_none());
+    let app = bridge::Application::build(config).await.unwrap();
+    assert_eq!(app.console_url(), None);
 }

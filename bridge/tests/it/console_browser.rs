@@ -83,7 +83,9 @@ impl Driver {
         ] {
             caps.add_arg(arg).unwrap();
         }
-        WebDriver::new(&self.url, caps).await.expect("a Chromium session")
+        WebDriver::new(&self.url, caps)
+            .await
+            .expect("a Chromium session")
     }
 }
 
@@ -103,7 +105,13 @@ async fn shot(driver: &WebDriver, name: &str) {
 
 async fn sign_in(driver: &WebDriver, base: &str, user: &str) {
     driver.goto(format!("{base}/login")).await.unwrap();
-    driver.find(By::Id("user")).await.unwrap().send_keys(user).await.unwrap();
+    driver
+        .find(By::Id("user"))
+        .await
+        .unwrap()
+        .send_keys(user)
+        .await
+        .unwrap();
     driver
         .find(By::Id("password"))
         .await
@@ -120,7 +128,13 @@ async fn sign_in(driver: &WebDriver, base: &str, user: &str) {
         .unwrap();
     // Signed in once the browser has left the form.
     for _ in 0..100 {
-        if !driver.current_url().await.unwrap().path().ends_with("/login") {
+        if !driver
+            .current_url()
+            .await
+            .unwrap()
+            .path()
+            .ends_with("/login")
+        {
             return;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -138,13 +152,41 @@ async fn sign_out(driver: &WebDriver) {
         .unwrap();
 }
 
+/// The page's `<main>` text, once the page has settled (a page still loading replaces the
+/// element being read).
 async fn main_text(driver: &WebDriver) -> String {
-    driver.find(By::Tag("main")).await.unwrap().text().await.unwrap()
+    let mut last = None;
+    for _ in 0..50 {
+        match driver.find(By::Tag("main")).await {
+            Ok(main) => match main.text().await {
+                Ok(text) => return text,
+                Err(e) => last = Some(e),
+            },
+            Err(e) => last = Some(e),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("no <main> to read: {last:?}");
+}
+
+/// Waits for `<main>` to show `needle` (a click's page may still be loading); its text.
+async fn expect_text(driver: &WebDriver, needle: &str) -> String {
+    let mut text = String::new();
+    for _ in 0..100 {
+        text = main_text(driver).await;
+        if text.contains(needle) {
+            return text;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the page never showed {needle:?}:\n{text}");
 }
 
 async fn click_button(driver: &WebDriver, label: &str) {
     driver
-        .find(By::XPath(format!("//button[starts-with(normalize-space(.), '{label}')]")))
+        .find(By::XPath(format!(
+            "//button[starts-with(normalize-space(.), '{label}')]"
+        )))
         .await
         .unwrap_or_else(|e| panic!("a {label:?} button: {e}"))
         .click()
@@ -202,7 +244,10 @@ async fn the_consoles_in_chromium() {
         false,
     );
     settings.console = console_settings(compliance_port);
-    compliance::Application::build(settings).await.unwrap().spawn();
+    compliance::Application::build(settings)
+        .await
+        .unwrap()
+        .spawn();
 
     let profile = tempfile::tempdir().unwrap();
     let driver = chromedriver.browser(profile.path()).await;
@@ -228,19 +273,19 @@ async fn click_through(
 
     // The operator finds the failed delivery and the back office's answer.
     sign_in(driver, &base, "olga").await;
-    driver.goto(format!("{base}/received?status=failed")).await?;
+    driver
+        .goto(format!("{base}/received?status=failed"))
+        .await?;
     let list = main_text(driver).await;
     assert!(list.contains(operation), "{list}");
     shot(driver, "received-payments").await;
     driver.find(By::LinkText(operation)).await?.click().await?;
-    let page = main_text(driver).await;
-    assert!(page.contains("receive callback answered 503"), "{page}");
+    expect_text(driver, "receive callback answered 503").await;
     shot(driver, "received-payment-failed").await;
     // The back office is back: Reprocess delivers it.
     office.answer(200);
     click_button(driver, "Reprocess").await;
-    let page = main_text(driver).await;
-    assert!(page.contains("Delivered again"), "{page}");
+    let page = expect_text(driver, "Delivered again").await;
     assert!(page.contains("success"), "{page}");
     shot(driver, "received-payment-reprocessed").await;
 
@@ -249,11 +294,19 @@ async fn click_through(
     sign_in(driver, &base, "vera").await;
     driver.goto(format!("{base}/batches")).await?;
     shot(driver, "batches").await;
-    driver.find(By::LinkText("payroll-december")).await?.click().await?;
+    driver
+        .find(By::LinkText("payroll-december"))
+        .await?
+        .click()
+        .await?;
     let batch_page = driver.current_url().await?;
-    let page = main_text(driver).await;
-    assert!(page.contains("needs the approver role"), "{page}");
-    assert!(driver.find(By::XPath("//button[text()='Approve']")).await.is_err());
+    expect_text(driver, "needs the approver role").await;
+    assert!(
+        driver
+            .find(By::XPath("//button[text()='Approve']"))
+            .await
+            .is_err()
+    );
     shot(driver, "batch-viewer").await;
     sign_out(driver).await;
     sign_in(driver, &base, "abel").await;
@@ -266,12 +319,11 @@ async fn click_through(
         )
         .await?;
     click_button(driver, "Approve").await;
-    let refused = main_text(driver).await;
-    assert!(refused.contains("out of date or came from another site"), "{refused}");
+    expect_text(driver, "out of date or came from another site").await;
     shot(driver, "csrf-refused").await;
     driver.goto(batch_page.as_str()).await?;
     click_button(driver, "Approve").await;
-    assert!(main_text(driver).await.contains("Approved"));
+    expect_text(driver, "Approved").await;
     for _ in 0..200 {
         if main_text(driver).await.contains("finished") {
             break;
@@ -281,27 +333,38 @@ async fn click_through(
     }
     assert!(main_text(driver).await.contains("finished"));
     shot(driver, "batch-finished").await;
-    for (path, name) in [("/sent", "sent-payments"), ("/status", "health"), ("/audit", "audit")] {
+    for (path, name) in [
+        ("/sent", "sent-payments"),
+        ("/status", "health"),
+        ("/audit", "audit"),
+    ] {
         driver.goto(format!("{base}{path}")).await?;
         shot(driver, name).await;
     }
     let audit = main_text(driver).await;
-    assert!(audit.contains("approve_batch") && audit.contains("reprocess"), "{audit}");
+    assert!(
+        audit.contains("approve_batch") && audit.contains("reprocess"),
+        "{audit}"
+    );
 
     // The compliance officer adds and removes an allow-list entry.
     let compliance = format!("http://127.0.0.1:{compliance_port}");
     sign_in(driver, &compliance, "cora").await;
     driver.goto(format!("{compliance}/allowed")).await?;
     let key = KeyPair::random().public_key().to_string();
-    for (id, value) in [("name", "Bank B"), ("domain", "bank-b.test"), ("public_key", &key)] {
+    for (id, value) in [
+        ("name", "Bank B"),
+        ("domain", "bank-b.test"),
+        ("public_key", &key),
+    ] {
         driver.find(By::Id(id)).await?.send_keys(value).await?;
     }
     click_button(driver, "Allow").await;
-    let page = main_text(driver).await;
-    assert!(page.contains("Added to the allow list.") && page.contains(&key), "{page}");
+    let page = expect_text(driver, "Added to the allow list.").await;
+    assert!(page.contains(&key), "{page}");
     shot(driver, "allow-lists").await;
     click_button(driver, "Remove").await;
-    let page = main_text(driver).await;
-    assert!(page.contains("Removed") && !page.contains(&key), "{page}");
+    let page = expect_text(driver, "Removed from the allow list.").await;
+    assert!(!page.contains(&key), "{page}");
     Ok(())
 }

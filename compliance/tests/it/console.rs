@@ -37,6 +37,31 @@ async fn a_compliance_officer_edits_the_allow_lists(backend: Backend) {
     let mut browser = Browser::new(port);
     let peer = KeyPair::random().public_key().to_string();
 
+    // Without a session every page and action leads to the sign-in form and does nothing.
+    for path in ["/", "/allowed", "/authorized", "/authorized/1", "/audit"] {
+        let page = browser.get(path).await;
+        assert_eq!(
+            (page.status, page.location()),
+            (303, "/login"),
+            "GET {path}"
+        );
+    }
+    for path in ["/allowed/add", "/allowed/remove", "/logout"] {
+        let form = [
+            ("csrf", "x"),
+            ("name", "B"),
+            ("domain", "b.test"),
+            ("public_key", peer.as_str()),
+        ];
+        let page = browser.post(path, &form, &[]).await;
+        assert_eq!(
+            (page.status, page.location()),
+            (303, "/login"),
+            "POST {path}"
+        );
+    }
+    assert_eq!(db.count("allowed_fi"), 0);
+
     // A viewer sees the lists and no form; posting anyway is 403 and changes nothing.
     browser.switch_to("vera").await;
     let page = browser.get("/allowed").await;

@@ -82,6 +82,9 @@ impl Console {
             .hash_password(store::random_token().as_bytes(), &salt)
             .expect("argon2 with default parameters")
             .to_string();
+        for warning in settings.warnings() {
+            tracing::warn!("console: {warning}");
+        }
         web::Data::new(Self {
             settings,
             store: ConsoleStore::new(db),
@@ -147,15 +150,33 @@ impl Console {
         Some((user.name.clone(), user.roles.clone()))
     }
 
-    fn cookie(&self, name: &str, value: &str, max_age_seconds: i64) -> String {
+    /// The roles `user` holds in the configuration now; `None` when nobody by that name may
+    /// sign in any more.
+    fn roles_of(&self, user: &str) -> Option<Vec<Role>> {
+        if user == TOKEN_USER {
+            return self
+                .settings
+                .admin_token
+                .as_ref()
+                .map(|_| self.settings.admin_token_roles.clone());
+        }
+        self.settings
+            .users
+            .iter()
+            .find(|u| u.name == user)
+            .map(|u| u.roles.clone())
+    }
+
+    /// A `Set-Cookie` value; `max_age_seconds` `None` makes a browser-session cookie (the
+    /// session's lifetime is kept, and slid, on the server).
+    fn cookie(&self, name: &str, value: &str, max_age_seconds: Option<i64>) -> String {
         let secure = if self.settings.secure_cookies {
             "; Secure"
         } else {
             ""
         };
-        format!(
-            "{name}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age_seconds}{secure}"
-        )
+        let max_age = max_age_seconds.map_or_else(String::new, |s| format!("; Max-Age={s}"));
+        format!("{name}={value}; Path=/; HttpOnly; SameSite=Strict{max_age}{secure}")
     }
 }
 
@@ -275,11 +296,17 @@ impl FromRequest for Session {
             let (Some(console), Some(token)) = (console, token) else {
                 return Err(ConsoleError::SignIn);
             };
-            console
+            let mut session = console
                 .store
                 .find(&token, console.lifetime_ms())
                 .await?
-                .ok_or(ConsoleError::SignIn)
+                .ok_or(ConsoleError::SignIn)?;
+            // What the configuration says now: a user removed, a role taken away or the admin
+            // token unset takes effect on the next request, not when the session ends.
+            session.roles = console
+                .roles_of(&session.user)
+                .ok_or(ConsoleError::SignIn)?;
+            Ok(session)
         })
     }
 }
@@ -321,14 +348,13 @@ fn cross_site(req: &HttpRequest) -> bool {
     if header("sec-fetch-site").is_some_and(|site| site == "cross-site" || site == "same-site") {
         return true;
     }
-    match (header("origin"), header("host")) {
-        (Some(origin), Some(host)) => {
-            origin == "null"
-                || origin
-                    .split_once("://")
-                    .is_none_or(|(_, authority)| authority != host)
-        }
-        _ => false,
+    // Behind a proxy the browser's host may reach us as `X-Forwarded-Host` only.
+    let hosts = [header("host"), header("x-forwarded-host")];
+    match header("origin") {
+        Some(origin) => origin
+            .split_once("://")
+            .is_none_or(|(_, authority)| !hosts.iter().flatten().any(|host| *host == authority)),
+        None => false,
     }
 }
 
@@ -440,7 +466,8 @@ fn sign_in_form(console: &Console, token: &str, message: Option<&str>) -> Markup
 fn sign_in_answer(console: &Console, status: StatusCode, message: Option<&str>) -> HttpResponse {
     let token = store::random_token();
     let mut answer = page::bare(status, "Sign in", sign_in_form(console, &token, message));
-    if let Ok(cookie) = header::HeaderValue::from_str(&console.cookie(SIGN_IN_COOKIE, &token, 3600))
+    if let Ok(cookie) =
+        header::HeaderValue::from_str(&console.cookie(SIGN_IN_COOKIE, &token, Some(3600)))
     {
         answer.headers_mut().append(header::SET_COOKIE, cookie);
     }
@@ -491,10 +518,13 @@ async fn sign_in(
             Some("Too many sign-in attempts; wait a minute and try again."),
         ));
     }
-    let typed = if form.token.is_empty() {
+    // Only a configured name is written: what else is typed there may be a password.
+    let typed = if !form.token.is_empty() {
+        TOKEN_USER.to_owned()
+    } else if console.roles_of(form.user.trim()).is_some() {
         form.user.trim().to_owned()
     } else {
-        TOKEN_USER.to_owned()
+        "(unknown user)".to_owned()
     };
     let Some((user, roles)) = console
         .check(form.user.trim(), &form.password, &form.token)
@@ -516,9 +546,12 @@ async fn sign_in(
         .insert_header((header::LOCATION, "/"))
         .append_header((
             header::SET_COOKIE,
-            console.cookie(SESSION_COOKIE, &token, console.lifetime_ms() / 1000),
+            console.cookie(SESSION_COOKIE, &token, None),
         ))
-        .append_header((header::SET_COOKIE, console.cookie(SIGN_IN_COOKIE, "", 0)))
+        .append_header((
+            header::SET_COOKIE,
+            console.cookie(SIGN_IN_COOKIE, "", Some(0)),
+        ))
         .finish())
 }
 
@@ -533,7 +566,10 @@ async fn sign_out(
     console.audit(&action.session, "sign_out", "", "ok").await;
     Ok(HttpResponse::SeeOther()
         .insert_header((header::LOCATION, "/login"))
-        .insert_header((header::SET_COOKIE, console.cookie(SESSION_COOKIE, "", 0)))
+        .insert_header((
+            header::SET_COOKIE,
+            console.cookie(SESSION_COOKIE, "", Some(0)),
+        ))
         .finish())
 }
 

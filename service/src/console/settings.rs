@@ -129,36 +129,61 @@ impl ConsoleSettings {
             return Ok(());
         }
         if self.users.is_empty() && self.admin_token.is_none() {
-            return Err(
-                "console: set [[console.users]] or console.admin_token, or nobody can sign in"
-                    .into(),
-            );
+            return Err("set [[console.users]] or admin_token, or nobody can sign in".into());
         }
         for (i, user) in self.users.iter().enumerate() {
-            if user.name.trim().is_empty() || user.name.len() > 64 {
-                return Err(format!("console.users[{i}].name: 1 to 64 characters"));
+            let length = user.name.chars().count();
+            if !(1..=64).contains(&length) || user.name.trim() != user.name {
+                return Err(format!(
+                    "users[{i}].name: 1 to 64 characters, without spaces around them"
+                ));
+            }
+            if user.name == super::TOKEN_USER {
+                return Err(format!(
+                    "users[{i}].name: {:?} is the admin token's",
+                    user.name
+                ));
             }
             if self.users[..i].iter().any(|u| u.name == user.name) {
-                return Err(format!("console.users: {:?} appears twice", user.name));
+                return Err(format!("users: {:?} appears twice", user.name));
             }
             if argon2::PasswordHash::new(user.password_hash.expose())
                 .map(|h| !h.algorithm.as_str().starts_with("argon2"))
                 .unwrap_or(true)
             {
                 return Err(format!(
-                    "console.users[{i}].password_hash: not an argon2 hash (make one with \
-                     `console hash-password`)"
+                    "users[{i}].password_hash: not an argon2 hash (make one with \
+                     `<server> console hash-password`)"
                 ));
             }
         }
         if let Some(token) = &self.admin_token
             && token.expose().len() < 20
         {
-            return Err("console.admin_token: at least 20 characters".into());
+            return Err("admin_token: at least 20 characters".into());
         }
         if self.session_minutes == 0 {
-            return Err("console.session_minutes: at least 1".into());
+            return Err("session_minutes: at least 1".into());
         }
         Ok(())
+    }
+
+    /// What is accepted but weak: a console reachable from other hosts whose cookies would
+    /// travel in clear.
+    pub fn warnings(&self) -> Vec<String> {
+        let loopback = self
+            .bind_address
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+            || self.bind_address == "localhost";
+        if self.port.is_some() && !loopback && !self.secure_cookies {
+            vec![format!(
+                "listening on {} without secure_cookies: serve it through a TLS proxy and set \
+                 secure_cookies = true, or bind it to 127.0.0.1",
+                self.bind_address
+            )]
+        } else {
+            Vec::new()
+        }
     }
 }
