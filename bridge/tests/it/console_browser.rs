@@ -6,16 +6,21 @@
 //! `$CARGO_TARGET_TMPDIR/console-screenshots/`.
 //!
 //! Without Chromium the test fails saying what to install; `TEST_BROWSER=0` skips it.
+//!
+//! It speaks W3C WebDriver to chromedriver itself (a dozen JSON calls): the client crates
+//! turn on serde_json's `preserve_order` for the whole workspace's test build, which would
+//! test the servers with a JSON map order they do not have in production.
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use base64::Engine;
+use serde_json::{Value, json};
 use service::console::testing::{PASSWORD, console_settings};
 use service::database::Backend;
 use service::testing::{TestDatabase, free_port};
 use stellar_base::KeyPair;
-use thirtyfour::prelude::*;
 
 use crate::common::banks::compliance_config;
 use crate::common::{API_KEY, BackOffice, TestBridge, receiving_config};
@@ -54,38 +59,193 @@ impl Driver {
             );
         }
         let port = free_port();
-        let child = Command::new(CHROMEDRIVER)
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("chromedriver starts");
-        let url = format!("http://127.0.0.1:{port}");
+        // Killed and waited for by `Drop`, whatever happens next.
+        let driver = Self {
+            child: Command::new(CHROMEDRIVER)
+                .arg(format!("--port={port}"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("chromedriver starts"),
+            url: format!("http://127.0.0.1:{port}"),
+        };
         for _ in 0..100 {
-            if reqwest::get(format!("{url}/status")).await.is_ok() {
-                return Some(Self { child, url });
+            if reqwest::get(format!("{}/status", driver.url)).await.is_ok() {
+                return Some(driver);
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        panic!("chromedriver did not answer on {url}");
+        panic!("chromedriver did not answer on {}", driver.url);
     }
 
     async fn browser(&self, profile: &std::path::Path) -> WebDriver {
-        let mut caps = DesiredCapabilities::chrome();
-        caps.set_binary(CHROMIUM).unwrap();
-        for arg in [
-            "--headless=new",
-            "--no-sandbox",
-            "--disable-dev-shm-usage",
-            "--disable-gpu",
-            "--window-size=1280,900",
-            &format!("--user-data-dir={}", profile.display()),
-        ] {
-            caps.add_arg(arg).unwrap();
-        }
-        WebDriver::new(&self.url, caps)
+        let args = [
+            "--headless=new".to_owned(),
+            "--no-sandbox".to_owned(),
+            "--disable-dev-shm-usage".to_owned(),
+            "--disable-gpu".to_owned(),
+            "--window-size=1280,900".to_owned(),
+            format!("--user-data-dir={}", profile.display()),
+        ];
+        let capabilities = json!({"capabilities": {"alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": {"binary": CHROMIUM, "args": args},
+        }}});
+        let http = reqwest::Client::new();
+        let answer: Value = http
+            .post(format!("{}/session", self.url))
+            .json(&capabilities)
+            .send()
             .await
-            .expect("a Chromium session")
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let session = answer["value"]["sessionId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no Chromium session: {answer}"));
+        WebDriver {
+            http,
+            base: format!("{}/session/{session}", self.url),
+        }
+    }
+}
+
+/// A WebDriver session: the W3C calls this test makes, each answering its `value` or the
+/// browser's error.
+struct WebDriver {
+    http: reqwest::Client,
+    base: String,
+}
+
+/// How an element is found.
+enum By<'a> {
+    Id(&'a str),
+    Css(&'a str),
+    Tag(&'a str),
+    LinkText(&'a str),
+    XPath(&'a str),
+}
+
+type WebDriverResult<T> = Result<T, String>;
+
+impl WebDriver {
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> WebDriverResult<Value> {
+        let mut request = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let answer: Value = request
+            .send()
+            .await
+            .map_err(|e| e.to_string())?
+            .json()
+            .await
+            .map_err(|e| e.to_string())?;
+        match answer["value"].get("error") {
+            Some(error) => Err(format!("{error}: {}", answer["value"]["message"])),
+            None => Ok(answer["value"].clone()),
+        }
+    }
+
+    async fn post(&self, path: &str, body: Value) -> WebDriverResult<Value> {
+        self.call(reqwest::Method::POST, path, Some(body)).await
+    }
+
+    async fn get(&self, path: &str) -> WebDriverResult<Value> {
+        self.call(reqwest::Method::GET, path, None).await
+    }
+
+    async fn goto(&self, url: impl AsRef<str>) -> WebDriverResult<()> {
+        self.post("/url", json!({"url": url.as_ref()}))
+            .await
+            .map(drop)
+    }
+
+    async fn refresh(&self) -> WebDriverResult<()> {
+        self.post("/refresh", json!({})).await.map(drop)
+    }
+
+    async fn current_url(&self) -> WebDriverResult<url::Url> {
+        let url = self.get("/url").await?;
+        url::Url::parse(url.as_str().unwrap_or_default()).map_err(|e| e.to_string())
+    }
+
+    async fn find(&self, by: By<'_>) -> WebDriverResult<Element<'_>> {
+        let (using, value) = match by {
+            By::Id(id) => ("css selector", format!("#{id}")),
+            By::Css(css) => ("css selector", css.to_owned()),
+            By::Tag(tag) => ("css selector", tag.to_owned()),
+            By::LinkText(text) => ("link text", text.to_owned()),
+            By::XPath(path) => ("xpath", path.to_owned()),
+        };
+        let found = self
+            .post("/element", json!({"using": using, "value": value}))
+            .await?;
+        let id = found
+            .as_object()
+            .and_then(|o| o.values().next())
+            .and_then(Value::as_str)
+            .ok_or_else(|| format!("no element id in {found}"))?;
+        Ok(Element {
+            driver: self,
+            id: id.to_owned(),
+        })
+    }
+
+    async fn execute(&self, script: &str) -> WebDriverResult<Value> {
+        self.post("/execute/sync", json!({"script": script, "args": []}))
+            .await
+    }
+
+    async fn screenshot(&self, path: &std::path::Path) -> WebDriverResult<()> {
+        let png = self.get("/screenshot").await?;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(png.as_str().unwrap_or_default())
+            .map_err(|e| e.to_string())?;
+        std::fs::write(path, bytes).map_err(|e| e.to_string())
+    }
+
+    async fn quit(&self) -> WebDriverResult<()> {
+        self.call(reqwest::Method::DELETE, "", None).await.map(drop)
+    }
+}
+
+/// An element of the current page.
+struct Element<'a> {
+    driver: &'a WebDriver,
+    id: String,
+}
+
+impl Element<'_> {
+    async fn click(&self) -> WebDriverResult<()> {
+        self.driver
+            .post(&format!("/element/{}/click", self.id), json!({}))
+            .await
+            .map(drop)
+    }
+
+    async fn send_keys(&self, text: &str) -> WebDriverResult<()> {
+        self.driver
+            .post(
+                &format!("/element/{}/value", self.id),
+                json!({"text": text}),
+            )
+            .await
+            .map(drop)
+    }
+
+    async fn text(&self) -> WebDriverResult<String> {
+        let text = self
+            .driver
+            .get(&format!("/element/{}/text", self.id))
+            .await?;
+        Ok(text.as_str().unwrap_or_default().to_owned())
     }
 }
 
@@ -184,7 +344,7 @@ async fn expect_text(driver: &WebDriver, needle: &str) -> String {
 
 async fn click_button(driver: &WebDriver, label: &str) {
     driver
-        .find(By::XPath(format!(
+        .find(By::XPath(&format!(
             "//button[starts-with(normalize-space(.), '{label}')]"
         )))
         .await
@@ -313,10 +473,7 @@ async fn click_through(
     driver.goto(batch_page.as_str()).await?;
     // A form stripped of its CSRF token is refused.
     driver
-        .execute(
-            "document.querySelectorAll('form[action$=\"/approve\"] input[name=csrf]').forEach(e => e.remove())",
-            Vec::new(),
-        )
+        .execute("document.querySelectorAll('form[action$=\"/approve\"] input[name=csrf]').forEach(e => e.remove())")
         .await?;
     click_button(driver, "Approve").await;
     expect_text(driver, "out of date or came from another site").await;
