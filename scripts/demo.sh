@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(pkg-config libsqlite3-dev libpq-dev libmariadb-dev)
+packages=(pkg-config libssl-dev libsqlite3-dev libpq-dev libmariadb-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -175,16 +175,27 @@ async fn start_compliance(bank: &Bank, config: String) -> Result<(String, String
     Ok(urls)
 }
 
-async fn start_bridge(bank: &Bank, config: String) -> Result<String, String> {
+/// Starts a bank's bridge; its URL and its console's, when the config has one.
+async fn start_bridge(bank: &Bank, config: String) -> Result<(String, Option<String>), String> {
     let path = bank.dir.join("bridge.cfg");
     write(&path, &config)?;
     let config = bridge::BridgeConfig::load(Some(&path)).map_err(|e| e.to_string())?;
     let app = bridge::Application::build(config)
         .await
         .map_err(|e| e.to_string())?;
-    let url = app.url();
+    let urls = (app.url(), app.console_url());
     app.spawn();
-    Ok(url)
+    Ok(urls)
+}
+
+/// A `[console]` section on a free loopback port for `user` with `password` (kept running
+/// demos only: the password is printed).
+fn console_section(user: &str, password: &str) -> Result<String, String> {
+    let hash = service::console::hash_password(password)?;
+    Ok(format!(
+        "\n\n[console]\nport = 0\n\n[[console.users]]\nname = \"{user}\"\n\
+         password_hash = \"{hash}\"\nroles = [\"operator\", \"approver\"]\n"
+    ))
 }
 
 async fn balance(sandbox: &RunningSandbox, account: &PublicKey) -> String {
@@ -355,7 +366,7 @@ pub async fn run(options: Options) -> Result<(), String> {
             sqlite(&bank.dir, "bridge.db"),
         )
     };
-    let bridge_a = start_bridge(
+    let (bridge_a, _) = start_bridge(
         &a,
         bridge_cfg(
             &a,
@@ -364,9 +375,17 @@ pub async fn run(options: Options) -> Result<(), String> {
         ),
     )
     .await?;
-    let bridge_b = start_bridge(
+    // Kept running, bank B's bridge has a console to look at what it received.
+    let console_password = options
+        .keep_running
+        .then(|| service::console::store::random_token()[..16].to_owned());
+    let console = match &console_password {
+        Some(password) => console_section("operator", password)?,
+        None => String::new(),
+    };
+    let (bridge_b, console_b) = start_bridge(
         &b,
-        bridge_cfg(&b, &internal_b, &format!("receiving_account_id = \"{}\"\n\n[callbacks]\nreceive = \"{office_b_url}/receive\"\nerror = \"{office_b_url}/error\"", b.account.public_key()))
+        bridge_cfg(&b, &internal_b, &format!("receiving_account_id = \"{}\"\n\n[callbacks]\nreceive = \"{office_b_url}/receive\"\nerror = \"{office_b_url}/error\"{console}", b.account.public_key()))
 
     )
     .await?;
@@ -515,6 +534,11 @@ pub async fn run(options: Options) -> Result<(), String> {
             "  curl -s -X POST {bridge_a}/payment -d id=demo-2 -d sender=alice*bank-a.test -d destination=bob*bank-b.test -d amount=5 -d extra_memo=again"
         );
         println!("  curl -s '{}/transactions/{hash}'", sandbox.url());
+        if let (Some(console), Some(password)) = (&console_b, &console_password) {
+            println!(
+                "Bank B's operations console: {console}  (sign in as operator, password {password})"
+            );
+        }
         println!("Ctrl-C stops everything.");
         service::http::shutdown_signal().await;
     } else {
