@@ -51,6 +51,20 @@ diesel::table! {
 }
 
 diesel::table! {
+    /// Every call of the receive and error callbacks for a received payment: its HTTP status
+    /// and the first bytes of the answer (the console's delivery history).
+    delivery_attempt (id) {
+        id -> BigInt,
+        payment -> BigInt,
+        at -> BigInt,
+        instance -> Text,
+        callback -> Text,
+        http_status -> Nullable<Integer>,
+        answer -> Text,
+    }
+}
+
+diesel::table! {
     /// One row per watched account: the paging token after the last recorded payment.
     receive_cursor (account) {
         account -> Text,

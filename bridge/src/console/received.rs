@@ -148,6 +148,7 @@ pub async fn show(
         .by_id(*id)
         .await?
         .ok_or(ConsoleError::NotFound)?;
+    let answers = pages.receiving.store().answers(p.id, 50).await?;
     let value = |v: &Option<String>| v.clone().unwrap_or_default();
     let redeliverable = matches!(p.status.as_str(), "failed" | "failing");
     let body = html! {
@@ -171,6 +172,26 @@ pub async fn show(
             dt { "Attempts" } dd { (p.attempts) }
             dt { "Next attempt" } dd { @if p.status.as_str() == "pending" && p.next_attempt_at > 0 { (page::time_ms(p.next_attempt_at)) " UTC" } @else { "none scheduled" } }
             dt { "Last error" } dd { @if let Some(e) = &p.last_error { span.alert { (e) } } @else { "none" } }
+        }
+        @if !answers.is_empty() {
+            table {
+                caption { "Calls of the back office's callbacks, newest first" }
+                thead { tr {
+                    th scope="col" { "When (UTC)" } th scope="col" { "Callback" } th scope="col" class="num" { "HTTP status" }
+                    th scope="col" { "Answer (first bytes)" } th scope="col" { "Instance" }
+                } }
+                tbody {
+                    @for (at, instance, callback, status, answer) in &answers {
+                        tr {
+                            td { (page::time_ms(*at)) }
+                            td { (callback) }
+                            td.num { @if let Some(status) = status { (status) } @else { "none" } }
+                            td.mono { (answer) }
+                            td.mono { (instance) }
+                        }
+                    }
+                }
+            }
         }
         @if redeliverable {
             @if session.may(Role::Operator) {

@@ -70,7 +70,8 @@ impl Admin {
                  again in a moment",
             );
         }
-        let outcome = match deliverer.deliver(&payment).await {
+        let delivery = deliverer.deliver(&payment).await;
+        let outcome = match delivery.result {
             Ok(sent) => Outcome::Delivered {
                 route: sent.route,
                 data: sent.data,
@@ -93,7 +94,7 @@ impl Admin {
             _ => None,
         };
         store
-            .finish_attempt(&deliverer.instance, payment.id, outcome)
+            .finish_attempt(&deliverer.instance, payment.id, outcome, delivery.answer)
             .await?;
         match failed {
             Some(error) => Err(ReprocessError::Refused(error)),

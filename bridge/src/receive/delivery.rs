@@ -90,10 +90,69 @@ pub struct Delivered {
     pub data: Option<String>,
 }
 
+/// How many bytes of a callback's answer are kept for the operator.
+const ANSWER_KEPT: usize = 512;
+
+/// One call of a back-office callback as the console lists it: when, which callback, the HTTP
+/// status (none when it could not be reached) and the first bytes of the answer (or why there
+/// was none). Stored with the attempt's outcome ([`ReceiveStore::finish_attempts`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallbackAnswer {
+    /// Unix milliseconds.
+    pub at_ms: i64,
+    /// `receive` or `error`.
+    pub callback: &'static str,
+    /// The HTTP status, when it answered.
+    pub status: Option<u16>,
+    /// The first bytes of its answer (lossy UTF-8), or why it did not answer.
+    pub answer: String,
+}
+
+impl CallbackAnswer {
+    fn answered(callback: &'static str, status: u16, body_start: &[u8]) -> Self {
+        let kept = &body_start[..body_start.len().min(ANSWER_KEPT)];
+        Self {
+            at_ms: now_ms(),
+            callback,
+            status: Some(status),
+            answer: String::from_utf8_lossy(kept).into_owned(),
+        }
+    }
+
+    fn unanswered(callback: &'static str, why: &str) -> Self {
+        Self {
+            at_ms: now_ms(),
+            callback,
+            status: None,
+            answer: why.chars().take(ANSWER_KEPT).collect(),
+        }
+    }
+}
+
+/// One delivery: delivered or why not, and what the receive callback answered when it was
+/// called (a payment whose memo or route cannot be read yet is not posted at all).
+#[derive(Debug)]
+pub struct Delivery {
+    /// Delivered, or why not.
+    pub result: Result<Delivered, String>,
+    /// The receive callback's answer.
+    pub answer: Option<CallbackAnswer>,
+}
+
+impl Delivery {
+    fn before_callback(why: String) -> Self {
+        Self {
+            result: Err(why),
+            answer: None,
+        }
+    }
+}
+
 /// What became of one claimed payment.
 enum Finished {
-    /// The attempt ended: its outcome, and the slot it holds until the outcome is written.
-    Attempted(i64, Outcome, OwnedSemaphorePermit),
+    /// The attempt ended: its outcome, what the callback answered (when one was called), and
+    /// the slot it holds until the outcome is written.
+    Attempted(i64, Outcome, Option<CallbackAnswer>, OwnedSemaphorePermit),
     /// Dropped unanswered at shutdown: the claim is given back.
     Abandoned(i64),
     /// Claimed, but the worker stopped before it started: the claim is given back.
@@ -244,7 +303,7 @@ impl Deliverer {
         tokio::select! {
             biased;
             () = abandon.cancelled() => Finished::Abandoned(payment.id),
-            outcome = self.attempt_bounded(&payment) => Finished::Attempted(payment.id, outcome, slot),
+            (outcome, answer) = self.attempt_bounded(&payment) => Finished::Attempted(payment.id, outcome, answer, slot),
         }
     }
 
@@ -265,12 +324,14 @@ impl Deliverer {
     /// gives back the claims of payments abandoned or never started (left `pending`).
     async fn write_group(&self, group: Vec<Finished>) -> Result<(), service::DbError> {
         let mut outcomes = Vec::with_capacity(group.len());
+        let mut answers = Vec::with_capacity(group.len());
         let mut held = Vec::with_capacity(group.len());
         let (mut abandoned, mut unstarted) = (Vec::new(), Vec::new());
         for finished in group {
             match finished {
-                Finished::Attempted(id, outcome, slot) => {
+                Finished::Attempted(id, outcome, answer, slot) => {
                     outcomes.push((id, outcome));
+                    answers.extend(answer.map(|a| (id, a)));
                     held.push(slot);
                 }
                 Finished::Abandoned(id) => abandoned.push(id),
@@ -281,7 +342,9 @@ impl Deliverer {
         let written = if outcomes.is_empty() {
             0
         } else {
-            self.store.finish_attempts(&self.instance, outcomes).await?
+            self.store
+                .finish_attempts(&self.instance, outcomes, answers)
+                .await?
         };
         if written < count {
             tracing::warn!(
@@ -304,21 +367,26 @@ impl Deliverer {
 
     /// One attempt, bounded by [`Deliverer::attempt_limit`] so that it ends while its claim
     /// holds: past it, it counts as a failed attempt.
-    async fn attempt_bounded(&self, payment: &ReceivedPayment) -> Outcome {
+    async fn attempt_bounded(
+        &self,
+        payment: &ReceivedPayment,
+    ) -> (Outcome, Option<CallbackAnswer>) {
         match tokio::time::timeout(self.attempt_limit(), self.attempt(payment)).await {
-            Ok(outcome) => outcome,
+            Ok(attempted) => attempted,
             Err(_) => {
                 let attempts = u32::try_from(payment.attempts).unwrap_or(0) + 1;
                 tracing::warn!(operation_id = %payment.operation_id, attempts,
                     "delivery attempt took too long; retried later");
-                self.retry(attempts, "the delivery attempt took too long".to_owned())
+                let error = "the delivery attempt took too long".to_owned();
+                let answer = CallbackAnswer::unanswered("receive", &error);
+                (self.retry(attempts, error), Some(answer))
             }
         }
     }
 
     /// One attempt, and what it means for the payment's schedule.
-    async fn attempt(&self, payment: &ReceivedPayment) -> Outcome {
-        let outcome = self.attempt_once(payment).await;
+    async fn attempt(&self, payment: &ReceivedPayment) -> (Outcome, Option<CallbackAnswer>) {
+        let (outcome, answer) = self.attempt_once(payment).await;
         let label = match outcome {
             Outcome::Delivered { .. } => "delivered",
             Outcome::Retry { .. } => "retry",
@@ -326,15 +394,16 @@ impl Deliverer {
             Outcome::Failed { .. } => "failed",
         };
         metrics::counter!("bridge_deliveries_total", "outcome" => label).increment(1);
-        outcome
+        (outcome, answer)
     }
 
     /// The attempt itself: a delivery, or for a payment given up, its report.
-    async fn attempt_once(&self, payment: &ReceivedPayment) -> Outcome {
+    async fn attempt_once(&self, payment: &ReceivedPayment) -> (Outcome, Option<CallbackAnswer>) {
         if payment.status == ReceivedStatus::Failing {
             return self.report(payment).await;
         }
-        match self.deliver(payment).await {
+        let Delivery { result, answer } = self.deliver(payment).await;
+        let outcome = match result {
             Ok(sent) => {
                 tracing::info!(operation_id = %payment.operation_id, "payment delivered");
                 Outcome::Delivered {
@@ -346,7 +415,7 @@ impl Deliverer {
                 let attempts = u32::try_from(payment.attempts).unwrap_or(0) + 1;
                 tracing::warn!(operation_id = %payment.operation_id, attempts, %error, "delivery failed");
                 if !self.settings.gives_up(attempts, payment.processed_at) {
-                    return self.retry(attempts, error);
+                    return (self.retry(attempts, error), answer);
                 }
                 tracing::error!(
                     operation_id = %payment.operation_id,
@@ -360,28 +429,39 @@ impl Deliverer {
                     Outcome::Failed { error }
                 }
             }
-        }
+        };
+        (outcome, answer)
     }
 
     /// Resolves the route (compliance for hash memos) and posts the legacy form.
     ///
-    /// # Errors
-    /// Why it was not delivered, for `last_error` and the error callback.
-    pub async fn deliver(&self, payment: &ReceivedPayment) -> Result<Delivered, String> {
+    /// Its `result` is why it was not delivered on failure, for `last_error` and the error
+    /// callback; its `answer` what the receive callback answered, when it was called.
+    pub async fn deliver(&self, payment: &ReceivedPayment) -> Delivery {
         let read;
         let payment = if payment.memo_type.is_none() {
-            read = self.read_transaction(payment).await?;
+            match self.read_transaction(payment).await {
+                Ok(found) => read = found,
+                Err(e) => return Delivery::before_callback(e),
+            }
             &read
         } else {
             payment
         };
-        let (route, data) = self.route(payment).await?;
+        let (route, data) = match self.route(payment).await {
+            Ok(routed) => routed,
+            Err(e) => return Delivery::before_callback(e),
+        };
         let form = form(payment, &route, data.as_deref().unwrap_or(""));
-        let status = self.post(&self.receive, &form).await?;
-        if (200..300).contains(&status) {
-            Ok(Delivered { route, data })
-        } else {
-            Err(format!("receive callback answered {status}"))
+        let answer = self.post("receive", &self.receive, &form).await;
+        let result = match answer.status {
+            Some(status) if (200..300).contains(&status) => Ok(Delivered { route, data }),
+            Some(status) => Err(format!("receive callback answered {status}")),
+            None => Err(answer.answer.clone()),
+        };
+        Delivery {
+            result,
+            answer: Some(answer),
         }
     }
 
@@ -443,7 +523,7 @@ impl Deliverer {
     }
 
     /// Posts a form, signed when `mac_key` is set; the HTTP status.
-    async fn post(&self, url: &Url, form: &str) -> Result<u16, String> {
+    async fn post(&self, callback: &'static str, url: &Url, form: &str) -> CallbackAnswer {
         let mut request = self
             .http
             .post(url.clone())
@@ -454,12 +534,23 @@ impl Deliverer {
                 .header("X-Payload-Mac", &mac)
                 .header("X_PAYLOAD_MAC", mac);
         }
-        let response = request
-            .body(form.to_owned())
-            .send()
-            .await
-            .map_err(|e| format!("receive callback unreachable: {}", error_chain(&e)))?;
-        Ok(response.status().as_u16())
+        let mut response = match request.body(form.to_owned()).send().await {
+            Ok(response) => response,
+            Err(e) => {
+                let error = format!("{callback} callback unreachable: {}", error_chain(&e));
+                return CallbackAnswer::unanswered(callback, &error);
+            }
+        };
+        let status = response.status().as_u16();
+        // The first bytes of the answer, for the operator; never more, however long it is.
+        let mut start = Vec::new();
+        while start.len() < ANSWER_KEPT {
+            match response.chunk().await {
+                Ok(Some(chunk)) => start.extend_from_slice(&chunk),
+                _ => break,
+            }
+        }
+        CallbackAnswer::answered(callback, status, &start)
     }
 
     /// The next attempt after `attempts` failures.
@@ -474,10 +565,10 @@ impl Deliverer {
 
     /// Tells the error callback about a payment given up: `failed` once it answered 2xx (or
     /// when there is no error callback), else retried like a delivery.
-    async fn report(&self, payment: &ReceivedPayment) -> Outcome {
+    async fn report(&self, payment: &ReceivedPayment) -> (Outcome, Option<CallbackAnswer>) {
         let reason = payment.last_error.clone().unwrap_or_default();
         let Some(url) = &self.error else {
-            return Outcome::Failed { error: reason };
+            return (Outcome::Failed { error: reason }, None);
         };
         let route = payment.route.clone().unwrap_or_default();
         let mut form = form(payment, &route, payment.data.as_deref().unwrap_or(""));
@@ -487,15 +578,18 @@ impl Deliverer {
             .append_pair("status", ReceivedStatus::Failed.as_str())
             .finish();
         form = format!("{extra}&{form}");
-        let refused = match self.post(url, &form).await {
-            Ok(status) if (200..300).contains(&status) => return Outcome::Failed { error: reason },
-            Ok(status) => format!("error callback answered {status}"),
-            Err(error) => format!("error callback: {error}"),
+        let answer = self.post("error", url, &form).await;
+        let refused = match answer.status {
+            Some(status) if (200..300).contains(&status) => {
+                return (Outcome::Failed { error: reason }, Some(answer));
+            }
+            Some(status) => format!("error callback answered {status}"),
+            None => answer.answer.clone(),
         };
         tracing::warn!(operation_id = %payment.operation_id, %refused, "reporting a payment given up");
         let attempts = u32::try_from(payment.attempts).unwrap_or(0) + 1;
         // `last_error` keeps why the delivery was given up, not why the report failed.
-        match self.retry(attempts, refused) {
+        let outcome = match self.retry(attempts, refused) {
             Outcome::Retry {
                 next_attempt_at, ..
             } => Outcome::Retry {
@@ -503,7 +597,8 @@ impl Deliverer {
                 next_attempt_at,
             },
             other => other,
-        }
+        };
+        (outcome, Some(answer))
     }
 }
 

@@ -12,8 +12,9 @@ use service::database::clock_ms;
 use service::{Database, DbError};
 use time::PrimitiveDateTime;
 
+use super::delivery::CallbackAnswer;
 use super::fence::{Fence, LeaseWriteError};
-use crate::schema::{receive_cursor as rc, received_payment as rp};
+use crate::schema::{delivery_attempt as da, receive_cursor as rc, received_payment as rp};
 
 /// Where a received payment stands (the `status` column), like [`SentStatus`] for sent
 /// transactions.
@@ -737,16 +738,23 @@ impl ReceiveStore {
         claimant: &str,
         id: i64,
         outcome: Outcome,
+        answer: Option<CallbackAnswer>,
     ) -> Result<(), DbError> {
-        self.finish_attempts(claimant, vec![(id, outcome)])
-            .await
-            .map(drop)
+        self.finish_attempts(
+            claimant,
+            vec![(id, outcome)],
+            answer.map(|a| vec![(id, a)]).unwrap_or_default(),
+        )
+        .await
+        .map(drop)
     }
 
     /// Stores several attempts' outcomes in one transaction, each only if `claimant` still
     /// holds its claim (one that lapsed is another instance's now), and ends the claims.
     /// Deliveries that sent the same route and data (e.g. every payment with the same memo)
-    /// are marked in one statement. Returns how many outcomes were written.
+    /// are marked in one statement. The callbacks' `answers` go to the delivery history in
+    /// the same transaction, whether or not their claims held (the calls happened). Returns
+    /// how many outcomes were written.
     ///
     /// # Errors
     /// Database failures; then nothing was written.
@@ -754,6 +762,7 @@ impl ReceiveStore {
         &self,
         claimant: &str,
         outcomes: Vec<(i64, Outcome)>,
+        answers: Vec<(i64, CallbackAnswer)>,
     ) -> Result<usize, DbError> {
         let now = now_utc();
         let claimant = claimant.to_owned();
@@ -761,6 +770,19 @@ impl ReceiveStore {
         self.db
             .run(move |conn| {
                 conn.transaction(|conn| {
+                    // One statement per row: MultiConnection has no multi-row insert.
+                    for (payment, a) in &answers {
+                        diesel::insert_into(da::table)
+                            .values((
+                                da::payment.eq(*payment),
+                                da::at.eq(a.at_ms),
+                                da::instance.eq(claimant.as_str()),
+                                da::callback.eq(a.callback),
+                                da::http_status.eq(a.status.map(i32::from)),
+                                da::answer.eq(a.answer.as_str()),
+                            ))
+                            .execute(conn)?;
+                    }
                     let mut written = 0;
                     let mut delivered: HashMap<(String, Option<String>), Vec<i64>> = HashMap::new();
                     for (id, outcome) in outcomes {
@@ -889,6 +911,33 @@ impl ReceiveStore {
                     .limit(limit)
                     .select(ReceivedPayment::as_select())
                     .load::<ReceivedPayment>(conn)?)
+            })
+            .await
+    }
+
+    /// The callbacks' answers for payment row `payment`, newest first, at most `limit`.
+    ///
+    /// # Errors
+    /// Database failures.
+    pub async fn answers(
+        &self,
+        payment: i64,
+        limit: i64,
+    ) -> Result<Vec<(i64, String, String, Option<i32>, String)>, DbError> {
+        self.db
+            .read(move |conn| {
+                Ok(da::table
+                    .filter(da::payment.eq(payment))
+                    .order(da::id.desc())
+                    .limit(limit)
+                    .select((
+                        da::at,
+                        da::instance,
+                        da::callback,
+                        da::http_status,
+                        da::answer,
+                    ))
+                    .load(conn)?)
             })
             .await
     }

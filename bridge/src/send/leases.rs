@@ -89,6 +89,17 @@ pub struct OutOfPool {
     pub reason: String,
 }
 
+/// One channel as the console shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ChannelState {
+    /// The channel account.
+    pub account: String,
+    /// `leased` (carrying a transaction), `idle` or `out_of_pool`.
+    pub state: &'static str,
+    /// Why it is out of the pool.
+    pub reason: Option<String>,
+}
+
 /// Why no lease could be had.
 #[derive(Debug, thiserror::Error)]
 pub enum LeaseError {
@@ -509,6 +520,44 @@ impl Leases {
             Some(channels) => Ok(Some(self.pool_status(channels).await?)),
             None => Ok(None),
         }
+    }
+
+    /// Every channel and its state, in the configured order (empty without channels).
+    ///
+    /// # Errors
+    /// Database failures.
+    pub async fn channel_states(&self) -> Result<Vec<ChannelState>, DbError> {
+        let Some(channels) = &self.channels else {
+            return Ok(Vec::new());
+        };
+        let pool: Vec<String> = channels.accounts.iter().map(|a| a.to_string()).collect();
+        let wanted = pool.clone();
+        let rows = self
+            .db
+            .run(move |conn| {
+                Ok(sl::table
+                    .filter(sl::account.eq_any(wanted))
+                    .select((sl::account, sl::lease, sl::leased_until, sl::out_of_pool))
+                    .load::<(String, Option<String>, i64, Option<String>)>(conn)?)
+            })
+            .await?;
+        let now = unix_now() as i64;
+        Ok(pool
+            .into_iter()
+            .map(|account| {
+                let row = rows.iter().find(|(a, ..)| *a == account);
+                let (state, reason) = match row {
+                    Some((_, _, _, Some(reason))) => ("out_of_pool", Some(reason.clone())),
+                    Some((_, Some(_), until, None)) if *until >= now => ("leased", None),
+                    _ => ("idle", None),
+                };
+                ChannelState {
+                    account,
+                    state,
+                    reason,
+                }
+            })
+            .collect())
     }
 
     async fn pool_status(&self, channels: &Channels) -> Result<PoolStatus, DbError> {

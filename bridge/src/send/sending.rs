@@ -185,6 +185,32 @@ impl Sending {
         }
     }
 
+    /// Every channel with its state and its lumen balance as Horizon shows it (`None` when
+    /// Horizon did not answer within two seconds): the console's health page.
+    ///
+    /// # Errors
+    /// Database failures.
+    pub async fn channels(
+        &self,
+    ) -> Result<Vec<(super::leases::ChannelState, Option<String>)>, service::DbError> {
+        let states = self.submitter.leases().channel_states().await?;
+        let horizon = self.submitter.horizon();
+        let balances = futures_util::future::join_all(states.iter().map(|channel| async move {
+            let account: stellar_base::PublicKey = channel.account.parse().ok()?;
+            let found = tokio::time::timeout(Duration::from_secs(2), horizon.account(&account))
+                .await
+                .ok()?
+                .ok()??;
+            found
+                .balances
+                .iter()
+                .find(|b| b.asset_type == "native")
+                .map(|b| b.balance.to_string())
+        }))
+        .await;
+        Ok(states.into_iter().zip(balances).collect())
+    }
+
     /// `GET /metrics`: the process's metrics, the channel pool's gauges read fresh.
     pub async fn metrics(sending: actix_web::web::Data<Sending>) -> actix_web::HttpResponse {
         sending.channels_health().await;

@@ -72,6 +72,17 @@ async fn an_operator_reprocesses_a_failed_delivery_from_the_console(backend: Bac
     assert!(list.body.contains(&operation), "{backend}: {}", list.body);
     let link = first_payment_link(&list.body);
     let shown = browser.get(&link).await;
+    // Each call of the back office, with its status and the first bytes of its answer.
+    assert_eq!(
+        shown.body.matches("back office answered 503").count(),
+        2,
+        "{backend}: {}",
+        shown.body
+    );
+    assert!(
+        shown.body.contains("back office answered 200"),
+        "the error callback's"
+    );
     assert!(
         shown.body.contains("receive callback answered 503"),
         "{}",
@@ -130,6 +141,7 @@ async fn an_operator_reprocesses_a_failed_delivery_from_the_console(backend: Bac
         .await;
     assert_eq!(one["payment"]["status"], "success", "{backend}: {one:#}");
     let after = browser.get(done.location()).await;
+    assert_eq!(after.body.matches("back office answered 200").count(), 2);
     assert!(after.body.contains("Delivered again"), "{}", after.body);
     let audit = browser.get("/audit").await;
     assert!(audit.body.contains("olga"), "{}", audit.body);
@@ -408,4 +420,98 @@ async fn no_console_listener_unless_configured() {
     assert!(config.console.port.is_none());
     let app = bridge::Application::build(config).await.unwrap();
     assert_eq!(app.console_url(), None);
+}
+
+// 20 000 received payments: every filter pages through index ranges and lands on the right
+// rows, the last page has no "Older" link, and a search finds one payment among them. The
+// time of each page is printed for `docs/PERFORMANCE.md` (run with `--nocapture`), never
+// asserted.
+service::backend_tests!(twenty_thousand_payments_page_and_filter; sqlite, postgres, mysql);
+async fn twenty_thousand_payments_page_and_filter(backend: Backend) {
+    const ROWS: usize = 20_000;
+    let port = free_port();
+    let bridge = TestBridge::start_with(backend, |c| c.console = console_settings(port)).await;
+    let (a, b) = (
+        KeyPair::random().public_key(),
+        KeyPair::random().public_key(),
+    );
+    for chunk in (0..ROWS).collect::<Vec<_>>().chunks(1_000) {
+        let values: Vec<String> = chunk
+            .iter()
+            .map(|i| {
+                let account = if i % 2 == 0 { a } else { b };
+                let status = if i % 100 < 2 { "failed" } else { "success" };
+                let asset = if i % 3 == 0 { "NULL" } else { "'USD'" };
+                let day = 1 + i / 1_000;
+                format!(
+                    "('op-{i}', '2026-11-{day:02} 10:00:00', '{i}', '{status}', '{i:064x}', \
+                     '{account}', 'payment', '10', {asset}, 'text', 'memo-{i}', '{{}}')"
+                )
+            })
+            .collect();
+        bridge._db.execute(&format!(
+            "INSERT INTO received_payment (operation_id, processed_at, paging_token, status, \
+             transaction_id, account, kind, amount, asset_code, memo_type, memo, raw) VALUES {}",
+            values.join(", ")
+        ));
+    }
+    let mut browser = Browser::new(port);
+    browser.switch_to("vera").await;
+    let timed = |label: &'static str| {
+        let started = std::time::Instant::now();
+        move || eprintln!("{backend} {label}: {:?}", started.elapsed())
+    };
+    let rows = |page: &Page| page.body.matches("href=\"/received/").count();
+
+    let done = timed("newest page");
+    let first = browser.get("/received").await;
+    done();
+    assert_eq!(rows(&first), 50);
+    assert!(first.body.contains(">op-19999<") && first.body.contains("rel=\"next\""));
+    let done = timed("page 400 (the last)");
+    let last = browser.get("/received?page=400").await;
+    done();
+    assert_eq!(rows(&last), 50, "{backend}");
+    assert!(last.body.contains(">op-0<") && !last.body.contains("rel=\"next\""));
+
+    // 400 failed payments: eight pages of 50, of both accounts; then one account's 200.
+    let done = timed("failed, page 8");
+    let failed = browser.get("/received?status=failed&page=8").await;
+    done();
+    assert_eq!(rows(&failed), 50);
+    assert!(!failed.body.contains("rel=\"next\""));
+    assert!(failed.body.contains("state-failed") && !failed.body.contains("state-success"));
+    let done = timed("failed of one account");
+    let mine = browser
+        .get(&format!("/received?status=failed&account={a}&page=4"))
+        .await;
+    done();
+    assert_eq!(rows(&mine), 50, "{backend}: 200 of account a");
+    assert!(!mine.body.contains(&b.to_string()));
+    assert!(!mine.body.contains("rel=\"next\""));
+
+    // One payment among 20 000, by its memo or its transaction hash.
+    let done = timed("search by memo");
+    let found = browser.get("/received?q=memo-12345").await;
+    done();
+    assert_eq!(rows(&found), 1);
+    assert!(found.body.contains(">op-12345<"));
+    let done = timed("search by transaction");
+    let found = browser.get(&format!("/received?q={:064x}", 777)).await;
+    done();
+    assert_eq!(rows(&found), 1);
+    assert!(found.body.contains(">op-777<"));
+
+    // A day: 1 000 payments on 2026-11-05, lumens only (every third).
+    let done = timed("one day, lumens");
+    let day = browser
+        .get("/received?from=2026-11-05&to=2026-11-05&asset=XLM&page=7")
+        .await;
+    done();
+    // Multiples of 3 in 4000..5000: 333, so page 7 holds the last 33.
+    assert_eq!(rows(&day), 33, "{backend}");
+    assert!(!day.body.contains("rel=\"next\""));
+    let done = timed("health page");
+    assert_eq!(browser.get("/status").await.status, 200);
+    done();
 }

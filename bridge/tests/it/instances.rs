@@ -274,12 +274,12 @@ async fn two_delivery_workers_never_claim_the_same_payment(backend: Backend) {
         data: None,
     };
     let written = store
-        .finish_attempts(other, vec![(claimed, delivered.clone())])
+        .finish_attempts(other, vec![(claimed, delivered.clone())], Vec::new())
         .await
         .unwrap();
     assert_eq!(written, 0);
     let written = store
-        .finish_attempts(owner, vec![(claimed, delivered)])
+        .finish_attempts(owner, vec![(claimed, delivered)], Vec::new())
         .await
         .unwrap();
     assert_eq!(written, 1);

@@ -20,6 +20,18 @@ CREATE TABLE console_audit (
   target VARCHAR(255) NOT NULL,
   outcome VARCHAR(1000) NOT NULL
 );
+-- Every call of the receive and error callbacks: when, by which instance, the HTTP status
+-- (none when unreachable) and the first 512 bytes of the answer.
+CREATE TABLE delivery_attempt (
+  id BIGINT AUTO_INCREMENT PRIMARY KEY,
+  payment BIGINT NOT NULL,
+  at BIGINT NOT NULL,
+  instance VARCHAR(64) NOT NULL,
+  callback VARCHAR(16) NOT NULL,
+  http_status INTEGER,
+  answer VARCHAR(2048) NOT NULL
+);
+CREATE INDEX delivery_attempt_by_payment ON delivery_attempt (payment, id);
 CREATE INDEX received_payment_by_transaction ON received_payment (transaction_id);
 CREATE INDEX received_payment_by_account ON received_payment (account, id);
 CREATE INDEX received_payment_by_status ON received_payment (status, id);

@@ -4,5 +4,6 @@ DROP INDEX received_payment_by_processed;
 DROP INDEX received_payment_by_status;
 DROP INDEX received_payment_by_account;
 DROP INDEX received_payment_by_transaction;
+DROP TABLE delivery_attempt;
 DROP TABLE console_audit;
 DROP TABLE console_session;

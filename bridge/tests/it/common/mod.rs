@@ -296,7 +296,10 @@ impl Respond for Records {
             self.error_status.load(Ordering::SeqCst)
         };
         self.calls.lock().unwrap().push(call);
-        ResponseTemplate::new(code).set_delay(self.delay)
+        // A body, so that what the bridge keeps of answers can be seen (the console).
+        ResponseTemplate::new(code)
+            .set_body_string(format!("back office answered {code}"))
+            .set_delay(self.delay)
     }
 }
 
