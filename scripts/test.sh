@@ -19,7 +19,7 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; t
 
 # --- Debian packages -----------------------------------------------------------------------
 packages=(pkg-config libssl-dev libsqlite3-dev libpq-dev libmariadb-dev mariadb-server postgresql nginx
-  chromium chromium-driver fonts-dejavu-core)
+  chromium chromium-driver firefox-esr fonts-dejavu-core)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -53,7 +53,7 @@ if [ -z "${TEST_POSTGRES_URL:-}" ] && ! pg_up; then
   pg_up || die "PostgreSQL is not reachable at 127.0.0.1:5432 as postgres with trust auth; start it (pg_ctlcluster --skip-systemctl-redirect 15 main start) or set TEST_POSTGRES_URL"
 fi
 
-# --- Cargo tools for the documentation and dependency checks --------------------------------
+# --- Cargo tools for the documentation and dependency checks, and geckodriver ----------------
 # Installed from crates.io when missing; the versions are the ones deny.toml and the
 # [package.metadata.cargo-machete] sections are written for.
 cargo_tool() { # <command> <crate> <version requirement>
@@ -64,6 +64,8 @@ cargo_tool() { # <command> <crate> <version requirement>
 }
 cargo_tool cargo-deny cargo-deny '^0.20'
 cargo_tool cargo-machete cargo-machete '^0.9'
+# Firefox's WebDriver server for the console's browser test (Debian does not package it).
+cargo_tool geckodriver geckodriver '=0.37.1'
 
 # --- The official Python SDK, for interop tests ---------------------------------------------
 if ! python3 -c 'import stellar_sdk, sys; sys.exit(stellar_sdk.__version__ != "16.1.1")' 2>/dev/null; then

@@ -114,8 +114,8 @@ pub async fn show(
             dt { "State" } dd { (state(current.as_str())) }
             dt { "Payments" } dd { (batch.total_rows) }
             dt { "Created" } dd { (page::time_ms(batch.created_at)) " UTC" }
-            dt { "Approved" } dd { (batch.approved_at.map(page::time_ms).unwrap_or_else(|| "not yet".into())) }
-            dt { "Finished" } dd { (batch.finished_at.map(page::time_ms).unwrap_or_else(|| "not yet".into())) }
+            dt { "Approved" } dd { (batch.approved_at.map(|t| page::time_ms(t) + " UTC").unwrap_or_else(|| "not yet".into())) }
+            dt { "Finished" } dd { (batch.finished_at.map(|t| page::time_ms(t) + " UTC").unwrap_or_else(|| "not yet".into())) }
         }
         @if session.may(Role::Approver) {
             p {

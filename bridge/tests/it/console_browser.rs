@@ -1,15 +1,15 @@
-//! The consoles in headless Chromium (Debian's `chromium` and `chromium-driver`, which
-//! `scripts/test.sh` installs), as their users click through them: sign in, find the payment
-//! whose delivery failed with the back office's answer, Reprocess it, approve a batch as the
-//! approver after being refused as a viewer, add and remove an allow-list entry, and a form
-//! stripped of its CSRF token refused. A screenshot of every page goes to
-//! `$CARGO_TARGET_TMPDIR/console-screenshots/`.
+//! The consoles in headless Chromium and Firefox (Debian's `chromium`, `chromium-driver` and
+//! `firefox-esr`, and `geckodriver` from crates.io, which `scripts/test.sh` installs), as their
+//! users click through them: sign in, find the payment whose delivery failed with the back
+//! office's answer, Reprocess it, approve a batch as the approver after being refused as a
+//! viewer, add and remove an allow-list entry, and a form stripped of its CSRF token refused.
+//! A screenshot of every page goes to `$CARGO_TARGET_TMPDIR/console-screenshots/<browser>/`.
 //!
-//! Without Chromium the test fails saying what to install; `TEST_BROWSER=0` skips it.
+//! Without a browser its test fails saying what to install; `TEST_BROWSER=0` skips them.
 //!
-//! It speaks W3C WebDriver to chromedriver itself (a dozen JSON calls): the client crates
-//! turn on serde_json's `preserve_order` for the whole workspace's test build, which would
-//! test the servers with a JSON map order they do not have in production.
+//! It speaks W3C WebDriver to the driver itself (a dozen JSON calls): the client crates turn
+//! on serde_json's `preserve_order` for the whole workspace's test build, which would test the
+//! servers with a JSON map order they do not have in production.
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -25,13 +25,69 @@ use stellar_base::KeyPair;
 use crate::common::banks::compliance_config;
 use crate::common::{API_KEY, BackOffice, TestBridge, receiving_config};
 
-const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
-const CHROMIUM: &str = "/usr/bin/chromium";
+/// A browser and its WebDriver server.
+#[derive(Debug, Clone, Copy)]
+enum Browser {
+    Chromium,
+    Firefox,
+}
 
-/// chromedriver on a free port, killed when dropped.
+impl Browser {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Chromium => "chromium",
+            Self::Firefox => "firefox",
+        }
+    }
+
+    /// The browser binary and its driver (`geckodriver` from `cargo install`, on `PATH` or in
+    /// `~/.cargo/bin`).
+    fn binaries(self) -> (PathBuf, PathBuf) {
+        match self {
+            Self::Chromium => ("/usr/bin/chromium".into(), "/usr/bin/chromedriver".into()),
+            Self::Firefox => {
+                let on_path = std::env::var_os("PATH")
+                    .map(|paths| {
+                        std::env::split_paths(&paths)
+                            .map(|p| p.join("geckodriver"))
+                            .collect::<Vec<_>>()
+                    })
+                    .unwrap_or_default();
+                let cargo_bin = std::env::var_os("HOME")
+                    .map(|home| PathBuf::from(home).join(".cargo/bin/geckodriver"));
+                let driver = on_path
+                    .into_iter()
+                    .chain(cargo_bin)
+                    .find(|p| p.exists())
+                    .unwrap_or_else(|| "geckodriver".into());
+                ("/usr/bin/firefox-esr".into(), driver)
+            }
+        }
+    }
+
+    fn capabilities(self, binary: &std::path::Path, profile: &std::path::Path) -> Value {
+        match self {
+            Self::Chromium => json!({
+                "browserName": "chrome",
+                "goog:chromeOptions": {"binary": binary, "args": [
+                    "--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+                    "--window-size=1280,900", format!("--user-data-dir={}", profile.display()),
+                ]},
+            }),
+            Self::Firefox => json!({
+                "browserName": "firefox",
+                "moz:firefoxOptions": {"binary": binary, "args": ["-headless", "-width=1280", "-height=900"]},
+            }),
+        }
+    }
+}
+
+/// A WebDriver server on a free port, killed when dropped.
 struct Driver {
     child: Child,
     url: String,
+    browser: Browser,
+    binary: PathBuf,
 }
 
 impl Drop for Driver {
@@ -43,10 +99,11 @@ impl Drop for Driver {
 
 impl Driver {
     /// `None` when the browser is missing and `TEST_BROWSER=0` says to skip.
-    async fn start() -> Option<Self> {
-        let missing = [CHROMEDRIVER, CHROMIUM]
+    async fn start(browser: Browser) -> Option<Self> {
+        let (binary, driver) = browser.binaries();
+        let missing = [&binary, &driver]
             .into_iter()
-            .filter(|p| !std::path::Path::new(p).exists())
+            .filter(|p| !p.exists())
             .collect::<Vec<_>>();
         if !missing.is_empty() {
             if std::env::var("TEST_BROWSER").as_deref() == Ok("0") {
@@ -54,43 +111,36 @@ impl Driver {
                 return None;
             }
             panic!(
-                "{missing:?} not found: install Debian's chromium and chromium-driver \
-                 (scripts/test.sh does), or set TEST_BROWSER=0 to skip the browser tests"
+                "{missing:?} not found: install Debian's chromium, chromium-driver and \
+                 firefox-esr and `cargo install geckodriver` (scripts/test.sh does), or set \
+                 TEST_BROWSER=0 to skip the browser tests"
             );
         }
         let port = free_port();
         // Killed and waited for by `Drop`, whatever happens next.
         let driver = Self {
-            child: Command::new(CHROMEDRIVER)
+            child: Command::new(driver)
                 .arg(format!("--port={port}"))
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()
-                .expect("chromedriver starts"),
+                .expect("the WebDriver server starts"),
             url: format!("http://127.0.0.1:{port}"),
+            browser,
+            binary,
         };
-        for _ in 0..100 {
+        for _ in 0..200 {
             if reqwest::get(format!("{}/status", driver.url)).await.is_ok() {
                 return Some(driver);
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        panic!("chromedriver did not answer on {}", driver.url);
+        panic!("{} did not answer on {}", browser.name(), driver.url);
     }
 
     async fn browser(&self, profile: &std::path::Path) -> WebDriver {
-        let args = [
-            "--headless=new".to_owned(),
-            "--no-sandbox".to_owned(),
-            "--disable-dev-shm-usage".to_owned(),
-            "--disable-gpu".to_owned(),
-            "--window-size=1280,900".to_owned(),
-            format!("--user-data-dir={}", profile.display()),
-        ];
-        let capabilities = json!({"capabilities": {"alwaysMatch": {
-            "browserName": "chrome",
-            "goog:chromeOptions": {"binary": CHROMIUM, "args": args},
-        }}});
+        let capabilities = json!({"capabilities": {"alwaysMatch":
+            self.browser.capabilities(&self.binary, profile)}});
         let http = reqwest::Client::new();
         let answer: Value = http
             .post(format!("{}/session", self.url))
@@ -103,10 +153,11 @@ impl Driver {
             .unwrap();
         let session = answer["value"]["sessionId"]
             .as_str()
-            .unwrap_or_else(|| panic!("no Chromium session: {answer}"));
+            .unwrap_or_else(|| panic!("no {} session: {answer}", self.browser.name()));
         WebDriver {
             http,
             base: format!("{}/session/{session}", self.url),
+            shots: screenshots(self.browser),
         }
     }
 }
@@ -116,6 +167,8 @@ impl Driver {
 struct WebDriver {
     http: reqwest::Client,
     base: String,
+    /// Where its screenshots go.
+    shots: PathBuf,
 }
 
 /// How an element is found.
@@ -249,16 +302,18 @@ impl Element<'_> {
     }
 }
 
-/// Where the screenshots go.
-fn screenshots() -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("console-screenshots");
+/// Where one browser's screenshots go.
+fn screenshots(browser: Browser) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join("console-screenshots")
+        .join(browser.name());
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
 
 async fn shot(driver: &WebDriver, name: &str) {
     driver
-        .screenshot(&screenshots().join(format!("{name}.png")))
+        .screenshot(&driver.shots.join(format!("{name}.png")))
         .await
         .unwrap();
 }
@@ -356,7 +411,16 @@ async fn click_button(driver: &WebDriver, label: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_consoles_in_chromium() {
-    let Some(chromedriver) = Driver::start().await else {
+    the_consoles_in(Browser::Chromium).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_consoles_in_firefox() {
+    the_consoles_in(Browser::Firefox).await;
+}
+
+async fn the_consoles_in(browser: Browser) {
+    let Some(webdriver) = Driver::start(browser).await else {
         return;
     };
     let office = BackOffice::start().await;
@@ -410,7 +474,7 @@ async fn the_consoles_in_chromium() {
         .spawn();
 
     let profile = tempfile::tempdir().unwrap();
-    let driver = chromedriver.browser(profile.path()).await;
+    let driver = webdriver.browser(profile.path()).await;
     let result = click_through(&driver, port, compliance_port, &office, &operation).await;
     let _ = driver.quit().await;
     result.unwrap();
