@@ -90,6 +90,7 @@ diesel::table! {
         payment_id -> Text,
         request_digest -> Text,
         claimed_at -> Timestamp,
+        request -> Nullable<Text>,
     }
 }
 

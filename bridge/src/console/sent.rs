@@ -99,6 +99,16 @@ pub async fn show(
         .await?
         .ok_or(ConsoleError::NotFound)?;
     let fee = t.result_xdr.as_deref().and_then(fee_charged);
+    let request: Vec<(String, String)> = match &t.payment_id {
+        Some(id) => pages
+            .sending
+            .store()
+            .request(id)
+            .await?
+            .and_then(|json| serde_json::from_str(&json).ok())
+            .unwrap_or_default(),
+        None => Vec::new(),
+    };
     let body = html! {
         h1 { "Sent payment " (t.payment_id.clone().unwrap_or_else(|| format!("#{}", t.id))) }
         dl.facts {
@@ -109,6 +119,16 @@ pub async fn show(
             dt { "Fee paid" } dd { @if let Some(fee) = fee { (fee) " stroops" @if let Ok(xlm) = stellar_base::Amount::from_stroops(fee) { " (" (xlm) " XLM)" } } @else { "unknown" } }
             dt { "Result codes" } dd.mono { (t.result_codes.clone().unwrap_or_else(|| "none".into())) }
             dt { "Time bound" } dd { @if t.max_time > 0 { (service::console::page::time_ms(t.max_time.saturating_mul(1000))) " UTC" } @else { "none (legacy)" } }
+        }
+        h2 { "The request as received" }
+        @if request.is_empty() {
+            p { "Not kept (a request without an id, or sent before the console)." }
+        } @else {
+            table {
+                caption { "Its fields, without the API key; a secret seed is shown as its account" }
+                thead { tr { th scope="col" { "Field" } th scope="col" { "Value" } } }
+                tbody { @for (name, value) in &request { tr { td.mono { (name) } td.mono { (value) } } } }
+            }
         }
         h2 { "Signed envelope (XDR)" }
         pre { (t.envelope_xdr) }

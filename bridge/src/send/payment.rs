@@ -55,7 +55,13 @@ pub async fn payment(
         (Some(id), Some(digest)) => Some((
             id.clone(),
             digest.clone(),
-            claim_id(&sending.store, id, digest).await?,
+            claim_id(
+                &sending.store,
+                id,
+                digest,
+                &without_secrets(&fields, &request),
+            )
+            .await?,
         )),
         _ => None,
     };
@@ -185,11 +191,28 @@ async fn with_compliance(
     )
 }
 
+/// The request's fields as JSON `[[name, value]…]` for the console, without what is secret:
+/// the API key is left out, and a secret seed given as `source` is replaced by its account.
+fn without_secrets(fields: &Fields, request: &PaymentRequest) -> String {
+    let kept: Vec<(&str, String)> = fields
+        .iter()
+        .filter(|(name, _)| name != "apiKey")
+        .map(|(name, value)| match name.as_str() {
+            "source" => (
+                name.as_str(),
+                format!("(the secret seed of {})", request.source.public_key()),
+            ),
+            _ => (name.as_str(), value.clone()),
+        })
+        .collect();
+    serde_json::to_string(&kept).unwrap_or_default()
+}
+
 /// Claims the payment id for this request before anything is sent, on either path: another
 /// request under the same id is a 409 even while the first one waits on the receiving bank.
 /// Ids sent by the legacy server kept no request to compare; the submitter answers those with
 /// their stored outcome.
-async fn claim_id(store: &Store, id: &str, digest: &str) -> Result<Claim, Error> {
+async fn claim_id(store: &Store, id: &str, digest: &str, request: &str) -> Result<Claim, Error> {
     match store.by_payment_id(id).await.map_err(Error::internal)? {
         Some(row) if row.is_legacy() => return Ok(Claim::Same),
         // Sent before ids were claimed: its stored digest decides.
@@ -198,7 +221,11 @@ async fn claim_id(store: &Store, id: &str, digest: &str) -> Result<Claim, Error>
         }
         _ => {}
     }
-    match store.claim(id, digest).await.map_err(Error::internal)? {
+    match store
+        .claim(id, digest, request)
+        .await
+        .map_err(Error::internal)?
+    {
         Claim::Different => Err(Error::conflict()),
         claim => Ok(claim),
     }

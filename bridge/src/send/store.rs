@@ -194,15 +194,21 @@ impl Store {
             .await
     }
 
-    /// Claims a payment id for the request with `digest`, before anything about it is sent:
+    /// Claims a payment id for the request with `digest` (kept as `request`, its fields as JSON
+    /// without secrets, for the console), before anything about it is sent:
     /// whether the id is new, already this request's, or another request's (a conflict). The
     /// database's primary key decides, so two requests (or two instances) racing on one id
     /// agree.
     ///
     /// # Errors
     /// Database failures.
-    pub async fn claim(&self, payment_id: &str, digest: &str) -> Result<Claim, DbError> {
-        let (id, digest) = (payment_id.to_owned(), digest.to_owned());
+    pub async fn claim(
+        &self,
+        payment_id: &str,
+        digest: &str,
+        request: &str,
+    ) -> Result<Claim, DbError> {
+        let (id, digest, request) = (payment_id.to_owned(), digest.to_owned(), request.to_owned());
         self.db
             .run(move |conn| {
                 let inserted = diesel::insert_into(pr::table)
@@ -210,6 +216,7 @@ impl Store {
                         pr::payment_id.eq(&id),
                         pr::request_digest.eq(&digest),
                         pr::claimed_at.eq(diesel::dsl::now),
+                        pr::request.eq(Some(request)),
                     ))
                     .execute(conn);
                 match inserted {
@@ -227,6 +234,25 @@ impl Store {
                     }
                     Err(e) => Err(e.into()),
                 }
+            })
+            .await
+    }
+
+    /// The request stored with payment id `payment_id` (JSON `[[name, value]…]`, without
+    /// secrets), when it was claimed with one.
+    ///
+    /// # Errors
+    /// Database failures.
+    pub async fn request(&self, payment_id: &str) -> Result<Option<String>, DbError> {
+        let id = payment_id.to_owned();
+        self.db
+            .read(move |conn| {
+                Ok(pr::table
+                    .filter(pr::payment_id.eq(id))
+                    .select(pr::request)
+                    .first::<Option<String>>(conn)
+                    .optional()?
+                    .flatten())
             })
             .await
     }

@@ -515,3 +515,41 @@ async fn twenty_thousand_payments_page_and_filter(backend: Backend) {
     assert_eq!(browser.get("/status").await.status, 200);
     done();
 }
+
+service::backend_tests!(a_sent_payment_shows_its_request_without_secrets; sqlite, postgres);
+async fn a_sent_payment_shows_its_request_without_secrets(backend: Backend) {
+    let port = free_port();
+    let bridge = TestBridge::start_with(backend, |c| c.console = console_settings(port)).await;
+    let payee = KeyPair::random();
+    bridge.sandbox.fund(payee.public_key()).await.unwrap();
+    let seed = bridge.source.secret_seed();
+    let (status, body) = bridge
+        .pay(&[
+            ("id", "rent-december"),
+            ("source", &seed),
+            ("destination", &payee.public_key().to_string()),
+            ("amount", "12.5"),
+            ("memo_type", "text"),
+            ("memo", "rent"),
+        ])
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let mut browser = Browser::new(port);
+    browser.switch_to("vera").await;
+    let list = browser.get("/sent?q=rent-december").await;
+    let at = list.body.find("href=\"/sent/").expect("the payment");
+    let rest = &list.body[at + "href=\"".len()..];
+    let page = browser.get(&rest[..rest.find('"').unwrap()]).await;
+    assert!(page.body.contains("state-success"), "{}", page.body);
+    assert!(page.body.contains("Fee paid") && page.body.contains(" stroops"));
+    // The request as the app sent it, without the API key and without the seed.
+    for shown in ["destination", "12.5", "rent", "memo_type"] {
+        assert!(page.body.contains(shown), "{shown}: {}", page.body);
+    }
+    assert!(page.body.contains(&format!(
+        "(the secret seed of {})",
+        bridge.source.public_key()
+    )));
+    assert!(!page.body.contains(&seed), "{backend}: the seed is shown");
+    assert!(!page.body.contains(API_KEY) && !page.body.contains("apiKey"));
+}

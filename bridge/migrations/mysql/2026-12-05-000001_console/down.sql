@@ -1,3 +1,4 @@
+ALTER TABLE payment_request DROP COLUMN request;
 DROP INDEX sent_transaction_by_status ON sent_transaction;
 DROP INDEX received_payment_by_delivered ON received_payment;
 DROP INDEX received_payment_by_processed ON received_payment;

@@ -1,3 +1,4 @@
+ALTER TABLE payment_request DROP COLUMN request;
 DROP INDEX sent_transaction_by_status;
 DROP INDEX received_payment_by_delivered;
 DROP INDEX received_payment_by_processed;

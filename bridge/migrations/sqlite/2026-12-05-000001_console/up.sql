@@ -38,3 +38,6 @@ CREATE INDEX received_payment_by_status ON received_payment (status, id);
 CREATE INDEX received_payment_by_processed ON received_payment (processed_at);
 CREATE INDEX received_payment_by_delivered ON received_payment (delivered_at);
 CREATE INDEX sent_transaction_by_status ON sent_transaction (status, id);
+-- The /payment request as received, without its secrets (the API key; a secret seed in
+-- `source` is replaced by its account), for the console's sent-payment page.
+ALTER TABLE payment_request ADD COLUMN request TEXT;
