@@ -567,7 +567,11 @@ impl ReceiveStore {
                         .filter(rp::status.eq_any(DUE_STATUSES))
                         .filter(rp::next_attempt_at.le(now_ms()))
                         .filter(rp::claimed_until.lt(now))
-                        .order(rp::id.asc())
+                        // Earliest due first, in the due index's own order: with `id` alone
+                        // SQLite read and sorted every pending row on each claim (50 ms at
+                        // 100 000 pending, ten times slower delivery of a backlog); this stops
+                        // after `limit` rows. Payments never tried (due at 0) come first.
+                        .order((rp::next_attempt_at.asc(), rp::id.asc()))
                         .limit(i64::try_from(limit).unwrap_or(i64::MAX))
                         .select(rp::id)
                         .load::<i64>(conn)?;
