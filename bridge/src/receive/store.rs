@@ -563,18 +563,7 @@ impl ReceiveStore {
                 // Another instance may take the same candidates first: then look again.
                 for _ in 0..3 {
                     let now = clock_ms(conn)?;
-                    let candidates = rp::table
-                        .filter(rp::status.eq_any(DUE_STATUSES))
-                        .filter(rp::next_attempt_at.le(now_ms()))
-                        .filter(rp::claimed_until.lt(now))
-                        // Earliest due first, in the due index's own order: with `id` alone
-                        // SQLite read and sorted every pending row on each claim (50 ms at
-                        // 100 000 pending, ten times slower delivery of a backlog); this stops
-                        // after `limit` rows. Payments never tried (due at 0) come first.
-                        .order((rp::next_attempt_at.asc(), rp::id.asc()))
-                        .limit(i64::try_from(limit).unwrap_or(i64::MAX))
-                        .select(rp::id)
-                        .load::<i64>(conn)?;
+                    let candidates = due_candidates(conn, now, limit)?;
                     if candidates.is_empty() {
                         return Ok(Vec::new());
                     }
@@ -1110,6 +1099,39 @@ fn write_outcome(
 }
 
 /// Marks payments `ids` delivered with `route` and `data`, those `claimant` still holds.
+/// The ids of the `limit` earliest due payments not claimed by anyone at `now` (the database's
+/// clock), earliest due first. One query per due status, each reading the index
+/// `(status, next_attempt_at, id)` in order and stopping after `limit` rows; with both statuses
+/// in one `IN` every backend read and sorted every pending row on each claim (50 ms at 100 000
+/// pending on SQLite, a backlog delivered ten times slower). Payments never tried (due at 0)
+/// come first.
+fn due_candidates(
+    conn: &mut service::AnyConnection,
+    now: i64,
+    limit: usize,
+) -> Result<Vec<i64>, DbError> {
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let mut due = Vec::new();
+    for status in DUE_STATUSES {
+        due.extend(
+            rp::table
+                .filter(rp::status.eq(status))
+                .filter(rp::next_attempt_at.le(now_ms()))
+                .filter(rp::claimed_until.lt(now))
+                .order((rp::next_attempt_at.asc(), rp::id.asc()))
+                .limit(limit)
+                .select((rp::next_attempt_at, rp::id))
+                .load::<(i64, i64)>(conn)?,
+        );
+    }
+    due.sort_unstable();
+    Ok(due
+        .into_iter()
+        .take(usize::try_from(limit).unwrap_or(usize::MAX))
+        .map(|(_, id)| id)
+        .collect())
+}
+
 fn write_delivered(
     conn: &mut service::AnyConnection,
     claimant: &str,

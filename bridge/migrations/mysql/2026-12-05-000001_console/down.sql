@@ -4,6 +4,7 @@ DROP INDEX received_payment_by_delivered ON received_payment;
 DROP INDEX received_payment_by_processed ON received_payment;
 DROP INDEX received_payment_by_status ON received_payment;
 DROP INDEX received_payment_by_account ON received_payment;
+DROP INDEX received_payment_due_in_order ON received_payment;
 DROP INDEX received_payment_by_transaction ON received_payment;
 DROP TABLE delivery_attempt;
 DROP TABLE console_audit;

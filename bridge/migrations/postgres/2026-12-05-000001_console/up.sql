@@ -32,6 +32,9 @@ CREATE TABLE delivery_attempt (
   answer VARCHAR(2048) NOT NULL
 );
 CREATE INDEX delivery_attempt_by_payment ON delivery_attempt (payment, id);
+-- The delivery worker's claims read the due payments of one status in this order and stop
+-- after a batch (see receive::store::due_candidates).
+CREATE INDEX received_payment_due_in_order ON received_payment (status, next_attempt_at, id);
 CREATE INDEX received_payment_by_transaction ON received_payment (transaction_id);
 CREATE INDEX received_payment_by_account ON received_payment (account, id);
 CREATE INDEX received_payment_by_status ON received_payment (status, id);

@@ -4,6 +4,7 @@ DROP INDEX received_payment_by_delivered;
 DROP INDEX received_payment_by_processed;
 DROP INDEX received_payment_by_status;
 DROP INDEX received_payment_by_account;
+DROP INDEX received_payment_due_in_order;
 DROP INDEX received_payment_by_transaction;
 DROP TABLE delivery_attempt;
 DROP TABLE console_audit;
