@@ -9,7 +9,7 @@ use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use maud::html;
 use serde::Deserialize;
-use service::console::page::{Pager, button, csrf_field, layout, notice};
+use service::console::page::{Pager, button, csrf_field, datetime, layout, notice};
 use service::console::{Action, Console, ConsoleError, Role, Session};
 
 use crate::internal::{AllowAccess, RemoveAccess};
@@ -34,18 +34,6 @@ pub fn configure(store: Store, cfg: &mut web::ServiceConfig) {
         .route("/allowed/remove", web::post().to(remove))
         .route("/authorized", web::get().to(authorized))
         .route("/authorized/{id}", web::get().to(authorized_one));
-}
-
-fn time_text(t: &time::PrimitiveDateTime) -> String {
-    format!(
-        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    )
 }
 
 #[derive(Debug, Deserialize)]
@@ -88,7 +76,7 @@ async fn allowed(
                         td { (e.user_id.clone().unwrap_or_else(|| "whole institution".into())) }
                         td { (e.name) }
                         td.mono { (e.public_key) }
-                        td { (time_text(&e.allowed_at)) }
+                        td { (datetime(&e.allowed_at)) }
                         @if officer {
                             @let user = e.user_id.clone().unwrap_or_default();
                             td { (button(&session, "/allowed/remove", "Remove", &[("domain", &e.domain), ("user_id", &user)])) }
@@ -204,7 +192,7 @@ async fn authorized(
             tbody {
                 @for r in &rows {
                     tr {
-                        td { (time_text(&r.authorized_at)) }
+                        td { (datetime(&r.authorized_at)) }
                         td.mono { a href=(format!("/authorized/{}", r.id)) { (r.transaction_id) } }
                         td.mono { (r.memo) }
                     }
@@ -236,7 +224,7 @@ async fn authorized_one(
         dl.facts {
             dt { "Transaction" } dd.mono { (r.transaction_id) }
             dt { "Memo hash" } dd.mono { (r.memo) }
-            dt { "Approved" } dd { (time_text(&r.authorized_at)) " UTC" }
+            dt { "Approved" } dd { (datetime(&r.authorized_at)) " UTC" }
         }
         h2 { "AuthData (the sender's attachment)" }
         @if session.may(Role::ComplianceOfficer) {

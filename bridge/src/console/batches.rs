@@ -7,7 +7,7 @@ use maud::html;
 use serde::Deserialize;
 use service::console::{Action, Console, ConsoleError, Role, Session, page};
 
-use super::{Pager, Pages, button, given, layout, notice, short, state};
+use super::{Pager, Pages, button, layout, notice, one_of, short, state, state_select};
 use crate::batch::store::{BatchState, RowState};
 
 const STATES: [&str; 5] = [
@@ -31,17 +31,8 @@ pub async fn list(
     session: Session,
     query: web::Query<Filter>,
 ) -> Result<HttpResponse, ConsoleError> {
-    let chosen = given(&query.state);
-    let filter = match &chosen {
-        Some(s) if STATES.contains(&s.as_str()) => Some(BatchState::parse(s)),
-        Some(_) => {
-            return Err(ConsoleError::BadRequest(format!(
-                "state: one of {}",
-                STATES.join(", ")
-            )));
-        }
-        None => None,
-    };
+    let chosen = one_of(&query.state, "state", &STATES)?;
+    let filter = chosen.as_deref().map(BatchState::parse);
     let pager = Pager::new(query.page, 50);
     let store = pages.batches.store();
     let mut rows = store.list(filter, pager.offset(), pager.fetch()).await?;
@@ -50,12 +41,7 @@ pub async fn list(
     let body = html! {
         h1 { "Batches" }
         form.filters method="get" action="/batches" role="search" {
-            label for="state" { "State"
-                select #state name="state" {
-                    option value="" { "any" }
-                    @for s in STATES { option value=(s) selected[chosen == s] { (s) } }
-                }
-            }
+            (state_select("state", &STATES, Some(chosen.as_str())))
             button type="submit" { "Filter" }
         }
         table {

@@ -68,6 +68,34 @@ fn given(value: &Option<String>) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// A filter that must be one of `allowed` (a state): the value given, if any, or a 400 naming
+/// `field` and what it may be.
+fn one_of(
+    value: &Option<String>,
+    field: &str,
+    allowed: &[&str],
+) -> Result<Option<String>, ConsoleError> {
+    match given(value) {
+        Some(v) if !allowed.contains(&v.as_str()) => Err(ConsoleError::BadRequest(format!(
+            "{field}: one of {}",
+            allowed.join(", ")
+        ))),
+        chosen => Ok(chosen),
+    }
+}
+
+/// The labelled `<select>` of a state filter, `any` first, keeping what is `chosen`.
+fn state_select(field: &str, allowed: &[&str], chosen: Option<&str>) -> maud::Markup {
+    maud::html! {
+        label for=(field) { "State"
+            select id=(field) name=(field) {
+                option value="" { "any" }
+                @for s in allowed { option value=(s) selected[chosen == Some(*s)] { (s) } }
+            }
+        }
+    }
+}
+
 /// `YYYY-MM-DD` (an HTML date input) as midnight UTC.
 fn date(
     value: &Option<String>,

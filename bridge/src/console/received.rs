@@ -7,7 +7,9 @@ use maud::html;
 use serde::Deserialize;
 use service::console::{Action, Console, ConsoleError, Role, Session};
 
-use super::{Pager, Pages, button, date, given, layout, notice, short, state};
+use super::{
+    Pager, Pages, button, date, given, layout, notice, one_of, short, state, state_select,
+};
 use crate::receive::admin::ReprocessError;
 use crate::receive::store::{ReceivedFilter, format_rfc3339};
 
@@ -42,15 +44,7 @@ pub async fn list(
     session: Session,
     query: web::Query<Filter>,
 ) -> Result<HttpResponse, ConsoleError> {
-    let status = given(&query.status);
-    if let Some(status) = &status
-        && !STATUSES.contains(&status.as_str())
-    {
-        return Err(ConsoleError::BadRequest(format!(
-            "status: one of {}",
-            STATUSES.join(", ")
-        )));
-    }
+    let status = one_of(&query.status, "status", &STATUSES)?;
     let filter = ReceivedFilter {
         status,
         account: given(&query.account),
@@ -80,12 +74,7 @@ pub async fn list(
     let body = html! {
         h1 { "Received payments" }
         form.filters method="get" action="/received" role="search" {
-            label for="status" { "State"
-                select #status name="status" {
-                    option value="" { "any" }
-                    @for s in STATUSES { option value=(s) selected[query.status.as_deref() == Some(s)] { (s) } }
-                }
-            }
+            (state_select("status", &STATUSES, query.status.as_deref()))
             label for="account" { "Account" input #account name="account" value=(value(&query.account)) size="20"; }
             label for="asset" { "Asset code" input #asset name="asset" value=(value(&query.asset)) size="8"; }
             label for="from" { "From" input #from type="date" name="from" value=(value(&query.from)); }

@@ -6,7 +6,7 @@ use serde::Deserialize;
 use service::console::{Console, ConsoleError, Session};
 use stellar_base::xdr::{Limits, ReadXdr, TransactionResult};
 
-use super::{Pager, Pages, given, layout, short, state};
+use super::{Pager, Pages, given, layout, one_of, short, state, state_select};
 
 const STATUSES: [&str; 4] = ["sending", "pending", "success", "failure"];
 
@@ -24,15 +24,7 @@ pub async fn list(
     session: Session,
     query: web::Query<Filter>,
 ) -> Result<HttpResponse, ConsoleError> {
-    let status = given(&query.status);
-    if let Some(status) = &status
-        && !STATUSES.contains(&status.as_str())
-    {
-        return Err(ConsoleError::BadRequest(format!(
-            "status: one of {}",
-            STATUSES.join(", ")
-        )));
-    }
+    let status = one_of(&query.status, "status", &STATUSES)?;
     let pager = Pager::new(query.page, 50);
     let mut rows = pages
         .sending
@@ -45,12 +37,7 @@ pub async fn list(
     let body = html! {
         h1 { "Sent payments" }
         form.filters method="get" action="/sent" role="search" {
-            label for="status" { "State"
-                select #status name="status" {
-                    option value="" { "any" }
-                    @for s in STATUSES { option value=(s) selected[status == s] { (s) } }
-                }
-            }
+            (state_select("status", &STATUSES, Some(status.as_str())))
             label for="q" { "Payment id or transaction hash" input #q name="q" value=(q) size="40"; }
             button type="submit" { "Filter" }
         }

@@ -527,9 +527,14 @@ impl Leases {
     /// # Errors
     /// Database failures.
     pub async fn channel_states(&self) -> Result<Vec<ChannelState>, DbError> {
-        let Some(channels) = &self.channels else {
-            return Ok(Vec::new());
-        };
+        match &self.channels {
+            Some(channels) => self.states(channels).await,
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// Every channel of `channels` and its state, in their order.
+    async fn states(&self, channels: &Channels) -> Result<Vec<ChannelState>, DbError> {
         let pool: Vec<String> = channels.accounts.iter().map(|a| a.to_string()).collect();
         let wanted = pool.clone();
         let rows = self
@@ -542,13 +547,16 @@ impl Leases {
             })
             .await?;
         let now = unix_now() as i64;
+        let rows: HashMap<String, (Option<String>, i64, Option<String>)> = rows
+            .into_iter()
+            .map(|(account, lease, until, out)| (account, (lease, until, out)))
+            .collect();
         Ok(pool
             .into_iter()
             .map(|account| {
-                let row = rows.iter().find(|(a, ..)| *a == account);
-                let (state, reason) = match row {
-                    Some((_, _, _, Some(reason))) => ("out_of_pool", Some(reason.clone())),
-                    Some((_, Some(_), until, None)) if *until >= now => ("leased", None),
+                let (state, reason) = match rows.get(&account) {
+                    Some((_, _, Some(reason))) => ("out_of_pool", Some(reason.clone())),
+                    Some((Some(_), until, None)) if *until >= now => ("leased", None),
                     _ => ("idle", None),
                 };
                 ChannelState {
@@ -561,23 +569,15 @@ impl Leases {
     }
 
     async fn pool_status(&self, channels: &Channels) -> Result<PoolStatus, DbError> {
-        let pool: Vec<String> = channels.accounts.iter().map(|a| a.to_string()).collect();
-        let rows = self
-            .db
-            .run(move |conn| {
-                Ok(sl::table
-                    .filter(sl::account.eq_any(pool))
-                    .select((sl::account, sl::lease, sl::leased_until, sl::out_of_pool))
-                    .load::<(String, Option<String>, i64, Option<String>)>(conn)?)
-            })
-            .await?;
-        let now = unix_now() as i64;
         let mut status = PoolStatus::default();
-        for (account, lease, until, out) in rows {
-            match out {
-                Some(reason) => status.out_of_pool.push(OutOfPool { account, reason }),
-                None if lease.is_some() && until >= now => status.leased += 1,
-                None => status.idle += 1,
+        for channel in self.states(channels).await? {
+            match channel.state {
+                "out_of_pool" => status.out_of_pool.push(OutOfPool {
+                    account: channel.account,
+                    reason: channel.reason.unwrap_or_default(),
+                }),
+                "leased" => status.leased += 1,
+                _ => status.idle += 1,
             }
         }
         Ok(status)

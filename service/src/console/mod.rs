@@ -76,12 +76,8 @@ impl Console {
         title: &'static str,
         nav: Vec<(&'static str, &'static str)>,
     ) -> web::Data<Self> {
-        let salt = argon2::password_hash::SaltString::encode_b64(&rand::random::<[u8; 16]>())
-            .expect("16 bytes of salt");
-        let decoy_hash = Argon2::default()
-            .hash_password(store::random_token().as_bytes(), &salt)
-            .expect("argon2 with default parameters")
-            .to_string();
+        let decoy_hash =
+            hash_password(&store::random_token()).expect("argon2 with default parameters");
         for warning in settings.warnings() {
             tracing::warn!("console: {warning}");
         }

@@ -146,17 +146,20 @@ impl Pager {
 pub fn time_ms(ms: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).map_or_else(
         |_| ms.to_string(),
-        |t| {
-            format!(
-                "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
-                t.year(),
-                u8::from(t.month()),
-                t.day(),
-                t.hour(),
-                t.minute(),
-                t.second()
-            )
-        },
+        |t| datetime(&time::PrimitiveDateTime::new(t.date(), t.time())),
+    )
+}
+
+/// A UTC date and time as `YYYY-MM-DD HH:MM:SS`.
+pub fn datetime(t: &time::PrimitiveDateTime) -> String {
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
     )
 }
 
