@@ -71,6 +71,10 @@ pub struct ComplianceConfig {
     /// beyond).
     #[serde(default)]
     pub rate_limit: service::rate_limit::RateLimitSettings,
+    /// `[peering]`: SEP-31 peering, sending (`prefer`) and receiving (`[peering.anchor]`);
+    /// see `docs/peering.md`.
+    #[serde(default)]
+    pub peering: crate::sep31::PeeringSettings,
     /// `[console]`: the operations console's listener (allow lists, authorized transactions)
     /// and who may sign in; off by default (see `docs/console.md`).
     #[serde(default)]
@@ -170,6 +174,27 @@ impl ComplianceConfig {
         self.console
             .validate()
             .map_err(|e| ConfigError::setting("console", e))?;
+        if let Some(anchor) = &self.peering.anchor {
+            let secret_len = anchor.jwt_secret.as_ref().map_or(0, |s| s.expose().len());
+            if secret_len < 32 {
+                return Err(ConfigError::setting(
+                    "peering.anchor.jwt_secret",
+                    "is required, at least 32 characters (it signs the SEP-10 tokens)",
+                ));
+            }
+            if !stellar_base::address::is_dns_name(&anchor.home_domain) {
+                return Err(ConfigError::setting(
+                    "peering.anchor.home_domain",
+                    "is not a domain",
+                ));
+            }
+            if anchor.assets.is_empty() {
+                return Err(ConfigError::setting(
+                    "peering.anchor.assets",
+                    "names no asset",
+                ));
+            }
+        }
         if self.network_passphrase.trim().is_empty() {
             return Err(ConfigError::setting("network_passphrase", "is empty"));
         }

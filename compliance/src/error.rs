@@ -31,6 +31,10 @@ pub enum Error {
     /// 404 `transaction_not_found`.
     #[error("Transaction not found.")]
     TransactionNotFound,
+    /// 409 `not_yet`: the transaction cannot be handled yet (a SEP-31 transaction waiting for
+    /// a customer's information); ask again later.
+    #[error("Not yet: ask again later.")]
+    NotYet(String),
     /// 401 `unauthorized`.
     #[error("Missing or invalid credentials.")]
     Unauthorized,
@@ -76,7 +80,7 @@ impl ResponseError for Error {
             | Self::CannotResolveDestination(_)
             | Self::AuthServerNotDefined => StatusCode::BAD_REQUEST,
             Self::TransactionNotFound => StatusCode::NOT_FOUND,
-            Self::PaymentIdConflict => StatusCode::CONFLICT,
+            Self::PaymentIdConflict | Self::NotYet(_) => StatusCode::CONFLICT,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -94,6 +98,7 @@ impl ResponseError for Error {
             Self::AuthServerNotDefined => ("auth_server_not_defined", None, None),
             Self::TransactionNotFound => ("transaction_not_found", None, None),
             Self::PaymentIdConflict => ("payment_id_conflict", None, None),
+            Self::NotYet(why) => ("not_yet", Some(why.clone()), None),
             Self::Unauthorized => ("unauthorized", None, None),
             // The cause is logged, never sent: the AUTH_SERVER answers other banks.
             Self::Internal(_) => ("internal_server_error", None, None),

@@ -12,7 +12,6 @@ use stellar_base::{
     AccountAddress, Amount, Asset, FederationAddress, Memo, PublicKey, TransactionBuilder,
 };
 
-use crate::State;
 use crate::error::Error;
 use crate::form::{Fields, asset, field, forward_fields, path, request_digest};
 use crate::protocol::{
@@ -20,6 +19,7 @@ use crate::protocol::{
     attachment_hash,
 };
 use crate::store::Sent;
+use crate::{State, sep31};
 
 /// The largest answer we read from another bank's AUTH_SERVER.
 const MAX_AUTH_RESPONSE_BYTES: usize = 100 * 1024;
@@ -95,7 +95,20 @@ pub async fn send(state: web::Data<State>, form: web::Form<Fields>) -> Result<Ht
     if let Some(sent) = state.store.sent(&id).await? {
         return resend(&state, same_request(sent, &digest)?).await;
     }
+    if let Some(outgoing) = state.sep31.store.outgoing(&id).await? {
+        if outgoing.request_digest != digest {
+            return Err(Error::PaymentIdConflict);
+        }
+        return sep31::send::proceed(&state.sep31, &state.callbacks, outgoing).await;
+    }
     let request = SendRequest::read(&fields)?;
+    if let Target::Address { address, typed } = &request.target
+        && sep31::send::chosen(&state.resolver, state.sep31.prefer, address.domain()).await?
+    {
+        let outgoing = request.sep31(id, digest, address.domain(), typed)?;
+        let outgoing = state.sep31.store.create_outgoing(outgoing).await?;
+        return sep31::send::proceed(&state.sep31, &state.callbacks, outgoing).await;
+    }
     let (domain, destination) = resolve(&state, &request.target).await?;
     // Checked before anything is stored: a receiver without AUTH_SERVER is a 400 now, not a
     // stored request that can never be sent.
@@ -167,6 +180,53 @@ impl<'a> SendRequest<'a> {
             path: path(fields)?,
             target: target(fields)?,
             extra_memo: field(fields, "extra_memo").unwrap_or(""),
+        })
+    }
+
+    /// The SEP-31 payment this request is: a plain payment of a credit asset (no path, no
+    /// forward destination), stored to be moved on by [`sep31::send::proceed`].
+    fn sep31(
+        &self,
+        id: String,
+        digest: String,
+        domain: &str,
+        destination: &str,
+    ) -> Result<sep31::store::Outgoing, Error> {
+        if self.send_max.is_some() || self.dest_min.is_some() || !self.path.is_empty() {
+            return Err(Error::invalid(
+                "send_max",
+                "path payments are not sent to SEP-31 anchors: pay the asset they receive",
+            ));
+        }
+        let (Some(asset_code), Some(asset_issuer)) =
+            (self.dest_asset.code(), self.dest_asset.issuer())
+        else {
+            return Err(Error::invalid(
+                "asset_code",
+                "SEP-31 anchors receive a credit asset",
+            ));
+        };
+        let request = sep31::send::OutgoingRequest {
+            source: self.source,
+            sender: self.sender.to_owned(),
+            destination: destination.to_owned(),
+            amount: self.amount,
+            asset_code: asset_code.to_owned(),
+            asset_issuer: asset_issuer.to_string(),
+        };
+        Ok(sep31::store::Outgoing {
+            payment_id: id,
+            request_digest: digest,
+            domain: domain.to_owned(),
+            request: serde_json::to_string(&request).map_err(Error::internal)?,
+            state: "new".into(),
+            sender_id: None,
+            receiver_id: None,
+            transaction_id: None,
+            account: None,
+            memo_type: None,
+            memo: None,
+            updated_at: 0,
         })
     }
 
@@ -330,21 +390,50 @@ async fn resend(state: &State, sent: Sent) -> Result<HttpResponse, Error> {
     Ok(HttpResponse::Ok().json(SendResponse {
         auth_response,
         transaction_xdr: auth.tx,
+        sep31: None,
     }))
 }
 
-/// `POST /receive`: the AuthData of an approved transaction, by its memo (base64).
+/// `POST /receive`: the AuthData of an approved transaction, by its memo (base64); or, when
+/// we are a SEP-31 receiving anchor, the transaction the payment pays, recorded as paid (the
+/// bridge sends the payment's `amount`, `asset_code`, `asset_issuer` and `transaction_id`).
 pub async fn receive(
     state: web::Data<State>,
+    anchor: Option<web::Data<sep31::Anchor>>,
     form: web::Form<Fields>,
 ) -> Result<HttpResponse, Error> {
     let memo = required(&form, "memo")?;
-    let data = state
-        .store
-        .data_by_memo(memo)
+    if let Some(data) = state.store.data_by_memo(memo).await? {
+        return Ok(HttpResponse::Ok().json(ReceiveResponse { data, sep31: None }));
+    }
+    let Some(anchor) = anchor else {
+        return Err(Error::TransactionNotFound);
+    };
+    let payment = sep31::receive::Payment {
+        memo,
+        amount: field(&form, "amount"),
+        asset_code: field(&form, "asset_code"),
+        asset_issuer: field(&form, "asset_issuer"),
+        transaction_hash: field(&form, "transaction_id"),
+    };
+    let (matched, data) = sep31::receive::matched(&anchor, &payment)
         .await?
         .ok_or(Error::TransactionNotFound)?;
-    Ok(HttpResponse::Ok().json(ReceiveResponse { data }))
+    Ok(HttpResponse::Ok().json(ReceiveResponse {
+        data,
+        sep31: Some(matched),
+    }))
+}
+
+/// `POST /sep31/status`: where the SEP-31 transaction paid under payment `id` stands at the
+/// anchor (after asking the back office again when the anchor needs updated information).
+pub async fn sep31_status(
+    state: web::Data<State>,
+    form: web::Form<Fields>,
+) -> Result<HttpResponse, Error> {
+    let id = required(&form, "id")?;
+    let status = sep31::send::status(&state.sep31, &state.callbacks, id).await?;
+    Ok(HttpResponse::Ok().json(status))
 }
 
 /// `POST /allow_access`.

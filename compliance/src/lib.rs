@@ -13,7 +13,9 @@ pub mod form;
 mod internal;
 pub mod protocol;
 pub mod schema;
+pub mod sep31;
 pub mod store;
+pub mod web_auth;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -48,6 +50,7 @@ pub fn migrations() -> BackendMigrations {
             "2026-11-30-000001_auth_data_request_digest",
             "2026-12-01-000001_wide_text",
             "2026-12-05-000001_console",
+            "2026-12-06-000001_sep31",
         ],
     }
 }
@@ -63,6 +66,8 @@ pub struct State {
     signing_key: KeyPair,
     needs_auth: bool,
     tx_status_auth: Option<BasicAuth>,
+    /// Paying SEP-31 anchors.
+    sep31: sep31::send::Sending,
 }
 
 pub use service::StartupError;
@@ -121,12 +126,47 @@ impl Application {
             .map_err(|e| StartupError::Config(e.to_string()))?;
         let health = Health::new(db.clone());
         let console_store = Store::new(db.clone());
+        let peering_store = sep31::store::PeeringStore::new(db.clone());
+        let network = Network::new(config.network_passphrase.clone());
+        let callbacks = Callbacks::new(resolver.trusted_client(), config.callbacks.clone());
+        let anchor = match &config.peering.anchor {
+            None => None,
+            Some(settings) => Some(web::Data::new(sep31::Anchor {
+                web_auth_domain: sep31::web_auth_domain(&settings.web_auth_endpoint),
+                settings: settings.clone(),
+                signing_key: config.keys.signing_seed.clone(),
+                network: network.clone(),
+                store: peering_store.clone(),
+                horizon: settings
+                    .horizon
+                    .as_ref()
+                    .map(|url| {
+                        horizon::HorizonClient::with_client(
+                            url.as_str(),
+                            &horizon::HorizonSettings::default(),
+                            resolver.trusted_client(),
+                        )
+                    })
+                    .transpose()
+                    .map_err(|e| StartupError::Config(format!("peering.anchor.horizon: {e}")))?,
+                callbacks: callbacks.clone(),
+            })),
+        };
         let state = web::Data::new(State {
             store: Store::new(db),
             federation: federation::FederationClient::new(resolver.clone()),
-            callbacks: Callbacks::new(resolver.trusted_client(), config.callbacks.clone()),
+            callbacks,
+            sep31: sep31::send::Sending {
+                client: sep31::client::AnchorClient::new(
+                    resolver.clone(),
+                    config.keys.signing_seed.clone(),
+                    network.clone(),
+                ),
+                store: peering_store,
+                prefer: config.peering.prefer,
+            },
             resolver,
-            network: Network::new(config.network_passphrase.clone()),
+            network,
             signing_key: config.keys.signing_seed.clone(),
             needs_auth: config.needs_auth,
             tx_status_auth: config.tx_status_auth.clone(),
@@ -141,6 +181,7 @@ impl Application {
         let external_address = service::http::local_addr(&external_listener);
         let with_tx_status = config.tx_status_auth.is_some();
         let (external_state, external_health) = (state.clone(), health.clone());
+        let (external_anchor, internal_anchor) = (anchor.clone(), anchor);
         let is_tls = tls.is_some();
         let limiter = service::rate_limit::RateLimiter::new(&config.rate_limit);
         let external = move || {
@@ -149,7 +190,8 @@ impl Application {
                 move |req, next| service::rate_limit::public_gate(limiter.clone(), req, next);
             let app = service::http::app(max_body, external_health.clone(), gate)
                 .app_data(external_state.clone())
-                .route("/", web::post().to(external::authorize));
+                .route("/", web::post().to(external::authorize))
+                .configure(|c| sep31::configure_external(external_anchor.clone(), c));
             if with_tx_status {
                 app.route("/tx_status", web::get().to(external::tx_status))
             } else {
@@ -175,6 +217,8 @@ impl Application {
                 .route("/allow_access", web::post().to(internal::allow_access))
                 .route("/remove_access", web::post().to(internal::remove_access))
                 .route("/metrics", web::get().to(service::metrics::render))
+                .route("/sep31/status", web::post().to(internal::sep31_status))
+                .configure(|c| sep31::configure_internal(internal_anchor.clone(), c))
         };
         let internal = service::http::serve(internal, internal_listener, None, GRACE_SECONDS)?;
         tracing::info!(%external_address, %internal_address, tls = is_tls, "compliance server listening");

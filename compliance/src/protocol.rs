@@ -153,13 +153,64 @@ pub struct SendResponse {
     pub auth_response: AuthResponse,
     /// Base64 XDR of the transaction, sequence number 0.
     pub transaction_xdr: String,
+    /// When the receiver is a SEP-31 anchor: the transaction this payment pays. The bridge
+    /// follows it with `/sep31/status` once the payment is in a ledger.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sep31: Option<Sep31Status>,
+}
+
+/// A SEP-31 transaction at another anchor, as the internal `/send` and `/sep31/status` tell
+/// the bridge.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sep31Status {
+    /// The anchor's transaction id.
+    pub transaction_id: String,
+    /// Its SEP-31 status (`pending_sender`, `pending_receiver`, `completed`, `error`…).
+    pub status: String,
+    /// The anchor's message (why `error`, what to update).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+impl Sep31Status {
+    /// A status after which nothing more happens to the transaction.
+    pub fn is_final(&self) -> bool {
+        matches!(
+            self.status.as_str(),
+            "completed" | "refunded" | "expired" | "error"
+        )
+    }
+}
+
+/// What the internal `/receive` adds for a payment that pays a SEP-31 transaction we
+/// received.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sep31Received {
+    /// The transaction's id.
+    pub transaction_id: String,
+    /// Its status once the payment is recorded: `pending_receiver`, `completed` (delivered
+    /// before), or `error` when the payment does not match it (amount or asset).
+    pub status: String,
+    /// Why `error`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// The sender customer's id.
+    pub sender_id: String,
+    /// The receiver customer's id.
+    pub receiver_id: String,
+    /// The receiver's `bank_account_number`: the route our back office credits.
+    pub route: String,
 }
 
 /// The internal `/receive` answer: the AuthData of an approved transaction, found by its memo.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReceiveResponse {
-    /// The AuthData JSON, as the sending bank signed it.
+    /// The AuthData JSON, as the sending bank signed it; for a SEP-31 payment, the
+    /// transaction and both customers' fields.
     pub data: String,
+    /// For a payment that pays a SEP-31 transaction.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sep31: Option<Sep31Received>,
 }
 
 /// SEP-4 `tx_status` answer.

@@ -46,6 +46,26 @@ pub struct FetchedResponse {
     pub body: Vec<u8>,
 }
 
+/// One outbound request before it is sent: what [`Resolver::fetch`] repeats hop by hop.
+#[derive(Debug, Clone)]
+struct Outbound {
+    method: Method,
+    content_type: Option<&'static str>,
+    body: Option<String>,
+    bearer: Option<String>,
+}
+
+impl Outbound {
+    fn get() -> Self {
+        Self {
+            method: Method::GET,
+            content_type: None,
+            body: None,
+            bearer: None,
+        }
+    }
+}
+
 /// Installs rustls' aws-lc-rs crypto provider as the process default, once.
 ///
 /// reqwest picks its own provider, but rustls users without one (a TLS test server, the
@@ -226,7 +246,7 @@ impl Resolver {
         url: &Url,
         max_bytes: usize,
     ) -> Result<FetchedResponse, Error> {
-        self.fetch(domain, url, None, max_bytes).await
+        self.fetch(domain, url, Outbound::get(), max_bytes).await
     }
 
     /// POSTs `form` as `application/x-www-form-urlencoded` to `url` on behalf of `domain`,
@@ -245,7 +265,38 @@ impl Resolver {
         let body = url::form_urlencoded::Serializer::new(String::new())
             .extend_pairs(form)
             .finish();
-        self.fetch(domain, url, Some(body), max_bytes).await
+        let request = Outbound {
+            method: Method::POST,
+            content_type: Some("application/x-www-form-urlencoded"),
+            body: Some(body),
+            bearer: None,
+        };
+        self.fetch(domain, url, request, max_bytes).await
+    }
+
+    /// Sends `method` to `url` on behalf of `domain` with an optional JSON body and bearer
+    /// token (the SEP-10 JWT of the SEP-12 and SEP-31 calls), under the same policy as
+    /// [`Resolver::get`]. The token goes to the origin named only: a redirect elsewhere
+    /// loses it.
+    ///
+    /// # Errors
+    /// As [`Resolver::get`].
+    pub async fn send_json(
+        &self,
+        domain: &str,
+        method: Method,
+        url: &Url,
+        bearer: Option<&str>,
+        json: Option<String>,
+        max_bytes: usize,
+    ) -> Result<FetchedResponse, Error> {
+        let request = Outbound {
+            method,
+            content_type: json.is_some().then_some("application/json"),
+            body: json,
+            bearer: bearer.map(str::to_owned),
+        };
+        self.fetch(domain, url, request, max_bytes).await
     }
 
     /// Checks the scheme rule for a URL named by `domain`'s stellar.toml: `https`, or `http`
@@ -362,14 +413,14 @@ impl Resolver {
         &self,
         domain: &str,
         url: &Url,
-        form: Option<String>,
+        request: Outbound,
         max_bytes: usize,
     ) -> Result<FetchedResponse, Error> {
         let domain = self.normalize_domain(domain)?;
         let overridden = self.is_overridden(&domain);
         tokio::time::timeout(
             self.inner.timeout,
-            self.fetch_hops(overridden, url, form, max_bytes),
+            self.fetch_hops(overridden, url, request, max_bytes),
         )
         .await
         .map_err(|_| Error::Timeout)?
@@ -379,7 +430,7 @@ impl Resolver {
         &self,
         overridden: bool,
         url: &Url,
-        mut form: Option<String>,
+        mut outbound: Outbound,
         max_bytes: usize,
     ) -> Result<FetchedResponse, Error> {
         let origin = url.origin();
@@ -392,13 +443,19 @@ impl Resolver {
             // is guarded like a network-learned one.
             let exempt = overridden && url.origin() == origin;
             let client = self.client_for(exempt, &url)?;
-            let request = match &form {
-                Some(body) => client
-                    .post(url.clone())
-                    .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
-                    .body(body.clone()),
-                None => client.request(Method::GET, url.clone()),
-            };
+            let mut request = client.request(outbound.method.clone(), url.clone());
+            if let (Some(content_type), Some(body)) = (outbound.content_type, &outbound.body) {
+                request = request
+                    .header(CONTENT_TYPE, content_type)
+                    .body(body.clone());
+            }
+            if let Some(token) = outbound
+                .bearer
+                .as_deref()
+                .filter(|_| url.origin() == origin)
+            {
+                request = request.bearer_auth(token);
+            }
             tracing::debug!(%url, "outbound request");
             let response = request.send().await.map_err(transport_error)?;
             let status = response.status().as_u16();
@@ -418,7 +475,7 @@ impl Resolver {
                 .join(location)
                 .map_err(|e| Error::InvalidUrl(format!("{location}: {e}")))?;
             if !matches!(status, 307 | 308) {
-                form = None;
+                outbound = Outbound::get();
             }
             tracing::debug!(from = %url, to = %next, status, "following redirect");
             url = next;

@@ -1,0 +1,3 @@
+DROP TABLE sep31_outgoing;
+DROP TABLE sep31_transaction;
+DROP TABLE sep12_customer;

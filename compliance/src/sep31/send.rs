@@ -1,0 +1,552 @@
+//! The internal `/send` for a SEP-31 anchor, and `/sep31/status` after the payment.
+//!
+//! Each `/send` with a payment id moves `sep31_outgoing` one step further and answers where
+//! it stands, so a repeat (after `pending`, after a crash, on another instance) continues
+//! rather than starts again: customers registered (ids stored), both accepted, the
+//! transaction created once (`new` → `creating` → `created` under a compare-and-set: the
+//! anchor's id is stored before anything is paid), then the payment to build, checked first
+//! (the anchor's own account, a memo of a known type).
+
+use std::collections::BTreeMap;
+
+use actix_web::HttpResponse;
+use serde::{Deserialize, Serialize};
+use stellar_base::transaction::to_base64;
+use stellar_base::{AccountAddress, Amount, Asset, Memo, PublicKey, TransactionBuilder};
+
+use super::client::{AnchorClient, Peer, PeerError};
+use super::kyc::sep9_fields;
+use super::store::{Outgoing, PeeringStore};
+use super::{Protocol, RECEIVER, SENDER};
+use crate::callbacks::Callbacks;
+use crate::error::Error;
+use crate::protocol::{AuthResponse, SendResponse, Sep31Status, Status};
+
+/// What the sending side needs; part of the server's state.
+#[derive(Debug)]
+pub struct Sending {
+    /// The other anchors' client.
+    pub client: AnchorClient,
+    /// `sep31_outgoing`.
+    pub store: PeeringStore,
+    /// `[peering] prefer`.
+    pub prefer: Protocol,
+}
+
+/// The `/send` fields a SEP-31 payment keeps, stored with it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OutgoingRequest {
+    /// Our paying account.
+    pub source: PublicKey,
+    /// Our customer, `name*domain`: whose KYC `fetch_info` gives.
+    pub sender: String,
+    /// The receiver, `name*domain`: whose KYC `fetch_info` gives.
+    pub destination: String,
+    /// What the anchor receives.
+    pub amount: Amount,
+    /// In this asset: its code.
+    pub asset_code: String,
+    /// Its issuer.
+    pub asset_issuer: String,
+}
+
+impl OutgoingRequest {
+    fn asset(&self) -> Result<Asset, PeerError> {
+        Asset::from_code_and_issuer(&self.asset_code, &self.asset_issuer)
+            .map_err(|e| PeerError::Unavailable(format!("stored asset: {e}")))
+    }
+}
+
+/// Whether `domain` is paid over SEP-31: it names a `DIRECT_PAYMENT_SERVER`, and no
+/// `AUTH_SERVER` or we prefer SEP-31.
+///
+/// # Errors
+/// When its stellar.toml cannot be read.
+pub async fn chosen(
+    resolver: &stellar_toml::Resolver,
+    prefer: Protocol,
+    domain: &str,
+) -> Result<bool, Error> {
+    let toml = resolver
+        .stellar_toml(domain)
+        .await
+        .map_err(|e| Error::CannotResolveDestination(e.to_string()))?;
+    Ok(toml.direct_payment_server.is_some()
+        && (toml.auth_server.is_none() || prefer == Protocol::Sep31))
+}
+
+/// The answer for a decision that is not (yet) a payment.
+fn decided(
+    status: Status,
+    pending: Option<u64>,
+    error: Option<String>,
+    sep31: Option<Sep31Status>,
+) -> HttpResponse {
+    HttpResponse::Ok().json(SendResponse {
+        auth_response: AuthResponse {
+            info_status: Status::Ok,
+            tx_status: status,
+            dest_info: None,
+            pending,
+            error,
+        },
+        transaction_xdr: String::new(),
+        sep31,
+    })
+}
+
+fn pending(seconds: u64, sep31: Option<Sep31Status>) -> HttpResponse {
+    decided(Status::Pending, Some(seconds), None, sep31)
+}
+
+fn refused(why: String, sep31: Option<Sep31Status>) -> HttpResponse {
+    decided(Status::Error, None, Some(why), sep31)
+}
+
+/// A failed call as the answer to `/send`: the anchor's refusal is the app's 400, a broken
+/// answer is refused (nothing paid), no answer is our 500.
+fn peer_failure(domain: &str, error: PeerError) -> Result<HttpResponse, Error> {
+    match error {
+        PeerError::Refused { error, .. } => Ok(refused(format!("{domain} refused: {error}"), None)),
+        PeerError::Hostile(why) => Ok(refused(format!("{domain}: {why}; nothing was paid"), None)),
+        PeerError::Discovery(why) => Err(Error::CannotResolveDestination(why)),
+        PeerError::Unavailable(why) => Err(Error::internal(format!("{domain}: {why}"))),
+    }
+}
+
+/// Moves the payment on; see the module.
+///
+/// # Errors
+/// 500 when the anchor or the back office cannot be reached.
+pub async fn proceed(
+    sending: &Sending,
+    callbacks: &Callbacks,
+    outgoing: Outgoing,
+) -> Result<HttpResponse, Error> {
+    let request: OutgoingRequest =
+        serde_json::from_str(&outgoing.request).map_err(Error::internal)?;
+    let domain = outgoing.domain.clone();
+    let peer = match sending.client.peer(&domain).await {
+        Ok(peer) => peer,
+        Err(e) => return peer_failure(&domain, e),
+    };
+    match step(sending, callbacks, &peer, &request, outgoing).await {
+        Ok(answer) => Ok(answer),
+        Err(PeerError::Refused {
+            status: 401 | 403, ..
+        }) => {
+            // The token was refused (expired early, a restarted anchor): the next try
+            // authenticates again.
+            sending.client.forget_token(&domain);
+            Ok(pending(1, None))
+        }
+        Err(e) => peer_failure(&domain, e),
+    }
+}
+
+async fn step(
+    sending: &Sending,
+    callbacks: &Callbacks,
+    peer: &Peer,
+    request: &OutgoingRequest,
+    outgoing: Outgoing,
+) -> Result<HttpResponse, PeerError> {
+    let client = &sending.client;
+    let token = client.token(peer).await?;
+    let asset_code = request.asset_code.clone();
+    let (sender_id, receiver_id) = match (&outgoing.sender_id, &outgoing.receiver_id) {
+        (Some(s), Some(r)) => (s.clone(), r.clone()),
+        _ => {
+            client.asset_info(peer, &token, &asset_code).await?;
+            let sender = register(
+                sending,
+                callbacks,
+                peer,
+                &token,
+                None,
+                SENDER,
+                &request.sender,
+            )
+            .await?;
+            let receiver = register(
+                sending,
+                callbacks,
+                peer,
+                &token,
+                None,
+                RECEIVER,
+                &request.destination,
+            )
+            .await?;
+            sending
+                .store
+                .set_customers(&outgoing.payment_id, sender.clone(), receiver.clone())
+                .await
+                .map_err(|e| PeerError::Unavailable(e.to_string()))?;
+            (sender, receiver)
+        }
+    };
+    let Some(transaction_id) = outgoing.transaction_id.clone() else {
+        if outgoing.state == "creating" {
+            return Ok(creating(&outgoing));
+        }
+        for (id, kind) in [(&sender_id, SENDER), (&receiver_id, RECEIVER)] {
+            let state = client.customer(peer, &token, id, kind).await?;
+            match state.status.as_str() {
+                "ACCEPTED" => {}
+                "REJECTED" => {
+                    return Ok(decided(
+                        Status::Denied,
+                        None,
+                        Some(format!(
+                            "{} rejected the {kind}: {}",
+                            peer.domain,
+                            state.message.unwrap_or_default()
+                        )),
+                        None,
+                    ));
+                }
+                "NEEDS_INFO" => {
+                    let fields: Vec<&str> = state.fields.keys().map(String::as_str).collect();
+                    return Ok(refused(
+                        format!(
+                            "{} needs more information on the {kind} ({}): {}",
+                            peer.domain,
+                            fields.join(", "),
+                            state.message.unwrap_or_default()
+                        ),
+                        None,
+                    ));
+                }
+                _ => return Ok(pending(60, None)),
+            }
+        }
+        return create(
+            sending,
+            peer,
+            &token,
+            request,
+            &outgoing,
+            sender_id,
+            receiver_id,
+        )
+        .await;
+    };
+    let status = client.transaction(peer, &token, &transaction_id).await?;
+    let sep31 = Sep31Status {
+        transaction_id: transaction_id.clone(),
+        status: status.status.clone(),
+        message: status
+            .status_message
+            .clone()
+            .or(status.required_info_message.clone()),
+    };
+    // Never paid once the anchor gave up on it; a repeat after `completed` builds the same
+    // payment, which the bridge answers from its record of the one it sent.
+    if sep31.is_final() && sep31.status != "completed" {
+        return Ok(refused(
+            format!(
+                "the transaction is {}: {}",
+                sep31.status,
+                sep31.message.clone().unwrap_or_default()
+            ),
+            Some(sep31),
+        ));
+    }
+    let pay_to = match (&outgoing.account, &outgoing.memo_type, &outgoing.memo) {
+        (Some(a), Some(t), Some(m)) => (a.clone(), t.clone(), m.clone()),
+        _ => match (
+            &status.stellar_account_id,
+            &status.stellar_memo_type,
+            &status.stellar_memo,
+        ) {
+            (Some(a), Some(t), Some(m)) if status.status == "pending_sender" => {
+                sending
+                    .store
+                    .set_pay_to(&outgoing.payment_id, a.clone(), t.clone(), m.clone())
+                    .await
+                    .map_err(|e| PeerError::Unavailable(e.to_string()))?;
+                (a.clone(), t.clone(), m.clone())
+            }
+            _ => return Ok(pending(5, Some(sep31))),
+        },
+    };
+    payment(peer, request, &pay_to, sep31)
+}
+
+/// An outgoing payment whose `POST /transactions` is out (another request's) or whose
+/// outcome is unknown: wait a little, then it is the operator's to resolve.
+fn creating(outgoing: &Outgoing) -> HttpResponse {
+    let age = i64::try_from(super::now()).unwrap_or(i64::MAX) - outgoing.updated_at;
+    if age < 120 {
+        return pending(5, None);
+    }
+    refused(
+        format!(
+            "whether the anchor created the SEP-31 transaction of payment {} is unknown (no \
+             answer to POST /transactions); nothing was paid. Check with the anchor, then see \
+             docs/peering.md to release it",
+            outgoing.payment_id
+        ),
+        None,
+    )
+}
+
+/// Registers (or, with `id`, updates) one customer, its fields from `fetch_info`.
+async fn register(
+    sending: &Sending,
+    callbacks: &Callbacks,
+    peer: &Peer,
+    token: &str,
+    id: Option<&str>,
+    kind: &str,
+    address: &str,
+) -> Result<String, PeerError> {
+    let info = callbacks
+        .sender_info(address)
+        .await
+        .map_err(|e| PeerError::Unavailable(format!("fetch_info for {address}: {e}")))?
+        .unwrap_or_default();
+    let fields: BTreeMap<String, String> = sep9_fields(&info);
+    sending
+        .client
+        .put_customer(
+            peer,
+            token,
+            id,
+            kind,
+            &customer_memo(kind, address),
+            &fields,
+        )
+        .await
+}
+
+/// A memo of our own for each customer, so that the anchor keeps our customers apart
+/// (SEP-12: one account, many customers): a number from the hash of the address and type.
+fn customer_memo(kind: &str, address: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let hash = Sha256::digest(format!("{kind}\n{address}").as_bytes());
+    let mut bytes = [0u8; 8];
+    bytes.copy_from_slice(&hash[..8]);
+    (u64::from_be_bytes(bytes) >> 1).to_string()
+}
+
+/// `POST /transactions`, once: this request takes `new` → `creating`, stores the id the
+/// anchor answers, and releases it to `new` only when the anchor refused (nothing created).
+async fn create(
+    sending: &Sending,
+    peer: &Peer,
+    token: &str,
+    request: &OutgoingRequest,
+    outgoing: &Outgoing,
+    sender_id: String,
+    receiver_id: String,
+) -> Result<HttpResponse, PeerError> {
+    let store = &sending.store;
+    let db = |e: service::DbError| PeerError::Unavailable(e.to_string());
+    if !store
+        .move_outgoing(&outgoing.payment_id, "new", "creating")
+        .await
+        .map_err(db)?
+    {
+        return Ok(pending(5, None));
+    }
+    let body = serde_json::json!({
+        "amount": request.amount.to_string(),
+        "asset_code": request.asset_code,
+        "asset_issuer": request.asset_issuer,
+        "sender_id": sender_id,
+        "receiver_id": receiver_id,
+        "fields": {"transaction": {}},
+    });
+    let created = match sending.client.create(peer, token, body).await {
+        Ok(created) => created,
+        Err(e @ PeerError::Refused { .. }) => {
+            store
+                .move_outgoing(&outgoing.payment_id, "creating", "new")
+                .await
+                .map_err(db)?;
+            return Err(e);
+        }
+        // No answer: whether it was created is unknown, and stays `creating`.
+        Err(e) => return Err(e),
+    };
+    if !is_safe_id(&created.id) {
+        store
+            .move_outgoing(&outgoing.payment_id, "creating", "new")
+            .await
+            .map_err(db)?;
+        return Err(PeerError::Hostile(format!(
+            "the transaction id {:?} is not a plain id",
+            created.id
+        )));
+    }
+    let pay_to = match (
+        created.stellar_account_id,
+        created.stellar_memo_type,
+        created.stellar_memo,
+    ) {
+        (Some(a), Some(t), Some(m)) => Some((a, t, m)),
+        _ => None,
+    };
+    store
+        .set_created(&outgoing.payment_id, created.id.clone(), pay_to.clone())
+        .await
+        .map_err(db)?;
+    tracing::info!(payment_id = %outgoing.payment_id, domain = %peer.domain, transaction = %created.id, "SEP-31 transaction created");
+    let sep31 = Sep31Status {
+        transaction_id: created.id,
+        status: "pending_sender".into(),
+        message: None,
+    };
+    match pay_to {
+        Some(pay_to) => payment(peer, request, &pay_to, sep31),
+        None => Ok(pending(5, Some(sep31))),
+    }
+}
+
+/// Ids we put in URL paths and columns: letters, digits, `-`, `_`, `.`, at most 64.
+fn is_safe_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 64
+        && id != "."
+        && id != ".."
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
+
+/// The payment to the anchor, refused (nothing paid) when it does not pay one of the
+/// anchor's own accounts (its stellar.toml `ACCOUNTS`) or its memo is not a valid memo of a
+/// type SEP-31 allows.
+fn payment(
+    peer: &Peer,
+    request: &OutgoingRequest,
+    (account, memo_type, memo): &(String, String, String),
+    sep31: Sep31Status,
+) -> Result<HttpResponse, PeerError> {
+    let account: PublicKey = account
+        .parse()
+        .map_err(|_| PeerError::Hostile(format!("{account:?} is not a G… account")))?;
+    if !peer.accounts.contains(&account) {
+        return Err(PeerError::Hostile(format!(
+            "{account} is not one of the ACCOUNTS in the stellar.toml of {}",
+            peer.domain
+        )));
+    }
+    if !matches!(memo_type.as_str(), "id" | "text" | "hash") {
+        return Err(PeerError::Hostile(format!(
+            "memo type {memo_type:?} is not id, text or hash"
+        )));
+    }
+    let memo = Memo::parse(memo_type, memo)
+        .ok()
+        .filter(|m| *m != Memo::None)
+        .ok_or_else(|| PeerError::Hostile(format!("{memo:?} is not a valid {memo_type} memo")))?;
+    let tx = TransactionBuilder::new(request.source.into(), 0)
+        .memo(memo)
+        .time_bounds(0, 0)
+        .operation(stellar_base::transaction::Operation::payment(
+            AccountAddress::Account(account),
+            &request.asset()?,
+            request.amount,
+        ))
+        .build()
+        .map_err(|e| PeerError::Hostile(e.to_string()))?;
+    Ok(HttpResponse::Ok().json(SendResponse {
+        auth_response: AuthResponse {
+            info_status: Status::Ok,
+            tx_status: Status::Ok,
+            dest_info: None,
+            pending: None,
+            error: None,
+        },
+        transaction_xdr: to_base64(&tx),
+        sep31: Some(sep31),
+    }))
+}
+
+/// `/sep31/status`: the anchor's status of the transaction a payment id paid; for
+/// `pending_customer_info_update`, both customers' information is fetched from the back
+/// office again and sent.
+///
+/// # Errors
+/// 404 for a payment id with no SEP-31 transaction; 500 when the anchor cannot be reached.
+pub async fn status(
+    sending: &Sending,
+    callbacks: &Callbacks,
+    payment_id: &str,
+) -> Result<Sep31Status, Error> {
+    let outgoing = sending
+        .store
+        .outgoing(payment_id)
+        .await?
+        .ok_or(Error::TransactionNotFound)?;
+    let (Some(transaction_id), Some(sender_id), Some(receiver_id)) = (
+        &outgoing.transaction_id,
+        &outgoing.sender_id,
+        &outgoing.receiver_id,
+    ) else {
+        return Err(Error::TransactionNotFound);
+    };
+    let request: OutgoingRequest =
+        serde_json::from_str(&outgoing.request).map_err(Error::internal)?;
+    let failed = |e: PeerError| Error::internal(format!("{}: {e}", outgoing.domain));
+    let peer = sending
+        .client
+        .peer(&outgoing.domain)
+        .await
+        .map_err(failed)?;
+    let token = sending.client.token(&peer).await.map_err(failed)?;
+    let view = sending
+        .client
+        .transaction(&peer, &token, transaction_id)
+        .await
+        .map_err(failed)?;
+    if view.status == "pending_customer_info_update" {
+        for (id, kind, address) in [
+            (sender_id, SENDER, &request.sender),
+            (receiver_id, RECEIVER, &request.destination),
+        ] {
+            let state = sending
+                .client
+                .customer(&peer, &token, id, kind)
+                .await
+                .map_err(failed)?;
+            if state.status == "NEEDS_INFO" {
+                register(sending, callbacks, &peer, &token, Some(id), kind, address)
+                    .await
+                    .map_err(failed)?;
+                tracing::info!(%payment_id, %kind, "SEP-31 customer information sent again");
+            }
+        }
+    }
+    Ok(Sep31Status {
+        transaction_id: transaction_id.clone(),
+        status: view.status,
+        message: view.status_message.or(view.required_info_message),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_that_could_leave_the_path_are_refused() {
+        assert!(is_safe_id("82fhs729f63dh0v4"));
+        assert!(is_safe_id("1e2c6a3e-4c1b-4c8e-9b0e-1f0b8c1d2e3f"));
+        for id in ["", "..", "a/b", "a?b", "a%2F", &"x".repeat(65)] {
+            assert!(!is_safe_id(id), "{id}");
+        }
+    }
+
+    #[test]
+    fn customers_get_distinct_stable_memos() {
+        let a = customer_memo(SENDER, "alice*bank.a");
+        assert_eq!(a, customer_memo(SENDER, "alice*bank.a"));
+        assert_ne!(a, customer_memo(RECEIVER, "alice*bank.a"));
+        assert_ne!(a, customer_memo(SENDER, "bob*bank.a"));
+        assert!(a.parse::<u64>().is_ok());
+    }
+}
