@@ -3,7 +3,7 @@
 //! memo). Answers come back as `compliance::protocol` types; a refusal keeps its status and
 //! body for the caller to interpret.
 
-use compliance::protocol::{ReceiveResponse, SendResponse};
+use compliance::protocol::{ReceiveResponse, SendResponse, Sep31Status};
 use serde::de::{DeserializeOwned, IgnoredAny};
 use serde::ser::SerializeSeq;
 use serde::{Deserialize, Serialize, Serializer};
@@ -112,11 +112,23 @@ impl Serialize for SendRequest {
     }
 }
 
-/// The form of `POST /receive`.
-#[derive(Debug, Clone, Serialize)]
-struct ReceiveRequest<'a> {
+/// The form of `POST /receive`: the payment received, by its hash memo.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ReceiveRequest<'a> {
     /// The hash memo of an approved transaction, base64.
-    memo: &'a str,
+    pub memo: &'a str,
+    /// The amount received (a SEP-31 transaction is checked against it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub amount: Option<&'a str>,
+    /// Its asset code.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub asset_code: Option<&'a str>,
+    /// Its asset issuer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub asset_issuer: Option<&'a str>,
+    /// The hash of the transaction that carried it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transaction_id: Option<&'a str>,
 }
 
 /// A client for `<compliance>/send` and `<compliance>/receive`; cheap to clone.
@@ -150,12 +162,35 @@ impl ComplianceClient {
         self.post("send", request).await
     }
 
-    /// `POST /receive`: the AuthData stored for an approved transaction's hash memo (base64).
+    /// `POST /receive`: the AuthData stored for an approved transaction's hash memo (base64),
+    /// or the SEP-31 transaction the payment pays.
     ///
     /// # Errors
     /// [`ComplianceCallError`]; 404-like refusals when compliance approved no such memo.
-    pub async fn receive(&self, memo: &str) -> Result<ReceiveResponse, ComplianceCallError> {
-        self.post("receive", &ReceiveRequest { memo }).await
+    pub async fn receive(
+        &self,
+        request: &ReceiveRequest<'_>,
+    ) -> Result<ReceiveResponse, ComplianceCallError> {
+        self.post("receive", request).await
+    }
+
+    /// `POST /sep31/status`: where the SEP-31 transaction paid under payment `id` stands.
+    ///
+    /// # Errors
+    /// [`ComplianceCallError`].
+    pub async fn sep31_status(&self, id: &str) -> Result<Sep31Status, ComplianceCallError> {
+        self.post("sep31/status", &[("id", id)]).await
+    }
+
+    /// `POST /sep31/complete`: the back office took the payment of a SEP-31 transaction we
+    /// received.
+    ///
+    /// # Errors
+    /// [`ComplianceCallError`].
+    pub async fn sep31_complete(&self, transaction_id: &str) -> Result<(), ComplianceCallError> {
+        self.post::<serde_json::Value>("sep31/complete", &[("transaction_id", transaction_id)])
+            .await
+            .map(drop)
     }
 
     async fn post<T: DeserializeOwned>(
@@ -234,7 +269,10 @@ mod tests {
         assert_eq!(body(&request), body(&pairs));
         assert!(body(&request).starts_with("id=p-1&source=GB6JYY7U"));
         assert_eq!(
-            body(&ReceiveRequest { memo: "a+b/c=" }),
+            body(&ReceiveRequest {
+                memo: "a+b/c=",
+                ..ReceiveRequest::default()
+            }),
             body(&[("memo", "a+b/c=")])
         );
     }

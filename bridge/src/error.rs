@@ -194,6 +194,47 @@ impl Error {
         )
     }
 
+    /// 403 `denied` with the receiver's reason (a SEP-31 anchor's KYC rejection).
+    pub fn denied_because(reason: Option<String>) -> Self {
+        let mut e = Self::denied();
+        e.body.more_info = reason;
+        e
+    }
+
+    /// 202 `pending`: the payment to a SEP-31 anchor is in a ledger, and the anchor has not
+    /// completed it yet; the same request again answers where it stands.
+    pub fn sep31_pending(hash: &str, sep31: &compliance::protocol::Sep31Status) -> Self {
+        let mut e = Self::new(
+            StatusCode::ACCEPTED,
+            "pending",
+            "Payment sent; the receiving anchor has not completed it yet. Repeat your request to follow it.",
+        );
+        e.body.more_info = sep31.message.clone();
+        e.body.data = Some(serde_json::json!({
+            "pending": 5,
+            "hash": hash,
+            "sep31_transaction_id": sep31.transaction_id,
+            "sep31_status": sep31.status,
+        }));
+        e
+    }
+
+    /// 400 `compliance_error`: a SEP-31 anchor ended the transaction without completing it
+    /// (`error`, `refunded`, `expired`), with its reason.
+    pub fn sep31_failed(hash: Option<&str>, sep31: &compliance::protocol::Sep31Status) -> Self {
+        let mut e = Self::compliance_error(Some(format!(
+            "the receiving anchor's transaction is {}: {}",
+            sep31.status,
+            sep31.message.clone().unwrap_or_default()
+        )));
+        e.body.data = Some(serde_json::json!({
+            "hash": hash,
+            "sep31_transaction_id": sep31.transaction_id,
+            "sep31_status": sep31.status,
+        }));
+        e
+    }
+
     /// 400 `compliance_error`: the receiver cannot decide the request as sent.
     pub fn compliance_error(detail: Option<String>) -> Self {
         let mut e = Self::new(

@@ -41,8 +41,8 @@ use super::mac::payload_mac;
 use super::record::with_transaction;
 use super::settings::ReceiveSettings;
 use super::store::{Outcome, ReceiveStore, ReceivedPayment, ReceivedStatus, now_ms};
-use crate::compliance_client::ComplianceClient;
-use compliance::protocol::{Attachment, AuthData};
+use crate::compliance_client::{ComplianceClient, ReceiveRequest};
+use compliance::protocol::{Attachment, AuthData, Sep31Received};
 
 /// Outcomes written per database transaction at most.
 const BATCH: usize = 256;
@@ -448,14 +448,24 @@ impl Deliverer {
         } else {
             payment
         };
-        let (route, data) = match self.route(payment).await {
+        let (route, data, sep31) = match self.route(payment).await {
             Ok(routed) => routed,
             Err(e) => return Delivery::before_callback(e),
         };
-        let form = form(payment, &route, data.as_deref().unwrap_or(""));
+        let form = form_with(
+            payment,
+            &route,
+            data.as_deref().unwrap_or(""),
+            sep31.as_ref(),
+        );
         let answer = self.post("receive", &self.receive, &form).await;
         let result = match answer.status {
-            Some(status) if (200..300).contains(&status) => Ok(Delivered { route, data }),
+            Some(status) if (200..300).contains(&status) => {
+                match self.complete_sep31(sep31.as_ref()).await {
+                    Ok(()) => Ok(Delivered { route, data }),
+                    Err(e) => Err(e),
+                }
+            }
             Some(status) => Err(format!("receive callback answered {status}")),
             None => Err(answer.answer.clone()),
         };
@@ -504,22 +514,52 @@ impl Deliverer {
     }
 
     /// The route and compliance data: from the attachment for a hash memo when compliance is
-    /// configured, else the route recorded from the memo or muxed id.
-    async fn route(&self, payment: &ReceivedPayment) -> Result<(String, Option<String>), String> {
+    /// configured (or from the SEP-31 transaction the payment pays), else the route recorded
+    /// from the memo or muxed id.
+    async fn route(&self, payment: &ReceivedPayment) -> Result<Routed, String> {
         let recorded = payment.route.clone().unwrap_or_default();
         let (Some(compliance), Some("hash"), Some(memo)) = (
             &self.compliance,
             payment.memo_type.as_deref(),
             payment.memo.as_deref(),
         ) else {
-            return Ok((recorded, None));
+            return Ok((recorded, None, None));
         };
-        let data = compliance
-            .receive(memo)
+        let answer = compliance
+            .receive(&ReceiveRequest {
+                memo,
+                amount: payment.amount.as_deref(),
+                asset_code: payment.asset_code.as_deref(),
+                asset_issuer: payment.asset_issuer.as_deref(),
+                transaction_id: Some(&payment.transaction_id),
+            })
             .await
-            .map_err(|e| e.to_string())?
-            .data;
-        Ok((attachment_route(&data)?, Some(data)))
+            .map_err(|e| e.to_string())?;
+        match answer.sep31 {
+            Some(sep31) => Ok((sep31.route.clone(), Some(answer.data), Some(sep31))),
+            None => Ok((attachment_route(&answer.data)?, Some(answer.data), None)),
+        }
+    }
+
+    /// Once the back office took a payment that pays a SEP-31 transaction we received, the
+    /// transaction is `completed`. When compliance cannot be told, the delivery is retried
+    /// (the back office sees the payment again, under the same `id`).
+    async fn complete_sep31(&self, sep31: Option<&Sep31Received>) -> Result<(), String> {
+        let (Some(compliance), Some(sep31)) = (&self.compliance, sep31) else {
+            return Ok(());
+        };
+        if sep31.status != "pending_receiver" {
+            return Ok(());
+        }
+        compliance
+            .sep31_complete(&sep31.transaction_id)
+            .await
+            .map_err(|e| {
+                format!(
+                    "delivered, but SEP-31 transaction {} not marked completed: {e}",
+                    sep31.transaction_id
+                )
+            })
     }
 
     /// Posts a form, signed when `mac_key` is set; the HTTP status.
@@ -604,9 +644,19 @@ impl Deliverer {
 
 /// The legacy receive form, keys sorted as Go's `url.Values.Encode` sorts them.
 pub fn form(payment: &ReceivedPayment, route: &str, data: &str) -> String {
+    form_with(payment, route, data, None)
+}
+
+/// The receive form, with the SEP-31 transaction a payment pays (`sep31_*`, still sorted).
+pub fn form_with(
+    payment: &ReceivedPayment,
+    route: &str,
+    data: &str,
+    sep31: Option<&Sep31Received>,
+) -> String {
     let text = |v: &Option<String>| v.clone().unwrap_or_default();
-    url::form_urlencoded::Serializer::new(String::new())
-        .append_pair("amount", &text(&payment.amount))
+    let mut form = url::form_urlencoded::Serializer::new(String::new());
+    form.append_pair("amount", &text(&payment.amount))
         .append_pair("asset_code", &text(&payment.asset_code))
         .append_pair("asset_issuer", &text(&payment.asset_issuer))
         .append_pair("data", data)
@@ -614,10 +664,19 @@ pub fn form(payment: &ReceivedPayment, route: &str, data: &str) -> String {
         .append_pair("id", &payment.operation_id)
         .append_pair("memo", &text(&payment.memo))
         .append_pair("memo_type", &text(&payment.memo_type))
-        .append_pair("route", route)
-        .append_pair("transaction_id", &payment.transaction_id)
+        .append_pair("route", route);
+    if let Some(sep31) = sep31 {
+        form.append_pair("sep31_receiver_id", &sep31.receiver_id)
+            .append_pair("sep31_sender_id", &sep31.sender_id)
+            .append_pair("sep31_status", &sep31.status)
+            .append_pair("sep31_transaction_id", &sep31.transaction_id);
+    }
+    form.append_pair("transaction_id", &payment.transaction_id)
         .finish()
 }
+
+/// A payment's route, its compliance data, and the SEP-31 transaction it pays.
+type Routed = (String, Option<String>, Option<Sep31Received>);
 
 /// `transaction.route` of the attachment inside compliance AuthData JSON.
 fn attachment_route(auth_data: &str) -> Result<String, String> {

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use compliance::form::Fields;
-use compliance::protocol::SendResponse;
+use compliance::protocol::{SendResponse, Sep31Status};
 use stellar_base::transaction::{TransactionError, decode_transaction};
 use stellar_base::{AccountAddress, KeyPair, xdr};
 
@@ -61,7 +61,8 @@ fn refused(status: u16, error: Option<&Refusal>, text: &str) -> Error {
     }
 }
 
-/// Asks the receiver; ok → a draft of the approved transaction.
+/// Asks the receiver; ok → a draft of the approved transaction, and the SEP-31 transaction
+/// it pays when the receiver is a SEP-31 anchor.
 ///
 /// # Errors
 /// 202 `pending`, 403 `denied`, 400 `compliance_error`, or 500 when compliance fails.
@@ -70,10 +71,11 @@ pub async fn approve(
     fields: &Fields,
     id: &str,
     source: &KeyPair,
-) -> Result<Draft, Error> {
+) -> Result<(Draft, Option<Sep31Status>), Error> {
     let answer = ask_receiver(compliance, fields, id, source).await?;
     decision(&answer)?;
-    draft_from_compliance(&answer.transaction_xdr, source.clone())
+    let draft = draft_from_compliance(&answer.transaction_xdr, source.clone())?;
+    Ok((draft, answer.sep31))
 }
 
 /// What the receiving bank decided, as the batch worker acts on it (where `/payment`
@@ -149,7 +151,7 @@ async fn ask_receiver(
 fn decision(answer: &SendResponse) -> Result<(), Error> {
     let auth = &answer.auth_response;
     match auth.http_status() {
-        403 => Err(Error::denied()),
+        403 => Err(Error::denied_because(auth.error.clone())),
         400 => Err(Error::compliance_error(auth.error.clone())),
         202 => Err(Error::compliance_pending(auth.pending.unwrap_or(600))),
         _ => Ok(()),

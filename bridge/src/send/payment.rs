@@ -12,7 +12,7 @@ use stellar_base::{AccountAddress, Amount, Asset, KeyPair, Memo};
 
 use super::answer::respond;
 use super::compliance::approve;
-use super::draft::Draft;
+use super::draft::{Draft, Outcome};
 use super::sending::Sending;
 use super::store::{Claim, Store};
 use crate::compliance_client::ComplianceClient;
@@ -182,13 +182,67 @@ async fn with_compliance(
     request: PaymentRequest,
 ) -> Result<HttpResponse, Error> {
     let id = request.id.ok_or_else(|| Error::missing("id"))?;
-    let draft = approve(compliance, fields, &id, &request.source).await?;
-    respond(
-        sending
-            .submitter
-            .send(&draft, Some(id), request.digest)
-            .await,
-    )
+    let (draft, sep31) = approve(compliance, fields, &id, &request.source).await?;
+    let sent = sending
+        .submitter
+        .send(&draft, Some(id.clone()), request.digest)
+        .await;
+    match (sep31, sent) {
+        (
+            Some(sep31),
+            Ok(Outcome::Success {
+                hash,
+                ledger,
+                envelope_xdr,
+                result_xdr,
+            }),
+        ) => {
+            let sent = serde_json::json!({
+                "hash": hash,
+                "ledger": ledger,
+                "envelope_xdr": envelope_xdr,
+                "result_xdr": result_xdr,
+            });
+            follow_sep31(compliance, &id, sent, sep31).await
+        }
+        (_, sent) => respond(sent),
+    }
+}
+
+/// How long `/payment` follows a SEP-31 transaction after paying it before answering 202.
+const FOLLOW_SEP31: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// After the payment to a SEP-31 anchor is in a ledger: 200 once the anchor says `completed`
+/// (the legacy success body, with `sep31_transaction_id` and `sep31_status`),
+/// the anchor's reason (400) for `error`, `refunded` or `expired`, 202 with its status while it
+/// is pending (the same request again follows it further).
+async fn follow_sep31(
+    compliance: &ComplianceClient,
+    id: &str,
+    mut sent: serde_json::Value,
+    mut sep31: compliance::protocol::Sep31Status,
+) -> Result<HttpResponse, Error> {
+    let hash = sent["hash"].as_str().unwrap_or_default().to_owned();
+    let deadline = tokio::time::Instant::now() + FOLLOW_SEP31;
+    while !sep31.is_final() && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        match compliance.sep31_status(id).await {
+            Ok(status) => sep31 = status,
+            Err(e) => {
+                tracing::warn!(%id, error = %e, "following a SEP-31 transaction");
+                break;
+            }
+        }
+    }
+    match sep31.status.as_str() {
+        "completed" => {
+            sent["sep31_transaction_id"] = sep31.transaction_id.into();
+            sent["sep31_status"] = sep31.status.into();
+            Ok(HttpResponse::Ok().json(sent))
+        }
+        _ if sep31.is_final() => Err(Error::sep31_failed(Some(&hash), &sep31)),
+        _ => Err(Error::sep31_pending(&hash, &sep31)),
+    }
 }
 
 /// The request's fields as JSON `[[name, value]…]` for the console, without what is secret:

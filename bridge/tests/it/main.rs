@@ -25,3 +25,4 @@ mod receive;
 mod receive_compliance;
 mod receive_recovery;
 mod receive_throughput;
+mod sep31;

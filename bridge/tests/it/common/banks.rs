@@ -131,6 +131,14 @@ pub fn compliance_config(
                     "bank-c.test".to_owned(),
                     format!("{web_base}/bank-c.test/.well-known/stellar.toml"),
                 ),
+                (
+                    "bank-d.test".to_owned(),
+                    format!("{web_base}/bank-d.test/.well-known/stellar.toml"),
+                ),
+                (
+                    "bank-e.test".to_owned(),
+                    format!("{web_base}/bank-e.test/.well-known/stellar.toml"),
+                ),
             ]
             .into(),
             ..StellarTomlSettings::default()
@@ -141,6 +149,7 @@ pub fn compliance_config(
         request_body_timeout_seconds: 5,
         rate_limit: service::rate_limit::RateLimitSettings::unlimited(),
         console: service::console::ConsoleSettings::default(),
+        peering: Default::default(),
     }
 }
 

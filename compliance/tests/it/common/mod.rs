@@ -228,6 +228,7 @@ pub fn config(
         request_body_timeout_seconds: 5,
         rate_limit: service::rate_limit::RateLimitSettings::unlimited(),
         console: service::console::ConsoleSettings::default(),
+        peering: Default::default(),
     }
 }
 

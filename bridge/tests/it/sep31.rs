@@ -1,0 +1,269 @@
+//! SEP-31 peering end to end, through `/payment` and `/receive` only: bank A's bridge and
+//! compliance server pay `dave*bank-d.test`, whose stellar.toml names a SEP-31
+//! `DIRECT_PAYMENT_SERVER` served by bank D's compliance server (`[peering.anchor]`), and bank
+//! D's bridge delivers the payment to its back office; while bank B (SEP-3) is still paid over
+//! the legacy protocol. Bank E is a hostile anchor (scripted answers).
+
+use crate::common::BackOffice;
+use crate::common::banks::{COMPLIANCE_KEY, TwoBanks};
+use compliance::sep31::{AnchorAsset, AnchorSettings, PeeringSettings};
+use service::database::Backend;
+use service::testing::TestDatabase;
+use stellar_base::transaction::Operation;
+use stellar_base::{Asset, KeyPair, Memo};
+
+/// Bank D: a SEP-31 receiving anchor on its own compliance server and bridge.
+struct BankD {
+    dave: KeyPair,
+    internal: String,
+    office: BackOffice,
+    db: TestDatabase,
+    _bridge_db: TestDatabase,
+}
+
+/// What bank A's back office tells of everyone (`fetch_info`), with dave's account number.
+fn fetch_info(account_number: &str) -> String {
+    format!(
+        r#"{{"first_name":"Alice","last_name":"Smith","country":"FRA","bank_account_number":"{account_number}"}}"#
+    )
+}
+
+async fn start_bank_d(banks: &TwoBanks, backend: Backend) -> BankD {
+    let (web, bridge) = (&banks.web, &banks.bridge);
+    let key = KeyPair::random();
+    let dave = KeyPair::random();
+    bridge.sandbox.fund(dave.public_key()).await.unwrap();
+    bridge.trust_usd(&dave).await;
+    let db = TestDatabase::new(backend);
+    let mut config = crate::common::banks::compliance_config(
+        &db,
+        &key,
+        stellar_base::Network::STANDALONE,
+        &web.base,
+        true,
+    );
+    let port = service::testing::free_port();
+    config.external_port = port;
+    config.callbacks.sanctions = Some(format!("{}/d/sanctions", web.base).parse().unwrap());
+    config.callbacks.fetch_info = None;
+    config.peering = PeeringSettings {
+        anchor: Some(AnchorSettings {
+            home_domain: "bank-d.test".into(),
+            web_auth_endpoint: format!("http://127.0.0.1:{port}/auth").parse().unwrap(),
+            jwt_secret: Some("a-jwt-secret-of-at-least-32-characters".into()),
+            jwt_seconds: 3600,
+            horizon: Some(bridge.sandbox.url().parse().unwrap()),
+            receiving_account: dave.public_key(),
+            assets: vec![AnchorAsset {
+                code: "USD".into(),
+                issuer: bridge.issuer.public_key(),
+                fee_fixed: Some("1".parse().unwrap()),
+                fee_percent: None,
+                min_amount: None,
+                max_amount: Some("1000".parse().unwrap()),
+            }],
+            sender_fields: vec!["first_name".into(), "last_name".into()],
+            receiver_fields: vec!["first_name".into(), "bank_account_number".into()],
+        }),
+        ..PeeringSettings::default()
+    };
+    let d = compliance::Application::build(config).await.unwrap();
+    let (internal, external) = (d.internal_url(), d.external_url());
+    d.spawn();
+    web.set(
+        "/bank-d.test/.well-known/stellar.toml",
+        &[(
+            200,
+            &format!(
+                "SIGNING_KEY = \"{}\"\nWEB_AUTH_ENDPOINT = \"{external}/auth\"\nKYC_SERVER = \"{external}/kyc\"\nDIRECT_PAYMENT_SERVER = \"{external}/sep31\"\nACCOUNTS = [\"{}\"]\n",
+                key.public_key(),
+                dave.public_key()
+            ),
+        )],
+    );
+    web.set("/d/sanctions", &[(200, "")]);
+    let office = BackOffice::start().await;
+    let (_url, _receiving, bridge_db) = bridge
+        .another(backend, |c| {
+            crate::common::receiving_config(c, &dave.public_key(), &office);
+            c.compliance = Some(internal.parse().unwrap());
+            c.compliance_api_key = Some(COMPLIANCE_KEY.into());
+            c.receiving.start_cursor = bridge::receive::StartCursor::Now;
+        })
+        .await;
+    BankD {
+        dave,
+        internal,
+        office,
+        db,
+        _bridge_db: bridge_db,
+    }
+}
+
+/// Gives bank A's paying account 1 000 USD.
+async fn fund_usd(banks: &TwoBanks) {
+    let bridge = &banks.bridge;
+    bridge.trust_usd(&bridge.source).await;
+    let usd = Asset::credit("USD", bridge.issuer.public_key()).unwrap();
+    bridge
+        .submit_ops(
+            &bridge.issuer,
+            Memo::None,
+            vec![Operation::payment(
+                bridge.source.public_key().into(),
+                &usd,
+                "1000".parse().unwrap(),
+            )],
+        )
+        .await;
+}
+
+async fn pay_dave(banks: &TwoBanks, id: &str, amount: &str) -> (u16, serde_json::Value) {
+    let issuer = banks.bridge.issuer.public_key().to_string();
+    banks
+        .bridge
+        .pay(&[
+            ("id", id),
+            ("sender", "alice*bank-a.test"),
+            ("destination", "dave*bank-d.test"),
+            ("amount", amount),
+            ("asset_code", "USD"),
+            ("asset_issuer", &issuer),
+            ("use_compliance", "true"),
+        ])
+        .await
+}
+
+/// `/payment` again until it answers something other than 202 (at most `tries` times).
+async fn until_final(
+    banks: &TwoBanks,
+    id: &str,
+    amount: &str,
+    tries: usize,
+) -> (u16, serde_json::Value) {
+    let mut answer = pay_dave(banks, id, amount).await;
+    for _ in 1..tries {
+        if answer.0 != 202 {
+            break;
+        }
+        answer = pay_dave(banks, id, amount).await;
+    }
+    answer
+}
+
+async fn internal_post(base: &str, path: &str, form: &[(&str, &str)]) -> (u16, serde_json::Value) {
+    let res = reqwest::Client::new()
+        .post(format!("{base}{path}"))
+        .header("x-api-key", COMPLIANCE_KEY)
+        .form(form)
+        .send()
+        .await
+        .unwrap();
+    let status = res.status().as_u16();
+    (status, res.json().await.unwrap_or_default())
+}
+
+service::backend_tests!(sep31_and_sep3_banks_are_paid_each_over_its_own_protocol);
+async fn sep31_and_sep3_banks_are_paid_each_over_its_own_protocol(backend: Backend) {
+    let banks = TwoBanks::start(backend).await;
+    fund_usd(&banks).await;
+    let d = start_bank_d(&banks, backend).await;
+    let (web, bridge) = (&banks.web, &banks.bridge);
+    web.set("/a/fetch_info", &[(200, &fetch_info("12345"))]);
+    let dave = d.dave.public_key();
+
+    // Paid over SEP-31, completed once bank D's back office took it.
+    let (status, body) = until_final(&banks, "s31-ok", "25", 3).await;
+    assert_eq!(status, 200, "{backend}: {body}");
+    assert_eq!(body["sep31_status"], "completed", "{body}");
+    let transaction_id = body["sep31_transaction_id"].as_str().unwrap().to_owned();
+    assert_eq!(bridge.balance(&dave, "USD").await.unwrap(), "25.0000000");
+    let delivered = d.office.calls_to("/receive");
+    assert_eq!(delivered.len(), 1, "{delivered:?}");
+    let form = &delivered[0].form;
+    assert_eq!(form["sep31_transaction_id"], transaction_id);
+    assert_eq!(form["route"], "12345", "the receiver's bank account number");
+    assert_eq!(form["amount"], "25.0000000");
+    let data: serde_json::Value = serde_json::from_str(&form["data"]).unwrap();
+    assert_eq!(data["sender_info"]["last_name"], "Smith");
+    assert_eq!(data["sep31"]["amount_fee"], "1.0000000");
+
+    // The same id again: the same transaction, paid once, and still one transaction at D.
+    let (status, again) = pay_dave(&banks, "s31-ok", "25").await;
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(again["sep31_transaction_id"], transaction_id.as_str());
+    assert_eq!(again["hash"], body["hash"]);
+    assert_eq!(bridge.balance(&dave, "USD").await.unwrap(), "25.0000000");
+    assert_eq!(d.db.count("sep31_transaction"), 1);
+
+    // Bank B (SEP-3) is still paid over the legacy protocol, by the same bank A.
+    web.set("/b/sanctions", &[(200, "")]);
+    let (status, body) = banks.pay("c-ok").await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.get("sep31_status").is_none(), "{body}");
+
+    // The anchor's back office rejects the sender: a clear 403, nothing paid.
+    web.set("/d/sanctions", &[(403, "")]);
+    let (status, body) = pay_dave(&banks, "s31-rejected", "10").await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (403, Some("denied")),
+        "{body}"
+    );
+    assert!(
+        body["more_info"]
+            .as_str()
+            .unwrap()
+            .contains("rejected the sep31-sender"),
+        "{body}"
+    );
+    assert_eq!(bridge.balance(&dave, "USD").await.unwrap(), "25.0000000");
+    assert_eq!(d.db.count("sep31_transaction"), 1);
+}
+
+service::backend_tests!(a_customer_info_update_round_trip_completes_the_payment);
+async fn a_customer_info_update_round_trip_completes_the_payment(backend: Backend) {
+    let banks = TwoBanks::start(backend).await;
+    fund_usd(&banks).await;
+    let d = start_bank_d(&banks, backend).await;
+    let (web, bridge) = (&banks.web, &banks.bridge);
+    web.set("/a/fetch_info", &[(200, &fetch_info("wrong"))]);
+    let dave = d.dave.public_key();
+
+    // Bank D's back office does not take the payment yet.
+    d.office.answer(500);
+    let (status, body) = pay_dave(&banks, "s31-info", "40").await;
+    assert_eq!(status, 202, "{body}");
+    assert_eq!(bridge.balance(&dave, "USD").await.unwrap(), "40.0000000");
+    let transaction_id = body["data"]["sep31_transaction_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // It asks for the receiver's account number again.
+    let (status, answer) = internal_post(
+        &d.internal,
+        "/sep31/request_info",
+        &[
+            ("transaction_id", &transaction_id),
+            ("type", "sep31-receiver"),
+            ("fields", "bank_account_number"),
+            ("message", "no such account"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    d.office.answer(200);
+
+    // Bank A's back office now knows the right one; the app's repeat sends it and follows
+    // the transaction to `completed`.
+    web.set("/a/fetch_info", &[(200, &fetch_info("67890"))]);
+    let (status, body) = until_final(&banks, "s31-info", "40", 4).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["sep31_status"], "completed");
+    assert_eq!(bridge.balance(&dave, "USD").await.unwrap(), "40.0000000");
+    let delivered = d.office.calls_to("/receive");
+    let last = delivered.last().unwrap();
+    assert_eq!(last.form["route"], "67890", "{delivered:?}");
+    assert_eq!(last.form["sep31_status"], "pending_receiver");
+}
