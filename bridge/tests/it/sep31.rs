@@ -267,3 +267,166 @@ async fn a_customer_info_update_round_trip_completes_the_payment(backend: Backen
     assert_eq!(last.form["route"], "67890", "{delivered:?}");
     assert_eq!(last.form["sep31_status"], "pending_receiver");
 }
+
+/// A scripted anchor at `/{prefix}/…` on the test web host for `domain`, its challenges signed
+/// by `key` for `home_domain` (the real one, or not), paying on `accounts`.
+fn hostile_anchor(
+    banks: &TwoBanks,
+    domain: &str,
+    prefix: &str,
+    key: &KeyPair,
+    home_domain: &str,
+    accounts: &[String],
+) {
+    let web = &banks.web;
+    let base = format!("{}/{prefix}", web.base);
+    let challenge = compliance::web_auth::build_challenge(
+        key,
+        &banks.a_key.into(),
+        None,
+        home_domain,
+        &format!("127.0.0.1:{}", web.base.rsplit(':').next().unwrap()),
+        &stellar_base::Network::new(stellar_base::Network::STANDALONE),
+        stellar_base::transaction::unix_now(),
+    )
+    .unwrap();
+    let accounts: Vec<String> = accounts.iter().map(|a| format!("\"{a}\"")).collect();
+    web.set(
+        &format!("/{domain}/.well-known/stellar.toml"),
+        &[(
+            200,
+            &format!(
+                "SIGNING_KEY = \"{}\"\nWEB_AUTH_ENDPOINT = \"{base}/auth\"\nKYC_SERVER = \"{base}/kyc\"\nDIRECT_PAYMENT_SERVER = \"{base}/sep31\"\nACCOUNTS = [{}]\n",
+                key.public_key(),
+                accounts.join(", ")
+            ),
+        )],
+    );
+    let challenge = serde_json::json!({ "transaction": challenge.to_base64() }).to_string();
+    web.set(
+        &format!("/{prefix}/auth"),
+        &[(200, &challenge), (200, r#"{"token":"e30.e30.sig"}"#)],
+    );
+    web.set(
+        &format!("/{prefix}/sep31/info"),
+        &[(200, r#"{"receive":{"USD":{"enabled":true}}}"#)],
+    );
+    web.set(
+        &format!("/{prefix}/kyc/customer"),
+        &[(200, r#"{"id":"c-1","status":"ACCEPTED"}"#)],
+    );
+}
+
+async fn pay(banks: &TwoBanks, id: &str, destination: &str) -> (u16, serde_json::Value) {
+    let issuer = banks.bridge.issuer.public_key().to_string();
+    banks
+        .bridge
+        .pay(&[
+            ("id", id),
+            ("sender", "alice*bank-a.test"),
+            ("destination", destination),
+            ("amount", "5"),
+            ("asset_code", "USD"),
+            ("asset_issuer", &issuer),
+            ("use_compliance", "true"),
+        ])
+        .await
+}
+
+service::backend_tests!(a_hostile_anchor_is_refused_and_nothing_is_paid);
+async fn a_hostile_anchor_is_refused_and_nothing_is_paid(backend: Backend) {
+    let banks = TwoBanks::start(backend).await;
+    fund_usd(&banks).await;
+    let (web, bridge) = (&banks.web, &banks.bridge);
+    web.set("/a/fetch_info", &[(200, &fetch_info("1"))]);
+    let (own, stranger) = (KeyPair::random(), KeyPair::random());
+    for account in [&own, &stranger] {
+        bridge.sandbox.fund(account.public_key()).await.unwrap();
+        bridge.trust_usd(account).await;
+    }
+    let key = KeyPair::random();
+    hostile_anchor(
+        &banks,
+        "bank-e.test",
+        "e",
+        &key,
+        "bank-e.test",
+        &[own.public_key().to_string()],
+    );
+    let memo = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, [7u8; 32]);
+    let created = |account: &str, memo_type: &str, memo: &str| {
+        serde_json::json!({"id": "t-1", "stellar_account_id": account, "stellar_memo_type": memo_type, "stellar_memo": memo}).to_string()
+    };
+    let before = bridge.balance(&bridge.source.public_key(), "USD").await;
+
+    // The anchor asks to be paid on an account that is not one of its ACCOUNTS.
+    web.set(
+        "/e/sep31/transactions",
+        &[(
+            201,
+            &created(&stranger.public_key().to_string(), "hash", &memo),
+        )],
+    );
+    let (status, body) = pay(&banks, "e-1", "eve*bank-e.test").await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (400, Some("compliance_error")),
+        "{body}"
+    );
+    assert!(
+        body["more_info"]
+            .as_str()
+            .unwrap()
+            .contains("not one of the ACCOUNTS"),
+        "{body}"
+    );
+
+    // Its own account, with a memo of a type SEP-31 does not use.
+    web.set(
+        "/e/sep31/transactions",
+        &[(
+            201,
+            &created(&own.public_key().to_string(), "return", &memo),
+        )],
+    );
+    let (status, body) = pay(&banks, "e-2", "eve*bank-e.test").await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["more_info"].as_str().unwrap().contains("memo type"),
+        "{body}"
+    );
+
+    // A challenge for another home domain: refused before anything is created.
+    let key = KeyPair::random();
+    hostile_anchor(
+        &banks,
+        "bank-f.test",
+        "f",
+        &key,
+        "evil.test",
+        &[own.public_key().to_string()],
+    );
+    let (status, body) = pay(&banks, "f-1", "eve*bank-f.test").await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["more_info"]
+            .as_str()
+            .unwrap()
+            .contains("another home domain"),
+        "{body}"
+    );
+    assert_eq!(web.calls("/f/kyc/customer"), 0);
+    assert_eq!(web.calls("/f/sep31/transactions"), 0);
+
+    // Nothing was paid to anyone.
+    for account in [&own, &stranger] {
+        assert_eq!(
+            bridge.balance(&account.public_key(), "USD").await.unwrap(),
+            "0.0000000"
+        );
+    }
+    assert_eq!(
+        bridge.balance(&bridge.source.public_key(), "USD").await,
+        before
+    );
+}

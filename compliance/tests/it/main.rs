@@ -12,3 +12,4 @@ mod instances;
 mod legacy_config;
 mod legacy_database;
 mod migrations_in_step;
+mod sep31_anchor;

@@ -139,6 +139,10 @@ pub fn compliance_config(
                     "bank-e.test".to_owned(),
                     format!("{web_base}/bank-e.test/.well-known/stellar.toml"),
                 ),
+                (
+                    "bank-f.test".to_owned(),
+                    format!("{web_base}/bank-f.test/.well-known/stellar.toml"),
+                ),
             ]
             .into(),
             ..StellarTomlSettings::default()
@@ -166,6 +170,8 @@ pub struct TwoBanks {
     pub bob: stellar_base::PublicKey,
     /// Bob's keys (to open trustlines).
     pub bob_key: KeyPair,
+    /// Compliance A's signing key: the account it authenticates as with SEP-10.
+    pub a_key: stellar_base::PublicKey,
     /// Compliance A's internal URL (`/send`).
     pub a_internal: String,
     /// Compliance B's internal URL (`/receive`).
@@ -261,6 +267,7 @@ impl TwoBanks {
             bridge,
             bob,
             bob_key,
+            a_key: key_a.public_key(),
             a_internal,
             b_internal,
             _federation: federation,

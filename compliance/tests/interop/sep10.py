@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""SEP-10 interop helper backed by the official Python SDK (stellar-sdk 13.2.1).
+"""SEP-10 interop helper backed by the official Python SDK (stellar-sdk 16.1.1, as scripts/test.sh installs).
 
-Install: pip install stellar-sdk==13.2.1
+Install: python3 -m pip install stellar-sdk==16.1.1
 
 Every invocation prints exactly one JSON line on stdout.
 Exit 0 on success; exit 1 with {"error": "..."} when the SDK refuses
