@@ -1,6 +1,8 @@
 //! The demo: a sandbox network and two banks, `bank-a.test` and `bank-b.test`, each running
 //! federation, compliance and bridge on embedded SQLite plus a reference back office, and one
-//! compliance payment from `alice*bank-a.test` to `bob*bank-b.test`, narrated step by step.
+//! compliance payment from `alice*bank-a.test` to `bob*bank-b.test`, narrated step by step:
+//! 25 XLM over the legacy SEP-3 exchange, or (`--peering sep31`) 25 USD over SEP-31, with
+//! SEP-10 and SEP-12. Both banks publish both protocols in their stellar.toml.
 //!
 //! Everything runs in this process on 127.0.0.1; the banks' stellar.toml files are served by a
 //! small web server and reached through `[stellar_toml.overrides]`, exactly as a private network
@@ -27,6 +29,8 @@ pub struct Options {
     pub work_dir: Option<PathBuf>,
     /// Time between ledger closes.
     pub ledger_interval: Duration,
+    /// The protocol bank A pays bank B with.
+    pub peering: compliance::sep31::Protocol,
 }
 
 impl Default for Options {
@@ -35,6 +39,7 @@ impl Default for Options {
             keep_running: false,
             work_dir: None,
             ledger_interval: Duration::from_millis(500),
+            peering: compliance::sep31::Protocol::Sep3,
         }
     }
 }
@@ -199,6 +204,11 @@ fn console_section(user: &str, password: &str) -> Result<String, String> {
 }
 
 async fn balance(sandbox: &RunningSandbox, account: &PublicKey) -> String {
+    balance_of(sandbox, account, "native").await
+}
+
+/// `account`'s balance of `code` (`native` for lumens).
+async fn balance_of(sandbox: &RunningSandbox, account: &PublicKey, code: &str) -> String {
     let url = format!("{}/accounts/{account}", sandbox.url());
     let body: serde_json::Value = match reqwest::get(url).await {
         Ok(res) => res.json().await.unwrap_or_default(),
@@ -206,10 +216,52 @@ async fn balance(sandbox: &RunningSandbox, account: &PublicKey) -> String {
     };
     body["balances"]
         .as_array()
-        .and_then(|b| b.iter().find(|b| b["asset_type"] == "native"))
+        .and_then(|b| {
+            b.iter().find(|b| {
+                if code == "native" {
+                    b["asset_type"] == "native"
+                } else {
+                    b["asset_code"] == code
+                }
+            })
+        })
         .and_then(|b| b["balance"].as_str())
         .unwrap_or("?")
         .to_owned()
+}
+
+/// Submits `operations` by `source`, signed by it, straight to the sandbox.
+async fn submit(
+    sandbox: &RunningSandbox,
+    source: &KeyPair,
+    operations: Vec<stellar_base::transaction::Operation>,
+) -> Result<(), String> {
+    let account = sandbox
+        .account(&source.public_key())
+        .ok_or("the account does not exist")?;
+    let mut builder =
+        stellar_base::TransactionBuilder::new(source.public_key().into(), account.sequence + 1)
+            .timeout(stellar_base::transaction::unix_now(), 60);
+    for operation in operations {
+        builder = builder.operation(operation);
+    }
+    let envelope = builder
+        .sign(&sandbox.network(), &[source])
+        .map_err(|e| e.to_string())?;
+    let result = sandbox.submit(&envelope).await.map_err(|e| e.to_string())?;
+    match result.result {
+        stellar_base::xdr::TransactionResultResult::TxSuccess(_) => Ok(()),
+        other => Err(format!("transaction failed: {other:?}")),
+    }
+}
+
+/// A loopback port free now, for a server whose URL must be known before it starts (a
+/// SEP-10 endpoint names itself in its challenges).
+fn free_port() -> Result<u16, String> {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .map_err(|e| e.to_string())
 }
 
 async fn post_form(url: &str, form: &[(&str, &str)]) -> Result<(u16, serde_json::Value), String> {
@@ -287,6 +339,38 @@ pub async fn run(options: Options) -> Result<(), String> {
         ));
     }
 
+    let issuer = KeyPair::random();
+    sandbox
+        .fund(issuer.public_key())
+        .await
+        .map_err(|e| e.to_string())?;
+    let usd = stellar_base::Asset::credit("USD", issuer.public_key()).map_err(|e| e.to_string())?;
+    for bank in [&a, &b] {
+        submit(
+            &sandbox,
+            &bank.account,
+            vec![stellar_base::transaction::Operation::change_trust(
+                &usd,
+                "1000000".parse().map_err(|e| format!("{e}"))?,
+            )],
+        )
+        .await?;
+    }
+    submit(
+        &sandbox,
+        &issuer,
+        vec![stellar_base::transaction::Operation::payment(
+            a.account.public_key().into(),
+            &usd,
+            "1000".parse().map_err(|e| format!("{e}"))?,
+        )],
+    )
+    .await?;
+    say(format!(
+        "USD issued by {}: bank A holds 1000, both banks trust it",
+        issuer.public_key()
+    ));
+
     step(
         3,
         "Starting both banks: web server, federation, back office, compliance, bridge.",
@@ -301,7 +385,10 @@ pub async fn run(options: Options) -> Result<(), String> {
     let fed_b = start_federation(&b, "bob", Some("bob")).await?;
     write(
         &a.dir.join("customers.json"),
-        r#"{"alice": {"first_name": "Alice", "last_name": "Smith", "country": "FR"}}"#,
+        // Bob's data is what alice's app collected about him: a SEP-31 receiving anchor asks
+        // for the receiver's KYC, his bank account number being where bank B credits him.
+        r#"{"alice": {"first_name": "Alice", "last_name": "Smith", "country": "FRA"},
+            "bob": {"first_name": "Bob", "last_name": "Jones", "bank_account_number": "bob"}}"#,
     )?;
     let office_a = start_back_office(
         &a,
@@ -331,38 +418,58 @@ pub async fn run(options: Options) -> Result<(), String> {
     office_a.spawn();
     office_b.spawn();
 
-    let compliance_cfg = |bank: &Bank, office: &str, network: &str| {
+    let prefer = match options.peering {
+        compliance::sep31::Protocol::Sep3 => "sep3",
+        compliance::sep31::Protocol::Sep31 => "sep31",
+    };
+    // Each bank is also a SEP-31 receiving anchor; its external port is chosen first, since
+    // its SEP-10 endpoint names itself in the challenges it signs.
+    let compliance_cfg = |bank: &Bank, office: &str, network: &str, port: u16| {
         format!(
-            "external_port = 0\ninternal_port = 0\nexternal_bind_address = \"127.0.0.1\"\n\
+            "external_port = {port}\ninternal_port = 0\nexternal_bind_address = \"127.0.0.1\"\n\
              network_passphrase = \"{network}\"\nneeds_auth = false\n\n[database]\nurl = \"{}\"\n\n\
              [keys]\nsigning_seed = \"{}\"\n\n[callbacks]\nsanctions = \"{office}/sanctions\"\n\
-             ask_user = \"{office}/ask_user\"\nfetch_info = \"{office}/fetch_info\"\n\n{overrides}",
+             ask_user = \"{office}/ask_user\"\nfetch_info = \"{office}/fetch_info\"\n\n\
+             [peering]\nprefer = \"{prefer}\"\n\n[peering.anchor]\nhome_domain = \"{}\"\n\
+             web_auth_endpoint = \"http://127.0.0.1:{port}/auth\"\njwt_secret = \"{}\"\n\
+             horizon = \"{}\"\nreceiving_account = \"{}\"\n\n[[peering.anchor.assets]]\n\
+             code = \"USD\"\nissuer = \"{}\"\nfee_fixed = \"0.5\"\n\n{overrides}",
             sqlite(&bank.dir, "compliance.db"),
-            bank.signing.secret_seed()
+            bank.signing.secret_seed(),
+            bank.domain,
+            service::console::store::random_token(),
+            sandbox.url(),
+            bank.account.public_key(),
+            issuer.public_key(),
         )
     };
     let network = sandbox.passphrase().to_owned();
+    let (port_a, port_b) = (free_port()?, free_port()?);
     let (auth_a, internal_a) =
-        start_compliance(&a, compliance_cfg(&a, &office_a_url, &network)).await?;
+        start_compliance(&a, compliance_cfg(&a, &office_a_url, &network, port_a)).await?;
     let (auth_b, internal_b) =
-        start_compliance(&b, compliance_cfg(&b, &office_b_url, &network)).await?;
+        start_compliance(&b, compliance_cfg(&b, &office_b_url, &network, port_b)).await?;
     for (bank, fed, auth) in [(&a, &fed_a, &auth_a), (&b, &fed_b, &auth_b)] {
         web.set(
             bank.domain,
             format!(
                 "VERSION = \"2.7.0\"\nNETWORK_PASSPHRASE = \"{network}\"\nFEDERATION_SERVER = \"{fed}\"\n\
-                 AUTH_SERVER = \"{auth}\"\nSIGNING_KEY = \"{}\"\nACCOUNTS = [\"{}\"]\n",
+                 AUTH_SERVER = \"{auth}\"\nWEB_AUTH_ENDPOINT = \"{auth}/auth\"\nKYC_SERVER = \"{auth}/kyc\"\n\
+                 DIRECT_PAYMENT_SERVER = \"{auth}/sep31\"\nSIGNING_KEY = \"{}\"\nACCOUNTS = [\"{}\"]\n\n\
+                 [[CURRENCIES]]\ncode = \"USD\"\nissuer = \"{}\"\n",
                 bank.signing.public_key(),
-                bank.account.public_key()
+                bank.account.public_key(),
+                issuer.public_key()
             ),
         );
     }
     let bridge_cfg = |bank: &Bank, internal: &str, extra: &str| {
         format!(
             "port = 0\nhorizon = \"{}\"\nnetwork_passphrase = \"{network}\"\ncompliance = \"{internal}\"\n\
-             mac_key = \"{}\"\n\n[[assets]]\ncode = \"XLM\"\n\n[database]\nurl = \"{}\"\n\n[accounts]\n{extra}\n\n{overrides}",
+             mac_key = \"{}\"\n\n[[assets]]\ncode = \"XLM\"\n\n[[assets]]\ncode = \"USD\"\nissuer = \"{}\"\n\n[database]\nurl = \"{}\"\n\n[accounts]\n{extra}\n\n{overrides}",
             sandbox.url(),
             bank.mac.secret_seed(),
+            issuer.public_key(),
             sqlite(&bank.dir, "bridge.db"),
         )
     };
@@ -422,35 +529,73 @@ pub async fn run(options: Options) -> Result<(), String> {
         bob.account, bob.memo
     ));
 
+    let sep31 = options.peering == compliance::sep31::Protocol::Sep31;
+    let code = if sep31 { "USD" } else { "native" };
     let before = (
-        balance(&sandbox, &a.account.public_key()).await,
-        balance(&sandbox, &b.account.public_key()).await,
+        balance_of(&sandbox, &a.account.public_key(), code).await,
+        balance_of(&sandbox, &b.account.public_key(), code).await,
     );
-    step(
-        5,
-        "Alice's app asks bank A's bridge to pay 25 XLM to bob*bank-b.test with an extra memo.",
-    );
-    let form = [
-        ("id", "demo-payment-1"),
-        ("sender", "alice*bank-a.test"),
-        ("destination", "bob*bank-b.test"),
-        ("amount", "25"),
-        ("extra_memo", "invoice 2026-117"),
-    ];
+    let issuer_id = issuer.public_key().to_string();
+    let form: Vec<(&str, &str)> = if sep31 {
+        step(
+            5,
+            "Alice's app asks bank A's bridge to pay 25 USD to bob*bank-b.test. bank-b.test publishes both \
+             AUTH_SERVER (SEP-3) and DIRECT_PAYMENT_SERVER (SEP-31); bank A prefers SEP-31.",
+        );
+        say(
+            "Bank A's compliance server authenticates with SEP-10 at bank B's WEB_AUTH_ENDPOINT, registers alice \
+             (sender) and bob (receiver) with SEP-12 from its back office's fetch_info, and creates the SEP-31 transaction.",
+        );
+        vec![
+            ("id", "demo-payment-1"),
+            ("sender", "alice*bank-a.test"),
+            ("destination", "bob*bank-b.test"),
+            ("amount", "25"),
+            ("asset_code", "USD"),
+            ("asset_issuer", &issuer_id),
+            ("use_compliance", "true"),
+        ]
+    } else {
+        step(
+            5,
+            "Alice's app asks bank A's bridge to pay 25 XLM to bob*bank-b.test with an extra memo.",
+        );
+        vec![
+            ("id", "demo-payment-1"),
+            ("sender", "alice*bank-a.test"),
+            ("destination", "bob*bank-b.test"),
+            ("amount", "25"),
+            ("extra_memo", "invoice 2026-117"),
+        ]
+    };
     let mut attempt = 0;
     let (status, body) = loop {
         attempt += 1;
         let (status, body) = post_form(&format!("{bridge_a}/payment"), &form).await?;
-        if status == 202 && body["code"] == "pending" && attempt < 5 {
+        if status == 202 && body["code"] == "pending" && attempt < 8 {
             let wait = body["data"]["pending"].as_u64().unwrap_or(2);
-            say(format!(
-                "bank B's sanctions check answered \"pending\" (202): bank A's compliance server keeps the signed \
-                 request under the payment id. Waiting {wait} s as told, then repeating the same request (same id)."
-            ));
+            match body["data"]["sep31_status"].as_str() {
+                Some(sep31_status) => say(format!(
+                    "paid; bank B's SEP-31 transaction is {sep31_status} (202). Repeating the same request (same id) \
+                     in {wait} s follows it: nothing is paid twice."
+                )),
+                None if sep31 => say(format!(
+                    "bank B's back office is still deciding on alice's KYC (SEP-12 status PROCESSING, 202). \
+                     Waiting {wait} s, then repeating the same request (same id)."
+                )),
+                None => say(format!(
+                    "bank B's sanctions check answered \"pending\" (202): bank A's compliance server keeps the signed \
+                     request under the payment id. Waiting {wait} s as told, then repeating the same request (same id)."
+                )),
+            }
             tokio::time::sleep(Duration::from_secs(wait)).await;
             step(
                 6,
-                "Retrying: bank A's compliance server re-sends the identical signed request (same nonce).",
+                if sep31 {
+                    "Retrying: bank A's compliance server goes on from where the payment id stands."
+                } else {
+                    "Retrying: bank A's compliance server re-sends the identical signed request (same nonce)."
+                },
             );
             continue;
         }
@@ -460,12 +605,23 @@ pub async fn run(options: Options) -> Result<(), String> {
         return Err(format!("the payment was not sent: HTTP {status}: {body}"));
     }
     let hash = body["hash"].as_str().unwrap_or_default().to_owned();
-    say(
-        "bank B approved: its compliance server verified bank A's signature (SIGNING_KEY of bank-a.test),",
-    );
-    say(
-        "checked that the memo is the sha256 of the attachment, asked its back office, and stored the approval.",
-    );
+    if sep31 {
+        say(format!(
+            "bank B's anchor accepted both customers; SEP-31 transaction {} is {}.",
+            body["sep31_transaction_id"].as_str().unwrap_or("?"),
+            body["sep31_status"].as_str().unwrap_or("?")
+        ));
+        say(
+            "it answered the account to pay and a hash memo unique to the transaction, which bank B's bridge matches.",
+        );
+    } else {
+        say(
+            "bank B approved: its compliance server verified bank A's signature (SIGNING_KEY of bank-a.test),",
+        );
+        say(
+            "checked that the memo is the sha256 of the attachment, asked its back office, and stored the approval.",
+        );
+    }
     step(
         7,
         "Bank A's bridge set the sequence number and time bounds, signed and submitted.",
@@ -478,15 +634,21 @@ pub async fn run(options: Options) -> Result<(), String> {
         .await
         .map_err(|e| e.to_string())?;
     say(format!(
-        "memo (hash of the attachment): {}",
+        "memo ({}): {}",
+        if sep31 {
+            "bank B's SEP-31 memo"
+        } else {
+            "hash of the attachment"
+        },
         tx["memo"].as_str().unwrap_or("?")
     ));
     let after = (
-        balance(&sandbox, &a.account.public_key()).await,
-        balance(&sandbox, &b.account.public_key()).await,
+        balance_of(&sandbox, &a.account.public_key(), code).await,
+        balance_of(&sandbox, &b.account.public_key(), code).await,
     );
-    say(format!("bank A {} → {} XLM", before.0, after.0));
-    say(format!("bank B {} → {} XLM", before.1, after.1));
+    let unit = if sep31 { "USD" } else { "XLM" };
+    say(format!("bank A {} → {} {unit}", before.0, after.0));
+    say(format!("bank B {} → {} {unit}", before.1, after.1));
     let stroops = |s: &str| s.parse::<stellar_base::Amount>().map(|a| a.stroops()).ok();
     if stroops(&after.1)
         .zip(stroops(&before.1))
@@ -494,14 +656,18 @@ pub async fn run(options: Options) -> Result<(), String> {
         != Some(250_000_000)
     {
         return Err(format!(
-            "bank B's balance should have grown by exactly 25 XLM: {} → {}",
+            "bank B's balance should have grown by exactly 25 {unit}: {} → {}",
             before.1, after.1
         ));
     }
 
     step(
         8,
-        "Bank B's bridge sees the payment on its stream, fetches the attachment from its compliance server, and calls its back office.",
+        if sep31 {
+            "Bank B's bridge sees the payment on its stream, matches it to its SEP-31 transaction by memo, calls its back office, and completes the transaction."
+        } else {
+            "Bank B's bridge sees the payment on its stream, fetches the attachment from its compliance server, and calls its back office."
+        },
     );
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     let credit = loop {
@@ -517,7 +683,7 @@ pub async fn run(options: Options) -> Result<(), String> {
     step(
         9,
         &format!(
-            "Bank B's back office credited bob: {} XLM (operation {}), recorded once.",
+            "Bank B's back office credited bob: {} {unit} (operation {}), recorded once.",
             credit.1, credit.0
         ),
     );
@@ -534,6 +700,15 @@ pub async fn run(options: Options) -> Result<(), String> {
             "  curl -s -X POST {bridge_a}/payment -d id=demo-2 -d sender=alice*bank-a.test -d destination=bob*bank-b.test -d amount=5 -d extra_memo=again"
         );
         println!("  curl -s '{}/transactions/{hash}'", sandbox.url());
+        println!(
+            "Bank B is a SEP-31 receiving anchor for any SEP-31 client: home domain bank-b.test, \
+             stellar.toml at {web_base}/bank-b.test/.well-known/stellar.toml"
+        );
+        println!("  curl -s {auth_b}/sep31/info");
+        println!(
+            "  curl -s '{auth_b}/auth?account={}'   (SEP-10 challenge; sign it, POST it back for a token)",
+            KeyPair::random().public_key()
+        );
         if let (Some(console), Some(password)) = (&console_b, &console_password) {
             println!(
                 "Bank B's operations console: {console}  (sign in as operator, password {password})"

@@ -218,7 +218,7 @@ async fn step(
                         None,
                     ));
                 }
-                _ => return Ok(pending(60, None)),
+                _ => return Ok(pending(5, None)),
             }
         }
         return create(

@@ -12,6 +12,18 @@ async fn the_demo_ends_with_bob_credited() {
     assert_eq!(result, Ok(()));
 }
 
+/// `demo --peering sep31`: the same story over SEP-31 (SEP-10, SEP-12), paid in USD.
+#[tokio::test]
+async fn the_demo_over_sep31_ends_with_bob_credited() {
+    let result = demo::run(demo::Options {
+        ledger_interval: Duration::from_millis(50),
+        peering: compliance::sep31::Protocol::Sep31,
+        ..demo::Options::default()
+    })
+    .await;
+    assert_eq!(result, Ok(()));
+}
+
 /// `demo --keep-running` prints bank B's console and a login that opens it on the payment
 /// bob received.
 #[tokio::test]
