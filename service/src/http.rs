@@ -378,8 +378,13 @@ pub async fn public_cors(
     if req.method() == actix_web::http::Method::OPTIONS {
         let res = HttpResponse::NoContent()
             .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"))
-            .insert_header((header::ACCESS_CONTROL_ALLOW_METHODS, "GET, POST, OPTIONS"))
-            .insert_header((header::ACCESS_CONTROL_ALLOW_HEADERS, "*"))
+            .insert_header((
+                header::ACCESS_CONTROL_ALLOW_METHODS,
+                "GET, POST, PUT, PATCH, DELETE, OPTIONS",
+            ))
+            // `*` does not cover `Authorization` (the Fetch standard): SEP-12 and SEP-31
+            // requests carry a SEP-10 token in it.
+            .insert_header((header::ACCESS_CONTROL_ALLOW_HEADERS, "Authorization, *"))
             .insert_header((header::ACCESS_CONTROL_MAX_AGE, "86400"))
             .finish();
         return Ok(req.into_response(res));

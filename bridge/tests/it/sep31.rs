@@ -16,6 +16,7 @@ use stellar_base::{Asset, KeyPair, Memo};
 struct BankD {
     dave: KeyPair,
     internal: String,
+    external: String,
     office: BackOffice,
     db: TestDatabase,
     _bridge_db: TestDatabase,
@@ -94,6 +95,7 @@ async fn start_bank_d(banks: &TwoBanks, backend: Backend) -> BankD {
     BankD {
         dave,
         internal,
+        external,
         office,
         db,
         _bridge_db: bridge_db,
@@ -196,6 +198,35 @@ async fn sep31_and_sep3_banks_are_paid_each_over_its_own_protocol(backend: Backe
     assert_eq!(bridge.balance(&dave, "USD").await.unwrap(), "25.0000000");
     assert_eq!(d.db.count("sep31_transaction"), 1);
 
+    // A second payment with the memo of the paid transaction is delivered as not its payment
+    // (to refund); the transaction stays completed.
+    let memo = bridge.transaction(body["hash"].as_str().unwrap()).await["memo"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let memo: [u8; 32] = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, memo)
+        .unwrap()
+        .try_into()
+        .unwrap();
+    let usd = Asset::credit("USD", bridge.issuer.public_key()).unwrap();
+    bridge
+        .submit_ops(
+            &bridge.source,
+            Memo::Hash(memo),
+            vec![Operation::payment(dave.into(), &usd, "25".parse().unwrap())],
+        )
+        .await;
+    d.office
+        .wait_for(20, "the second payment's delivery", |calls| {
+            calls.iter().filter(|c| c.path == "/receive").count() == 2
+        })
+        .await;
+    let second = &d.office.calls_to("/receive")[1].form;
+    assert_eq!(second["sep31_transaction_id"], transaction_id);
+    assert_eq!(second["sep31_status"], "error", "{second:?}");
+    let data: serde_json::Value = serde_json::from_str(&second["data"]).unwrap();
+    assert_eq!(data["sep31"]["status"], "completed");
+
     // Bank B (SEP-3) is still paid over the legacy protocol, by the same bank A.
     web.set("/b/sanctions", &[(200, "")]);
     let (status, body) = banks.pay("c-ok").await;
@@ -217,7 +248,11 @@ async fn sep31_and_sep3_banks_are_paid_each_over_its_own_protocol(backend: Backe
             .contains("rejected the sep31-sender"),
         "{body}"
     );
-    assert_eq!(bridge.balance(&dave, "USD").await.unwrap(), "25.0000000");
+    assert_eq!(
+        bridge.balance(&dave, "USD").await.unwrap(),
+        "50.0000000",
+        "the two payments above only"
+    );
     assert_eq!(d.db.count("sep31_transaction"), 1);
 }
 
@@ -429,4 +464,78 @@ async fn a_hostile_anchor_is_refused_and_nothing_is_paid(backend: Backend) {
         bridge.balance(&bridge.source.public_key(), "USD").await,
         before
     );
+}
+
+/// A token for `account` from bank D's SEP-10 endpoint, the challenge signed by `signers`.
+async fn sep10(
+    d_external: &str,
+    network: &stellar_base::Network,
+    account: &KeyPair,
+    signers: &[&KeyPair],
+) -> (u16, serde_json::Value) {
+    let challenge: serde_json::Value = reqwest::get(format!(
+        "{d_external}/auth?account={}",
+        account.public_key()
+    ))
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let mut envelope = stellar_base::transaction::Envelope::from_base64(
+        challenge["transaction"].as_str().unwrap(),
+    )
+    .unwrap();
+    for signer in signers {
+        envelope.sign(signer, network).unwrap();
+    }
+    let res = reqwest::Client::new()
+        .post(format!("{d_external}/auth"))
+        .form(&[("transaction", envelope.to_base64())])
+        .send()
+        .await
+        .unwrap();
+    (res.status().as_u16(), res.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn an_existing_account_authenticates_with_its_signers_at_its_medium_threshold() {
+    let banks = TwoBanks::start(Backend::Sqlite).await;
+    let d = start_bank_d(&banks, Backend::Sqlite).await;
+    let bridge = &banks.bridge;
+    let network = bridge.sandbox.network();
+    let (account, cosigner, stranger) = (KeyPair::random(), KeyPair::random(), KeyPair::random());
+    bridge.sandbox.fund(account.public_key()).await.unwrap();
+    // Two signers of weight 1, and payments (the medium threshold) need both.
+    bridge
+        .submit_ops(
+            &account,
+            Memo::None,
+            vec![
+                Operation::set_options(stellar_base::transaction::SetOptions {
+                    master_weight: Some(1),
+                    med_threshold: Some(2),
+                    signer: Some((cosigner.public_key(), 1)),
+                    ..Default::default()
+                })
+                .unwrap(),
+            ],
+        )
+        .await;
+    let (status, body) = sep10(&d.external, &network, &account, &[&account]).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("threshold"),
+        "{body}"
+    );
+    let (status, body) = sep10(&d.external, &network, &account, &[&account, &stranger]).await;
+    assert_eq!(status, 400, "{body}");
+    let (status, body) = sep10(&d.external, &network, &account, &[&account, &cosigner]).await;
+    assert_eq!(status, 200, "{body}");
+    // An account that does not exist signs with its master key.
+    let absent = KeyPair::random();
+    let (status, body) = sep10(&d.external, &network, &absent, &[&absent]).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, _) = sep10(&d.external, &network, &absent, &[&cosigner]).await;
+    assert_eq!(status, 400);
 }

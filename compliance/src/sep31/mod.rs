@@ -257,6 +257,7 @@ impl Anchor {
 }
 
 /// Mounts SEP-10, SEP-12 and SEP-31 on the external port when we are a receiving anchor.
+/// The port's gate answers CORS (SEP-10 and SEP-12 require it) for these as for the rest.
 pub fn configure_external(
     anchor: Option<actix_web::web::Data<Anchor>>,
     cfg: &mut actix_web::web::ServiceConfig,

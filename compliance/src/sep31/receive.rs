@@ -98,10 +98,12 @@ pub struct NewTransaction {
 pub async fn create(
     anchor: web::Data<Anchor>,
     request: HttpRequest,
-    body: web::Json<NewTransaction>,
+    body: web::Bytes,
 ) -> Result<HttpResponse, SepError> {
     let client = client(&anchor, &request)?;
-    let body = body.into_inner();
+    let body: NewTransaction = serde_json::from_slice(&body).map_err(|e| {
+        SepError::bad_request(format!("the body must be a JSON transaction request: {e}"))
+    })?;
     let amount: Amount = match &body.amount {
         Value::String(s) => s.parse().ok(),
         Value::Number(n) => n.to_string().parse().ok(),
@@ -389,6 +391,17 @@ pub async fn matched(
         .received(&id)
         .await?
         .ok_or(Error::TransactionNotFound)?;
+    // Another payment with a memo already paid: the transaction stays as it is, and the back
+    // office is told this one is not its payment (to refund).
+    let extra_payment = match (
+        &transaction.stellar_transaction_id,
+        payment.transaction_hash,
+    ) {
+        (Some(paid_by), Some(hash)) if paid_by != hash => Some(format!(
+            "transaction {id} was already paid by {paid_by}: this payment is not its payment (refund it)"
+        )),
+        _ => None,
+    };
     let customer_fields = |id: String| async move {
         anchor.store.customer(&id).await.map(|c| {
             c.and_then(|c| serde_json::from_str::<BTreeMap<String, String>>(&c.fields).ok())
@@ -407,8 +420,12 @@ pub async fn matched(
     Ok(Some((
         Sep31Received {
             transaction_id: id,
-            status: transaction.status.clone(),
-            message: transaction.message.clone(),
+            status: if extra_payment.is_some() {
+                "error".to_owned()
+            } else {
+                transaction.status.clone()
+            },
+            message: extra_payment.or_else(|| transaction.message.clone()),
             sender_id: transaction.sender_id.clone(),
             receiver_id: transaction.receiver_id.clone(),
             route: receiver

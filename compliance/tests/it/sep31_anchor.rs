@@ -124,6 +124,30 @@ async fn a_challenge_we_build_is_signed_by_the_official_sdk_and_accepted() {
     let (status, body) = challenge(&anchor, &format!("account={}", client.public_key())).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["network_passphrase"], Network::TESTNET);
+    // Open to browsers, as SEP-10 requires.
+    let res = reqwest::get(format!(
+        "{}/auth?account={}",
+        anchor.external,
+        client.public_key()
+    ))
+    .await
+    .unwrap();
+    assert_eq!(res.headers()["access-control-allow-origin"], "*");
+    let preflight = reqwest::Client::new()
+        .request(
+            reqwest::Method::OPTIONS,
+            format!("{}/kyc/customer", anchor.external),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(preflight.status(), 204);
+    assert!(
+        preflight.headers()["access-control-allow-headers"]
+            .to_str()
+            .unwrap()
+            .contains("Authorization")
+    );
     let server = anchor.key.public_key().to_string();
     let seed = client.secret_seed();
     let (ok, signed) = sdk(&[
