@@ -138,8 +138,12 @@ pub fn read_challenge(
         return refused("the challenge has no operations");
     };
     let (client, name, value) = match manage_data(first) {
-        Some((Some(source), name, value)) => (source, name, value),
-        Some((None, ..)) => return refused("the first operation must name the client as source"),
+        Some(DataOperation {
+            source: Some(source),
+            name,
+            value,
+        }) => (source, name, value),
+        Some(_) => return refused("the first operation must name the client as source"),
         None => return refused("the first operation must be a manage data"),
     };
     let Some(home_domain) = home_domains
@@ -162,7 +166,12 @@ pub fn read_challenge(
     };
     let mut client_domain = None;
     for operation in rest {
-        let Some((source, name, value)) = manage_data(operation) else {
+        let Some(DataOperation {
+            source,
+            name,
+            value,
+        }) = manage_data(operation)
+        else {
             return refused("every operation must be a manage data");
         };
         let Some(source) = source else {
@@ -200,21 +209,26 @@ pub fn read_challenge(
     })
 }
 
-/// `(source, name, value)` of a manage data operation.
-fn manage_data(
-    operation: &xdr::Operation,
-) -> Option<(Option<AccountAddress>, &[u8], Option<&[u8]>)> {
+/// A manage data operation of a challenge.
+struct DataOperation<'a> {
+    source: Option<AccountAddress>,
+    name: &'a [u8],
+    value: Option<&'a [u8]>,
+}
+
+/// The operation, when it is a manage data.
+fn manage_data(operation: &xdr::Operation) -> Option<DataOperation<'_>> {
     let xdr::OperationBody::ManageData(data) = &operation.body else {
         return None;
     };
-    Some((
-        operation
+    Some(DataOperation {
+        source: operation
             .source_account
             .as_ref()
             .map(AccountAddress::from_muxed_account),
-        data.data_name.0.as_slice(),
-        data.data_value.as_ref().map(|v| v.0.as_slice()),
-    ))
+        name: data.data_name.0.as_slice(),
+        value: data.data_value.as_ref().map(|v| v.0.as_slice()),
+    })
 }
 
 /// Whether one of the envelope's signatures is `key`'s over `hash`.
