@@ -129,6 +129,9 @@ pub struct ReceiveRequest<'a> {
     /// The hash of the transaction that carried it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub transaction_id: Option<&'a str>,
+    /// The payment operation's id (a transaction may carry several).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub operation_id: Option<&'a str>,
 }
 
 /// A client for `<compliance>/send` and `<compliance>/receive`; cheap to clone.

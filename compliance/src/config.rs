@@ -175,7 +175,10 @@ impl ComplianceConfig {
             .validate()
             .map_err(|e| ConfigError::setting("console", e))?;
         if let Some(anchor) = &self.peering.anchor {
-            let secret_len = anchor.jwt_secret.as_ref().map_or(0, |s| s.expose().len());
+            let secret_len = anchor
+                .jwt_secret
+                .as_ref()
+                .map_or(0, |s| s.expose().chars().count());
             if secret_len < 32 {
                 return Err(ConfigError::setting(
                     "peering.anchor.jwt_secret",

@@ -396,7 +396,8 @@ async fn resend(state: &State, sent: Sent) -> Result<HttpResponse, Error> {
 
 /// `POST /receive`: the AuthData of an approved transaction, by its memo (base64); or, when
 /// we are a SEP-31 receiving anchor, the transaction the payment pays, recorded as paid (the
-/// bridge sends the payment's `amount`, `asset_code`, `asset_issuer` and `transaction_id`).
+/// bridge sends the payment's `amount`, `asset_code`, `asset_issuer`, `transaction_id` and
+/// `operation_id`).
 pub async fn receive(
     state: web::Data<State>,
     anchor: Option<web::Data<sep31::Anchor>>,
@@ -415,6 +416,7 @@ pub async fn receive(
         asset_code: field(&form, "asset_code"),
         asset_issuer: field(&form, "asset_issuer"),
         transaction_hash: field(&form, "transaction_id"),
+        operation_id: field(&form, "operation_id"),
     };
     let (matched, data) = sep31::receive::matched(&anchor, &payment)
         .await?

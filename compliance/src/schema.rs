@@ -75,6 +75,7 @@ diesel::table! {
         status -> Text,
         message -> Nullable<Text>,
         stellar_transaction_id -> Nullable<Text>,
+        stellar_operation_id -> Nullable<Text>,
         created_at -> BigInt,
         updated_at -> BigInt,
         completed_at -> Nullable<BigInt>,

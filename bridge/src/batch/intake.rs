@@ -295,12 +295,14 @@ pub async fn check(submission: &Submission, checks: Checks<'_>) -> Vec<Checked> 
     rows
 }
 
-/// A federation answer, and whether the bank behind it asks for compliance.
+/// A federation answer, and whether the bank behind it asks for compliance (SEP-3's
+/// `AUTH_SERVER` or SEP-31's `DIRECT_PAYMENT_SERVER`: either is paid through our compliance
+/// server, never straight to its federation account).
 #[derive(Debug, Clone)]
 struct Resolved {
     account: AccountAddress,
     memo: Memo,
-    has_auth_server: bool,
+    needs_compliance: bool,
 }
 
 async fn resolve(name: &str, checks: Checks<'_>) -> Result<Resolved, String> {
@@ -310,20 +312,21 @@ async fn resolve(name: &str, checks: Checks<'_>) -> Result<Resolved, String> {
         .await
         .map_err(|e| format!("cannot resolve {name}: {e}"))?;
     let domain = name.rsplit_once('*').map_or("", |(_, d)| d);
-    let has_auth_server = checks
+    let needs_compliance = checks
         .resolver
         .stellar_toml(domain)
         .await
-        .is_ok_and(|toml| toml.auth_server.is_some());
+        .is_ok_and(|toml| toml.auth_server.is_some() || toml.direct_payment_server.is_some());
     Ok(Resolved {
         account: found.account.into(),
         memo: found.memo,
-        has_auth_server,
+        needs_compliance,
     })
 }
 
 /// The resolved account and memo into the plan: the row's memo or the federation memo, not
-/// two different ones; a bank with an AUTH_SERVER is paid through compliance.
+/// two different ones; a bank with an AUTH_SERVER or a DIRECT_PAYMENT_SERVER is paid through
+/// compliance.
 fn adopt(
     plan: &mut Plan,
     found: &Resolved,
@@ -341,12 +344,12 @@ fn adopt(
         }
     };
     plan.account = found.account;
-    if found.has_auth_server {
+    if found.needs_compliance {
         if !has_compliance {
             return Err((
                 "destination",
-                "the receiving bank requires compliance (AUTH_SERVER) and this bridge has no \
-                 compliance server configured"
+                "the receiving bank requires compliance (AUTH_SERVER or DIRECT_PAYMENT_SERVER) \
+                 and this bridge has no compliance server configured"
                     .to_owned(),
             ));
         }

@@ -532,10 +532,24 @@ impl Deliverer {
                 asset_code: payment.asset_code.as_deref(),
                 asset_issuer: payment.asset_issuer.as_deref(),
                 transaction_id: Some(&payment.transaction_id),
+                operation_id: Some(&payment.operation_id),
             })
             .await
             .map_err(|e| e.to_string())?;
         match answer.sep31 {
+            // Only a transaction waiting for its payment's delivery (or done with, for the
+            // record): anything else is delivered once it is.
+            Some(sep31)
+                if !matches!(
+                    sep31.status.as_str(),
+                    "pending_receiver" | "completed" | "error"
+                ) =>
+            {
+                Err(format!(
+                    "SEP-31 transaction {} is {}: delivered later",
+                    sep31.transaction_id, sep31.status
+                ))
+            }
             Some(sep31) => Ok((sep31.route.clone(), Some(answer.data), Some(sep31))),
             None => Ok((attachment_route(&answer.data)?, Some(answer.data), None)),
         }
@@ -647,7 +661,8 @@ pub fn form(payment: &ReceivedPayment, route: &str, data: &str) -> String {
     form_with(payment, route, data, None)
 }
 
-/// The receive form, with the SEP-31 transaction a payment pays (`sep31_*`, still sorted).
+/// The receive form, with the SEP-31 transaction a payment pays (`sep31_*`, still sorted;
+/// `sep31_message` says why when `sep31_status` is `error`).
 pub fn form_with(
     payment: &ReceivedPayment,
     route: &str,
@@ -666,6 +681,9 @@ pub fn form_with(
         .append_pair("memo_type", &text(&payment.memo_type))
         .append_pair("route", route);
     if let Some(sep31) = sep31 {
+        if let Some(message) = &sep31.message {
+            form.append_pair("sep31_message", message);
+        }
         form.append_pair("sep31_receiver_id", &sep31.receiver_id)
             .append_pair("sep31_sender_id", &sep31.sender_id)
             .append_pair("sep31_status", &sep31.status)

@@ -61,8 +61,18 @@ fn refused(status: u16, error: Option<&Refusal>, text: &str) -> Error {
     }
 }
 
-/// Asks the receiver; ok → a draft of the approved transaction, and the SEP-31 transaction
-/// it pays when the receiver is a SEP-31 anchor.
+/// What `/payment` does after asking the receiver.
+#[derive(Debug)]
+pub enum Approval {
+    /// Sign and send this draft; when the receiver is a SEP-31 anchor, the transaction it pays
+    /// (followed after paying).
+    Pay(Draft, Option<Sep31Status>),
+    /// The SEP-31 anchor ended the transaction without completing it (`error`, `refunded`,
+    /// `expired`): nothing more is paid, and the answer says whether it was paid.
+    Ended(Sep31Status),
+}
+
+/// Asks the receiver: ok → a draft of the approved transaction.
 ///
 /// # Errors
 /// 202 `pending`, 403 `denied`, 400 `compliance_error`, or 500 when compliance fails.
@@ -71,11 +81,18 @@ pub async fn approve(
     fields: &Fields,
     id: &str,
     source: &KeyPair,
-) -> Result<(Draft, Option<Sep31Status>), Error> {
+) -> Result<Approval, Error> {
     let answer = ask_receiver(compliance, fields, id, source).await?;
+    if let Some(sep31) = answer
+        .sep31
+        .as_ref()
+        .filter(|s| s.is_final() && s.status != "completed")
+    {
+        return Ok(Approval::Ended(sep31.clone()));
+    }
     decision(&answer)?;
     let draft = draft_from_compliance(&answer.transaction_xdr, source.clone())?;
-    Ok((draft, answer.sep31))
+    Ok(Approval::Pay(draft, answer.sep31))
 }
 
 /// What the receiving bank decided, as the batch worker acts on it (where `/payment`

@@ -11,10 +11,10 @@ use stellar_base::transaction::Operation;
 use stellar_base::{AccountAddress, Amount, Asset, KeyPair, Memo};
 
 use super::answer::respond;
-use super::compliance::approve;
+use super::compliance::{Approval, approve};
 use super::draft::{Draft, Outcome};
 use super::sending::Sending;
-use super::store::{Claim, Store};
+use super::store::{Claim, SentStatus, Store};
 use crate::compliance_client::ComplianceClient;
 use crate::error::Error;
 
@@ -182,7 +182,20 @@ async fn with_compliance(
     request: PaymentRequest,
 ) -> Result<HttpResponse, Error> {
     let id = request.id.ok_or_else(|| Error::missing("id"))?;
-    let (draft, sep31) = approve(compliance, fields, &id, &request.source).await?;
+    let (draft, sep31) = match approve(compliance, fields, &id, &request.source).await? {
+        Approval::Pay(draft, sep31) => (draft, sep31),
+        Approval::Ended(sep31) => {
+            // Paid or not, by what the submitter recorded under this id.
+            let paid = sending
+                .store
+                .by_payment_id(&id)
+                .await
+                .map_err(Error::internal)?
+                .filter(|sent| sent.status == SentStatus::Success)
+                .map(|sent| sent.hash);
+            return Err(Error::sep31_failed(paid.as_deref(), &sep31));
+        }
+    };
     let sent = sending
         .submitter
         .send(&draft, Some(id.clone()), request.digest)

@@ -303,8 +303,8 @@ async fn a_customer_info_update_round_trip_completes_the_payment(backend: Backen
     assert_eq!(last.form["sep31_status"], "pending_receiver");
 }
 
-/// A scripted anchor at `/{prefix}/…` on the test web host for `domain`, its challenges signed
-/// by `key` for `home_domain` (the real one, or not), paying on `accounts`.
+/// A scripted anchor at `/{prefix}/…` on the test web host for `domain`, its challenge signed
+/// by `key` for `home_domain` (the real one, or not) at `issued_at`, paying on `accounts`.
 fn hostile_anchor(
     banks: &TwoBanks,
     domain: &str,
@@ -312,6 +312,7 @@ fn hostile_anchor(
     key: &KeyPair,
     home_domain: &str,
     accounts: &[String],
+    issued_at: u64,
 ) {
     let web = &banks.web;
     let base = format!("{}/{prefix}", web.base);
@@ -322,7 +323,7 @@ fn hostile_anchor(
         home_domain,
         &format!("127.0.0.1:{}", web.base.rsplit(':').next().unwrap()),
         &stellar_base::Network::new(stellar_base::Network::STANDALONE),
-        stellar_base::transaction::unix_now(),
+        issued_at,
     )
     .unwrap();
     let accounts: Vec<String> = accounts.iter().map(|a| format!("\"{a}\"")).collect();
@@ -387,6 +388,7 @@ async fn a_hostile_anchor_is_refused_and_nothing_is_paid(backend: Backend) {
         &key,
         "bank-e.test",
         &[own.public_key().to_string()],
+        stellar_base::transaction::unix_now(),
     );
     let memo = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, [7u8; 32]);
     let created = |account: &str, memo_type: &str, memo: &str| {
@@ -440,6 +442,7 @@ async fn a_hostile_anchor_is_refused_and_nothing_is_paid(backend: Backend) {
         &key,
         "evil.test",
         &[own.public_key().to_string()],
+        stellar_base::transaction::unix_now(),
     );
     let (status, body) = pay(&banks, "f-1", "eve*bank-f.test").await;
     assert_eq!(status, 400, "{body}");
@@ -452,6 +455,24 @@ async fn a_hostile_anchor_is_refused_and_nothing_is_paid(backend: Backend) {
     );
     assert_eq!(web.calls("/f/kyc/customer"), 0);
     assert_eq!(web.calls("/f/sep31/transactions"), 0);
+
+    // An expired challenge: refused the same way.
+    hostile_anchor(
+        &banks,
+        "bank-g.test",
+        "g",
+        &KeyPair::random(),
+        "bank-g.test",
+        &[own.public_key().to_string()],
+        stellar_base::transaction::unix_now() - 3_600,
+    );
+    let (status, body) = pay(&banks, "g-1", "eve*bank-g.test").await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["more_info"].as_str().unwrap().contains("expired"),
+        "{body}"
+    );
+    assert_eq!(web.calls("/g/sep31/transactions"), 0);
 
     // Nothing was paid to anyone.
     for account in [&own, &stranger] {

@@ -32,28 +32,33 @@ const CONTROL: &[&str] = &[
 /// pass as they are, the legacy names are renamed (`middle_name` → `additional_name`,
 /// `province` → `state_or_province`, `country` → `address_country_code`, `date_of_birth` →
 /// `birth_date`, `company_name` → `organization.name`, `email` → `email_address`, `phone` →
-/// `mobile_number`), numbers become text, and anything else (objects, lists) is left out.
+/// `mobile_number`) unless the SEP-9 name is there too (it wins), numbers become text, and
+/// anything else (objects, lists, empty text) is left out.
 pub fn sep9_fields(info: &BTreeMap<String, Value>) -> BTreeMap<String, String> {
-    info.iter()
-        .filter_map(|(key, value)| {
-            let name = match key.as_str() {
-                "middle_name" => "additional_name",
-                "province" => "state_or_province",
-                "country" => "address_country_code",
-                "date_of_birth" => "birth_date",
-                "company_name" => "organization.name",
-                "email" => "email_address",
-                "phone" => "mobile_number",
-                other => other,
-            };
-            let value = match value {
-                Value::String(s) if !s.is_empty() => s.clone(),
-                Value::Number(n) => n.to_string(),
-                _ => return None,
-            };
-            Some((name.to_owned(), value))
-        })
-        .collect()
+    let mut fields = BTreeMap::new();
+    for (key, value) in info {
+        let value = match value {
+            Value::String(s) if !s.is_empty() => s.clone(),
+            Value::Number(n) => n.to_string(),
+            _ => continue,
+        };
+        let renamed = match key.as_str() {
+            "middle_name" => "additional_name",
+            "province" => "state_or_province",
+            "country" => "address_country_code",
+            "date_of_birth" => "birth_date",
+            "company_name" => "organization.name",
+            "email" => "email_address",
+            "phone" => "mobile_number",
+            other => {
+                // A SEP-9 name given as such wins over a legacy name for the same field.
+                fields.insert(other.to_owned(), value);
+                continue;
+            }
+        };
+        fields.entry(renamed.to_owned()).or_insert(value);
+    }
+    fields
 }
 
 /// A SEP-12 request's fields: JSON or a form, every value text.
@@ -181,6 +186,10 @@ pub async fn put_customer(
             }
         }
     };
+    // SEP-12: REJECTED is final (the sender may DELETE its customer's data and start again).
+    if customer.status == "REJECTED" {
+        return Ok(HttpResponse::Accepted().json(serde_json::json!({ "id": customer.customer_id })));
+    }
     let mut data: BTreeMap<String, String> =
         serde_json::from_str(&customer.fields).unwrap_or_default();
     let mut needs: Vec<String> = split(&customer.needs);
@@ -449,5 +458,12 @@ mod tests {
         assert_eq!(fields["organization.name"], "Acme");
         assert_eq!(fields["zip"], "94110");
         assert!(!fields.contains_key("tags") && !fields.contains_key("empty"));
+        let both: BTreeMap<String, Value> = serde_json::from_str(
+            r#"{"address_country_code":"DEU","country":"FRA","email":"a@x","email_address":"b@x"}"#,
+        )
+        .unwrap();
+        let fields = sep9_fields(&both);
+        assert_eq!(fields["address_country_code"], "DEU");
+        assert_eq!(fields["email_address"], "b@x");
     }
 }

@@ -85,6 +85,34 @@ pub struct AnchorSettings {
     pub receiver_fields: Vec<String>,
 }
 
+impl AnchorSettings {
+    /// At least one asset, each a valid credit asset named once, with limits in order.
+    ///
+    /// # Errors
+    /// What is wrong, for the operator.
+    pub fn check_assets(&self) -> Result<(), String> {
+        if self.assets.is_empty() {
+            return Err("names no asset".into());
+        }
+        for (i, asset) in self.assets.iter().enumerate() {
+            stellar_base::Asset::credit(&asset.code, asset.issuer)
+                .map_err(|e| format!("{:?}: {e}", asset.code))?;
+            if self.assets[..i].iter().any(|a| a.code == asset.code) {
+                return Err(format!(
+                    "{} is listed twice: SEP-31 names assets by code",
+                    asset.code
+                ));
+            }
+            if let (Some(min), Some(max)) = (asset.min_amount, asset.max_amount)
+                && min > max
+            {
+                return Err(format!("{}: min_amount is above max_amount", asset.code));
+            }
+        }
+        Ok(())
+    }
+}
+
 impl std::fmt::Debug for AnchorSettings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AnchorSettings")

@@ -156,6 +156,7 @@ pub async fn create(
         status: "pending_sender".into(),
         message: None,
         stellar_transaction_id: None,
+        stellar_operation_id: None,
         created_at: at,
         updated_at: at,
         completed_at: None,
@@ -345,6 +346,8 @@ pub struct Payment<'a> {
     pub asset_issuer: Option<&'a str>,
     /// The transaction's hash.
     pub transaction_hash: Option<&'a str>,
+    /// The payment operation's id.
+    pub operation_id: Option<&'a str>,
 }
 
 /// The SEP-31 transaction a received payment pays (by its memo), recorded as paid: `None`
@@ -382,7 +385,12 @@ pub async fn matched(
                 &["pending_sender", "pending_stellar"],
                 status,
                 message,
-                payment.transaction_hash.map(str::to_owned),
+                payment.transaction_hash.map(|hash| {
+                    (
+                        hash.to_owned(),
+                        payment.operation_id.unwrap_or("").to_owned(),
+                    )
+                }),
             )
             .await?;
     }
@@ -391,6 +399,16 @@ pub async fn matched(
         .received(&id)
         .await?
         .ok_or(Error::TransactionNotFound)?;
+    // Asked for again in the meantime: not deliverable yet either.
+    if matches!(
+        transaction.status.as_str(),
+        "pending_customer_info_update" | "pending_sender" | "pending_stellar"
+    ) {
+        return Err(Error::NotYet(format!(
+            "SEP-31 transaction {id} is {}",
+            transaction.status
+        )));
+    }
     // Another payment with a memo already paid: the transaction stays as it is, and the back
     // office is told this one is not its payment (to refund).
     let extra_payment = match (

@@ -157,7 +157,10 @@ async fn step(
     let (sender_id, receiver_id) = match (&outgoing.sender_id, &outgoing.receiver_id) {
         (Some(s), Some(r)) => (s.clone(), r.clone()),
         _ => {
-            client.asset_info(peer, &token, &asset_code).await?;
+            let info = client.asset_info(peer, &token, &asset_code).await?;
+            if let Some(why) = out_of_bounds(&info, request.amount) {
+                return Ok(refused(format!("{}: {why}", peer.domain), None));
+            }
             let sender = register(
                 sending,
                 callbacks,
@@ -233,6 +236,18 @@ async fn step(
         .await;
     };
     let status = client.transaction(peer, &token, &transaction_id).await?;
+    if status.status == "pending_customer_info_update" {
+        refresh_customers(
+            sending,
+            callbacks,
+            peer,
+            &token,
+            request,
+            &sender_id,
+            &receiver_id,
+        )
+        .await?;
+    }
     let sep31 = Sep31Status {
         transaction_id: transaction_id.clone(),
         status: status.status.clone(),
@@ -272,6 +287,25 @@ async fn step(
         },
     };
     payment(peer, request, &pay_to, sep31)
+}
+
+/// Why `amount` is outside the anchor's `min_amount`/`max_amount` for the asset, if it is
+/// (read from `/info`, numbers or strings, compared exactly).
+fn out_of_bounds(info: &serde_json::Value, amount: Amount) -> Option<String> {
+    let bound = |name: &str| -> Option<Amount> {
+        match info.get(name)? {
+            serde_json::Value::Number(n) => n.to_string().parse().ok(),
+            serde_json::Value::String(s) => s.parse().ok(),
+            _ => None,
+        }
+    };
+    if let Some(min) = bound("min_amount").filter(|min| amount < *min) {
+        return Some(format!("{amount} is below the anchor's minimum of {min}"));
+    }
+    if let Some(max) = bound("max_amount").filter(|max| amount > *max) {
+        return Some(format!("{amount} is above the anchor's maximum of {max}"));
+    }
+    None
 }
 
 /// An outgoing payment whose `POST /transactions` is out (another request's) or whose
@@ -342,6 +376,16 @@ async fn create(
     sender_id: String,
     receiver_id: String,
 ) -> Result<HttpResponse, PeerError> {
+    // SEP-31 v3.1: the anchor names how it delivers; some servers refuse a transaction
+    // without one of them. The first it lists.
+    let funding_method = sending
+        .client
+        .asset_info(peer, token, &request.asset_code)
+        .await?
+        .get("funding_methods")
+        .and_then(|m| m.get(0))
+        .and_then(serde_json::Value::as_str)
+        .map(str::to_owned);
     let store = &sending.store;
     let db = |e: service::DbError| PeerError::Unavailable(e.to_string());
     if !store
@@ -351,14 +395,18 @@ async fn create(
     {
         return Ok(pending(5, None));
     }
-    let body = serde_json::json!({
+    let mut body = serde_json::json!({
         "amount": request.amount.to_string(),
         "asset_code": request.asset_code,
         "asset_issuer": request.asset_issuer,
         "sender_id": sender_id,
         "receiver_id": receiver_id,
+        // Deprecated by SEP-31 but still required by some servers; empty is harmless.
         "fields": {"transaction": {}},
     });
+    if let Some(method) = funding_method {
+        body["funding_method"] = method.into();
+    }
     let created = match sending.client.create(peer, token, body).await {
         Ok(created) => created,
         Err(e @ PeerError::Refused { .. }) => {
@@ -491,7 +539,16 @@ pub async fn status(
     };
     let request: OutgoingRequest =
         serde_json::from_str(&outgoing.request).map_err(Error::internal)?;
-    let failed = |e: PeerError| Error::internal(format!("{}: {e}", outgoing.domain));
+    let failed = |e: PeerError| {
+        if let PeerError::Refused {
+            status: 401 | 403, ..
+        } = e
+        {
+            // The token was refused: the next call authenticates again.
+            sending.client.forget_token(&outgoing.domain);
+        }
+        Error::internal(format!("{}: {e}", outgoing.domain))
+    };
     let peer = sending
         .client
         .peer(&outgoing.domain)
@@ -504,28 +561,47 @@ pub async fn status(
         .await
         .map_err(failed)?;
     if view.status == "pending_customer_info_update" {
-        for (id, kind, address) in [
-            (sender_id, SENDER, &request.sender),
-            (receiver_id, RECEIVER, &request.destination),
-        ] {
-            let state = sending
-                .client
-                .customer(&peer, &token, id, kind)
-                .await
-                .map_err(failed)?;
-            if state.status == "NEEDS_INFO" {
-                register(sending, callbacks, &peer, &token, Some(id), kind, address)
-                    .await
-                    .map_err(failed)?;
-                tracing::info!(%payment_id, %kind, "SEP-31 customer information sent again");
-            }
-        }
+        refresh_customers(
+            sending,
+            callbacks,
+            &peer,
+            &token,
+            &request,
+            sender_id,
+            receiver_id,
+        )
+        .await
+        .map_err(failed)?;
+        tracing::info!(%payment_id, "SEP-31 customer information sent again");
     }
     Ok(Sep31Status {
         transaction_id: transaction_id.clone(),
         status: view.status,
         message: view.status_message.or(view.required_info_message),
     })
+}
+
+/// For `pending_customer_info_update`: each customer the anchor marks `NEEDS_INFO` is sent
+/// again, its data fetched from the back office anew.
+async fn refresh_customers(
+    sending: &Sending,
+    callbacks: &Callbacks,
+    peer: &Peer,
+    token: &str,
+    request: &OutgoingRequest,
+    sender_id: &str,
+    receiver_id: &str,
+) -> Result<(), PeerError> {
+    for (id, kind, address) in [
+        (sender_id, SENDER, &request.sender),
+        (receiver_id, RECEIVER, &request.destination),
+    ] {
+        let state = sending.client.customer(peer, token, id, kind).await?;
+        if state.status == "NEEDS_INFO" {
+            register(sending, callbacks, peer, token, Some(id), kind, address).await?;
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -539,6 +615,17 @@ mod tests {
         for id in ["", "..", "a/b", "a?b", "a%2F", &"x".repeat(65)] {
             assert!(!is_safe_id(id), "{id}");
         }
+    }
+
+    #[test]
+    fn amounts_outside_the_anchors_bounds_are_refused() {
+        let info = serde_json::json!({"min_amount": 1, "max_amount": "1000.5"});
+        let amount = |a: &str| a.parse::<Amount>().unwrap();
+        assert!(out_of_bounds(&info, amount("0.9999999")).is_some());
+        assert!(out_of_bounds(&info, amount("1")).is_none());
+        assert!(out_of_bounds(&info, amount("1000.5")).is_none());
+        assert!(out_of_bounds(&info, amount("1000.5000001")).is_some());
+        assert!(out_of_bounds(&serde_json::json!({}), amount("5")).is_none());
     }
 
     #[test]

@@ -70,6 +70,8 @@ pub struct Received {
     pub message: Option<String>,
     /// The hash of the payment's transaction, once it arrived.
     pub stellar_transaction_id: Option<String>,
+    /// The payment operation's id (one transaction may carry several payments).
+    pub stellar_operation_id: Option<String>,
     /// Created (unix seconds).
     pub created_at: i64,
     /// Last changed.
@@ -325,8 +327,9 @@ impl PeeringStore {
             .await
     }
 
-    /// Moves a received transaction from one of `from` to `to`; whether it moved (another
-    /// request may have moved it first).
+    /// Moves a received transaction from one of `from` to `to`, recording the payment that
+    /// paid it (transaction hash, operation id) when given; whether it moved (another request
+    /// may have moved it first).
     ///
     /// # Errors
     /// Database failures.
@@ -336,7 +339,7 @@ impl PeeringStore {
         from: &'static [&'static str],
         to: &'static str,
         message: Option<String>,
-        stellar_transaction_id: Option<String>,
+        paid_by: Option<(String, String)>,
     ) -> Result<bool, DbError> {
         let id = transaction_id.to_owned();
         self.db
@@ -354,12 +357,15 @@ impl PeeringStore {
                     ))
                     .execute(conn)?;
                 if moved == 1
-                    && let Some(hash) = stellar_transaction_id
+                    && let Some((hash, operation)) = paid_by
                 {
                     diesel::update(
                         sep31_transaction::table.filter(sep31_transaction::transaction_id.eq(&id)),
                     )
-                    .set(sep31_transaction::stellar_transaction_id.eq(hash))
+                    .set((
+                        sep31_transaction::stellar_transaction_id.eq(hash),
+                        sep31_transaction::stellar_operation_id.eq(operation),
+                    ))
                     .execute(conn)?;
                 }
                 Ok(moved == 1)
@@ -574,6 +580,7 @@ type ReceivedColumns = (
     sep31_transaction::status,
     sep31_transaction::message,
     sep31_transaction::stellar_transaction_id,
+    sep31_transaction::stellar_operation_id,
     sep31_transaction::created_at,
     sep31_transaction::updated_at,
     sep31_transaction::completed_at,
@@ -593,6 +600,7 @@ fn received_columns() -> ReceivedColumns {
         sep31_transaction::status,
         sep31_transaction::message,
         sep31_transaction::stellar_transaction_id,
+        sep31_transaction::stellar_operation_id,
         sep31_transaction::created_at,
         sep31_transaction::updated_at,
         sep31_transaction::completed_at,

@@ -8,10 +8,12 @@
 use crate::common;
 
 use std::collections::BTreeMap;
+use std::io::Read;
 use std::net::TcpStream;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use federation::FederationClient;
@@ -47,6 +49,38 @@ async fn fake_upstream() -> MockServer {
         .mount(&server)
         .await;
     server
+}
+
+/// An upstream instance that takes each request and closes the connection without answering,
+/// as one that fails mid-request; returns its address and the request lines it took.
+fn broken_upstream() -> (std::net::SocketAddr, Arc<Mutex<Vec<String>>>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    let taken = Arc::new(Mutex::new(Vec::new()));
+    let record = Arc::clone(&taken);
+    // Detached: it blocks in accept until the test binary exits.
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+            let mut head = Vec::new();
+            let mut buffer = [0u8; 4096];
+            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                match stream.read(&mut buffer) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => head.extend_from_slice(&buffer[..n]),
+                }
+            }
+            let line = String::from_utf8_lossy(&head)
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .to_owned();
+            record.lock().unwrap().push(line);
+            // Dropped: the connection closes with no answer.
+        }
+    });
+    (address, taken)
 }
 
 /// The requests `upstream` received so far.
@@ -361,8 +395,145 @@ async fn nginx_serves_stellar_toml_and_proxies_federation_and_auth_over_tls() {
         );
     }
 
+    // SEP-10, SEP-12 and SEP-31 (a compliance server with `[peering.anchor]`): WEB_AUTH_ENDPOINT
+    // `/web_auth` reaches the external port's `/auth`, KYC_SERVER `/kyc/…` and
+    // DIRECT_PAYMENT_SERVER `/sep31/…` its same paths, with the query, the body, the bearer
+    // token, and CORS preflights (the compliance server answers CORS itself).
+    const BEARER: &str = "Bearer eyJhbGciOiJIUzI1NiJ9.e30.c2lnbmF0dXJl";
+    let anchor_calls: [(&str, &str, &str, Option<&str>, Option<&str>); 12] = [
+        // method, public path, upstream path, query, body
+        (
+            "GET",
+            "/web_auth?account=GA&home_domain=localhost",
+            "/auth",
+            Some("account=GA&home_domain=localhost"),
+            None,
+        ),
+        (
+            "POST",
+            "/web_auth",
+            "/auth",
+            None,
+            Some(r#"{"transaction":"AAAA"}"#),
+        ),
+        ("OPTIONS", "/web_auth", "/auth", None, None),
+        (
+            "PUT",
+            "/kyc/customer",
+            "/kyc/customer",
+            None,
+            Some(r#"{"type":"sep31-sender","first_name":"Alice"}"#),
+        ),
+        (
+            "GET",
+            "/kyc/customer?id=c-1&type=sep31-sender",
+            "/kyc/customer",
+            Some("id=c-1&type=sep31-sender"),
+            None,
+        ),
+        ("OPTIONS", "/kyc/customer", "/kyc/customer", None, None),
+        (
+            "DELETE",
+            "/kyc/customer/GABC",
+            "/kyc/customer/GABC",
+            None,
+            None,
+        ),
+        ("GET", "/sep31/info", "/sep31/info", None, None),
+        (
+            "POST",
+            "/sep31/transactions",
+            "/sep31/transactions",
+            None,
+            Some(r#"{"amount":"25","asset_code":"USD"}"#),
+        ),
+        (
+            "OPTIONS",
+            "/sep31/transactions",
+            "/sep31/transactions",
+            None,
+            None,
+        ),
+        (
+            "GET",
+            "/sep31/transactions/t-1",
+            "/sep31/transactions/t-1",
+            None,
+            None,
+        ),
+        (
+            "PATCH",
+            "/sep31/transactions/t-1",
+            "/sep31/transactions/t-1",
+            None,
+            Some(r#"{"transaction":{}}"#),
+        ),
+    ];
+    for (method, path, _, _, body) in anchor_calls {
+        let mut request = client
+            .request(
+                reqwest::Method::from_bytes(method.as_bytes()).unwrap(),
+                format!("{public}{path}"),
+            )
+            .header("Authorization", BEARER)
+            .header("Origin", "https://wallet.example");
+        if method == "OPTIONS" {
+            request = request
+                .header("Access-Control-Request-Method", "PUT")
+                .header("Access-Control-Request-Headers", "authorization");
+        }
+        if let Some(body) = body {
+            request = request
+                .header("Content-Type", "application/json")
+                .body(body);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(
+            response.status(),
+            200,
+            "{method} {path}: {}",
+            nginx.error_log()
+        );
+    }
+    {
+        let seen = seen(&auth).await;
+        assert_eq!(seen.len(), 2 + anchor_calls.len(), "{seen:?}");
+        for (request, (method, path, upstream_path, query, body)) in
+            seen[2..].iter().zip(anchor_calls)
+        {
+            assert_eq!(
+                (
+                    request.method.as_str(),
+                    request.url.path(),
+                    request.url.query()
+                ),
+                (method, upstream_path, query),
+                "{method} {path}"
+            );
+            assert_eq!(
+                header_of(request, "authorization"),
+                Some(BEARER),
+                "{method} {path}"
+            );
+            assert_eq!(header_of(request, "origin"), Some("https://wallet.example"));
+            assert_eq!(header_of(request, "x-forwarded-proto"), Some("https"));
+            assert_eq!(
+                String::from_utf8_lossy(&request.body),
+                body.unwrap_or_default(),
+                "{method} {path}"
+            );
+            if method == "OPTIONS" {
+                assert_eq!(
+                    header_of(request, "access-control-request-method"),
+                    Some("PUT")
+                );
+            }
+        }
+    }
+    let received = seen(&auth).await.len();
+
     // Nothing else is public: internal endpoints and health/metrics answer 404 from nginx and
-    // never reach an upstream.
+    // never reach an upstream, nor do paths that climb out of /kyc/ and /sep31/.
     for path in [
         "/send",
         "/receive",
@@ -371,13 +542,27 @@ async fn nginx_serves_stellar_toml_and_proxies_federation_and_auth_over_tls() {
         "/health",
         "/metrics",
         "/auth/send",
+        "/auth/kyc/customer",
         "/federation/metrics",
         "/.well-known/",
+        "/web_auth/x",
+        "/_kyc_customer_put",
+        "/kyc/..%2Fmetrics",
+        "/sep31/..%2Fhealth",
+        "/sep31/..%2F..%2Fsend",
     ] {
         let response = client.get(format!("{public}{path}")).send().await.unwrap();
-        assert_eq!(response.status(), 404, "{path} must not be public");
+        assert!(
+            [400, 404].contains(&response.status().as_u16()),
+            "{path} must not be public: {}",
+            response.status()
+        );
     }
-    assert_eq!(seen(&auth).await.len(), 2, "no request leaked upstream");
+    assert_eq!(
+        seen(&auth).await.len(),
+        received,
+        "no request leaked upstream"
+    );
 
     // Rate limits per address: a burst past `rate + burst` on /federation is answered 429 in
     // JSON with Retry-After, by nginx, without reaching the federation server.
@@ -440,7 +625,9 @@ async fn nginx_spreads_over_two_instances_and_skips_one_that_is_down() {
         "two instances answer alike"
     );
 
-    let (auth_1, auth_2) = (fake_upstream().await, fake_upstream().await);
+    // The compliance external ports: one that breaks every connection, one that answers.
+    let (auth_1, auth_1_took) = broken_upstream();
+    let auth_2 = fake_upstream().await;
     let (bridge_1, bridge_2) = (fake_upstream().await, fake_upstream().await);
     let (internal_1, internal_2) = (fake_upstream().await, fake_upstream().await);
 
@@ -451,7 +638,7 @@ async fn nginx_spreads_over_two_instances_and_skips_one_that_is_down() {
         &[
             ("FEDERATION_1", host_port(&first.url)),
             ("FEDERATION_2", host_port(&second_url)),
-            ("AUTH_1", auth_1.address().to_string()),
+            ("AUTH_1", auth_1.to_string()),
             ("AUTH_2", auth_2.address().to_string()),
             ("COMPLIANCE_INTERNAL_1", internal_1.address().to_string()),
             ("COMPLIANCE_INTERNAL_2", internal_2.address().to_string()),
@@ -528,6 +715,78 @@ async fn nginx_spreads_over_two_instances_and_skips_one_that_is_down() {
     assert_eq!(one + two, 5, "each request reached one instance once");
     assert!(two >= 4, "the live instance took over ({one} + {two})");
     assert_eq!(post(internal_port).await, 200, "{}", nginx.error_log());
+
+    // The public SEP-12 and SEP-31 writes never go to a second instance: a PUT /kyc/customer or
+    // POST /sep31/transactions the broken instance took answers 502 and the live instance never
+    // sees it (the sending anchor repeats or asks). Round robin gives the broken one a request
+    // of each kind before max_fails leaves it out.
+    let write = |method: &'static str, path: &'static str| {
+        let client = client.clone();
+        let url = format!("{public}{path}");
+        async move {
+            client
+                .request(reqwest::Method::from_bytes(method.as_bytes()).unwrap(), url)
+                .header("Authorization", "Bearer t")
+                .header("Content-Type", "application/json")
+                .body(r#"{"type":"sep31-sender"}"#)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    let mut answers = Vec::new();
+    for (method, path) in [
+        ("PUT", "/kyc/customer"),
+        ("PUT", "/kyc/customer"),
+        ("POST", "/sep31/transactions"),
+        ("POST", "/sep31/transactions"),
+    ] {
+        answers.push((method, path, write(method, path).await));
+    }
+    let took = auth_1_took.lock().unwrap().clone();
+    let live = seen(&auth_2).await;
+    for (method, path) in [("PUT", "/kyc/customer"), ("POST", "/sep31/transactions")] {
+        let line = format!("{method} {path} HTTP/1.1");
+        let broken = took.iter().filter(|l| **l == line).count();
+        let answered = live
+            .iter()
+            .filter(|r| r.method.as_str() == method && r.url.path() == path)
+            .count();
+        let statuses: Vec<u16> = answers
+            .iter()
+            .filter(|(m, p, _)| *m == method && *p == path)
+            .map(|(_, _, status)| *status)
+            .collect();
+        assert_eq!(
+            broken, 1,
+            "{method} {path}: the broken instance took one ({took:?})"
+        );
+        assert_eq!(
+            answered, 1,
+            "{method} {path}: that one was not sent again to the live instance"
+        );
+        let mut sorted = statuses.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, [200, 502], "{method} {path}: {}", nginx.error_log());
+    }
+    // Reads go on to the live instance.
+    for _ in 0..4 {
+        let response = client
+            .get(format!("{public}/kyc/customer?id=c-1"))
+            .header("Authorization", "Bearer t")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{}", nginx.error_log());
+        let info = client
+            .get(format!("{public}/sep31/info"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(info.status(), 200, "{}", nginx.error_log());
+    }
 }
 
 fn repo_file(path: &str) -> String {
@@ -565,6 +824,54 @@ fn example_stellar_toml_files_follow_the_rules() {
             auth.starts_with("https://") && auth.ends_with("/auth"),
             "{path}: AUTH_SERVER is nginx's /auth: {auth}"
         );
+        // SEP-10, SEP-12 and SEP-31: published (with `[peering.anchor]`) or commented out, all
+        // three, at nginx's /web_auth, /kyc and /sep31 on the same host.
+        let uncommented: Vec<&str> = text
+            .lines()
+            .map(|line| match line.strip_prefix("# ") {
+                Some(key)
+                    if [
+                        "WEB_AUTH_ENDPOINT = ",
+                        "KYC_SERVER = ",
+                        "DIRECT_PAYMENT_SERVER = ",
+                    ]
+                    .iter()
+                    .any(|k| key.starts_with(k)) =>
+                {
+                    key
+                }
+                _ => line,
+            })
+            .collect();
+        let anchor = StellarToml::parse(&uncommented.join("\n"))
+            .unwrap_or_else(|e| panic!("{path} with the SEP-31 keys uncommented: {e}"));
+        let base = federation.trim_end_matches("/federation");
+        assert_eq!(
+            (
+                anchor.web_auth_endpoint.as_deref(),
+                anchor.kyc_server.as_deref(),
+                anchor.direct_payment_server.as_deref(),
+            ),
+            (
+                Some(format!("{base}/web_auth").as_str()),
+                Some(format!("{base}/kyc").as_str()),
+                Some(format!("{base}/sep31").as_str()),
+            ),
+            "{path}: WEB_AUTH_ENDPOINT, KYC_SERVER and DIRECT_PAYMENT_SERVER are nginx's \
+             /web_auth, /kyc and /sep31 (commented out until [peering.anchor])"
+        );
+        let published = [
+            &toml.web_auth_endpoint,
+            &toml.kyc_server,
+            &toml.direct_payment_server,
+        ]
+        .iter()
+        .filter(|k| k.is_some())
+        .count();
+        assert!(
+            published == 0 || published == 3,
+            "{path}: the three SEP-31 keys go together"
+        );
         let passphrase = toml.network_passphrase.clone().unwrap_or_default();
         let horizon = toml.horizon_url.clone().unwrap_or_default();
         let testnet = (
@@ -589,6 +896,21 @@ fn example_stellar_toml_files_follow_the_rules() {
     assert_ne!(testnet.signing_key, mainnet.signing_key);
     assert_eq!(testnet.federation_server, mainnet.federation_server);
     assert_eq!(testnet.auth_server, mainnet.auth_server);
+    // docker-compose.yml configures no `[peering.anchor]` (its assets are read from a file
+    // only): the deployed files must not send SEP-31 senders to endpoints that answer 404.
+    if !repo_file("docker-compose.yml").contains("PEERING__ANCHOR") {
+        for toml in [&testnet, &mainnet] {
+            assert_eq!(
+                (
+                    &toml.web_auth_endpoint,
+                    &toml.kyc_server,
+                    &toml.direct_payment_server
+                ),
+                (&None, &None, &None),
+                "deploy/*.stellar.toml: SEP-31 keys without [peering.anchor] in docker-compose.yml"
+            );
+        }
+    }
     assert!(
         testnet
             .accounts

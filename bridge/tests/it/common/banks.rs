@@ -143,6 +143,10 @@ pub fn compliance_config(
                     "bank-f.test".to_owned(),
                     format!("{web_base}/bank-f.test/.well-known/stellar.toml"),
                 ),
+                (
+                    "bank-g.test".to_owned(),
+                    format!("{web_base}/bank-g.test/.well-known/stellar.toml"),
+                ),
             ]
             .into(),
             ..StellarTomlSettings::default()

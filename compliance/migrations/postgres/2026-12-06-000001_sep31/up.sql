@@ -34,6 +34,7 @@ CREATE TABLE sep31_transaction (
   status VARCHAR(40) NOT NULL,
   message VARCHAR(1000),
   stellar_transaction_id VARCHAR(64),
+  stellar_operation_id VARCHAR(32),
   created_at BIGINT NOT NULL,
   updated_at BIGINT NOT NULL,
   completed_at BIGINT
