@@ -400,8 +400,15 @@ async fn nginx_serves_stellar_toml_and_proxies_federation_and_auth_over_tls() {
     // DIRECT_PAYMENT_SERVER `/sep31/…` its same paths, with the query, the body, the bearer
     // token, and CORS preflights (the compliance server answers CORS itself).
     const BEARER: &str = "Bearer eyJhbGciOiJIUzI1NiJ9.e30.c2lnbmF0dXJl";
-    let anchor_calls: [(&str, &str, &str, Option<&str>, Option<&str>); 12] = [
-        // method, public path, upstream path, query, body
+    /// Method, public path, upstream path, query, body.
+    type AnchorCall = (
+        &'static str,
+        &'static str,
+        &'static str,
+        Option<&'static str>,
+        Option<&'static str>,
+    );
+    let anchor_calls: [AnchorCall; 12] = [
         (
             "GET",
             "/web_auth?account=GA&home_domain=localhost",
