@@ -177,12 +177,20 @@ impl ComplianceClient {
         self.post("receive", request).await
     }
 
-    /// `POST /sep31/status`: where the SEP-31 transaction paid under payment `id` stands.
+    /// `POST /sep31/status`: where the SEP-31 transaction paid under payment `id` stands;
+    /// with `refresh`, compliance first sends updated customer information the anchor asked
+    /// for.
     ///
     /// # Errors
     /// [`ComplianceCallError`].
-    pub async fn sep31_status(&self, id: &str) -> Result<Sep31Status, ComplianceCallError> {
-        self.post("sep31/status", &[("id", id)]).await
+    pub async fn sep31_status(
+        &self,
+        id: &str,
+        refresh: bool,
+    ) -> Result<Sep31Status, ComplianceCallError> {
+        let refresh = if refresh { "true" } else { "false" };
+        self.post("sep31/status", &[("id", id), ("refresh", refresh)])
+            .await
     }
 
     /// `POST /sep31/complete`: the back office took the payment of a SEP-31 transaction we

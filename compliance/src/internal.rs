@@ -434,7 +434,8 @@ pub async fn sep31_status(
     form: web::Form<Fields>,
 ) -> Result<HttpResponse, Error> {
     let id = required(&form, "id")?;
-    let status = sep31::send::status(&state.sep31, &state.callbacks, id).await?;
+    let refresh = field(&form, "refresh") != Some("false");
+    let status = sep31::send::status(&state.sep31, &state.callbacks, id, refresh).await?;
     Ok(HttpResponse::Ok().json(status))
 }
 

@@ -317,64 +317,88 @@ impl Worker {
         };
         let payment_id = format!("batch/{}/row/{}", batch.id, row.id);
         let fields = compliance_fields(batch, row);
-        let decision =
-            crate::send::compliance::decide(compliance, &fields, &payment_id, payer).await;
-        let now = self.store.now_ms().await?;
-        let settle = match decision {
-            Decision::Approved(draft) => {
-                let digest = compliance::form::request_digest(&fields);
-                match self
-                    .sending
-                    .submitter()
-                    .send(&draft, Some(payment_id), Some(digest))
-                    .await
+        let digest = compliance::form::request_digest(&fields);
+        // Sent before (the row is retried after a pending outcome, or a restart): its outcome
+        // decides, not what the receiver says now (a SEP-31 anchor no longer offers a payment
+        // it was paid).
+        let submitter = self.sending.submitter();
+        let resumed = match submitter.resume_payment(&payment_id, Some(&digest)).await {
+            Err(SendError::Database(error)) => return Err(error),
+            other => other.transpose(),
+        };
+        let sent = match resumed {
+            Some(sent) => sent,
+            None => {
+                match crate::send::compliance::decide(compliance, &fields, &payment_id, payer).await
                 {
-                    Ok(Outcome::Success { hash, ledger, .. }) => Settle::Succeeded { hash, ledger },
-                    Ok(Outcome::Failed {
-                        hash, result_codes, ..
-                    }) => Settle::Failed {
-                        code: result_codes
-                            .operations
-                            .iter()
-                            .find(|c| *c != "op_success")
-                            .cloned()
-                            .unwrap_or(result_codes.transaction),
-                        detail: Some(format!("transaction {hash}")),
-                    },
-                    Ok(Outcome::Pending { .. })
-                    | Err(
-                        SendError::Busy(..)
-                        | SendError::Unavailable(_)
-                        | SendError::Cosigning(CosignError::Unavailable { .. }),
-                    ) => return Ok(()),
-                    Err(SendError::Cosigning(refused @ CosignError::Refused { .. })) => {
-                        Settle::Failed {
-                            code: "cosigner_refused".into(),
-                            detail: Some(refused.to_string()),
-                        }
+                    Decision::Approved(draft) => {
+                        submitter.send(&draft, Some(payment_id), Some(digest)).await
                     }
-                    Err(SendError::Database(error)) => return Err(error),
-                    Err(error) => {
-                        self.retry_or_fail(row, now + 30_000, "not_sent", &error.to_string())
+                    Decision::Pending(seconds) => {
+                        let now = self.store.now_ms().await?;
+                        let settle = Settle::Retry {
+                            at: now.saturating_add(
+                                i64::try_from(seconds).unwrap_or(i64::MAX / 2) * 1000,
+                            ),
+                            detail: Some(format!(
+                                "the receiving bank answered pending ({seconds} s)"
+                            )),
+                        };
+                        return self.store.settle(None, vec![(row.id, settle)]).await;
+                    }
+                    Decision::Denied => {
+                        metrics::counter!("bridge_batch_rows_total", "state" => "denied")
+                            .increment(1);
+                        let settle = Settle::Denied(None);
+                        return self.store.settle(None, vec![(row.id, settle)]).await;
+                    }
+                    Decision::Refused(reason) => {
+                        let settle = Settle::Failed {
+                            code: "compliance_error".into(),
+                            detail: Some(reason),
+                        };
+                        return self.store.settle(None, vec![(row.id, settle)]).await;
+                    }
+                    Decision::Unavailable(reason) => {
+                        let now = self.store.now_ms().await?;
+                        let settle = self.retry_or_fail(
+                            row,
+                            now + 30_000,
+                            "compliance_unavailable",
+                            &reason,
+                        );
+                        return self.store.settle(None, vec![(row.id, settle)]).await;
                     }
                 }
             }
-            Decision::Pending(seconds) => Settle::Retry {
-                at: now.saturating_add(i64::try_from(seconds).unwrap_or(i64::MAX / 2) * 1000),
-                detail: Some(format!("the receiving bank answered pending ({seconds} s)")),
-            },
-            Decision::Denied => Settle::Denied(None),
-            Decision::Refused(reason) => Settle::Failed {
-                code: "compliance_error".into(),
-                detail: Some(reason),
-            },
-            Decision::Unavailable(reason) => {
-                self.retry_or_fail(row, now + 30_000, "compliance_unavailable", &reason)
-            }
         };
-        if matches!(settle, Settle::Denied(_)) {
-            metrics::counter!("bridge_batch_rows_total", "state" => "denied").increment(1);
-        }
+        let now = self.store.now_ms().await?;
+        let settle = match sent {
+            Ok(Outcome::Success { hash, ledger, .. }) => Settle::Succeeded { hash, ledger },
+            Ok(Outcome::Failed {
+                hash, result_codes, ..
+            }) => Settle::Failed {
+                code: result_codes
+                    .operations
+                    .iter()
+                    .find(|c| *c != "op_success")
+                    .cloned()
+                    .unwrap_or(result_codes.transaction),
+                detail: Some(format!("transaction {hash}")),
+            },
+            Ok(Outcome::Pending { .. })
+            | Err(
+                SendError::Busy(..)
+                | SendError::Unavailable(_)
+                | SendError::Cosigning(CosignError::Unavailable { .. }),
+            ) => return Ok(()),
+            Err(SendError::Cosigning(refused @ CosignError::Refused { .. })) => Settle::Failed {
+                code: "cosigner_refused".into(),
+                detail: Some(refused.to_string()),
+            },
+            Err(SendError::Database(error)) => return Err(error),
+            Err(error) => self.retry_or_fail(row, now + 30_000, "not_sent", &error.to_string()),
+        };
         self.store.settle(None, vec![(row.id, settle)]).await
     }
 

@@ -565,15 +565,22 @@ impl Deliverer {
         if sep31.status != "pending_receiver" {
             return Ok(());
         }
-        compliance
-            .sep31_complete(&sep31.transaction_id)
-            .await
-            .map_err(|e| {
-                format!(
-                    "delivered, but SEP-31 transaction {} not marked completed: {e}",
-                    sep31.transaction_id
-                )
-            })
+        // A few quick tries: a failure here redelivers a payment the back office already took
+        // (under the same `id`, which it must recognise, as for any redelivery).
+        let mut last = String::new();
+        for attempt in 0..3 {
+            if attempt > 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+            match compliance.sep31_complete(&sep31.transaction_id).await {
+                Ok(()) => return Ok(()),
+                Err(e) => last = e.to_string(),
+            }
+        }
+        Err(format!(
+            "delivered, but SEP-31 transaction {} not marked completed: {last}",
+            sep31.transaction_id
+        ))
     }
 
     /// Posts a form, signed when `mac_key` is set; the HTTP status.

@@ -182,6 +182,9 @@ async fn with_compliance(
     request: PaymentRequest,
 ) -> Result<HttpResponse, Error> {
     let id = request.id.ok_or_else(|| Error::missing("id"))?;
+    if let Some(answer) = resume_sep31(sending, compliance, &id, request.digest.as_deref()).await? {
+        return answer;
+    }
     let (draft, sep31) = match approve(compliance, fields, &id, &request.source).await? {
         Approval::Pay(draft, sep31) => (draft, sep31),
         Approval::Ended(sep31) => {
@@ -222,6 +225,51 @@ async fn with_compliance(
     }
 }
 
+/// A repeat of a SEP-31 payment we already sent: answered from our record of it (its outcome,
+/// resubmitted if it is still out) and followed at the anchor, which is not asked to offer
+/// the payment again (it no longer does once paid). `None` when this id has sent nothing, is
+/// not a SEP-31 payment, or its envelope expired without landing (then it is built anew, if
+/// the anchor still waits for it).
+async fn resume_sep31(
+    sending: &Sending,
+    compliance: &ComplianceClient,
+    id: &str,
+    digest: Option<&str>,
+) -> Result<Option<Result<HttpResponse, Error>>, Error> {
+    if sending
+        .store
+        .by_payment_id(id)
+        .await
+        .map_err(Error::internal)?
+        .is_none()
+    {
+        return Ok(None);
+    }
+    // Not a SEP-31 payment (404), or compliance out of reach: the usual path decides.
+    let Ok(sep31) = compliance.sep31_status(id, true).await else {
+        return Ok(None);
+    };
+    match sending.submitter.resume_payment(id, digest).await {
+        Ok(None) => Ok(None),
+        Ok(Some(Outcome::Success {
+            hash,
+            ledger,
+            envelope_xdr,
+            result_xdr,
+        })) => {
+            let sent = serde_json::json!({
+                "hash": hash,
+                "ledger": ledger,
+                "envelope_xdr": envelope_xdr,
+                "result_xdr": result_xdr,
+            });
+            Ok(Some(follow_sep31(compliance, id, sent, sep31).await))
+        }
+        Ok(Some(outcome)) => Ok(Some(respond(Ok(outcome)))),
+        Err(error) => Ok(Some(respond(Err(error)))),
+    }
+}
+
 /// How long `/payment` follows a SEP-31 transaction after paying it before answering 202.
 const FOLLOW_SEP31: std::time::Duration = std::time::Duration::from_secs(10);
 
@@ -239,7 +287,9 @@ async fn follow_sep31(
     let deadline = tokio::time::Instant::now() + FOLLOW_SEP31;
     while !sep31.is_final() && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(std::time::Duration::from_millis(250)).await;
-        match compliance.sep31_status(id).await {
+        // The first look (before this loop) sent updated customer information when the anchor
+        // asked for it; these polls only read.
+        match compliance.sep31_status(id, false).await {
             Ok(status) => sep31 = status,
             Err(e) => {
                 tracing::warn!(%id, error = %e, "following a SEP-31 transaction");

@@ -334,6 +334,28 @@ impl Submitter {
         }
     }
 
+    /// The outcome of the payment already stored under `payment_id`, sending nothing new:
+    /// `None` when nothing is stored under it, or its envelope expired without landing (a new
+    /// one may then be built). What a repeat answers before asking anyone else: once a
+    /// payment is sent, its outcome is the answer, whatever the receiver says now.
+    ///
+    /// # Errors
+    /// [`SendError::Conflict`] for a different request stored under this id; lookups that
+    /// fail.
+    pub async fn resume_payment(
+        &self,
+        payment_id: &str,
+        digest: Option<&str>,
+    ) -> Result<Option<Outcome>, SendError> {
+        let Some(row) = self.store.by_payment_id(payment_id).await? else {
+            return Ok(None);
+        };
+        if !row.is_legacy() && row.request_digest.as_deref() != digest {
+            return Err(SendError::Conflict);
+        }
+        self.resume(&row).await
+    }
+
     /// Continues a stored payment: its stored outcome, or the outcome of its envelope. `None`
     /// when the envelope expired without landing. An outcome learned here also ends the
     /// lease its transaction held on its source, if it still holds it.

@@ -560,3 +560,106 @@ async fn an_existing_account_authenticates_with_its_signers_at_its_medium_thresh
     let (status, _) = sep10(&d.external, &network, &absent, &[&cosigner]).await;
     assert_eq!(status, 400);
 }
+
+/// Any SEP-31 client (here: plain HTTP with a SEP-10 token) pays one transaction with two
+/// payment operations carrying its memo, in one Stellar transaction: the first is the
+/// transaction's payment, the second is delivered as not its payment (to refund).
+#[tokio::test]
+async fn a_second_operation_paying_the_same_memo_is_not_credited_twice() {
+    let banks = TwoBanks::start(Backend::Sqlite).await;
+    fund_usd(&banks).await;
+    let d = start_bank_d(&banks, Backend::Sqlite).await;
+    let bridge = &banks.bridge;
+    let network = bridge.sandbox.network();
+    let client = KeyPair::random();
+    let (status, body) = sep10(&d.external, &network, &client, &[&client]).await;
+    assert_eq!(status, 200, "{body}");
+    let token = body["token"].as_str().unwrap().to_owned();
+    let http = reqwest::Client::new();
+    let mut ids = Vec::new();
+    for (kind, fields) in [
+        (
+            "sep31-sender",
+            serde_json::json!({"first_name": "Ann", "last_name": "Lee"}),
+        ),
+        (
+            "sep31-receiver",
+            serde_json::json!({"first_name": "Dave", "bank_account_number": "777"}),
+        ),
+    ] {
+        let mut body = fields;
+        body["type"] = kind.into();
+        let res = http
+            .put(format!("{}/kyc/customer", d.external))
+            .bearer_auth(&token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 202);
+        let answer: serde_json::Value = res.json().await.unwrap();
+        ids.push(answer["id"].as_str().unwrap().to_owned());
+    }
+    let res = http
+        .post(format!("{}/sep31/transactions", d.external))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({
+            "amount": "10", "asset_code": "USD",
+            "asset_issuer": bridge.issuer.public_key().to_string(),
+            "sender_id": ids[0], "receiver_id": ids[1],
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let created: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(
+        created["stellar_account_id"],
+        d.dave.public_key().to_string()
+    );
+    let memo: [u8; 32] = base64::Engine::decode(
+        &base64::engine::general_purpose::STANDARD,
+        created["stellar_memo"].as_str().unwrap(),
+    )
+    .unwrap()
+    .try_into()
+    .unwrap();
+    let usd = Asset::credit("USD", bridge.issuer.public_key()).unwrap();
+    let pay = || Operation::payment(d.dave.public_key().into(), &usd, "10".parse().unwrap());
+    bridge
+        .submit_ops(&bridge.source, Memo::Hash(memo), vec![pay(), pay()])
+        .await;
+    d.office
+        .wait_for(20, "both payments' deliveries", |calls| {
+            calls.iter().filter(|c| c.path == "/receive").count() >= 2
+        })
+        .await;
+    let mut statuses: Vec<String> = d
+        .office
+        .calls_to("/receive")
+        .iter()
+        .map(|c| c.form["sep31_status"].clone())
+        .collect();
+    statuses.sort();
+    assert_eq!(
+        statuses,
+        ["error", "pending_receiver"],
+        "credited once only"
+    );
+    // The transaction is the first payment's, completed.
+    let res = http
+        .get(format!(
+            "{}/sep31/transactions/{}",
+            d.external,
+            created["id"].as_str().unwrap()
+        ))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    let transaction: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(
+        transaction["transaction"]["status"], "completed",
+        "{transaction}"
+    );
+}

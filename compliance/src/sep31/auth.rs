@@ -179,6 +179,17 @@ pub struct Client {
     pub memo: String,
 }
 
+impl Client {
+    /// The token's subject as issued (`G…`, `M…` or `G…:memo`): what owns a transaction.
+    pub fn sub(&self) -> String {
+        if self.memo.is_empty() {
+            self.account.clone()
+        } else {
+            format!("{}:{}", self.account, self.memo)
+        }
+    }
+}
+
 /// The client of a request, from its token.
 ///
 /// # Errors

@@ -13,9 +13,16 @@ use super::store::Customer;
 use super::{Anchor, RECEIVER, SENDER, SepError, now};
 use crate::callbacks::Decision;
 
-/// Most fields one customer may carry, and the longest value.
+/// Most fields one customer may carry, the longest name and value, and the most text all of
+/// them take together (what the `fields` column holds on every backend, with room to spare).
 const MAX_FIELDS: usize = 100;
+const MAX_NAME_CHARS: usize = 64;
 const MAX_VALUE_CHARS: usize = 1000;
+const MAX_FIELDS_BYTES: usize = 16 * 1024;
+/// The longest memo a customer is registered under (`sep12_customer.memo`).
+const MAX_MEMO_CHARS: usize = 64;
+/// The longest message kept from the back office (`sep12_customer.message`).
+const MAX_MESSAGE_CHARS: usize = 1000;
 
 /// Fields of a SEP-12 request that say who the customer is, not what they are.
 const CONTROL: &[&str] = &[
@@ -90,6 +97,12 @@ fn request_fields(
             "at most {MAX_FIELDS} fields"
         )));
     }
+    if let Some(name) = fields.keys().find(|k| k.chars().count() > MAX_NAME_CHARS) {
+        return Err(SepError::bad_request(format!(
+            "field names are at most {MAX_NAME_CHARS} characters: {:?}…",
+            name.chars().take(MAX_NAME_CHARS).collect::<String>()
+        )));
+    }
     if let Some((name, _)) = fields
         .iter()
         .find(|(_, v)| v.chars().count() > MAX_VALUE_CHARS)
@@ -115,6 +128,11 @@ fn kind(value: Option<&str>) -> Result<&'static str, SepError> {
 /// The memo a request names for the client's customer: the token's when it has one (a
 /// different one is refused), else the request's.
 fn memo(client: &Client, asked: Option<&str>) -> Result<String, SepError> {
+    if asked.is_some_and(|m| m.chars().count() > MAX_MEMO_CHARS) {
+        return Err(SepError::bad_request(format!(
+            "memo is at most {MAX_MEMO_CHARS} characters"
+        )));
+    }
     match (client.memo.as_str(), asked.unwrap_or("")) {
         ("", asked) => Ok(asked.to_owned()),
         (ours, "") => Ok(ours.to_owned()),
@@ -186,27 +204,56 @@ pub async fn put_customer(
             }
         }
     };
-    // SEP-12: REJECTED is final (the sender may DELETE its customer's data and start again).
-    if customer.status == "REJECTED" {
-        return Ok(HttpResponse::Accepted().json(serde_json::json!({ "id": customer.customer_id })));
+    let given: Vec<(String, String)> = fields
+        .into_iter()
+        .filter(|(k, _)| !CONTROL.contains(&k.as_str()))
+        .collect();
+    // Read, merge, decide, write if nobody wrote in between; else again from what they wrote.
+    let mut read = customer;
+    for _ in 0..5 {
+        // SEP-12: REJECTED is final (the sender may DELETE its customer's data, start again).
+        if read.status == "REJECTED" {
+            break;
+        }
+        let decided = decide(&anchor, merge(&read, &given)?).await?;
+        if anchor.store.update_customer(decided.clone(), &read).await? {
+            release(&anchor, &decided).await?;
+            break;
+        }
+        read = anchor
+            .store
+            .customer(&read.customer_id)
+            .await?
+            .ok_or_else(|| SepError::not_found("the customer was deleted"))?;
     }
+    Ok(HttpResponse::Accepted().json(serde_json::json!({ "id": read.customer_id })))
+}
+
+/// `customer` with the fields `given` added (replacing those of the same name, and no longer
+/// asked for again).
+///
+/// # Errors
+/// 400 when the customer would carry more than [`MAX_FIELDS`] fields or
+/// [`MAX_FIELDS_BYTES`] of them.
+fn merge(customer: &Customer, given: &[(String, String)]) -> Result<Customer, SepError> {
     let mut data: BTreeMap<String, String> =
         serde_json::from_str(&customer.fields).unwrap_or_default();
     let mut needs: Vec<String> = split(&customer.needs);
-    for (name, value) in fields
-        .into_iter()
-        .filter(|(k, _)| !CONTROL.contains(&k.as_str()))
-    {
-        needs.retain(|n| *n != name);
-        data.insert(name, value);
+    for (name, value) in given {
+        needs.retain(|n| n != name);
+        data.insert(name.clone(), value.clone());
     }
-    let customer = Customer {
-        fields: serde_json::to_string(&data).expect("maps serialise"),
+    let fields = serde_json::to_string(&data).expect("maps serialise");
+    if data.len() > MAX_FIELDS || fields.len() > MAX_FIELDS_BYTES {
+        return Err(SepError::bad_request(format!(
+            "a customer carries at most {MAX_FIELDS} fields and {MAX_FIELDS_BYTES} bytes of them"
+        )));
+    }
+    Ok(Customer {
+        fields,
         needs: needs.join(","),
-        ..customer
-    };
-    let customer = decide(&anchor, customer).await?;
-    Ok(HttpResponse::Accepted().json(serde_json::json!({ "id": customer.customer_id })))
+        ..customer.clone()
+    })
 }
 
 fn split(list: &str) -> Vec<String> {
@@ -237,8 +284,7 @@ fn missing(anchor: &Anchor, customer: &Customer) -> Vec<String> {
     missing
 }
 
-/// Asks the back office about a customer whose data is complete, stores the decision, and
-/// lets the transactions that waited on it go on once it is accepted.
+/// The customer as the back office decides it (asked once its data is complete); not stored.
 async fn decide(anchor: &Anchor, customer: Customer) -> Result<Customer, SepError> {
     let now_seconds = i64::try_from(now()).unwrap_or(i64::MAX);
     let customer = if missing(anchor, &customer).is_empty() {
@@ -269,7 +315,12 @@ async fn decide(anchor: &Anchor, customer: Customer) -> Result<Customer, SepErro
             ),
             Decision::Error(why) => (
                 "NEEDS_INFO",
-                Some(why.unwrap_or_else(|| "the receiving bank needs more information".into())),
+                Some(
+                    why.unwrap_or_else(|| "the receiving bank needs more information".into())
+                        .chars()
+                        .take(MAX_MESSAGE_CHARS)
+                        .collect(),
+                ),
                 0,
             ),
         };
@@ -286,27 +337,48 @@ async fn decide(anchor: &Anchor, customer: Customer) -> Result<Customer, SepErro
             ..customer
         }
     };
-    anchor.store.update_customer(customer.clone()).await?;
-    if customer.status == "ACCEPTED" {
-        for waiting in anchor.store.waiting_on(&customer.customer_id).await? {
-            let back = if waiting.stellar_transaction_id.is_some() {
-                "pending_receiver"
-            } else {
-                "pending_sender"
-            };
-            anchor
-                .store
-                .move_received(
-                    &waiting.transaction_id,
-                    &["pending_customer_info_update"],
-                    back,
-                    None,
-                    None,
-                )
-                .await?;
-        }
-    }
     Ok(customer)
+}
+
+/// Once a customer is accepted, the transactions that waited on it for updated information go
+/// on: to `pending_receiver` when paid, else `pending_sender`; only those whose other customer
+/// is accepted too.
+async fn release(anchor: &Anchor, customer: &Customer) -> Result<(), SepError> {
+    if customer.status != "ACCEPTED" {
+        return Ok(());
+    }
+    for waiting in anchor.store.waiting_on(&customer.customer_id).await? {
+        let other = if waiting.sender_id == customer.customer_id {
+            &waiting.receiver_id
+        } else {
+            &waiting.sender_id
+        };
+        let other_accepted = other == &customer.customer_id
+            || anchor
+                .store
+                .customer(other)
+                .await?
+                .is_some_and(|c| c.status == "ACCEPTED");
+        if !other_accepted {
+            continue;
+        }
+        let back = if waiting.stellar_transaction_id.is_some() {
+            "pending_receiver"
+        } else {
+            "pending_sender"
+        };
+        anchor
+            .store
+            .move_received(
+                &waiting.transaction_id,
+                &["pending_customer_info_update"],
+                back,
+                None,
+                None,
+            )
+            .await?;
+    }
+    Ok(())
 }
 
 /// `GET /kyc/customer`: a customer's status and what it still needs.
@@ -333,7 +405,7 @@ pub async fn get_customer(
             .store
             .received(transaction_id)
             .await?
-            .filter(|t| t.client == client.account)
+            .filter(|t| t.client == client.sub())
             .ok_or_else(|| SepError::not_found("transaction not found"))?;
         let id = if kind == RECEIVER {
             &transaction.receiver_id
@@ -365,7 +437,22 @@ pub async fn get_customer(
     if customer.status == "PROCESSING"
         && customer.ask_after <= i64::try_from(now()).unwrap_or(i64::MAX)
     {
-        customer = decide(&anchor, customer).await?;
+        let decided = decide(&anchor, customer.clone()).await?;
+        customer = if anchor
+            .store
+            .update_customer(decided.clone(), &customer)
+            .await?
+        {
+            release(&anchor, &decided).await?;
+            decided
+        } else {
+            // Changed meanwhile (a PUT on another instance): what that request stored.
+            anchor
+                .store
+                .customer(&customer.customer_id)
+                .await?
+                .ok_or_else(|| SepError::not_found("the customer was deleted"))?
+        };
     }
     Ok(HttpResponse::Ok().json(answer(&anchor, &customer)))
 }

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use stellar_base::Amount;
 
-use super::auth::client;
+use super::auth::{Client, client};
 use super::store::Received;
 use super::{Anchor, RECEIVER, SENDER, SepError, now};
 use crate::error::Error;
@@ -132,20 +132,14 @@ pub async fn create(
         .fee(amount)
         .filter(|fee| *fee < amount)
         .ok_or_else(|| SepError::bad_request("the amount does not cover the fee"))?;
-    let sender_id = accepted(&anchor, &client.account, body.sender_id.as_deref(), SENDER).await?;
-    let receiver_id = accepted(
-        &anchor,
-        &client.account,
-        body.receiver_id.as_deref(),
-        RECEIVER,
-    )
-    .await?;
+    let sender_id = accepted(&anchor, &client, body.sender_id.as_deref(), SENDER).await?;
+    let receiver_id = accepted(&anchor, &client, body.receiver_id.as_deref(), RECEIVER).await?;
     let mut memo = [0u8; 32];
     rand::thread_rng().fill_bytes(&mut memo);
     let at = i64::try_from(now()).unwrap_or(i64::MAX);
     let received = Received {
         transaction_id: new_id(),
-        client: client.account,
+        client: client.sub(),
         sender_id,
         receiver_id,
         amount_in: amount.to_string(),
@@ -171,34 +165,37 @@ pub async fn create(
     })))
 }
 
-/// The id of a customer of this client's that we accepted, or `customer_info_needed`.
+/// The id of a customer of this client's (its account, and its memo when the token has one)
+/// that we accepted, or `customer_info_needed` with the type (exactly that error: SEP-31
+/// clients compare it).
 async fn accepted(
     anchor: &Anchor,
-    account: &str,
+    client: &Client,
     id: Option<&str>,
     kind: &'static str,
 ) -> Result<String, SepError> {
-    let needed = |why: &str| SepError {
-        kind: Some(kind.to_owned()),
-        ..SepError::bad_request(format!("customer_info_needed: {why}"))
-    };
-    let id = id.filter(|id| !id.is_empty()).ok_or_else(|| SepError {
+    let needed = || SepError {
         kind: Some(kind.to_owned()),
         ..SepError::bad_request("customer_info_needed")
-    })?;
+    };
+    let id = id.filter(|id| !id.is_empty()).ok_or_else(needed)?;
     let customer = anchor
         .store
         .customer(id)
         .await?
-        .filter(|c| c.account == account && c.kind == kind)
-        .ok_or_else(|| needed("unknown customer"))?;
+        .filter(|c| {
+            c.account == client.account
+                && (client.memo.is_empty() || c.memo == client.memo)
+                && c.kind == kind
+        })
+        .ok_or_else(needed)?;
     match customer.status.as_str() {
         "ACCEPTED" => Ok(customer.customer_id),
         "REJECTED" => Err(SepError::bad_request(format!(
             "the {kind} customer was rejected: {}",
             customer.message.unwrap_or_default()
         ))),
-        status => Err(needed(&format!("the customer is {status}"))),
+        _ => Err(needed()),
     }
 }
 
@@ -305,7 +302,7 @@ pub async fn show(
         .store
         .received(&id)
         .await?
-        .filter(|t| t.client == client.account)
+        .filter(|t| t.client == client.sub())
         .ok_or_else(|| SepError::not_found("transaction not found"))?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "transaction": view(&anchor, &transaction) })))
 }
@@ -326,7 +323,7 @@ pub async fn patch(
         .store
         .received(&id)
         .await?
-        .filter(|t| t.client == client.account)
+        .filter(|t| t.client == client.sub())
         .ok_or_else(|| SepError::not_found("transaction not found"))?;
     Err(SepError::bad_request(
         "Supplied fields do not allow updates: update customer information with PUT /customer",
@@ -409,25 +406,40 @@ pub async fn matched(
             transaction.status
         )));
     }
-    // Another payment with a memo already paid: the transaction stays as it is, and the back
-    // office is told this one is not its payment (to refund).
-    let extra_payment = match (
-        &transaction.stellar_transaction_id,
-        payment.transaction_hash,
-    ) {
-        (Some(paid_by), Some(hash)) if paid_by != hash => Some(format!(
-            "transaction {id} was already paid by {paid_by}: this payment is not its payment (refund it)"
+    // Another payment with a memo already paid (by another transaction, or another operation
+    // of the same one): the transaction stays as it is, and the back office is told this one
+    // is not its payment (to refund).
+    let paid_by = (
+        transaction.stellar_transaction_id.as_deref(),
+        transaction.stellar_operation_id.as_deref().unwrap_or(""),
+    );
+    let this = (payment.transaction_hash, payment.operation_id.unwrap_or(""));
+    let extra_payment = match paid_by {
+        (Some(hash), operation) if (Some(hash), operation) != this => Some(format!(
+            "transaction {id} was already paid by operation {operation} of {hash}: this \
+             payment is not its payment (refund it)"
         )),
         _ => None,
     };
-    let customer_fields = |id: String| async move {
-        anchor.store.customer(&id).await.map(|c| {
-            c.and_then(|c| serde_json::from_str::<BTreeMap<String, String>>(&c.fields).ok())
-                .unwrap_or_default()
-        })
+    let sender = anchor.store.customer(&transaction.sender_id).await?;
+    let receiver = anchor.store.customer(&transaction.receiver_id).await?;
+    // A payment to credit goes to the back office only while both customers stand accepted:
+    // their data may have changed since (an update being decided, a deletion).
+    let accepted =
+        |c: &Option<super::store::Customer>| c.as_ref().is_some_and(|c| c.status == "ACCEPTED");
+    if extra_payment.is_none()
+        && transaction.status == "pending_receiver"
+        && !(accepted(&sender) && accepted(&receiver))
+    {
+        return Err(Error::NotYet(format!(
+            "SEP-31 transaction {id} waits for its customers to be accepted again"
+        )));
+    }
+    let fields = |c: Option<super::store::Customer>| {
+        c.and_then(|c| serde_json::from_str::<BTreeMap<String, String>>(&c.fields).ok())
+            .unwrap_or_default()
     };
-    let sender = customer_fields(transaction.sender_id.clone()).await?;
-    let receiver = customer_fields(transaction.receiver_id.clone()).await?;
+    let (sender, receiver) = (fields(sender), fields(receiver));
     let data = serde_json::json!({
         "sep31": view(anchor, &transaction),
         "sender_id": transaction.sender_id,
@@ -524,60 +536,102 @@ pub async fn request_info(
         RECEIVER => RECEIVER,
         _ => return Err(Error::invalid("type", "sep31-sender or sep31-receiver")),
     };
-    let fields = field(&form, "fields").ok_or(Error::MissingParameter("fields"))?;
+    let fields: Vec<&str> = field(&form, "fields")
+        .ok_or(Error::MissingParameter("fields"))?
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
+    if fields.is_empty() || fields.iter().any(|f| f.chars().count() > 64) {
+        return Err(Error::invalid(
+            "fields",
+            "comma-separated SEP-9 field names of at most 64 characters",
+        ));
+    }
     let message = field(&form, "message")
         .unwrap_or("please update the customer's information")
         .to_owned();
+    if message.chars().count() > 1000 {
+        return Err(Error::invalid("message", "at most 1000 characters"));
+    }
     let transaction = anchor
         .store
         .received(id)
         .await?
         .ok_or(Error::TransactionNotFound)?;
+    if !matches!(
+        transaction.status.as_str(),
+        "pending_sender" | "pending_receiver"
+    ) {
+        return Err(Error::invalid(
+            "transaction_id",
+            format!("the transaction is {}", transaction.status),
+        ));
+    }
     let customer_id = if kind == RECEIVER {
         &transaction.receiver_id
     } else {
         &transaction.sender_id
     };
-    let customer = anchor
-        .store
-        .customer(customer_id)
-        .await?
-        .ok_or(Error::TransactionNotFound)?;
+    // The customer first (compare-and-set, as every customer write), then the transaction:
+    // a transaction waiting on a customer always finds it asked for the fields.
+    let mut asked = None;
+    for _ in 0..5 {
+        let customer = anchor.store.customer(customer_id).await?.ok_or_else(|| {
+            Error::invalid("transaction_id", "the transaction's customer was deleted")
+        })?;
+        let mut needs: Vec<String> = customer
+            .needs
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect();
+        for name in &fields {
+            if !needs.iter().any(|n| n == name) {
+                needs.push((*name).to_owned());
+            }
+        }
+        let needs = needs.join(",");
+        if needs.chars().count() > 1000 {
+            return Err(Error::invalid("fields", "too many fields asked for again"));
+        }
+        let updated = super::store::Customer {
+            status: "NEEDS_INFO".into(),
+            message: Some(message.clone()),
+            needs,
+            ..customer.clone()
+        };
+        if anchor
+            .store
+            .update_customer(updated.clone(), &customer)
+            .await?
+        {
+            asked = Some((customer, updated));
+            break;
+        }
+    }
+    let Some((before, updated)) = asked else {
+        return Err(Error::NotYet(
+            "the customer is being updated; try again".into(),
+        ));
+    };
     let moved = anchor
         .store
         .move_received(
             id,
             &["pending_sender", "pending_receiver"],
             "pending_customer_info_update",
-            Some(message.clone()),
+            Some(message),
             None,
         )
         .await?;
     if !moved {
+        // Finished meanwhile: the customer is left as it was, if nobody changed it since.
+        anchor.store.update_customer(before, &updated).await?;
         return Err(Error::invalid(
             "transaction_id",
-            format!("the transaction is {}", transaction.status),
+            "the transaction moved on meanwhile",
         ));
     }
-    let mut needs: Vec<String> = customer
-        .needs
-        .split(',')
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
-        .collect();
-    for name in fields.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-        if !needs.iter().any(|n| n == name) {
-            needs.push(name.to_owned());
-        }
-    }
-    anchor
-        .store
-        .update_customer(super::store::Customer {
-            status: "NEEDS_INFO".into(),
-            message: Some(message),
-            needs: needs.join(","),
-            ..customer
-        })
-        .await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "status": "pending_customer_info_update" })))
 }

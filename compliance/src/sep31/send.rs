@@ -130,18 +130,24 @@ pub async fn proceed(
         Ok(peer) => peer,
         Err(e) => return peer_failure(&domain, e),
     };
-    match step(sending, callbacks, &peer, &request, outgoing).await {
-        Ok(answer) => Ok(answer),
+    let first = step(sending, callbacks, &peer, &request, outgoing.clone()).await;
+    let answer = match first {
         Err(PeerError::Refused {
             status: 401 | 403, ..
         }) => {
-            // The token was refused (expired early, a restarted anchor): the next try
-            // authenticates again.
+            // The kept token was refused (expired early, a restarted anchor): once more with
+            // a new one; refused again, the anchor's reason is the answer.
             sending.client.forget_token(&domain);
-            Ok(pending(1, None))
+            let outgoing = sending
+                .store
+                .outgoing(&outgoing.payment_id)
+                .await?
+                .ok_or(Error::TransactionNotFound)?;
+            step(sending, callbacks, &peer, &request, outgoing).await
         }
-        Err(e) => peer_failure(&domain, e),
-    }
+        other => other,
+    };
+    answer.or_else(|e| peer_failure(&domain, e))
 }
 
 async fn step(
@@ -256,8 +262,7 @@ async fn step(
             .clone()
             .or(status.required_info_message.clone()),
     };
-    // Never paid once the anchor gave up on it; a repeat after `completed` builds the same
-    // payment, which the bridge answers from its record of the one it sent.
+    // Never paid once the anchor gave up on it.
     if sep31.is_final() && sep31.status != "completed" {
         return Ok(refused(
             format!(
@@ -268,6 +273,11 @@ async fn step(
             Some(sep31),
         ));
     }
+    // Paid only while the anchor waits for the payment (SEP-31: `pending_sender`). A repeat
+    // after paying never needs it: the bridge answers those from its record of the payment.
+    if sep31.status != "pending_sender" {
+        return Ok(pending(5, Some(sep31)));
+    }
     let pay_to = match (&outgoing.account, &outgoing.memo_type, &outgoing.memo) {
         (Some(a), Some(t), Some(m)) => (a.clone(), t.clone(), m.clone()),
         _ => match (
@@ -275,13 +285,19 @@ async fn step(
             &status.stellar_memo_type,
             &status.stellar_memo,
         ) {
-            (Some(a), Some(t), Some(m)) if status.status == "pending_sender" => {
+            (Some(a), Some(t), Some(m)) => {
+                let pay_to = checked_pay_to(peer, (a.clone(), t.clone(), m.clone()))?;
                 sending
                     .store
-                    .set_pay_to(&outgoing.payment_id, a.clone(), t.clone(), m.clone())
+                    .set_pay_to(
+                        &outgoing.payment_id,
+                        pay_to.0.clone(),
+                        pay_to.1.clone(),
+                        pay_to.2.clone(),
+                    )
                     .await
                     .map_err(|e| PeerError::Unavailable(e.to_string()))?;
-                (a.clone(), t.clone(), m.clone())
+                pay_to
             }
             _ => return Ok(pending(5, Some(sep31))),
         },
@@ -342,7 +358,7 @@ async fn register(
         .map_err(|e| PeerError::Unavailable(format!("fetch_info for {address}: {e}")))?
         .unwrap_or_default();
     let fields: BTreeMap<String, String> = sep9_fields(&info);
-    sending
+    let id = sending
         .client
         .put_customer(
             peer,
@@ -352,7 +368,13 @@ async fn register(
             &customer_memo(kind, address),
             &fields,
         )
-        .await
+        .await?;
+    if !is_safe_id(&id) {
+        return Err(PeerError::Hostile(format!(
+            "the customer id {id:?} is not a plain id"
+        )));
+    }
+    Ok(id)
 }
 
 /// A memo of our own for each customer, so that the anchor keeps our customers apart
@@ -434,13 +456,20 @@ async fn create(
         created.stellar_memo_type,
         created.stellar_memo,
     ) {
-        (Some(a), Some(t), Some(m)) => Some((a, t, m)),
+        (Some(a), Some(t), Some(m)) => Some(checked_pay_to(peer, (a, t, m))),
         _ => None,
     };
+    // The anchor's id is kept even when where it asks to be paid is refused: the transaction
+    // exists there, and a repeat must not create another.
     store
-        .set_created(&outgoing.payment_id, created.id.clone(), pay_to.clone())
+        .set_created(
+            &outgoing.payment_id,
+            created.id.clone(),
+            pay_to.clone().and_then(Result::ok),
+        )
         .await
         .map_err(db)?;
+    let pay_to = pay_to.transpose()?;
     tracing::info!(payment_id = %outgoing.payment_id, domain = %peer.domain, transaction = %created.id, "SEP-31 transaction created");
     let sep31 = Sep31Status {
         transaction_id: created.id,
@@ -464,21 +493,19 @@ fn is_safe_id(id: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }
 
-/// The payment to the anchor, refused (nothing paid) when it does not pay one of the
-/// anchor's own accounts (its stellar.toml `ACCOUNTS`) or its memo is not a valid memo of a
-/// type SEP-31 allows.
-fn payment(
+/// Where the anchor asks to be paid, refused (nothing paid) unless it is one of the anchor's
+/// own accounts (its stellar.toml `ACCOUNTS`) with a valid memo of a type SEP-31 uses (`id`,
+/// `text`, `hash`): checked before it is stored.
+fn checked_pay_to(
     peer: &Peer,
-    request: &OutgoingRequest,
-    (account, memo_type, memo): &(String, String, String),
-    sep31: Sep31Status,
-) -> Result<HttpResponse, PeerError> {
-    let account: PublicKey = account
+    (account, memo_type, memo): (String, String, String),
+) -> Result<(String, String, String), PeerError> {
+    let key: PublicKey = account
         .parse()
         .map_err(|_| PeerError::Hostile(format!("{account:?} is not a G… account")))?;
-    if !peer.accounts.contains(&account) {
+    if !peer.accounts.contains(&key) {
         return Err(PeerError::Hostile(format!(
-            "{account} is not one of the ACCOUNTS in the stellar.toml of {}",
+            "{key} is not one of the ACCOUNTS in the stellar.toml of {}",
             peer.domain
         )));
     }
@@ -487,10 +514,26 @@ fn payment(
             "memo type {memo_type:?} is not id, text or hash"
         )));
     }
-    let memo = Memo::parse(memo_type, memo)
-        .ok()
-        .filter(|m| *m != Memo::None)
-        .ok_or_else(|| PeerError::Hostile(format!("{memo:?} is not a valid {memo_type} memo")))?;
+    if memo.len() > 64 || Memo::parse(&memo_type, &memo).map_or(true, |m| m == Memo::None) {
+        return Err(PeerError::Hostile(format!(
+            "{memo:?} is not a valid {memo_type} memo"
+        )));
+    }
+    Ok((account, memo_type, memo))
+}
+
+/// The payment to the anchor, where it asks (checked again with [`checked_pay_to`]).
+fn payment(
+    peer: &Peer,
+    request: &OutgoingRequest,
+    pay_to: &(String, String, String),
+    sep31: Sep31Status,
+) -> Result<HttpResponse, PeerError> {
+    let (account, memo_type, memo) = checked_pay_to(peer, pay_to.clone())?;
+    let account: PublicKey = account
+        .parse()
+        .map_err(|_| PeerError::Hostile("not a G… account".into()))?;
+    let memo = Memo::parse(&memo_type, &memo).map_err(|e| PeerError::Hostile(e.to_string()))?;
     let tx = TransactionBuilder::new(request.source.into(), 0)
         .memo(memo)
         .time_bounds(0, 0)
@@ -515,7 +558,8 @@ fn payment(
 }
 
 /// `/sep31/status`: the anchor's status of the transaction a payment id paid; for
-/// `pending_customer_info_update`, both customers' information is fetched from the back
+/// `pending_customer_info_update` and with `refresh` (the first look of each `/payment`, not
+/// every poll after it), the customers the anchor marks `NEEDS_INFO` are fetched from the back
 /// office again and sent.
 ///
 /// # Errors
@@ -524,6 +568,7 @@ pub async fn status(
     sending: &Sending,
     callbacks: &Callbacks,
     payment_id: &str,
+    refresh: bool,
 ) -> Result<Sep31Status, Error> {
     let outgoing = sending
         .store
@@ -560,7 +605,7 @@ pub async fn status(
         .transaction(&peer, &token, transaction_id)
         .await
         .map_err(failed)?;
-    if view.status == "pending_customer_info_update" {
+    if refresh && view.status == "pending_customer_info_update" {
         refresh_customers(
             sending,
             callbacks,

@@ -200,16 +200,26 @@ impl PeeringStore {
             .await
     }
 
-    /// Stores a customer's fields and decision.
+    /// Stores a customer's fields and decision, if the row is still as `read` (fields, status,
+    /// needs): whether it was. Another instance's write in between wins, and the caller
+    /// reads again, so that no update is lost.
     ///
     /// # Errors
     /// Database failures.
-    pub async fn update_customer(&self, customer: Customer) -> Result<(), DbError> {
+    pub async fn update_customer(
+        &self,
+        customer: Customer,
+        read: &Customer,
+    ) -> Result<bool, DbError> {
+        let read = read.clone();
         self.db
             .run(move |conn| {
-                diesel::update(
+                Ok(diesel::update(
                     sep12_customer::table
-                        .filter(sep12_customer::customer_id.eq(&customer.customer_id)),
+                        .filter(sep12_customer::customer_id.eq(&customer.customer_id))
+                        .filter(sep12_customer::fields.eq(&read.fields))
+                        .filter(sep12_customer::status.eq(&read.status))
+                        .filter(sep12_customer::needs.eq(&read.needs)),
                 )
                 .set((
                     sep12_customer::fields.eq(&customer.fields),
@@ -219,8 +229,8 @@ impl PeeringStore {
                     sep12_customer::ask_after.eq(customer.ask_after),
                     sep12_customer::updated_at.eq(now()),
                 ))
-                .execute(conn)?;
-                Ok(())
+                .execute(conn)?
+                    == 1)
             })
             .await
     }
@@ -348,26 +358,23 @@ impl PeeringStore {
                 let target = sep31_transaction::table
                     .filter(sep31_transaction::transaction_id.eq(&id))
                     .filter(sep31_transaction::status.eq_any(from));
-                let moved = diesel::update(target)
-                    .set((
-                        sep31_transaction::status.eq(to),
-                        sep31_transaction::message.eq(message),
-                        sep31_transaction::updated_at.eq(at),
-                        sep31_transaction::completed_at.eq((to == "completed").then_some(at)),
-                    ))
-                    .execute(conn)?;
-                if moved == 1
-                    && let Some((hash, operation)) = paid_by
-                {
-                    diesel::update(
-                        sep31_transaction::table.filter(sep31_transaction::transaction_id.eq(&id)),
-                    )
-                    .set((
-                        sep31_transaction::stellar_transaction_id.eq(hash),
-                        sep31_transaction::stellar_operation_id.eq(operation),
-                    ))
-                    .execute(conn)?;
-                }
+                let status = (
+                    sep31_transaction::status.eq(to),
+                    sep31_transaction::message.eq(message),
+                    sep31_transaction::updated_at.eq(at),
+                    sep31_transaction::completed_at.eq((to == "completed").then_some(at)),
+                );
+                // One statement: the status and the payment that made it are seen together.
+                let moved = match paid_by {
+                    Some((hash, operation)) => diesel::update(target)
+                        .set((
+                            status,
+                            sep31_transaction::stellar_transaction_id.eq(hash),
+                            sep31_transaction::stellar_operation_id.eq(operation),
+                        ))
+                        .execute(conn)?,
+                    None => diesel::update(target).set(status).execute(conn)?,
+                };
                 Ok(moved == 1)
             })
             .await
