@@ -15,7 +15,11 @@
 #     checked (base64, AuthData JSON, transaction XDR, attachment JSON, sha256 of the attachment
 #     against the memo), the sender's cached stellar.toml gives the key, the ed25519 signature is
 #     verified, the transaction hash is computed and the stored approval is read (one database
-#     read): the same request repeated is answered from that approval, 200.
+#     read): the same request repeated is answered from that approval, 200;
+#   - `POST /auth` (SEP-10, `[peering.anchor]`) with one challenge signed by the official Python
+#     SDK (compliance/tests/interop/sep10.py): every request reads the challenge in full, checks
+#     the server's and the client's ed25519 signatures and issues an HS256 token, 200 (no
+#     database; the account does not exist and no Horizon is configured: its master key signs).
 # It prints requests/s, p50 and p99 latency for each, the server's CPU time (user + system) and
 # context switches per request during the run, its thread count and RSS after the load.
 #
@@ -39,6 +43,7 @@ ROOT=$(pwd)
 : "${CARGO_TARGET_DIR:=$ROOT/target}"
 export CARGO_TARGET_DIR
 THREADS=${THREADS:-2}
+EXTERNAL_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 CONNECTIONS=${CONNECTIONS:-64}
 DURATION=${DURATION:-15s}
 WARMUP=${WARMUP:-3s}
@@ -98,7 +103,7 @@ curl -fsS "http://127.0.0.1:$TOML_PORT/.well-known/stellar.toml" >/dev/null \
 own_fetches=$(grep -c 'GET /.well-known/stellar.toml' "$WORK/toml.out" || true)
 
 cat >"$WORK/compliance.cfg" <<CFG
-external_port = 0
+external_port = $EXTERNAL_PORT
 internal_port = 0
 external_bind_address = "127.0.0.1"
 needs_auth = false
@@ -116,6 +121,17 @@ per_second = 0
 
 [stellar_toml.overrides]
 "stellar.org" = "http://127.0.0.1:$TOML_PORT/.well-known/stellar.toml"
+
+# A SEP-31 receiving anchor too, for the SEP-10 load.
+[peering.anchor]
+home_domain = "bank.example"
+web_auth_endpoint = "http://127.0.0.1:$EXTERNAL_PORT/auth"
+jwt_secret = "a-benchmark-secret-of-at-least-32-characters"
+receiving_account = "GAQMYJUJQPL7JSGDSK5IE6D7NGFQLHI523L7B6TEVLEQS7BKZLOJRPGV"
+
+[[peering.anchor.assets]]
+code = "USD"
+issuer = "GAQMYJUJQPL7JSGDSK5IE6D7NGFQLHI523L7B6TEVLEQS7BKZLOJRPGV"
 CFG
 
 # --- wrk script ----------------------------------------------------------------------------
@@ -126,6 +142,13 @@ function init(args)
   if (args[1] or "auth") == "static" then
     wrk.method = "GET"
     wrk.path = "/static-ceiling"
+  elseif args[1] == "sep10" then
+    local f = assert(io.open("$WORK/sep10.json", "rb"))
+    wrk.body = f:read("*a")
+    f:close()
+    wrk.method = "POST"
+    wrk.path = "/auth"
+    wrk.headers["Content-Type"] = "application/json"
   else
     local f = assert(io.open("$WORK/body.txt", "rb"))
     wrk.body = f:read("*a")
@@ -159,6 +182,21 @@ for attempt in 1 2; do
 done
 say "probe: $(cat "$WORK/probe.json")"
 
+# A SEP-10 challenge for a fresh account, signed by the official SDK: valid 15 minutes, and
+# token issuance keeps no state, so the same signed challenge can be posted again and again.
+CLIENT_SEED=$(python3 -c 'from stellar_sdk import Keypair; print(Keypair.random().secret)') \
+  || die "the Python SDK is needed for the SEP-10 load: python3 -m pip install stellar-sdk==16.1.1"
+CLIENT=$(python3 -c "from stellar_sdk import Keypair; print(Keypair.from_secret('$CLIENT_SEED').public_key)")
+SERVER_KEY=$(python3 -c "from stellar_sdk import Keypair; print(Keypair.from_secret('$SEED').public_key)")
+CHALLENGE=$(curl -fsS "$URL/auth?account=$CLIENT" | python3 -c 'import json, sys; print(json.load(sys.stdin)["transaction"])')
+python3 "$ROOT/compliance/tests/interop/sep10.py" sign --challenge "$CHALLENGE" --client-seed "$CLIENT_SEED" \
+  --server-account "$SERVER_KEY" --home-domain bank.example --web-auth-domain "127.0.0.1:$EXTERNAL_PORT" \
+  --network-passphrase "$PASSPHRASE" | python3 -c 'import json, sys; print(json.dumps({"transaction": json.load(sys.stdin)["transaction"]}))' \
+  >"$WORK/sep10.json"
+status=$(curl -sS -o "$WORK/probe.json" -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
+  --data-binary @"$WORK/sep10.json" "$URL/auth")
+[ "$status" = 200 ] || die "SEP-10 token request answered $status: $(cat "$WORK/probe.json")"
+
 stop_server() {
   kill "$SERVER_PID"
   wait "$SERVER_PID" 2>/dev/null || true
@@ -170,9 +208,9 @@ run() { # endpoint mode
   local endpoint=$1 mode=$2 perf_out=
   if [ "${PERF:-}" = 1 ] && [ "$mode" = auth ]; then perf_out=${PERF_OUT:-/dev/stderr}; fi
   measure "$mode" "$perf_out"
-  # The ceiling answers 404 by design; an auth request should always answer 200.
-  if [ "$mode" = auth ] && [ -n "$M_NON2XX" ]; then
-    printf 'WARNING: %s non-2xx answers on auth requests\n' "$M_NON2XX" >&2
+  # The ceiling answers 404 by design; an auth or token request should always answer 200.
+  if [ "$mode" != static ] && [ -n "$M_NON2XX" ]; then
+    printf 'WARNING: %s non-2xx answers on %s requests\n' "$M_NON2XX" "$mode" >&2
   fi
   RESULTS+=("| $endpoint | $M_RPS | $M_P50 | $M_P99 | $M_CPU | $M_CS | $M_THREADS | $M_RSS (peak $M_HWM) | $M_LOAD |")
   eval "RPS_${mode}=$M_RPS"
@@ -182,6 +220,8 @@ say "static ceiling (GET /static-ceiling)"
 run "static ceiling" static
 say "auth requests (POST / with the vector's data and sig)"
 run "AUTH POST /" auth
+say "SEP-10 token requests (POST /auth with one signed challenge)"
+run "SEP-10 POST /auth" sep10
 stop_server
 kill "$TOML_PID" 2>/dev/null || true
 wait "$TOML_PID" 2>/dev/null || true
@@ -193,8 +233,8 @@ say "results (wrk -t$THREADS -c$CONNECTIONS -d$DURATION, RUST_LOG=$RUST_LOG, SQL
 echo "| endpoint | req/s | p50 ms | p99 ms | server CPU µs/req | ctx switches/req | threads | RSS MiB after load | load avg (1/5/15) |"
 echo "|---|---:|---:|---:|---:|---:|---:|---:|---|"
 printf '%s\n' "${RESULTS[@]}"
-awk -v n="$RPS_auth" -v s="$RPS_static" \
-  'BEGIN { if (s > 0) printf "auth / static ceiling = %.2f\n", n / s }'
+awk -v n="$RPS_auth" -v t="$RPS_sep10" -v s="$RPS_static" \
+  'BEGIN { if (s > 0) printf "auth / static ceiling = %.2f, SEP-10 / static ceiling = %.2f\n", n / s, t / s }'
 echo "stellar.toml fetched by the server: $((fetches - own_fetches)) time(s) (cached afterwards)"
 
 if [ "${BENCH_VERIFY:-}" = 1 ]; then

@@ -11,7 +11,10 @@
 //! - `verify + sha256 + json`: the three together (the ceiling docs/PERFORMANCE.md uses),
 //! - `full offline check`: everything the handler computes besides HTTP, the stellar.toml cache
 //!   and the database: base64 of `sig`, both JSON parses, the sender address, the transaction
-//!   XDR, the memo against sha256, the SIGNING_KEY strkey, the signature, the transaction hash.
+//!   XDR, the memo against sha256, the SIGNING_KEY strkey, the signature, the transaction hash;
+//! - `sep10 token`: what SEP-10's `POST /auth` computes for a signed challenge (no Horizon): the
+//!   envelope read in full, the transaction hash, the server's and the client's signatures
+//!   verified, and an HS256 token signed (the ceiling of `POST /auth`: two ed25519 verifies).
 //!
 //! A benchmark, not a test: it asserts only that the vector is valid.
 
@@ -22,7 +25,8 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use compliance::protocol::{Attachment, AuthData, attachment_hash};
 use stellar_base::transaction::{decode_transaction, to_hex, transaction_hash};
-use stellar_base::{FederationAddress, Memo, Network, PublicKey};
+use compliance::web_auth::{self, Claims, Signers};
+use stellar_base::{AccountAddress, FederationAddress, KeyPair, Memo, Network, PublicKey};
 
 const VECTOR: &str = include_str!("../../vectors/compliance-send.json");
 
@@ -128,5 +132,45 @@ fn main() {
             && sender.domain() == "stellar.org"
             && att.nonce == "nonce"
             && id.len() == 64
+    });
+
+    let (server, client) = (KeyPair::from_seed_bytes([1; 32]), KeyPair::from_seed_bytes([2; 32]));
+    let now = stellar_base::transaction::unix_now();
+    let mut challenge = web_auth::build_challenge(
+        &server,
+        &AccountAddress::Account(client.public_key()),
+        None,
+        "bank.example",
+        "bank.example",
+        &network,
+        now,
+    )
+    .expect("challenge");
+    challenge.sign(&client, &network).expect("signed");
+    let signed = challenge.to_base64();
+    let server_key = server.public_key();
+    let signers = Signers::master_key(client.public_key());
+    measure("sep10 token", d, || {
+        let Ok(read) = web_auth::read_challenge(
+            black_box(&signed),
+            &server_key,
+            &["bank.example"],
+            "bank.example",
+            &network,
+            now,
+        ) else {
+            return false;
+        };
+        let verified = web_auth::verify_signers(&read, &server_key, &signers).is_ok();
+        let claims = Claims {
+            iss: "https://bank.example/auth".into(),
+            sub: read.client.to_string(),
+            iat: now,
+            exp: now + 86_400,
+            jti: to_hex(&read.hash),
+            home_domain: Some(read.home_domain),
+            client_domain: None,
+        };
+        verified && web_auth::issue_token(&claims, b"a-benchmark-secret-of-32-characters").len() > 100
     });
 }

@@ -90,6 +90,9 @@ pub struct Challenge {
     pub hash: [u8; 32],
     /// The challenge's last valid second.
     pub max_time: u64,
+    /// Which of the envelope's signatures is the server's (verified once, not again when the
+    /// client's are counted).
+    pub server_signature: usize,
 }
 
 /// Reads a challenge and checks every rule that does not depend on the client's account: what
@@ -195,10 +198,11 @@ pub fn read_challenge(
         }
     }
     let hash = envelope.hash(network);
-    if !signed_by(&envelope, &hash, server) {
+    let Some(server_signature) = signature_by(&envelope, &hash, server) else {
         return refused("the challenge is not signed by the server");
-    }
+    };
     Ok(Challenge {
+        server_signature,
         client,
         memo,
         home_domain: (*home_domain).to_owned(),
@@ -231,12 +235,12 @@ fn manage_data(operation: &xdr::Operation) -> Option<DataOperation<'_>> {
     })
 }
 
-/// Whether one of the envelope's signatures is `key`'s over `hash`.
-fn signed_by(envelope: &Envelope, hash: &[u8; 32], key: &PublicKey) -> bool {
+/// The position of `key`'s signature over `hash` among the envelope's, if it signed.
+fn signature_by(envelope: &Envelope, hash: &[u8; 32], key: &PublicKey) -> Option<usize> {
     envelope
         .signatures()
         .iter()
-        .any(|s| s.hint.0 == key.hint() && key.verify(hash, &s.signature.0))
+        .position(|s| s.hint.0 == key.hint() && key.verify(hash, &s.signature.0))
 }
 
 /// An account's signers as Horizon lists them, or the master key alone when the account does
@@ -272,13 +276,16 @@ pub fn verify_signers(
     let mut known: Vec<PublicKey> = vec![*server];
     if let Some((_, key)) = &challenge.client_domain {
         known.push(*key);
-        if !signed_by(&challenge.envelope, &challenge.hash, key) {
+        if signature_by(&challenge.envelope, &challenge.hash, key).is_none() {
             return refused("the challenge is not signed by the client domain's key");
         }
     }
     let mut weight = 0u32;
     let mut counted: Vec<PublicKey> = Vec::new();
-    for signature in challenge.envelope.signatures() {
+    for (i, signature) in challenge.envelope.signatures().iter().enumerate() {
+        if i == challenge.server_signature {
+            continue;
+        }
         let signer = signers.keys.iter().find(|(key, _)| {
             !counted.contains(key)
                 && signature.hint.0 == key.hint()
