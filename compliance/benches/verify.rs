@@ -24,8 +24,8 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use compliance::protocol::{Attachment, AuthData, attachment_hash};
-use stellar_base::transaction::{decode_transaction, to_hex, transaction_hash};
 use compliance::web_auth::{self, Claims, Signers};
+use stellar_base::transaction::{decode_transaction, to_hex, transaction_hash};
 use stellar_base::{AccountAddress, FederationAddress, KeyPair, Memo, Network, PublicKey};
 
 const VECTOR: &str = include_str!("../../vectors/compliance-send.json");
@@ -134,7 +134,10 @@ fn main() {
             && id.len() == 64
     });
 
-    let (server, client) = (KeyPair::from_seed_bytes([1; 32]), KeyPair::from_seed_bytes([2; 32]));
+    let (server, client) = (
+        KeyPair::from_seed_bytes([1; 32]),
+        KeyPair::from_seed_bytes([2; 32]),
+    );
     let now = stellar_base::transaction::unix_now();
     let mut challenge = web_auth::build_challenge(
         &server,
@@ -171,6 +174,7 @@ fn main() {
             home_domain: Some(read.home_domain),
             client_domain: None,
         };
-        verified && web_auth::issue_token(&claims, b"a-benchmark-secret-of-32-characters").len() > 100
+        verified
+            && web_auth::issue_token(&claims, b"a-benchmark-secret-of-32-characters").len() > 100
     });
 }

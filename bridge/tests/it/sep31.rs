@@ -189,6 +189,24 @@ async fn sep31_and_sep3_banks_are_paid_each_over_its_own_protocol(backend: Backe
     let data: serde_json::Value = serde_json::from_str(&form["data"]).unwrap();
     assert_eq!(data["sender_info"]["last_name"], "Smith");
     assert_eq!(data["sep31"]["amount_fee"], "1.0000000");
+    // The operator sees it in the compliance server's metrics (one recorder per process: the
+    // counts are every server's of this test binary, the names are what matters here).
+    let metrics = reqwest::Client::new()
+        .get(format!("{}/metrics", d.internal))
+        .header("x-api-key", COMPLIANCE_KEY)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for line in [
+        "compliance_sep31_received_total{event=\"completed\"}",
+        "compliance_sep31_sent_total{event=\"created\"}",
+        "compliance_sep10_tokens_total{outcome=\"issued\"}",
+    ] {
+        assert!(metrics.contains(line), "{line} missing from:\n{metrics}");
+    }
 
     // The same id again: the same transaction, paid once, and still one transaction at D.
     let (status, again) = pay_dave(&banks, "s31-ok", "25").await;

@@ -109,10 +109,9 @@ pub async fn token(
         &anchor.network,
         now,
     )
-    .map_err(|e| SepError::bad_request(e.0))?;
+    .map_err(refused_token)?;
     let signers = signers(&anchor, challenge.client.account(), &server).await?;
-    web_auth::verify_signers(&challenge, &server, &signers)
-        .map_err(|e| SepError::bad_request(e.0))?;
+    web_auth::verify_signers(&challenge, &server, &signers).map_err(refused_token)?;
     let sub = match challenge.memo {
         Some(memo) => format!("{}:{memo}", challenge.client),
         None => challenge.client.to_string(),
@@ -127,9 +126,16 @@ pub async fn token(
         client_domain: None,
     };
     tracing::info!(account = %claims.sub, "SEP-10 token issued");
+    metrics::counter!("compliance_sep10_tokens_total", "outcome" => "issued").increment(1);
     Ok(HttpResponse::Ok().json(serde_json::json!({
         "token": web_auth::issue_token(&claims, secret(&anchor)),
     })))
+}
+
+/// A challenge refused: 400 with the rule it broke, counted.
+fn refused_token(why: web_auth::Refused) -> SepError {
+    metrics::counter!("compliance_sep10_tokens_total", "outcome" => "refused").increment(1);
+    SepError::bad_request(why.0)
 }
 
 /// The account's ed25519 signers other than our own key, at its medium threshold; its master

@@ -217,6 +217,7 @@ pub async fn put_customer(
         }
         let decided = decide(&anchor, merge(&read, &given)?).await?;
         if anchor.store.update_customer(decided.clone(), &read).await? {
+            count_decision(&decided);
             release(&anchor, &decided).await?;
             break;
         }
@@ -340,6 +341,23 @@ async fn decide(anchor: &Anchor, customer: Customer) -> Result<Customer, SepErro
     Ok(customer)
 }
 
+/// `compliance_sep12_customers_decided_total{kind, status}`: one per decision stored.
+fn count_decision(customer: &Customer) {
+    let kind = if customer.kind == RECEIVER {
+        RECEIVER
+    } else {
+        SENDER
+    };
+    let status = match customer.status.as_str() {
+        "ACCEPTED" => "ACCEPTED",
+        "PROCESSING" => "PROCESSING",
+        "REJECTED" => "REJECTED",
+        _ => "NEEDS_INFO",
+    };
+    metrics::counter!("compliance_sep12_customers_decided_total", "kind" => kind, "status" => status)
+        .increment(1);
+}
+
 /// Once a customer is accepted, the transactions that waited on it for updated information go
 /// on: to `pending_receiver` when paid, else `pending_sender`; only those whose other customer
 /// is accepted too.
@@ -443,6 +461,7 @@ pub async fn get_customer(
             .update_customer(decided.clone(), &customer)
             .await?
         {
+            count_decision(&decided);
             release(&anchor, &decided).await?;
             decided
         } else {

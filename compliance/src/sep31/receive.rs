@@ -156,6 +156,7 @@ pub async fn create(
         completed_at: None,
     };
     anchor.store.create_received(received.clone()).await?;
+    metrics::counter!("compliance_sep31_received_total", "event" => "created").increment(1);
     tracing::info!(id = %received.transaction_id, amount = %received.amount_in, "SEP-31 transaction created");
     Ok(HttpResponse::Created().json(serde_json::json!({
         "id": received.transaction_id,
@@ -375,7 +376,12 @@ pub async fn matched(
             None => ("pending_receiver", None),
             Some(why) => ("error", Some(why)),
         };
-        anchor
+        let event = if status == "error" {
+            "mismatched"
+        } else {
+            "paid"
+        };
+        let moved = anchor
             .store
             .move_received(
                 &id,
@@ -390,6 +396,9 @@ pub async fn matched(
                 }),
             )
             .await?;
+        if moved {
+            metrics::counter!("compliance_sep31_received_total", "event" => event).increment(1);
+        }
     }
     let transaction = anchor
         .store
@@ -502,10 +511,13 @@ pub async fn complete(
     form: web::Form<Fields>,
 ) -> Result<HttpResponse, Error> {
     let id = field(&form, "transaction_id").ok_or(Error::MissingParameter("transaction_id"))?;
-    anchor
+    if anchor
         .store
         .move_received(id, &["pending_receiver"], "completed", None, None)
-        .await?;
+        .await?
+    {
+        metrics::counter!("compliance_sep31_received_total", "event" => "completed").increment(1);
+    }
     let transaction = anchor
         .store
         .received(id)
@@ -625,7 +637,10 @@ pub async fn request_info(
             None,
         )
         .await?;
-    if !moved {
+    if moved {
+        metrics::counter!("compliance_sep31_received_total", "event" => "info_requested")
+            .increment(1);
+    } else {
         // Finished meanwhile: the customer is left as it was, if nobody changed it since.
         anchor.store.update_customer(before, &updated).await?;
         return Err(Error::invalid(

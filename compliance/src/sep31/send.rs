@@ -108,7 +108,11 @@ fn refused(why: String, sep31: Option<Sep31Status>) -> HttpResponse {
 fn peer_failure(domain: &str, error: PeerError) -> Result<HttpResponse, Error> {
     match error {
         PeerError::Refused { error, .. } => Ok(refused(format!("{domain} refused: {error}"), None)),
-        PeerError::Hostile(why) => Ok(refused(format!("{domain}: {why}; nothing was paid"), None)),
+        PeerError::Hostile(why) => {
+            metrics::counter!("compliance_sep31_sent_total", "event" => "hostile_refused")
+                .increment(1);
+            Ok(refused(format!("{domain}: {why}; nothing was paid"), None))
+        }
         PeerError::Discovery(why) => Err(Error::CannotResolveDestination(why)),
         PeerError::Unavailable(why) => Err(Error::internal(format!("{domain}: {why}"))),
     }
@@ -470,6 +474,7 @@ async fn create(
         .await
         .map_err(db)?;
     let pay_to = pay_to.transpose()?;
+    metrics::counter!("compliance_sep31_sent_total", "event" => "created").increment(1);
     tracing::info!(payment_id = %outgoing.payment_id, domain = %peer.domain, transaction = %created.id, "SEP-31 transaction created");
     let sep31 = Sep31Status {
         transaction_id: created.id,
