@@ -236,19 +236,23 @@ async fn resume_sep31(
     id: &str,
     digest: Option<&str>,
 ) -> Result<Option<Result<HttpResponse, Error>>, Error> {
-    if sending
+    let Some(stored) = sending
         .store
         .by_payment_id(id)
         .await
         .map_err(Error::internal)?
-        .is_none()
-    {
+    else {
         return Ok(None);
-    }
+    };
     // Not a SEP-31 payment (404), or compliance out of reach: the usual path decides.
     let Ok(sep31) = compliance.sep31_status(id, true).await else {
         return Ok(None);
     };
+    // Ended by the anchor: nothing is submitted again; the answer says whether we paid.
+    if sep31.is_final() && sep31.status != "completed" {
+        let paid = (stored.status == SentStatus::Success).then_some(stored.hash);
+        return Ok(Some(Err(Error::sep31_failed(paid.as_deref(), &sep31))));
+    }
     match sending.submitter.resume_payment(id, digest).await {
         Ok(None) => Ok(None),
         Ok(Some(Outcome::Success {

@@ -380,8 +380,7 @@ impl Submitter {
             return Ok(Some(outcome));
         }
         if self.expired(row.max_time) {
-            self.release_expired(row).await?;
-            return Ok(None);
+            return self.never_landed(row).await;
         }
         // An envelope stored as pending was queued (or may have been): a `tx_bad_seq` for it
         // may mean that it was applied, so it is only looked up until its time bound passes.
@@ -392,16 +391,30 @@ impl Submitter {
             // finds it) or by another one (then this envelope can never land).
             Submitted::BadSequence => match self.lookup(row).await? {
                 Some(outcome) => Ok(Some(outcome)),
-                None => {
-                    self.release_expired(row).await?;
-                    Ok(None)
-                }
+                None => self.never_landed(row).await,
             },
             Submitted::Waiting => Ok(Some(self.pending(row).await)),
-            Submitted::Expired => {
+            Submitted::Expired => self.never_landed(row).await,
+        }
+    }
+
+    /// `None` (the envelope never landed: a new one may be built) only when Horizon answers
+    /// that it does not know the hash; its outcome if it found it meanwhile. A Horizon that
+    /// cannot be asked is no answer: building another envelope then could pay twice.
+    ///
+    /// # Errors
+    /// [`SendError::Unavailable`] while Horizon cannot tell.
+    async fn never_landed(&self, row: &SentTransaction) -> Result<Option<Outcome>, SendError> {
+        match self.horizon.transaction(&row.hash).await {
+            Ok(None) => {
                 self.release_expired(row).await?;
                 Ok(None)
             }
+            Ok(Some(_)) => self.lookup(row).await,
+            Err(e) => Err(SendError::Unavailable(format!(
+                "cannot tell whether transaction {} landed: {e}",
+                row.hash
+            ))),
         }
     }
 

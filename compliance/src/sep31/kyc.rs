@@ -210,15 +210,18 @@ pub async fn put_customer(
         .collect();
     // Read, merge, decide, write if nobody wrote in between; else again from what they wrote.
     let mut read = customer;
+    let mut stored = false;
     for _ in 0..5 {
         // SEP-12: REJECTED is final (the sender may DELETE its customer's data, start again).
         if read.status == "REJECTED" {
+            stored = true;
             break;
         }
         let decided = decide(&anchor, merge(&read, &given)?).await?;
         if anchor.store.update_customer(decided.clone(), &read).await? {
             count_decision(&decided);
             release(&anchor, &decided).await?;
+            stored = true;
             break;
         }
         read = anchor
@@ -226,6 +229,12 @@ pub async fn put_customer(
             .customer(&read.customer_id)
             .await?
             .ok_or_else(|| SepError::not_found("the customer was deleted"))?;
+    }
+    if !stored {
+        return Err(SepError::new(
+            503,
+            "the customer is being updated by other requests: send it again",
+        ));
     }
     Ok(HttpResponse::Accepted().json(serde_json::json!({ "id": read.customer_id })))
 }
@@ -361,7 +370,7 @@ fn count_decision(customer: &Customer) {
 /// Once a customer is accepted, the transactions that waited on it for updated information go
 /// on: to `pending_receiver` when paid, else `pending_sender`; only those whose other customer
 /// is accepted too.
-async fn release(anchor: &Anchor, customer: &Customer) -> Result<(), SepError> {
+pub(super) async fn release(anchor: &Anchor, customer: &Customer) -> Result<(), SepError> {
     if customer.status != "ACCEPTED" {
         return Ok(());
     }
@@ -438,7 +447,7 @@ pub async fn get_customer(
             .customer_of(&client.account, &memo, kind)
             .await?
     };
-    let Some(mut customer) = customer else {
+    let Some(customer) = customer else {
         let unknown = Customer {
             customer_id: String::new(),
             account: client.account,
@@ -452,28 +461,38 @@ pub async fn get_customer(
         };
         return Ok(HttpResponse::Ok().json(answer(&anchor, &unknown)));
     };
-    if customer.status == "PROCESSING"
-        && customer.ask_after <= i64::try_from(now()).unwrap_or(i64::MAX)
-    {
-        let decided = decide(&anchor, customer.clone()).await?;
-        customer = if anchor
-            .store
-            .update_customer(decided.clone(), &customer)
-            .await?
-        {
-            count_decision(&decided);
-            release(&anchor, &decided).await?;
-            decided
-        } else {
-            // Changed meanwhile (a PUT on another instance): what that request stored.
-            anchor
-                .store
-                .customer(&customer.customer_id)
-                .await?
-                .ok_or_else(|| SepError::not_found("the customer was deleted"))?
-        };
-    }
+    let customer = decided_when_due(&anchor, customer)
+        .await?
+        .ok_or_else(|| SepError::not_found("the customer was deleted"))?;
     Ok(HttpResponse::Ok().json(answer(&anchor, &customer)))
+}
+
+/// A customer `PROCESSING` whose wait is over, decided again by the back office (and stored,
+/// compare-and-set); any other as it is. `None` when it was deleted meanwhile.
+///
+/// # Errors
+/// 500 when the back office or the database fails.
+pub(super) async fn decided_when_due(
+    anchor: &Anchor,
+    customer: Customer,
+) -> Result<Option<Customer>, SepError> {
+    if customer.status != "PROCESSING"
+        || customer.ask_after > i64::try_from(now()).unwrap_or(i64::MAX)
+    {
+        return Ok(Some(customer));
+    }
+    let decided = decide(anchor, customer.clone()).await?;
+    if anchor
+        .store
+        .update_customer(decided.clone(), &customer)
+        .await?
+    {
+        count_decision(&decided);
+        release(anchor, &decided).await?;
+        return Ok(Some(decided));
+    }
+    // Changed meanwhile (a PUT on another instance): what that request stored.
+    Ok(anchor.store.customer(&customer.customer_id).await?)
 }
 
 /// A customer as `GET /customer` answers it.

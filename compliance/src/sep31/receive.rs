@@ -430,19 +430,80 @@ pub async fn matched(
         )),
         _ => None,
     };
-    let sender = anchor.store.customer(&transaction.sender_id).await?;
-    let receiver = anchor.store.customer(&transaction.receiver_id).await?;
-    // A payment to credit goes to the back office only while both customers stand accepted:
-    // their data may have changed since (an update being decided, a deletion).
-    let accepted =
-        |c: &Option<super::store::Customer>| c.as_ref().is_some_and(|c| c.status == "ACCEPTED");
+    let customer = |id: String| async move {
+        match anchor.store.customer(&id).await? {
+            Some(c) => super::kyc::decided_when_due(anchor, c)
+                .await
+                .map_err(|e| Error::internal(e.error)),
+            None => Ok(None),
+        }
+    };
+    let sender = customer(transaction.sender_id.clone()).await?;
+    let receiver = customer(transaction.receiver_id.clone()).await?;
+    // A payment to credit goes to the back office only while both customers stand accepted
+    // (their data may have changed since it was paid). Otherwise it is never left waiting on
+    // nothing: a customer rejected or deleted since ends the transaction in `error` (the
+    // payment delivered as one to refund), one that needs information puts it in
+    // `pending_customer_info_update` (the sender is asked), one being decided waits.
+    let status = |c: &Option<super::store::Customer>| {
+        c.as_ref()
+            .map_or("DELETED", |c| c.status.as_str())
+            .to_owned()
+    };
+    let (sender_status, receiver_status) = (status(&sender), status(&receiver));
+    let mut transaction = transaction;
     if extra_payment.is_none()
         && transaction.status == "pending_receiver"
-        && !(accepted(&sender) && accepted(&receiver))
+        && (sender_status != "ACCEPTED" || receiver_status != "ACCEPTED")
     {
-        return Err(Error::NotYet(format!(
-            "SEP-31 transaction {id} waits for its customers to be accepted again"
-        )));
+        let blocking = if sender_status == "ACCEPTED" {
+            ("receiver", receiver_status.as_str())
+        } else {
+            ("sender", sender_status.as_str())
+        };
+        match blocking.1 {
+            "REJECTED" | "DELETED" => {
+                let why = format!(
+                    "the {} customer was {} after the payment: refund it",
+                    blocking.0,
+                    blocking.1.to_ascii_lowercase()
+                );
+                anchor
+                    .store
+                    .move_received(&id, &["pending_receiver"], "error", Some(why), None)
+                    .await?;
+                transaction = anchor
+                    .store
+                    .received(&id)
+                    .await?
+                    .ok_or(Error::TransactionNotFound)?;
+            }
+            "NEEDS_INFO" => {
+                anchor
+                    .store
+                    .move_received(
+                        &id,
+                        &["pending_receiver"],
+                        "pending_customer_info_update",
+                        Some(format!(
+                            "the {} customer's information is needed",
+                            blocking.0
+                        )),
+                        None,
+                    )
+                    .await?;
+                return Err(Error::NotYet(format!(
+                    "SEP-31 transaction {id} waits for its {} customer's information",
+                    blocking.0
+                )));
+            }
+            _ => {
+                return Err(Error::NotYet(format!(
+                    "SEP-31 transaction {id} waits for its {} customer to be decided",
+                    blocking.0
+                )));
+            }
+        }
     }
     let fields = |c: Option<super::store::Customer>| {
         c.and_then(|c| serde_json::from_str::<BTreeMap<String, String>>(&c.fields).ok())
@@ -640,6 +701,15 @@ pub async fn request_info(
     if moved {
         metrics::counter!("compliance_sep31_received_total", "event" => "info_requested")
             .increment(1);
+        // A PUT that answered between the two writes found nothing waiting yet: if the
+        // customer is accepted again already, the transaction goes on now.
+        if let Some(now) = anchor.store.customer(customer_id).await?
+            && now.status == "ACCEPTED"
+        {
+            super::kyc::release(&anchor, &now)
+                .await
+                .map_err(|e| Error::internal(e.error))?;
+        }
     } else {
         // Finished meanwhile: the customer is left as it was, if nobody changed it since.
         anchor.store.update_customer(before, &updated).await?;
