@@ -66,7 +66,8 @@ pub struct Store {
     db: Database,
 }
 
-fn is_unique_violation(e: &DieselError) -> bool {
+/// Whether a write failed on a unique index (another request stored the row first).
+pub(crate) fn is_unique_violation(e: &DieselError) -> bool {
     matches!(
         e,
         DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)

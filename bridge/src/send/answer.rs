@@ -5,6 +5,21 @@ use actix_web::HttpResponse;
 use super::draft::{Outcome, SendError};
 use crate::error::Error;
 
+/// The legacy 200 body of a sent payment (a SEP-31 payment adds its transaction's fields).
+pub fn success_body(
+    hash: &str,
+    ledger: i64,
+    envelope_xdr: &str,
+    result_xdr: Option<&str>,
+) -> serde_json::Value {
+    serde_json::json!({
+        "hash": hash,
+        "ledger": ledger,
+        "envelope_xdr": envelope_xdr,
+        "result_xdr": result_xdr,
+    })
+}
+
 /// Turns a submitter result into the HTTP answer: 200 with the hash and ledger, or the error
 /// that says what became of the transaction.
 ///
@@ -17,12 +32,12 @@ pub fn respond(result: Result<Outcome, SendError>) -> Result<HttpResponse, Error
             ledger,
             envelope_xdr,
             result_xdr,
-        }) => Ok(HttpResponse::Ok().json(serde_json::json!({
-            "hash": hash,
-            "ledger": ledger,
-            "envelope_xdr": envelope_xdr,
-            "result_xdr": result_xdr,
-        }))),
+        }) => Ok(HttpResponse::Ok().json(success_body(
+            &hash,
+            ledger,
+            &envelope_xdr,
+            result_xdr.as_deref(),
+        ))),
         Ok(Outcome::Failed {
             hash,
             result_codes,

@@ -10,7 +10,7 @@ use compliance::form::{Fields, asset, field, forward_fields, path, request_diges
 use stellar_base::transaction::Operation;
 use stellar_base::{AccountAddress, Amount, Asset, KeyPair, Memo};
 
-use super::answer::respond;
+use super::answer::{respond, success_body};
 use super::compliance::{Approval, approve};
 use super::draft::{Draft, Outcome};
 use super::sending::Sending;
@@ -213,12 +213,7 @@ async fn with_compliance(
                 result_xdr,
             }),
         ) => {
-            let sent = serde_json::json!({
-                "hash": hash,
-                "ledger": ledger,
-                "envelope_xdr": envelope_xdr,
-                "result_xdr": result_xdr,
-            });
+            let sent = success_body(&hash, ledger, &envelope_xdr, result_xdr.as_deref());
             follow_sep31(compliance, &id, sent, sep31).await
         }
         (_, sent) => respond(sent),
@@ -261,12 +256,7 @@ async fn resume_sep31(
             envelope_xdr,
             result_xdr,
         })) => {
-            let sent = serde_json::json!({
-                "hash": hash,
-                "ledger": ledger,
-                "envelope_xdr": envelope_xdr,
-                "result_xdr": result_xdr,
-            });
+            let sent = success_body(&hash, ledger, &envelope_xdr, result_xdr.as_deref());
             Ok(Some(follow_sep31(compliance, id, sent, sep31).await))
         }
         Ok(Some(outcome)) => Ok(Some(respond(Ok(outcome)))),

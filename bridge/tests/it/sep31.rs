@@ -121,13 +121,23 @@ async fn fund_usd(banks: &TwoBanks) {
 }
 
 async fn pay_dave(banks: &TwoBanks, id: &str, amount: &str) -> (u16, serde_json::Value) {
+    pay_in_usd(banks, id, "dave*bank-d.test", amount).await
+}
+
+/// Alice pays `amount` USD to `destination` through compliance, under payment `id`.
+async fn pay_in_usd(
+    banks: &TwoBanks,
+    id: &str,
+    destination: &str,
+    amount: &str,
+) -> (u16, serde_json::Value) {
     let issuer = banks.bridge.issuer.public_key().to_string();
     banks
         .bridge
         .pay(&[
             ("id", id),
             ("sender", "alice*bank-a.test"),
-            ("destination", "dave*bank-d.test"),
+            ("destination", destination),
             ("amount", amount),
             ("asset_code", "USD"),
             ("asset_issuer", &issuer),
@@ -372,19 +382,7 @@ fn hostile_anchor(
 }
 
 async fn pay(banks: &TwoBanks, id: &str, destination: &str) -> (u16, serde_json::Value) {
-    let issuer = banks.bridge.issuer.public_key().to_string();
-    banks
-        .bridge
-        .pay(&[
-            ("id", id),
-            ("sender", "alice*bank-a.test"),
-            ("destination", destination),
-            ("amount", "5"),
-            ("asset_code", "USD"),
-            ("asset_issuer", &issuer),
-            ("use_compliance", "true"),
-        ])
-        .await
+    pay_in_usd(banks, id, destination, "5").await
 }
 
 service::backend_tests!(a_hostile_anchor_is_refused_and_nothing_is_paid);

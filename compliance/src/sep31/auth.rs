@@ -83,11 +83,7 @@ pub async fn token(
     request: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, SepError> {
-    let is_json = request
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
+    let is_json = super::is_json(&request);
     let signed: SignedChallenge = if is_json {
         serde_json::from_slice(&body)
             .map_err(|_| SepError::bad_request("transaction is required"))?

@@ -73,11 +73,7 @@ fn request_fields(
     request: &HttpRequest,
     body: &[u8],
 ) -> Result<BTreeMap<String, String>, SepError> {
-    let is_json = request
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
+    let is_json = super::is_json(request);
     let fields: BTreeMap<String, String> = if is_json {
         let object: Map<String, Value> = serde_json::from_slice(body)
             .map_err(|_| SepError::bad_request("the body must be a JSON object"))?;
@@ -266,7 +262,8 @@ fn merge(customer: &Customer, given: &[(String, String)]) -> Result<Customer, Se
     })
 }
 
-fn split(list: &str) -> Vec<String> {
+/// The names of a comma-separated list (`needs`).
+pub(super) fn split(list: &str) -> Vec<String> {
     list.split(',')
         .filter(|s| !s.is_empty())
         .map(str::to_owned)

@@ -320,6 +320,15 @@ pub fn configure_internal(
         .route("/sep31/request_info", web::post().to(receive::request_info));
 }
 
+/// Whether a request's body is JSON (SEP-10 and SEP-12 take JSON or a form).
+fn is_json(request: &actix_web::HttpRequest) -> bool {
+    request
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"))
+}
+
 /// The host (and port, when the URL names one) of an endpoint: its `web_auth_domain`.
 pub fn web_auth_domain(endpoint: &Url) -> String {
     let host = endpoint.host_str().unwrap_or_default();

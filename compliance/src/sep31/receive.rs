@@ -653,12 +653,7 @@ pub async fn request_info(
         let customer = anchor.store.customer(customer_id).await?.ok_or_else(|| {
             Error::invalid("transaction_id", "the transaction's customer was deleted")
         })?;
-        let mut needs: Vec<String> = customer
-            .needs
-            .split(',')
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
-            .collect();
+        let mut needs = super::kyc::split(&customer.needs);
         for name in &fields {
             if !needs.iter().any(|n| n == name) {
                 needs.push((*name).to_owned());

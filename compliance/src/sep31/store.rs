@@ -4,20 +4,13 @@
 //! several instances on one database agree on who made it.
 
 use diesel::prelude::*;
-use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use service::{Database, DbError};
 
 use crate::schema::{sep12_customer, sep31_outgoing, sep31_transaction};
+use crate::store::is_unique_violation;
 
 fn now() -> i64 {
     i64::try_from(super::now()).unwrap_or(i64::MAX)
-}
-
-fn is_unique_violation(e: &DieselError) -> bool {
-    matches!(
-        e,
-        DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)
-    )
 }
 
 /// A SEP-12 customer as stored.
